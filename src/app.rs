@@ -1,0 +1,105 @@
+//! `Application::build(config)`: the pool, the listener and the router; then run until stopped.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Config,
+    db::Db,
+    web::{self, AppState, WebSettings},
+};
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    port: u16,
+    url: String,
+    db: Db,
+}
+
+impl Application {
+    /// Connects to `config.database_url` (as the service role) and binds `config.bind`; port 0
+    /// picks a free port.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let database_url = config
+            .database_url
+            .as_deref()
+            .context("manca l'indirizzo del database")?;
+        let db = Db::connect(database_url, config.db_max_connections).await?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("impossibile mettersi in ascolto su {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let url = config.public_url_for(port);
+        let state = AppState {
+            db: db.clone(),
+            settings: Arc::new(WebSettings {
+                public_url: url.clone(),
+            }),
+        };
+        Ok(Self {
+            listener,
+            router: web::router(state),
+            port,
+            url,
+            db,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL users reach the service at.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server error")?;
+        self.db.close().await;
+        Ok(())
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled, so a signal that arrives early is not lost (nor does it
+/// kill the process before the database is stopped).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let int = signal(SignalKind::interrupt());
+    let term = signal(SignalKind::terminate());
+    async move {
+        match (int, term) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            _ => std::future::pending().await,
+        }
+        tracing::info!("shutting down");
+    }
+}

@@ -1,0 +1,171 @@
+//! The command line: `patrocinio serve [--demo]` (the default) and `patrocinio migrate`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use sqlx::Connection;
+
+use crate::{
+    Application,
+    app::shutdown_signal,
+    config::Config,
+    db::{
+        embedded::{EmbeddedOptions, EmbeddedPostgres},
+        provision,
+    },
+    demo, telemetry,
+};
+
+/// The database of the embedded server.
+const EMBEDDED_DATABASE: &str = "patrocinio";
+
+#[derive(Parser)]
+#[command(
+    name = "patrocinio",
+    version,
+    about = "Patrocinio a spese dello Stato: il servizio per i Consigli dell'Ordine degli Avvocati"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Avvia il servizio web (predefinito).
+    Serve {
+        /// Crea, su un database vuoto, l'Ordine dimostrativo `demo`.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Crea i ruoli del database ed esegue le migrazioni.
+    ///
+    /// Con DATABASE_URL impostato serve l'indirizzo di un amministratore (--admin-url o
+    /// PATROCINIO_ADMIN_DATABASE_URL) sullo stesso database; la password del ruolo
+    /// patrocinio_app è quella di DATABASE_URL. Senza DATABASE_URL agisce sul PostgreSQL
+    /// incorporato.
+    Migrate {
+        #[arg(long)]
+        admin_url: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (config, unknown) = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("errore di configurazione: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config);
+    for name in unknown {
+        tracing::warn!(variable = %name, "unknown PATROCINIO_* variable: ignored");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("errore: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve { demo: false }) {
+            Command::Serve { demo } => serve(config, demo).await,
+            Command::Migrate { admin_url } => migrate(config, admin_url).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("errore: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start_embedded(config: &Config) -> anyhow::Result<EmbeddedPostgres> {
+    let mut options = EmbeddedOptions::new(config.data_dir.clone());
+    options.bin_dir = config.postgres_bin.clone();
+    let server = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options))
+        .await
+        .context("embedded PostgreSQL")??;
+    Ok(server)
+}
+
+/// Roles, database and migrations on the embedded server; returns the service role's URL.
+async fn provision_embedded(server: &EmbeddedPostgres) -> anyhow::Result<String> {
+    let mut admin = sqlx::PgConnection::connect(&server.superuser_url("postgres")).await?;
+    provision::ensure_roles(&mut admin, &server.credentials().app_password).await?;
+    provision::ensure_database(&mut admin, EMBEDDED_DATABASE).await?;
+    admin.close().await?;
+    let mut admin = sqlx::PgConnection::connect(&server.superuser_url(EMBEDDED_DATABASE)).await?;
+    provision::migrate(&mut admin).await?;
+    admin.close().await?;
+    Ok(server.app_url(EMBEDDED_DATABASE))
+}
+
+async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
+    let mut embedded = None;
+    match &config.database_url {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .context("connessione a DATABASE_URL non riuscita")?;
+            provision::check_schema(&mut conn).await?;
+            conn.close().await?;
+        }
+        None => {
+            let server = start_embedded(&config).await?;
+            config.database_url = Some(provision_embedded(&server).await?);
+            println!(
+                "PostgreSQL incorporato {} in {} (porta {})",
+                server.binaries.version,
+                config.data_dir.join("postgres").display(),
+                server.port()
+            );
+            embedded = Some(server);
+        }
+    }
+
+    let result = async {
+        let app = Application::build(&config).await?;
+        println!("Patrocinio è in ascolto su {}", app.url());
+        if demo {
+            let seeded = demo::seed(app.db()).await?;
+            println!("{}", demo::banner(app.url(), &seeded));
+        }
+        println!("Ctrl-C per fermare.");
+        app.run_until(stop).await
+    }
+    .await;
+
+    if let Some(server) = embedded {
+        tokio::task::spawn_blocking(move || server.stop()).await??;
+    }
+    result
+}
+
+async fn migrate(config: Config, admin_url: Option<String>) -> anyhow::Result<()> {
+    match &config.database_url {
+        Some(app_url) => {
+            let Some(admin_url) = admin_url.or(config.admin_database_url.clone()) else {
+                bail!(
+                    "con DATABASE_URL impostato serve l'indirizzo di un amministratore: --admin-url oppure PATROCINIO_ADMIN_DATABASE_URL"
+                );
+            };
+            provision::provision_external(&admin_url, app_url).await?;
+        }
+        None => {
+            let server = start_embedded(&config).await?;
+            let result = provision_embedded(&server).await;
+            tokio::task::spawn_blocking(move || server.stop()).await??;
+            result?;
+        }
+    }
+    println!("Migrazioni applicate.");
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! Typed settings read from the environment (`PATROCINIO_*` plus `DATABASE_URL`).
+//!
+//! Every variable is listed in [`VARIABLES`]; README's configuration table is checked against it
+//! by a test. Secrets (database URLs) are never printed: [`Config`]'s `Debug` redacts them.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use anyhow::{Context, bail};
+
+pub const PREFIX: &str = "PATROCINIO_";
+
+/// Every variable the service reads, with its default and meaning (README shows the same table).
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "DATABASE_URL",
+        "(unset)",
+        "PostgreSQL URL for the service role `patrocinio_app`; unset = embedded PostgreSQL",
+    ),
+    (
+        "PATROCINIO_ADMIN_DATABASE_URL",
+        "(unset)",
+        "admin URL used by `patrocinio migrate` to create the roles and run migrations",
+    ),
+    (
+        "PATROCINIO_BIND",
+        "127.0.0.1:8080",
+        "address and port to listen on",
+    ),
+    (
+        "PATROCINIO_PUBLIC_URL",
+        "http://<bind>",
+        "external URL; `https://` turns on HSTS",
+    ),
+    (
+        "PATROCINIO_DATA_DIR",
+        "./data",
+        "local data folder (embedded PostgreSQL cluster in `postgres/`)",
+    ),
+    (
+        "PATROCINIO_POSTGRES_BIN",
+        "(search)",
+        "folder with `initdb` and `postgres`; default: PATH, then /usr/lib/postgresql/<version>/bin",
+    ),
+    (
+        "PATROCINIO_DB_MAX_CONNECTIONS",
+        "10",
+        "size of the service's connection pool",
+    ),
+    (
+        "PATROCINIO_LOG",
+        "info",
+        "log filter (tracing EnvFilter syntax)",
+    ),
+    ("PATROCINIO_LOG_FORMAT", "text", "`text` or `json`"),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub admin_database_url: Option<String>,
+    pub postgres_bin: Option<PathBuf>,
+    pub db_max_connections: u32,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact(&self.database_url))
+            .field("admin_database_url", &redact(&self.admin_database_url))
+            .field("postgres_bin", &self.postgres_bin)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("log_filter", &self.log_filter)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            admin_database_url: None,
+            postgres_bin: None,
+            db_max_connections: 10,
+            log_filter: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment. Returns the unknown `PATROCINIO_*` names beside the config,
+    /// so that the caller can warn once logging is set up.
+    pub fn from_env() -> anyhow::Result<(Self, Vec<String>)> {
+        Self::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<(Self, Vec<String>)> {
+        let mut config = Self::default();
+        let mut unknown = Vec::new();
+        for (key, value) in vars {
+            if key != "DATABASE_URL" && !key.starts_with(PREFIX) {
+                continue;
+            }
+            let value = value.trim().to_owned();
+            let empty = value.is_empty();
+            match key.as_str() {
+                _ if empty => {}
+                "DATABASE_URL" => config.database_url = Some(value),
+                "PATROCINIO_ADMIN_DATABASE_URL" => config.admin_database_url = Some(value),
+                "PATROCINIO_BIND" => config.bind = value.parse().with_context(|| {
+                    format!(
+                        "PATROCINIO_BIND must be an address such as 127.0.0.1:8080, not {value:?}"
+                    )
+                })?,
+                "PATROCINIO_PUBLIC_URL" => {
+                    if !(value.starts_with("http://") || value.starts_with("https://")) {
+                        bail!("PATROCINIO_PUBLIC_URL must start with http:// or https://");
+                    }
+                    config.public_url = Some(value.trim_end_matches('/').to_owned());
+                }
+                "PATROCINIO_DATA_DIR" => config.data_dir = PathBuf::from(value),
+                "PATROCINIO_POSTGRES_BIN" => config.postgres_bin = Some(PathBuf::from(value)),
+                "PATROCINIO_DB_MAX_CONNECTIONS" => {
+                    config.db_max_connections = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=1000).contains(n))
+                        .context("PATROCINIO_DB_MAX_CONNECTIONS must be a number from 1 to 1000")?
+                }
+                "PATROCINIO_LOG" => config.log_filter = value,
+                "PATROCINIO_LOG_FORMAT" => {
+                    config.log_format = match value.as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => bail!("PATROCINIO_LOG_FORMAT must be `text` or `json`"),
+                    }
+                }
+                _ => unknown.push(key),
+            }
+        }
+        unknown.sort();
+        Ok((config, unknown))
+    }
+
+    /// The URL users reach us at, given the port we actually bound.
+    pub fn public_url_for(&self, port: u16) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}:{port}", self.bind.ip()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let (c, unknown) = Config::from_vars(vars(&[
+            ("PATROCINIO_BIND", "0.0.0.0:9000"),
+            ("PATROCINIO_LOG_FORMAT", "json"),
+            ("PATROCINIO_PUBLIC_URL", "https://patrocinio.example.it/"),
+            ("PATH", "/usr/bin"),
+        ]))
+        .unwrap();
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(
+            c.public_url.as_deref(),
+            Some("https://patrocinio.example.it")
+        );
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn unknown_prefixed_variables_are_reported() {
+        let (_, unknown) = Config::from_vars(vars(&[
+            ("PATROCINIO_BNID", "x"),
+            ("PATROCINIO_LOG", "debug"),
+        ]))
+        .unwrap();
+        assert_eq!(unknown, vec!["PATROCINIO_BNID".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_name() {
+        let err = Config::from_vars(vars(&[("PATROCINIO_BIND", "localhost")])).unwrap_err();
+        assert!(err.to_string().contains("PATROCINIO_BIND"));
+        let err = Config::from_vars(vars(&[("PATROCINIO_DB_MAX_CONNECTIONS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("PATROCINIO_DB_MAX_CONNECTIONS"));
+    }
+
+    #[test]
+    fn every_known_variable_is_parsed_and_documented_in_readme() {
+        let readme = include_str!("../README.md");
+        for (name, _, _) in VARIABLES {
+            assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
+            let value = match *name {
+                "PATROCINIO_BIND" => "127.0.0.1:1",
+                "PATROCINIO_PUBLIC_URL" => "http://x",
+                "PATROCINIO_DB_MAX_CONNECTIONS" => "5",
+                "PATROCINIO_LOG_FORMAT" => "text",
+                _ => "x",
+            };
+            let (_, unknown) = Config::from_vars(vars(&[(name, value)])).unwrap();
+            assert!(unknown.is_empty(), "{name} is listed but not parsed");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_database_urls() {
+        let (c, _) = Config::from_vars(vars(&[(
+            "DATABASE_URL",
+            "postgres://patrocinio_app:segreto@db/patrocinio",
+        )]))
+        .unwrap();
+        assert!(!format!("{c:?}").contains("segreto"));
+    }
+}

@@ -1,0 +1,3 @@
+//! SQL, one module per aggregate. Tenant data is reached only through a [`crate::db::TenantTx`].
+
+pub mod tenants;

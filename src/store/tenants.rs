@@ -1,0 +1,91 @@
+//! The Ordini (tenants).
+//!
+//! The table is readable without a tenant context (its policy for SELECT is `true`: names and
+//! slugs are public); a row can be written only inside a transaction bound to that same tenant.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    db::{Db, TenantTx},
+    domain::tenant::{Slug, TenantId},
+};
+
+/// Per-tenant settings, stored as JSON so that features can add theirs without a migration each.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    /// Origins (`https://host[:port]`) allowed to embed the public form in a frame.
+    #[serde(default)]
+    pub embed_origins: Vec<String>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Tenant {
+    #[sqlx(try_from = "Uuid")]
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub pec: Option<String>,
+    #[sqlx(json)]
+    pub settings: TenantSettings,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Uuid> for TenantId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+const COLUMNS: &str = "id, slug, name, pec, settings, created_at";
+
+pub async fn find_by_slug(db: &Db, slug: &str) -> anyhow::Result<Option<Tenant>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1"))
+            .bind(slug)
+            .fetch_optional(db.pool())
+            .await?,
+    )
+}
+
+pub async fn list(db: &Db) -> anyhow::Result<Vec<Tenant>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants ORDER BY name"))
+            .fetch_all(db.pool())
+            .await?,
+    )
+}
+
+pub struct NewTenant<'a> {
+    pub slug: &'a Slug,
+    pub name: &'a str,
+    pub pec: Option<&'a str>,
+    pub settings: TenantSettings,
+}
+
+/// Creates the tenant the transaction is bound to.
+pub async fn create(tx: &mut TenantTx, new: NewTenant<'_>) -> anyhow::Result<Tenant> {
+    let id = tx.tenant();
+    Ok(sqlx::query_as(&format!(
+        "INSERT INTO tenants (id, slug, name, pec, settings) VALUES ($1, $2, $3, $4, $5)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(id.0)
+    .bind(new.slug.as_str())
+    .bind(new.name)
+    .bind(new.pec)
+    .bind(sqlx::types::Json(&new.settings))
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+pub async fn update_settings(tx: &mut TenantTx, settings: &TenantSettings) -> anyhow::Result<()> {
+    let id = tx.tenant();
+    sqlx::query("UPDATE tenants SET settings = $2, updated_at = now() WHERE id = $1")
+        .bind(id.0)
+        .bind(sqlx::types::Json(settings))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

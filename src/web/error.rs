@@ -1,0 +1,171 @@
+//! One error type for every handler, and one place that turns an error status into an Italian
+//! page (or, for htmx requests, a fragment placed in the page's alert area).
+//!
+//! Internals never reach the user: an internal error is logged with the request id and the user
+//! sees a generic message.
+
+use axum::{
+    body::Body,
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use maud::{Markup, html};
+
+use super::layout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Carried in the response's extensions from [`AppError`] to [`render_errors`].
+#[derive(Clone, Debug)]
+struct ErrorMarker;
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(e) => {
+                // `{:#}` shows the context chain; sqlx errors carry no row values.
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut res = status.into_response();
+        res.extensions_mut().insert(ErrorMarker);
+        res
+    }
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// Title and explanation shown for an error status.
+pub fn describe(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => (
+            "Richiesta non valida",
+            "La richiesta non è stata compresa. Controllare i dati inseriti e riprovare.",
+        ),
+        401 => (
+            "Accesso richiesto",
+            "Per questa pagina è necessario accedere con le proprie credenziali.",
+        ),
+        403 => (
+            "Operazione non consentita",
+            "Non si dispone dei permessi necessari per questa operazione.",
+        ),
+        404 => (
+            "Pagina non trovata",
+            "La pagina richiesta non esiste o non è più disponibile. Verificare l'indirizzo oppure tornare alla pagina iniziale.",
+        ),
+        405 => (
+            "Operazione non consentita",
+            "Questa pagina non accetta il tipo di richiesta inviato.",
+        ),
+        408 => (
+            "Tempo scaduto",
+            "La richiesta ha impiegato troppo tempo. Riprovare tra qualche istante.",
+        ),
+        409 => (
+            "Dati modificati nel frattempo",
+            "Un'altra persona ha modificato questi dati. Ricaricare la pagina per vedere la versione aggiornata.",
+        ),
+        413 => (
+            "File troppo grande",
+            "Il file o i dati inviati superano la dimensione massima consentita.",
+        ),
+        415 => (
+            "Formato non ammesso",
+            "Il formato dei dati inviati non è tra quelli ammessi.",
+        ),
+        422 => (
+            "Dati non validi",
+            "Alcuni dati non sono validi. Correggerli e riprovare.",
+        ),
+        429 => (
+            "Troppe richieste",
+            "Sono state inviate troppe richieste in poco tempo. Attendere qualche minuto e riprovare.",
+        ),
+        503 => (
+            "Servizio temporaneamente non disponibile",
+            "Il servizio non è al momento disponibile. Riprovare tra qualche minuto.",
+        ),
+        s if s >= 500 => (
+            "Errore del servizio",
+            "Si è verificato un errore imprevisto. Riprovare più tardi; se il problema persiste, contattare la segreteria dell'Ordine.",
+        ),
+        _ => (
+            "Richiesta non riuscita",
+            "La richiesta non è andata a buon fine. Riprovare.",
+        ),
+    }
+}
+
+fn error_body(status: StatusCode, fragment: bool) -> Markup {
+    let (title, text) = describe(status);
+    let alert = html! {
+        div class="alert alert-danger" role="alert" {
+            h2 class="h5 alert-heading" { (title) }
+            p class="mb-0" { (text) }
+        }
+    };
+    if fragment {
+        return alert;
+    }
+    layout::page(
+        &layout::PageMeta::platform(title),
+        html! {
+            h1 { (title) }
+            p class="lead" { (text) }
+            p class="small text-muted" { "Codice dell'errore: " (status.as_u16()) }
+            a class="btn btn-primary" href="/" { "Torna alla pagina iniziale" }
+        },
+    )
+}
+
+/// Replaces the body of every error response that is not already a rendered page: errors raised
+/// by handlers ([`AppError`]), the router's own 404/405, timeouts and panics.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let htmx = req.headers().contains_key("hx-request");
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html && res.extensions().get::<ErrorMarker>().is_none() {
+        return res;
+    }
+    let (mut parts, _) = res.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if htmx {
+        // htmx swaps error responses only into the page's alert area (see the htmx-config meta).
+        parts
+            .headers
+            .insert("hx-retarget", HeaderValue::from_static("#avvisi"));
+        parts
+            .headers
+            .insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+    }
+    let body = error_body(status, htmx).into_string();
+    Response::from_parts(parts, Body::from(body))
+}

@@ -1,0 +1,188 @@
+//! The base layout (Bootstrap Italia's header and footer, in Italian) and small shared components.
+//! Full pages and htmx fragments are built from the same components.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::assets;
+use crate::store::tenants::Tenant;
+
+/// htmx settings: no eval, no inline styles (our CSP forbids both), nothing cached in
+/// localStorage (pages hold personal data), and error responses swapped only where the server
+/// retargets them (the alert area).
+const HTMX_CONFIG: &str = r#"{"allowEval":false,"allowScriptTags":false,"includeIndicatorStyles":false,"selfRequestsOnly":true,"historyCacheSize":0,"refreshOnHistoryMiss":true,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":true,"error":true}]}"#;
+
+pub struct PageMeta<'a> {
+    pub title: &'a str,
+    pub tenant: Option<&'a Tenant>,
+}
+
+impl<'a> PageMeta<'a> {
+    pub fn platform(title: &'a str) -> Self {
+        Self {
+            title,
+            tenant: None,
+        }
+    }
+
+    pub fn tenant(title: &'a str, tenant: &'a Tenant) -> Self {
+        Self {
+            title,
+            tenant: Some(tenant),
+        }
+    }
+}
+
+pub const PRODUCT: &str = "Patrocinio a spese dello Stato";
+
+pub fn icon(name: &str, class: &str) -> Markup {
+    html! {
+        svg class=(format!("icon {class}")) aria-hidden="true" focusable="false" {
+            use href=(format!("{}#{name}", assets::url("vendor/bootstrap-italia-2.18.3/svg/sprites.svg"))) {}
+        }
+    }
+}
+
+pub fn page(meta: &PageMeta, content: Markup) -> Markup {
+    let full_title = match meta.tenant {
+        Some(t) => format!("{} · {} · {PRODUCT}", meta.title, t.name),
+        None => format!("{} · {PRODUCT}", meta.title),
+    };
+    let home = meta
+        .tenant
+        .map_or_else(|| "/".to_owned(), |t| format!("/{}", t.slug));
+    html! {
+        (DOCTYPE)
+        html lang="it" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="htmx-config" content=(HTMX_CONFIG);
+                title { (full_title) }
+                link rel="stylesheet" href=(assets::url("vendor/bootstrap-italia-2.18.3/css/bootstrap-italia.min.css"));
+                link rel="stylesheet" href=(assets::url("css/fonts.css"));
+                link rel="stylesheet" href=(assets::url("css/app.css"));
+                script src=(assets::url("vendor/htmx-2.0.11/htmx.min.js")) defer {}
+            }
+            body {
+                div class="skiplinks" {
+                    a class="visually-hidden-focusable" href="#contenuto" { "Vai al contenuto principale" }
+                }
+                header class="it-header-wrapper" {
+                    div class="it-header-slim-wrapper" {
+                        div class="container" { div class="row" { div class="col-12" {
+                            div class="it-header-slim-wrapper-content" {
+                                a class="navbar-brand" href="/" { (PRODUCT) }
+                            }
+                        }}}
+                    }
+                    div class="it-nav-wrapper" {
+                        div class="it-header-center-wrapper" {
+                            div class="container" { div class="row" { div class="col-12" {
+                                div class="it-header-center-content-wrapper" {
+                                    div class="it-brand-wrapper" {
+                                        a href=(home) {
+                                            (icon("it-pa", ""))
+                                            div class="it-brand-text" {
+                                                div class="it-brand-title" {
+                                                    (meta.tenant.map_or(PRODUCT, |t| t.name.as_str()))
+                                                }
+                                                @if meta.tenant.is_some() {
+                                                    div class="it-brand-tagline d-none d-md-block" { (PRODUCT) }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }}}
+                        }
+                    }
+                }
+                main id="contenuto" class="container my-4 my-md-5" {
+                    div id="avvisi" aria-live="polite" {}
+                    (content)
+                }
+                (footer(meta.tenant))
+            }
+        }
+    }
+}
+
+fn footer(tenant: Option<&Tenant>) -> Markup {
+    html! {
+        footer class="it-footer" {
+            div class="it-footer-main" {
+                div class="container py-4" {
+                    @if let Some(t) = tenant {
+                        p class="h5 text-white mb-1" { (t.name) }
+                        @if let Some(pec) = &t.pec {
+                            p class="text-white mb-0" { "PEC: " (pec) }
+                        }
+                    } @else {
+                        p class="h5 text-white mb-0" { (PRODUCT) }
+                    }
+                }
+            }
+            div class="it-footer-small-prints clearfix" {
+                div class="container" {
+                    p class="text-white small py-3 mb-0" {
+                        "Servizio per la gestione delle istanze di ammissione al patrocinio a spese dello Stato (D.P.R. 30 maggio 2002, n. 115)."
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A card that leads to another page.
+pub fn link_card(href: &str, icon_name: &str, title: &str, text: &str) -> Markup {
+    html! {
+        div class="col-12 col-md-6 col-lg-3 mb-4" {
+            div class="card card-bg rounded shadow-sm h-100" {
+                div class="card-body" {
+                    div class="categoryicon-top" { (icon(icon_name, "icon-primary")) }
+                    h2 class="h5 card-title" { a href=(href) class="stretched-link" { (title) } }
+                    p class="card-text" { (text) }
+                }
+            }
+        }
+    }
+}
+
+pub fn breadcrumb(items: &[(&str, Option<&str>)]) -> Markup {
+    html! {
+        nav class="breadcrumb-container" aria-label="Percorso di navigazione" {
+            ol class="breadcrumb p-0" {
+                @for (label, href) in items {
+                    @match href {
+                        Some(href) => li class="breadcrumb-item" {
+                            a href=(href) { (label) } span class="separator" { "/" }
+                        },
+                        None => li class="breadcrumb-item active" aria-current="page" { (label) },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The entry page of a reserved area: what it is for and how access works.
+pub fn reserved_area(tenant: &Tenant, title: &str, purpose: &str) -> Markup {
+    let base = format!("/{}", tenant.slug);
+    page(
+        &PageMeta::tenant(title, tenant),
+        html! {
+            (breadcrumb(&[("Home", Some(&base)), (title, None)]))
+            h1 { (title) }
+            p class="lead" { (purpose) }
+            div class="callout note" {
+                div class="callout-title" { (icon("it-info-circle", "")) "Accesso riservato" }
+                p {
+                    "L'accesso è riservato a chi ha un account dell'Ordine (" (tenant.name) "). "
+                    "Per ottenerlo rivolgersi alla segreteria"
+                    @if let Some(pec) = &tenant.pec { " (PEC " (pec) ")" }
+                    "."
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,57 @@
+//! Resolving `/{slug}` to the Ordine, once per request, for every tenant route.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    extract::{FromRequestParts, Path, Request, State},
+    http::request::Parts,
+    middleware::Next,
+    response::Response,
+};
+
+use super::{AppState, Scope, error::AppError, headers::FrameAncestors};
+use crate::store::tenants::{self, Tenant};
+
+/// The Ordine of the current request, put in place by [`resolve`].
+#[derive(Clone, Debug)]
+pub struct CurrentTenant(pub Arc<Tenant>);
+
+impl std::ops::Deref for CurrentTenant {
+    type Target = Tenant;
+    fn deref(&self) -> &Tenant {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        parts
+            .extensions
+            .get::<CurrentTenant>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("tenant route without resolver")))
+    }
+}
+
+/// Middleware of every tenant route: an unknown slug is a 404; the public form's pages carry the
+/// Ordine's own list of sites allowed to embed them.
+pub async fn resolve(
+    State((state, scope)): State<(AppState, Scope)>,
+    Path(params): Path<HashMap<String, String>>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let slug = params.get("slug").ok_or(AppError::NotFound)?;
+    let tenant = tenants::find_by_slug(&state.db, slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let embed = (scope == Scope::TenantEmbeddable).then(|| tenant.settings.embed_origins.clone());
+    req.extensions_mut().insert(CurrentTenant(Arc::new(tenant)));
+    let mut res = next.run(req).await;
+    if let Some(origins) = embed {
+        res.extensions_mut().insert(FrameAncestors::new(&origins));
+    }
+    Ok(res)
+}

@@ -1,0 +1,169 @@
+//! The binary itself with its embedded PostgreSQL: start, write, stop, start again.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+
+struct Running {
+    child: Child,
+    url: String,
+    stdout: Vec<String>,
+}
+
+fn command(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_patrocinio"));
+    cmd.env_remove("DATABASE_URL")
+        .env("PATROCINIO_DATA_DIR", data_dir)
+        .env("PATROCINIO_BIND", "127.0.0.1:0")
+        .env("PATROCINIO_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Starts the binary and waits for the line that gives its URL.
+fn start(mut cmd: Command) -> Running {
+    let mut child = cmd.spawn().expect("spawn patrocinio");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(line) => {
+                let url = line
+                    .strip_prefix("Patrocinio è in ascolto su ")
+                    .map(str::to_owned);
+                lines.push(line);
+                if let Some(url) = url {
+                    // The demo banner follows the URL line; collect until the last line.
+                    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+                        let done = line.starts_with("Ctrl-C");
+                        lines.push(line);
+                        if done {
+                            break;
+                        }
+                    }
+                    return Running {
+                        child,
+                        url,
+                        stdout: lines,
+                    };
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let mut err = String::new();
+                child.stderr.take().unwrap().read_to_string(&mut err).ok();
+                let _ = child.wait();
+                panic!("no URL printed; stdout {lines:?}; stderr {err}");
+            }
+        }
+    }
+}
+
+/// SIGTERM, then the exit status and what the process wrote on stderr.
+fn stop(mut running: Running) -> (std::process::ExitStatus, String) {
+    kill(Pid::from_raw(running.child.id() as i32), Signal::SIGTERM).unwrap();
+    let mut err = String::new();
+    running
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (running.child.wait().unwrap(), err)
+}
+
+async fn status_of(url: &str) -> u16 {
+    reqwest::get(url).await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn embedded_postgres_keeps_the_data_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    // When the tests run as root, the server runs as `postgres`, which must reach the folder.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let mut cmd = command(dir.path());
+    cmd.args(["serve", "--demo"])
+        .env("PATROCINIO_SERVZIO", "typo");
+    let first = start(cmd);
+    assert!(
+        first.stdout.iter().any(|l| l.contains("(creato ora)")),
+        "{:?}",
+        first.stdout
+    );
+    assert_eq!(status_of(&format!("{}/health", first.url)).await, 200);
+    assert_eq!(status_of(&format!("{}/ready", first.url)).await, 200);
+    assert_eq!(status_of(&format!("{}/demo", first.url)).await, 200);
+    let (status, stderr) = stop(first);
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(
+        stderr.contains("PATROCINIO_SERVZIO"),
+        "an unknown variable is warned about: {stderr}"
+    );
+    // PostgreSQL stopped cleanly: no postmaster.pid left behind.
+    assert!(!dir.path().join("postgres/postmaster.pid").exists());
+
+    // Second start, no --demo: the Ordine written by the first run is still there.
+    let mut cmd = command(dir.path());
+    cmd.arg("serve");
+    let second = start(cmd);
+    assert_eq!(status_of(&format!("{}/demo", second.url)).await, 200);
+    assert_eq!(
+        status_of(&format!("{}/demo/istanza", second.url)).await,
+        200
+    );
+    let (status, stderr) = stop(second);
+    assert!(status.success(), "exit {status}: {stderr}");
+
+    // A third start with --demo reuses the data instead of seeding again.
+    let mut cmd = command(dir.path());
+    cmd.args(["serve", "--demo"]);
+    let third = start(cmd);
+    assert!(
+        third.stdout.iter().any(|l| l.contains("già presente")),
+        "{:?}",
+        third.stdout
+    );
+    let (status, _) = stop(third);
+    assert!(status.success());
+}
+
+#[test]
+fn without_server_binaries_one_clear_line_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = command(dir.path())
+        .env("PATROCINIO_POSTGRES_BIN", empty.path())
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("apt-get install postgresql"), "{stderr}");
+    assert!(lines[0].contains("DATABASE_URL"), "{stderr}");
+}

@@ -1,0 +1,9 @@
+//! Black-box tests over HTTP on a real port, a fresh database per test.
+
+mod helpers;
+
+mod embedded;
+mod errors;
+mod headers;
+mod health;
+mod pages;
