@@ -8,7 +8,10 @@ use tokio::net::TcpListener;
 use crate::{
     config::Config,
     db::Db,
-    web::{self, AppState, WebSettings},
+    documents::pdf::PdfEngine,
+    jobs,
+    storage::Storage,
+    web::{self, AppState, FileLimits, WebSettings, ratelimit::Limiters},
 };
 
 pub struct Application {
@@ -17,6 +20,8 @@ pub struct Application {
     port: u16,
     url: String,
     db: Db,
+    storage: Storage,
+    limiters: Arc<Limiters>,
 }
 
 impl Application {
@@ -33,11 +38,25 @@ impl Application {
             .with_context(|| format!("impossibile mettersi in ascolto su {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let url = config.public_url_for(port);
+        let storage = Storage::local(&config.files_dir())?;
+        let limiters = Arc::new(Limiters::new(
+            config.rate_limits,
+            config.trust_forwarded_for,
+        ));
+        // Fonts are parsed once here; every PDF reuses them.
+        let pdf = Arc::new(tokio::task::spawn_blocking(PdfEngine::new).await?);
         let state = AppState {
             db: db.clone(),
             settings: Arc::new(WebSettings {
                 public_url: url.clone(),
+                limits: FileLimits {
+                    max_file_bytes: config.max_file_bytes,
+                    max_application_bytes: config.max_application_bytes,
+                },
             }),
+            storage: storage.clone(),
+            pdf,
+            limiters: limiters.clone(),
         };
         Ok(Self {
             listener,
@@ -45,6 +64,8 @@ impl Application {
             port,
             url,
             db,
+            storage,
+            limiters,
         })
     }
 
@@ -61,21 +82,36 @@ impl Application {
         &self.db
     }
 
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
     /// Serves until `shutdown` completes, then lets requests in flight finish.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(
+        let purge = jobs::spawn_draft_purge(self.db.clone(), self.storage.clone());
+        let limiters = self.limiters.clone();
+        let prune = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                limiters.prune();
+            }
+        });
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .context("server error")?;
+        .context("server error");
+        purge.abort();
+        prune.abort();
         self.db.close().await;
-        Ok(())
+        served
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {

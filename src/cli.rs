@@ -135,7 +135,7 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         let app = Application::build(&config).await?;
         println!("Patrocinio è in ascolto su {}", app.url());
         if demo {
-            let seeded = demo::seed(app.db()).await?;
+            let seeded = demo::seed(app.db(), app.storage()).await?;
             println!("{}", demo::banner(app.url(), &seeded));
         }
         println!("Ctrl-C per fermare.");

@@ -8,6 +8,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf};
 use anyhow::{Context, bail};
 
 pub const PREFIX: &str = "PATROCINIO_";
+const MB: u64 = 1024 * 1024;
 
 /// Every variable the service reads, with its default and meaning (README shows the same table).
 pub const VARIABLES: &[(&str, &str, &str)] = &[
@@ -60,6 +61,57 @@ pub enum LogFormat {
     Json,
 }
 
+/// Requests per hour per client address on the public form's costly actions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// New drafts.
+    pub create: u32,
+    /// Uploads.
+    pub upload: u32,
+    /// Submissions.
+    pub submit: u32,
+    /// Code-and-PIN checks (status page and resuming).
+    pub status: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            create: 20,
+            upload: 120,
+            submit: 20,
+            status: 60,
+        }
+    }
+}
+
+impl RateLimits {
+    fn parse(spec: &str) -> anyhow::Result<Self> {
+        let mut limits = Self::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .context("PATROCINIO_RATE_LIMITS: use name=number pairs, e.g. nuova=20,invio=20")?;
+            let value: u32 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .context("PATROCINIO_RATE_LIMITS: each limit must be a positive number")?;
+            match name.trim() {
+                "nuova" => limits.create = value,
+                "allegati" => limits.upload = value,
+                "invio" => limits.submit = value,
+                "stato" => limits.status = value,
+                other => bail!(
+                    "PATROCINIO_RATE_LIMITS: unknown limit {other:?} (nuova, allegati, invio, stato)"
+                ),
+            }
+        }
+        Ok(limits)
+    }
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -69,6 +121,11 @@ pub struct Config {
     pub admin_database_url: Option<String>,
     pub postgres_bin: Option<PathBuf>,
     pub db_max_connections: u32,
+    pub files_dir: Option<PathBuf>,
+    pub max_file_bytes: u64,
+    pub max_application_bytes: u64,
+    pub rate_limits: RateLimits,
+    pub trust_forwarded_for: bool,
     pub log_filter: String,
     pub log_format: LogFormat,
 }
@@ -84,6 +141,11 @@ impl fmt::Debug for Config {
             .field("admin_database_url", &redact(&self.admin_database_url))
             .field("postgres_bin", &self.postgres_bin)
             .field("db_max_connections", &self.db_max_connections)
+            .field("files_dir", &self.files_dir)
+            .field("max_file_bytes", &self.max_file_bytes)
+            .field("max_application_bytes", &self.max_application_bytes)
+            .field("rate_limits", &self.rate_limits)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
             .finish()
@@ -100,6 +162,11 @@ impl Default for Config {
             admin_database_url: None,
             postgres_bin: None,
             db_max_connections: 10,
+            files_dir: None,
+            max_file_bytes: 10 * MB,
+            max_application_bytes: 50 * MB,
+            rate_limits: RateLimits::default(),
+            trust_forwarded_for: false,
             log_filter: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -151,6 +218,19 @@ impl Config {
                         .filter(|n| (1..=1000).contains(n))
                         .context("PATROCINIO_DB_MAX_CONNECTIONS must be a number from 1 to 1000")?
                 }
+                "PATROCINIO_FILES_DIR" => config.files_dir = Some(PathBuf::from(value)),
+                "PATROCINIO_MAX_FILE_MB" => config.max_file_bytes = megabytes(&key, &value)?,
+                "PATROCINIO_MAX_APPLICATION_MB" => {
+                    config.max_application_bytes = megabytes(&key, &value)?
+                }
+                "PATROCINIO_RATE_LIMITS" => config.rate_limits = RateLimits::parse(&value)?,
+                "PATROCINIO_TRUST_FORWARDED_FOR" => {
+                    config.trust_forwarded_for = match value.as_str() {
+                        "true" | "1" | "si" => true,
+                        "false" | "0" | "no" => false,
+                        _ => bail!("PATROCINIO_TRUST_FORWARDED_FOR must be true or false"),
+                    }
+                }
                 "PATROCINIO_LOG" => config.log_filter = value,
                 "PATROCINIO_LOG_FORMAT" => {
                     config.log_format = match value.as_str() {
@@ -166,6 +246,13 @@ impl Config {
         Ok((config, unknown))
     }
 
+    /// Where attachments go: `PATROCINIO_FILES_DIR`, else `files/` in the data folder.
+    pub fn files_dir(&self) -> PathBuf {
+        self.files_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("files"))
+    }
+
     /// The URL users reach us at, given the port we actually bound.
     pub fn public_url_for(&self, port: u16) -> String {
         match &self.public_url {
@@ -173,6 +260,15 @@ impl Config {
             None => format!("http://{}:{port}", self.bind.ip()),
         }
     }
+}
+
+fn megabytes(key: &str, value: &str) -> anyhow::Result<u64> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=1024).contains(n))
+        .map(|n| n * MB)
+        .with_context(|| format!("{key} must be a number of megabytes from 1 to 1024"))
 }
 
 #[cfg(test)]
@@ -232,11 +328,25 @@ mod tests {
                 "PATROCINIO_PUBLIC_URL" => "http://x",
                 "PATROCINIO_DB_MAX_CONNECTIONS" => "5",
                 "PATROCINIO_LOG_FORMAT" => "text",
+                "PATROCINIO_MAX_FILE_MB" | "PATROCINIO_MAX_APPLICATION_MB" => "5",
+                "PATROCINIO_RATE_LIMITS" => "nuova=1",
+                "PATROCINIO_TRUST_FORWARDED_FOR" => "true",
                 _ => "x",
             };
             let (_, unknown) = Config::from_vars(vars(&[(name, value)])).unwrap();
             assert!(unknown.is_empty(), "{name} is listed but not parsed");
         }
+    }
+
+    #[test]
+    fn rate_limits_are_named() {
+        let (c, _) =
+            Config::from_vars(vars(&[("PATROCINIO_RATE_LIMITS", "invio=3, stato=7")])).unwrap();
+        assert_eq!(c.rate_limits.submit, 3);
+        assert_eq!(c.rate_limits.status, 7);
+        assert_eq!(c.rate_limits.create, RateLimits::default().create);
+        assert!(Config::from_vars(vars(&[("PATROCINIO_RATE_LIMITS", "tutto=3")])).is_err());
+        assert!(Config::from_vars(vars(&[("PATROCINIO_RATE_LIMITS", "invio=0")])).is_err());
     }
 
     #[test]

@@ -6,9 +6,13 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod demo;
+pub mod documents;
 pub mod domain;
+pub mod jobs;
+pub mod storage;
 pub mod store;
 pub mod telemetry;
 pub mod web;

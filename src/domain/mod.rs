@@ -1,3 +1,8 @@
 //! Pure types and rules of the domain: no I/O, no sqlx, no axum.
 
+pub mod application;
+pub mod codice_fiscale;
+pub mod income;
+pub mod money;
 pub mod tenant;
+pub mod time;

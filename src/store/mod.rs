@@ -1,3 +1,7 @@
 //! SQL, one module per aggregate. Tenant data is reached only through a [`crate::db::TenantTx`].
 
+pub mod applications;
+pub mod attachments;
+pub mod lawyers;
+pub mod offices;
 pub mod tenants;

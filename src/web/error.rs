@@ -21,6 +21,8 @@ pub enum AppError {
     NotFound,
     #[error("service unavailable")]
     Unavailable,
+    #[error("too many requests")]
+    TooManyRequests(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -31,9 +33,14 @@ struct ErrorMarker;
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let mut retry_after = None;
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooManyRequests(wait) => {
+                retry_after = Some(wait.as_secs().max(1));
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Internal(e) => {
                 // `{:#}` shows the context chain; sqlx errors carry no row values.
                 tracing::error!(error = format!("{e:#}"), "internal error");
@@ -41,6 +48,10 @@ impl IntoResponse for AppError {
             }
         };
         let mut res = status.into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res.extensions_mut().insert(ErrorMarker);
         res
     }

@@ -6,9 +6,11 @@
 //! - `home`, `health`, `assets`: the platform's own pages.
 
 pub mod assets;
+pub mod components;
 pub mod error;
 pub mod headers;
 pub mod layout;
+pub mod ratelimit;
 pub mod tenant;
 
 mod health;
@@ -22,6 +24,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::{HeaderName, Method, Request},
     middleware,
     routing::MethodRouter,
@@ -34,23 +37,39 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::db::Db;
+use crate::{db::Db, documents::pdf::PdfEngine, storage::Storage};
+use ratelimit::{Bucket, Limiters};
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<WebSettings>,
+    pub storage: Storage,
+    pub pdf: Arc<PdfEngine>,
+    pub limiters: Arc<Limiters>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FileLimits {
+    pub max_file_bytes: u64,
+    pub max_application_bytes: u64,
 }
 
 #[derive(Debug)]
 pub struct WebSettings {
     /// The URL users reach us at (scheme, host and port, no trailing slash).
     pub public_url: String,
+    pub limits: FileLimits,
 }
 
 impl WebSettings {
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// `Secure` cookies with the `__Host-` prefix, except on plain-HTTP local runs.
+    pub fn secure_cookies(&self) -> bool {
+        self.is_https()
     }
 }
 
@@ -69,6 +88,9 @@ pub struct RouteDef {
     pub method: Method,
     pub path: &'static str,
     pub scope: Scope,
+    pub rate_limit: Option<Bucket>,
+    /// Accepts uploads up to the configured size instead of the default 2 MB body limit.
+    pub upload: bool,
     handler: MethodRouter<AppState>,
 }
 
@@ -82,8 +104,35 @@ impl RouteDef {
             method: Method::GET,
             path,
             scope,
+            rate_limit: None,
+            upload: false,
             handler: axum::routing::get(handler),
         }
+    }
+
+    fn post<H, T>(path: &'static str, scope: Scope, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        Self {
+            method: Method::POST,
+            path,
+            scope,
+            rate_limit: None,
+            upload: false,
+            handler: axum::routing::post(handler),
+        }
+    }
+
+    fn limited(mut self, bucket: Bucket) -> Self {
+        self.rate_limit = Some(bucket);
+        self
+    }
+
+    fn uploads(mut self) -> Self {
+        self.upload = true;
+        self
     }
 }
 
@@ -97,6 +146,70 @@ pub fn route_table() -> Vec<RouteDef> {
         RouteDef::get(assets::ROUTE, Platform, assets::serve),
         RouteDef::get("/{slug}", Tenant, home::tenant_home),
         RouteDef::get("/{slug}/istanza", TenantEmbeddable, public::entry),
+        RouteDef::post("/{slug}/istanza/nuova", TenantEmbeddable, public::create)
+            .limited(Bucket::Create),
+        RouteDef::post("/{slug}/istanza/riprendi", TenantEmbeddable, public::resume)
+            .limited(Bucket::Status),
+        RouteDef::get(
+            "/{slug}/istanza/stato",
+            TenantEmbeddable,
+            public::status_form,
+        ),
+        RouteDef::post("/{slug}/istanza/stato", TenantEmbeddable, public::status)
+            .limited(Bucket::Status),
+        RouteDef::get(
+            "/{slug}/istanza/{id}/pdf",
+            TenantEmbeddable,
+            public::application_pdf,
+        ),
+        RouteDef::get(
+            "/{slug}/istanza/{id}/ricevuta",
+            TenantEmbeddable,
+            public::receipt,
+        ),
+        RouteDef::get(
+            "/{slug}/istanza/{id}/ricevuta.pdf",
+            TenantEmbeddable,
+            public::receipt_pdf,
+        ),
+        RouteDef::post(
+            "/{slug}/istanza/{id}/invia",
+            TenantEmbeddable,
+            public::submit,
+        )
+        .limited(Bucket::Submit),
+        RouteDef::post(
+            "/{slug}/istanza/{id}/allegati/carica",
+            TenantEmbeddable,
+            public::upload,
+        )
+        .limited(Bucket::Upload)
+        .uploads(),
+        RouteDef::get(
+            "/{slug}/istanza/{id}/allegati/{attachment}",
+            TenantEmbeddable,
+            public::download_attachment,
+        ),
+        RouteDef::post(
+            "/{slug}/istanza/{id}/allegati/{attachment}/elimina",
+            TenantEmbeddable,
+            public::delete_attachment,
+        ),
+        RouteDef::get(
+            "/{slug}/istanza/{id}/{step}",
+            TenantEmbeddable,
+            public::show_step,
+        ),
+        RouteDef::post(
+            "/{slug}/istanza/{id}/{step}",
+            TenantEmbeddable,
+            public::save_step,
+        ),
+        RouteDef::post(
+            "/{slug}/istanza/{id}/{step}/verifica",
+            TenantEmbeddable,
+            public::verify_step,
+        ),
         RouteDef::get("/{slug}/segreteria", Tenant, secretariat::entry),
         RouteDef::get("/{slug}/consiglieri", Tenant, rapporteur::entry),
         RouteDef::get("/{slug}/avvocati", Tenant, lawyer::entry),
@@ -106,12 +219,25 @@ pub fn route_table() -> Vec<RouteDef> {
 pub fn router(state: AppState) -> Router {
     let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for def in route_table() {
-        let handler = match def.scope {
+        let mut handler = match def.scope {
             Scope::Platform => def.handler,
             Scope::Tenant | Scope::TenantEmbeddable => def.handler.route_layer(
                 middleware::from_fn_with_state((state.clone(), def.scope), tenant::resolve),
             ),
         };
+        // Outside the tenant lookup: a flood is refused before it reaches the database.
+        if let Some(bucket) = def.rate_limit {
+            handler = handler.route_layer(middleware::from_fn_with_state(
+                (state.limiters.clone(), bucket),
+                ratelimit::limit,
+            ));
+        }
+        if def.upload {
+            // Room for the file plus the multipart envelope; the handler enforces the file
+            // size itself, with V37's message.
+            let max = state.settings.limits.max_file_bytes as usize + 64 * 1024;
+            handler = handler.layer(DefaultBodyLimit::max(max));
+        }
         match by_path.iter_mut().find(|(p, _)| *p == def.path) {
             Some((_, existing)) => {
                 let merged = std::mem::take(existing).merge(handler);

@@ -55,3 +55,31 @@ pub async fn resolve(
     }
     Ok(res)
 }
+
+/// The parameters of a route's path. Ids are parsed by the handler with [`PathParams::id`]: a
+/// malformed id is a page that does not exist (404), exactly like an id of another Ordine.
+pub struct PathParams(HashMap<String, String>);
+
+impl PathParams {
+    pub fn id(&self, name: &str) -> Result<uuid::Uuid, AppError> {
+        self.0
+            .get(name)
+            .and_then(|v| uuid::Uuid::parse_str(v).ok())
+            .ok_or(AppError::NotFound)
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        self.0.get(name).map_or("", String::as_str)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        Ok(Self(params))
+    }
+}

@@ -173,6 +173,9 @@ pub struct TestApp {
     pub address: String,
     /// The service role's pool on this test's database, for fixtures.
     pub db: Db,
+    /// The app's attachment storage (a folder of this test's own).
+    pub storage: patrocinio::storage::Storage,
+    _files: tempfile::TempDir,
     pub db_name: String,
     /// No redirects followed, cookies kept.
     pub client: reqwest::Client,
@@ -209,16 +212,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     provision::migrate(&mut conn).await.unwrap();
     conn.close().await.unwrap();
 
+    let files = tempfile::tempdir().unwrap();
     let mut config = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(format!("{}/{db_name}", server.app_base)),
         db_max_connections: 5,
+        files_dir: Some(files.path().to_path_buf()),
         ..Config::default()
     };
     configure(&mut config);
     let app = Application::build(&config).await.expect("build the app");
     let port = app.port();
     let db = app.db().clone();
+    let storage = app.storage().clone();
     let (tx, rx) = oneshot::channel();
     let handle = tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -232,6 +238,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
+        storage,
+        _files: files,
         db_name,
         client,
         shutdown: Some(tx),

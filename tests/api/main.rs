@@ -2,8 +2,11 @@
 
 mod helpers;
 
+mod browser;
 mod embedded;
 mod errors;
 mod headers;
 mod health;
 mod pages;
+mod public_form;
+mod signing;

@@ -1,17 +1,63 @@
 //! The public area: the online application (istanza on-line), open to everyone, no account.
+//!
+//! A draft is created with a code and a PIN; the device that created it keeps access through
+//! a cookie, any other device needs code and PIN. Each step saves what was typed, valid or not.
 
+mod access;
+mod attachments;
+mod submit;
+mod views;
+
+use axum::{
+    Form as HtmlForm,
+    body::Body,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use chrono::Utc;
 use maud::{Markup, html};
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub use attachments::{delete as delete_attachment, download as download_attachment, upload};
+pub use submit::{application_pdf, receipt, receipt_pdf, status, status_form, submit};
 
 use super::{
+    AppState, components,
+    error::AppError,
     layout::{self, PageMeta},
-    tenant::CurrentTenant,
+    tenant::{CurrentTenant, PathParams},
+};
+use crate::{
+    crypto,
+    db::TenantTx,
+    domain::{
+        application::{
+            Step,
+            check::{self, AttachmentFacts, Context, Issue, LawyerFacts, income_summary},
+            form::{APPLICANT_KEY, Fields, Form, Member, PersonIncome},
+        },
+        time,
+    },
+    store::{
+        applications::{self, ApplicationRow},
+        attachments::{self as attachment_store, Attachment},
+        lawyers::{self, Lawyer},
+        offices::{self, Office},
+        tenants::Tenant,
+    },
 };
 
-/// What the applicant needs to know before starting: who may apply here, and what to prepare.
+/// What the applicant needs to know before starting, and the two ways in.
 pub async fn entry(tenant: CurrentTenant) -> Markup {
+    entry_page(&tenant, None, "")
+}
+
+fn entry_page(tenant: &Tenant, resume_error: Option<&str>, code: &str) -> Markup {
     let base = format!("/{}", tenant.slug);
     layout::page(
-        &PageMeta::tenant("Istanza di ammissione", &tenant),
+        &PageMeta::tenant("Istanza di ammissione", tenant),
         html! {
             (layout::breadcrumb(&[("Home", Some(&base)), ("Istanza di ammissione", None)]))
             h1 { "Istanza di ammissione al patrocinio a spese dello Stato" }
@@ -19,6 +65,7 @@ pub async fn entry(tenant: CurrentTenant) -> Markup {
                 "L'istanza può essere presentata dal richiedente oppure dall'avvocato che lo assiste, "
                 "senza registrarsi. Il Consiglio dell'Ordine decide entro dieci giorni dal deposito (art. 126 D.P.R. 115/2002)."
             }
+            (views::entry_actions(tenant, resume_error, code))
             h2 class="h4 mt-4" { "Per quali giudizi" }
             p {
                 "Il Consiglio dell'Ordine decide sulle istanze per i giudizi civili (compresi famiglia, lavoro, "
@@ -43,4 +90,481 @@ pub async fn entry(tenant: CurrentTenant) -> Markup {
             }
         },
     )
+}
+
+fn with_cookie(mut res: Response, cookie: Option<axum::http::HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// Creates a draft with a fresh code and PIN and shows them once.
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let pin = crypto::random_pin();
+    let pin_hash = crypto::hash_secret(pin.as_str()).await?;
+    let id = Uuid::new_v4();
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let mut code = crypto::random_code();
+    // 40 random bits per code: a collision is rare, a second draw ends it.
+    for _ in 0..5 {
+        if applications::create_draft(&mut tx, id, &code, &pin_hash).await? {
+            break;
+        }
+        code = crypto::random_code();
+    }
+    let (device, cookie) = access::ensure_device_token(&state, &headers);
+    applications::grant_device(&mut tx, &device, id).await?;
+    tx.commit().await?;
+    tracing::info!(application.id = %id, "draft created");
+    Ok(with_cookie(
+        views::created_page(&tenant, id, code.as_str(), &pin.display()).into_response(),
+        cookie,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct CodePin {
+    #[serde(default)]
+    codice: String,
+    #[serde(default)]
+    pin: String,
+}
+
+pub const REFUSED: &str = "Codice o PIN non corretti. Verificarli e riprovare.";
+pub const LOCKED: &str =
+    "Troppi tentativi con un PIN errato: per sicurezza l'istanza è bloccata per 15 minuti.";
+
+/// Code and PIN typed on another device: grants this device access and goes back to work.
+pub async fn resume(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+    HtmlForm(input): HtmlForm<CodePin>,
+) -> Result<Response, AppError> {
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let row = match access::unlock(&mut tx, &input.codice, &input.pin).await? {
+        access::Unlock::Granted(row) => row,
+        outcome => {
+            tx.commit().await?;
+            let message = if matches!(outcome, access::Unlock::Locked) {
+                LOCKED
+            } else {
+                REFUSED
+            };
+            let mut res = entry_page(&tenant, Some(message), &input.codice).into_response();
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(res);
+        }
+    };
+    let (device, cookie) = access::ensure_device_token(&state, &headers);
+    applications::grant_device(&mut tx, &device, row.id).await?;
+    tx.commit().await?;
+    let target = if row.state() == crate::domain::application::State::Bozza {
+        views::step_url(&tenant, row.id, first_open_step(&row.form))
+    } else {
+        format!("{}/{}/ricevuta", views::base(&tenant), row.id)
+    };
+    Ok(with_cookie(Redirect::to(&target).into_response(), cookie))
+}
+
+fn first_open_step(form: &Form) -> Step {
+    Step::ALL
+        .into_iter()
+        .find(|s| !form.visited(*s))
+        .unwrap_or(Step::Review)
+}
+
+/// A device without access to the draft: ask for code and PIN (the same answer whether or not
+/// the application exists).
+fn no_access(tenant: &Tenant) -> Response {
+    let mut res = layout::page(
+        &PageMeta::tenant("Accesso all'istanza", tenant),
+        html! {
+            h1 { "Accesso all'istanza" }
+            p { "Per proseguire su questo dispositivo inserire il codice dell'istanza e il PIN ricevuti alla creazione." }
+            (views::code_pin_form(&format!("{}/riprendi", views::base(tenant)), "Prosegui", None, ""))
+        },
+    )
+    .into_response();
+    *res.status_mut() = StatusCode::FORBIDDEN;
+    res
+}
+
+pub enum Opened {
+    Draft(Box<ApplicationRow>, TenantTx),
+    Denied(Response),
+}
+
+/// Opens application `id` for the requesting device, inside a tenant transaction.
+pub async fn open(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    id: Uuid,
+    for_update: bool,
+) -> Result<Opened, AppError> {
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    if !access::device_may_open(state, headers, &mut tx, id).await? {
+        return Ok(Opened::Denied(no_access(tenant)));
+    }
+    let row = if for_update {
+        applications::get_for_update(&mut tx, id).await?
+    } else {
+        applications::get(&mut tx, id).await?
+    };
+    match row {
+        Some(row) => Ok(Opened::Draft(Box::new(row), tx)),
+        None => Ok(Opened::Denied(no_access(tenant))),
+    }
+}
+
+/// Everything the rules and the pages need besides the form.
+pub struct Facts {
+    pub offices: Vec<Office>,
+    pub lawyer: Option<Lawyer>,
+    pub attachments: Vec<Attachment>,
+    pub duplicates: Vec<String>,
+}
+
+impl Facts {
+    pub async fn load(tx: &mut TenantTx, row_id: Uuid, form: &Form) -> Result<Self, AppError> {
+        let lawyer = match Uuid::parse_str(&form.lawyer.lawyer_id) {
+            Ok(id) => lawyers::get(tx, id).await?,
+            Err(_) => None,
+        };
+        Ok(Self {
+            offices: offices::list_active(tx).await?,
+            lawyer,
+            attachments: attachment_store::list(tx, row_id).await?,
+            duplicates: applications::duplicates(tx, row_id, form).await?,
+        })
+    }
+
+    pub fn check(&self, tenant: &Tenant, form: &Form) -> Vec<Issue> {
+        let offices: Vec<(String, String)> = self
+            .offices
+            .iter()
+            .map(|o| (o.id.to_string(), o.name.clone()))
+            .collect();
+        let lawyer = self.lawyer.as_ref().map(|l| LawyerFacts {
+            id: l.id.to_string(),
+            name: l.full_name(),
+            codice_fiscale: l.codice_fiscale.clone(),
+            active: l.is_active(),
+            lists: l.lists(),
+            pec: l.pec.clone(),
+        });
+        let attachments: Vec<AttachmentFacts> = self
+            .attachments
+            .iter()
+            .filter_map(|a| {
+                Some(AttachmentFacts {
+                    kind: crate::domain::application::attachment::AttachmentKind::from_code(
+                        &a.kind,
+                    )?,
+                    filename: a.filename.clone(),
+                    signers: a
+                        .signature
+                        .as_ref()
+                        .map(|s| s.signer_codes())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect();
+        check::check(
+            form,
+            &Context {
+                today: time::rome_date(Utc::now()),
+                ordine: tenant_place(tenant),
+                offices: &offices,
+                lawyer: lawyer.as_ref(),
+                attachments: &attachments,
+                duplicates: &self.duplicates,
+            },
+        )
+    }
+}
+
+/// "Vallenera" out of "Consiglio dell'Ordine degli Avvocati di Vallenera": V4 names the place.
+fn tenant_place(tenant: &Tenant) -> &str {
+    tenant
+        .name
+        .rsplit_once(" di ")
+        .map_or(tenant.name.as_str(), |(_, place)| place)
+}
+
+#[derive(Deserialize, Default)]
+pub struct StepQuery {
+    #[serde(default)]
+    cerca: String,
+    #[serde(default)]
+    torna: String,
+}
+
+/// What to render besides the draft itself.
+pub struct RenderStep<'a> {
+    pub step: Step,
+    pub lawyer_query: &'a str,
+    pub notice: Option<&'a str>,
+    /// Messages that are not rules of the form (a refused upload).
+    pub extra_issues: Vec<Issue>,
+    pub back_to_review: bool,
+}
+
+impl Default for RenderStep<'_> {
+    fn default() -> Self {
+        Self {
+            step: Step::Filing,
+            lawyer_query: "",
+            notice: None,
+            extra_issues: Vec::new(),
+            back_to_review: false,
+        }
+    }
+}
+
+/// Renders a step of a draft with its messages.
+pub async fn render_step(
+    state: &AppState,
+    tenant: &Tenant,
+    tx: &mut TenantTx,
+    row: &ApplicationRow,
+    form: &Form,
+    r: RenderStep<'_>,
+) -> Result<Markup, AppError> {
+    let step = r.step;
+    let facts = Facts::load(tx, row.id, form).await?;
+    let all_issues = facts.check(tenant, form);
+    let mut shown: Vec<Issue> = r.extra_issues;
+    shown.extend(
+        all_issues
+            .iter()
+            .filter(|i| i.step == step && (form.visited(step) || step == Step::Review))
+            .cloned(),
+    );
+    let lawyers = match (step, form.matter()) {
+        (Step::Lawyer, Some(m)) => lawyers::search_listed(tx, m.list(), r.lawyer_query, 25).await?,
+        _ => Vec::new(),
+    };
+    let submit_token = if step == Step::Review && !all_issues.iter().any(Issue::blocks) {
+        Some(applications::issue_form_token(tx, row.id).await?)
+    } else {
+        None
+    };
+    let income = income_summary(form, time::rome_date(Utc::now()));
+    let view = views::StepView {
+        tenant,
+        id: row.id,
+        code: &row.code,
+        step,
+        form,
+        issues: &shown,
+        offices: &facts.offices,
+        lawyers: &lawyers,
+        chosen_lawyer: facts.lawyer.as_ref(),
+        lawyer_query: r.lawyer_query,
+        attachments: &facts.attachments,
+        income: &income,
+        max_file_mb: state.settings.limits.max_file_bytes / (1024 * 1024),
+        max_application_mb: state.settings.limits.max_application_bytes / (1024 * 1024),
+        submit_token,
+        all_issues: &all_issues,
+        notice: r.notice,
+        back_to_review: r.back_to_review,
+    };
+    Ok(views::step_page(&view))
+}
+
+fn parse_step(slug: &str) -> Result<Step, AppError> {
+    Step::from_slug(slug).ok_or(AppError::NotFound)
+}
+
+pub async fn show_step(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+    params: PathParams,
+    Query(query): Query<StepQuery>,
+) -> Result<Response, AppError> {
+    let id = params.id("id")?;
+    let step = parse_step(params.get("step"))?;
+    let (row, mut tx) = match open(&state, &tenant, &headers, id, false).await? {
+        Opened::Draft(row, tx) => (row, tx),
+        Opened::Denied(res) => return Ok(res),
+    };
+    if row.state() != crate::domain::application::State::Bozza {
+        return Ok(
+            Redirect::to(&format!("{}/{id}/ricevuta", views::base(&tenant))).into_response(),
+        );
+    }
+    let form = row.form.0.clone();
+    let page = render_step(
+        &state,
+        &tenant,
+        &mut tx,
+        &row,
+        &form,
+        RenderStep {
+            step,
+            lawyer_query: &query.cerca,
+            back_to_review: query.torna == "riepilogo",
+            ..RenderStep::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(page.into_response())
+}
+
+/// Applies the household step's buttons: add a member, remove one (and their income row).
+fn household_action(form: &mut Form, action: &str) -> bool {
+    if action == "aggiungi" {
+        form.household.lives_alone = false;
+        form.household.members.push(Member {
+            id: crypto::random_hex::<8>(),
+            ..Member::default()
+        });
+        true
+    } else if let Some(id) = action.strip_prefix("rimuovi:") {
+        form.household.members.retain(|m| m.id != id);
+        form.income.persons.retain(|p| p.person != id);
+        true
+    } else {
+        false
+    }
+}
+
+/// Keeps income rows of people who are no longer listed from being shown, but never deletes
+/// what was typed for people still in the form.
+fn align_incomes(form: &mut Form) {
+    for (key, _) in form.income_people() {
+        if form.income_of(&key).is_none() {
+            form.income.persons.push(PersonIncome {
+                person: key,
+                ..PersonIncome::default()
+            });
+        }
+    }
+    let _ = APPLICANT_KEY;
+}
+
+pub async fn save_step(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+    params: PathParams,
+    Query(query): Query<StepQuery>,
+    HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let id = params.id("id")?;
+    let step = parse_step(params.get("step"))?;
+    if step == Step::Review {
+        return Ok(Redirect::to(&views::step_url(&tenant, id, Step::Review)).into_response());
+    }
+    let (row, mut tx) = match open(&state, &tenant, &headers, id, true).await? {
+        Opened::Draft(row, tx) => (row, tx),
+        Opened::Denied(res) => return Ok(res),
+    };
+    if row.state() != crate::domain::application::State::Bozza {
+        return Ok(
+            Redirect::to(&format!("{}/{id}/ricevuta", views::base(&tenant))).into_response(),
+        );
+    }
+    let fields = Fields(pairs);
+    let mut form = row.form.0.clone();
+    form.update(step, &fields);
+    let action = fields.get("action");
+    let acted = step == Step::Household && household_action(&mut form, &action);
+    if !acted {
+        form.mark_visited(step);
+    }
+    align_incomes(&mut form);
+    applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
+
+    let facts = Facts::load(&mut tx, id, &form).await?;
+    let blocking = facts
+        .check(&tenant, &form)
+        .into_iter()
+        .any(|i| i.step == step && i.blocks());
+    if acted || blocking {
+        let page = render_step(
+            &state,
+            &tenant,
+            &mut tx,
+            &row,
+            &form,
+            RenderStep {
+                step,
+                back_to_review: query.torna == "riepilogo",
+                ..RenderStep::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let status = if blocking && !acted {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        };
+        return Ok((status, page).into_response());
+    }
+    tx.commit().await?;
+    let next = if query.torna == "riepilogo" {
+        Step::Review
+    } else {
+        step.next().unwrap_or(Step::Review)
+    };
+    Ok(Redirect::to(&views::step_url(&tenant, id, next)).into_response())
+}
+
+/// htmx: the field the user just left, re-rendered with its message (out of band), after saving
+/// the step as it stands. Without JavaScript this endpoint is never called.
+pub async fn verify_step(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+    params: PathParams,
+    HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let id = params.id("id")?;
+    let step = parse_step(params.get("step"))?;
+    let (row, mut tx) = match open(&state, &tenant, &headers, id, true).await? {
+        Opened::Draft(row, tx) => (row, tx),
+        Opened::Denied(res) => return Ok(res),
+    };
+    if row.state() != crate::domain::application::State::Bozza || step == Step::Review {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let mut form = row.form.0.clone();
+    form.update(step, &Fields(pairs));
+    align_incomes(&mut form);
+    applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
+    let facts = Facts::load(&mut tx, id, &form).await?;
+    tx.commit().await?;
+    let issues: Vec<Issue> = facts
+        .check(&tenant, &form)
+        .into_iter()
+        .filter(|i| i.step == step)
+        .collect();
+    // app.js names the field that changed (the element carrying hx-post is its wrapper).
+    let field = headers
+        .get("x-campo")
+        .and_then(|v| v.to_str().ok())
+        .filter(|f| {
+            f.len() <= 100
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+        .unwrap_or_default()
+        .to_owned();
+    let fragment = components::feedback_oob(&field, &components::messages_for(&issues, &field));
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::from(fragment.into_string()))
+        .map_err(anyhow::Error::from)?)
 }

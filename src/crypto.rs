@@ -1,0 +1,66 @@
+//! Secrets: random tokens and codes from the system's CSPRNG, and argon2id hashes (PINs now,
+//! passwords later), computed off the async threads.
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
+};
+
+use crate::domain::application::{ApplicationCode, Pin};
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    bytes
+}
+
+pub fn random_hex<const N: usize>() -> String {
+    hex::encode(random_bytes::<N>())
+}
+
+pub fn random_code() -> ApplicationCode {
+    ApplicationCode::from_random(random_bytes())
+}
+
+pub fn random_pin() -> Pin {
+    Pin::from_random(u32::from_le_bytes(random_bytes()))
+}
+
+/// argon2id with the crate's defaults (the OWASP parameters), as a PHC string.
+pub async fn hash_secret(secret: &str) -> anyhow::Result<String> {
+    let secret = secret.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(secret.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a secret: {e}"))
+    })
+    .await?
+}
+
+pub async fn verify_secret(secret: &str, hash: &str) -> bool {
+    let (secret, hash) = (secret.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash to verify against when the account or code does not exist, so that the answer takes
+/// as long as a real check.
+pub async fn dummy_verify(secret: &str) {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    if let Ok(hash) = DUMMY
+        .get_or_try_init(|| hash_secret("patrocinio-dummy"))
+        .await
+    {
+        verify_secret(secret, hash).await;
+    }
+}

@@ -1,0 +1,56 @@
+//! Background work of every instance: purging abandoned drafts.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::Db,
+    storage::Storage,
+    store::{applications, attachments, tenants},
+};
+
+/// Drafts untouched for this long are deleted with their files.
+pub const DRAFT_RETENTION_DAYS: i64 = 90;
+
+/// Deletes, in every Ordine, the drafts not modified since `before`, and their files.
+/// Returns how many drafts were deleted.
+pub async fn purge_stale_drafts(
+    db: &Db,
+    storage: &Storage,
+    before: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let mut purged = 0;
+    for tenant in tenants::list(db).await? {
+        let mut tx = db.tenant_tx(tenant.id).await?;
+        let mut keys = Vec::new();
+        for id in applications::stale_drafts(&mut tx, before).await? {
+            let files = attachments::list(&mut tx, id).await?;
+            if applications::delete_draft(&mut tx, id).await? {
+                keys.extend(files.into_iter().map(|a| a.storage_key));
+                purged += 1;
+            }
+        }
+        tx.commit().await?;
+        for key in keys {
+            storage.delete(&key).await?;
+        }
+    }
+    Ok(purged)
+}
+
+/// Runs the purge every hour for as long as the process lives.
+pub fn spawn_draft_purge(db: Db, storage: Storage) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let before = Utc::now() - chrono::Duration::days(DRAFT_RETENTION_DAYS);
+            match purge_stale_drafts(&db, &storage, before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(drafts = n, "stale drafts purged"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "draft purge failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,105 @@
+//! Attachments' facts (the bytes are in object storage).
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{db::TenantTx, documents::SignatureSummary};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub kind: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub storage_key: String,
+    pub signature: Option<Json<SignatureSummary>>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, application_id, kind, filename, content_type, size_bytes, sha256, \
+                       storage_key, signature, created_at";
+
+pub async fn list(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<Vec<Attachment>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM attachments WHERE application_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(application)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+pub async fn get(
+    tx: &mut TenantTx,
+    application: Uuid,
+    id: Uuid,
+) -> anyhow::Result<Option<Attachment>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM attachments WHERE application_id = $1 AND id = $2"
+    ))
+    .bind(application)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+pub struct NewAttachment<'a> {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub kind: &'a str,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub sha256: &'a str,
+    pub storage_key: &'a str,
+    pub signature: Option<&'a SignatureSummary>,
+}
+
+pub async fn insert(tx: &mut TenantTx, a: NewAttachment<'_>) -> anyhow::Result<()> {
+    let tenant = tx.tenant().0;
+    sqlx::query(
+        "INSERT INTO attachments (id, tenant_id, application_id, kind, filename, content_type,
+                                  size_bytes, sha256, storage_key, signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(a.id)
+    .bind(tenant)
+    .bind(a.application_id)
+    .bind(a.kind)
+    .bind(a.filename)
+    .bind(a.content_type)
+    .bind(a.size_bytes)
+    .bind(a.sha256)
+    .bind(a.storage_key)
+    .bind(a.signature.map(Json))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Removes the row and returns its storage key, so the caller deletes the bytes after commit.
+pub async fn delete(
+    tx: &mut TenantTx,
+    application: Uuid,
+    id: Uuid,
+) -> anyhow::Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "DELETE FROM attachments WHERE application_id = $1 AND id = $2 RETURNING storage_key",
+    )
+    .bind(application)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+pub async fn total_size(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(sum(size_bytes), 0)::bigint FROM attachments WHERE application_id = $1",
+    )
+    .bind(application)
+    .fetch_one(tx.conn())
+    .await?)
+}

@@ -1,0 +1,117 @@
+//! The Ordine's lawyers and the legal-aid lists they are on (art. 81).
+
+use uuid::Uuid;
+
+use crate::{db::TenantTx, domain::application::matter::ListMatter};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Lawyer {
+    pub id: Uuid,
+    pub surname: String,
+    pub given_name: String,
+    pub codice_fiscale: String,
+    pub register_number: Option<String>,
+    pub pec: Option<String>,
+    pub email: Option<String>,
+    pub status: String,
+    pub legal_aid_matters: Vec<String>,
+}
+
+impl Lawyer {
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.given_name, self.surname)
+    }
+
+    pub fn lists(&self) -> Vec<ListMatter> {
+        self.legal_aid_matters
+            .iter()
+            .filter_map(|m| ListMatter::from_code(m))
+            .collect()
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == "attivo"
+    }
+}
+
+const COLUMNS: &str = "id, surname, given_name, codice_fiscale, register_number, pec, email, \
+                       status, legal_aid_matters";
+
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<Option<Lawyer>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM lawyers WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?,
+    )
+}
+
+/// Active lawyers on the list for `matter` whose name contains `query` (all of them when the
+/// query is empty), by surname; at most `limit`.
+pub async fn search_listed(
+    tx: &mut TenantTx,
+    matter: ListMatter,
+    query: &str,
+    limit: i64,
+) -> anyhow::Result<Vec<Lawyer>> {
+    let pattern = format!(
+        "%{}%",
+        query
+            .trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM lawyers
+         WHERE status = 'attivo' AND $1 = ANY (legal_aid_matters)
+           AND (lower(surname || ' ' || given_name) LIKE $2
+                OR lower(given_name || ' ' || surname) LIKE $2
+                OR coalesce(register_number, '') = $3)
+         ORDER BY lower(surname), lower(given_name) LIMIT $4"
+    ))
+    .bind(matter.code())
+    .bind(pattern)
+    .bind(query.trim())
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+pub struct NewLawyer<'a> {
+    pub surname: &'a str,
+    pub given_name: &'a str,
+    pub codice_fiscale: &'a str,
+    pub register_number: Option<&'a str>,
+    pub pec: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub matters: &'a [ListMatter],
+}
+
+/// Creates or updates a lawyer by codice fiscale (the register import arrives with accounts).
+pub async fn upsert(tx: &mut TenantTx, l: NewLawyer<'_>) -> anyhow::Result<Uuid> {
+    let tenant = tx.tenant().0;
+    let matters: Vec<&str> = l.matters.iter().map(|m| m.code()).collect();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO lawyers (tenant_id, surname, given_name, codice_fiscale, register_number,
+                              pec, email, legal_aid_matters)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (tenant_id, codice_fiscale) DO UPDATE SET
+             surname = EXCLUDED.surname, given_name = EXCLUDED.given_name,
+             register_number = EXCLUDED.register_number, pec = EXCLUDED.pec,
+             email = EXCLUDED.email, legal_aid_matters = EXCLUDED.legal_aid_matters,
+             updated_at = now()
+         RETURNING id",
+    )
+    .bind(tenant)
+    .bind(l.surname)
+    .bind(l.given_name)
+    .bind(l.codice_fiscale)
+    .bind(l.register_number)
+    .bind(l.pec)
+    .bind(l.email)
+    .bind(matters)
+    .fetch_one(tx.conn())
+    .await?)
+}

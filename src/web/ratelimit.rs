@@ -1,0 +1,103 @@
+//! Per-address rate limits on the public form's costly actions (governor, in memory, per
+//! instance): too many requests get a 429 with an Italian page and a Retry-After.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
+    sync::Arc,
+    time::Duration,
+};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::HeaderMap,
+    middleware::Next,
+    response::Response,
+};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+
+use super::error::AppError;
+use crate::config::RateLimits;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    Create,
+    Upload,
+    Submit,
+    Status,
+}
+
+pub struct Limiters {
+    create: DefaultKeyedRateLimiter<IpAddr>,
+    upload: DefaultKeyedRateLimiter<IpAddr>,
+    submit: DefaultKeyedRateLimiter<IpAddr>,
+    status: DefaultKeyedRateLimiter<IpAddr>,
+    trust_forwarded_for: bool,
+}
+
+fn per_hour(n: u32) -> DefaultKeyedRateLimiter<IpAddr> {
+    RateLimiter::keyed(Quota::per_hour(
+        NonZeroU32::new(n.max(1)).expect("positive"),
+    ))
+}
+
+impl Limiters {
+    pub fn new(limits: RateLimits, trust_forwarded_for: bool) -> Self {
+        Self {
+            create: per_hour(limits.create),
+            upload: per_hour(limits.upload),
+            submit: per_hour(limits.submit),
+            status: per_hour(limits.status),
+            trust_forwarded_for,
+        }
+    }
+
+    fn limiter(&self, bucket: Bucket) -> &DefaultKeyedRateLimiter<IpAddr> {
+        match bucket {
+            Bucket::Create => &self.create,
+            Bucket::Upload => &self.upload,
+            Bucket::Submit => &self.submit,
+            Bucket::Status => &self.status,
+        }
+    }
+
+    /// Forgets addresses whose buckets are full again (bounded memory).
+    pub fn prune(&self) {
+        for bucket in [
+            Bucket::Create,
+            Bucket::Upload,
+            Bucket::Submit,
+            Bucket::Status,
+        ] {
+            self.limiter(bucket).retain_recent();
+        }
+    }
+
+    /// The client's address: the peer, or behind a trusted proxy the last hop it appended.
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        if self.trust_forwarded_for
+            && let Some(ip) = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        {
+            return ip;
+        }
+        peer.ip()
+    }
+}
+
+pub async fn limit(
+    State((limiters, bucket)): State<(Arc<Limiters>, Bucket)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let client = limiters.client(peer, req.headers());
+    if let Err(not_until) = limiters.limiter(bucket).check_key(&client) {
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        return Err(AppError::TooManyRequests(wait.max(Duration::from_secs(1))));
+    }
+    Ok(next.run(req).await)
+}
