@@ -27,7 +27,7 @@ pub async fn purge_stale_drafts(
         for id in applications::stale_drafts(&mut tx, before).await? {
             let files = attachments::list(&mut tx, id).await?;
             if applications::delete_draft(&mut tx, id).await? {
-                keys.extend(files.into_iter().map(|a| a.storage_key));
+                keys.extend(files.iter().flat_map(|a| a.storage_keys()));
                 purged += 1;
             }
         }

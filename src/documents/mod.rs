@@ -17,6 +17,18 @@ pub struct SignatureSummary {
     /// Envelopes around the content (`.p7m.p7m` is 2).
     pub nesting: u8,
     pub verified_at: DateTime<Utc>,
+    /// For CAdES: the signed content, extracted and stored beside the envelope, so that it can
+    /// be read in a browser.
+    #[serde(default)]
+    pub content: Option<ExtractedContent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtractedContent {
+    pub storage_key: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +58,7 @@ impl SignatureSummary {
                 .collect(),
             nesting: report.nesting,
             verified_at: Utc::now(),
+            content: None,
         }
     }
 

@@ -20,6 +20,17 @@ pub struct Attachment {
     pub created_at: DateTime<Utc>,
 }
 
+impl Attachment {
+    /// Every object this attachment keeps in storage: the file and, for a `.p7m`, its content.
+    pub fn storage_keys(&self) -> Vec<String> {
+        let mut keys = vec![self.storage_key.clone()];
+        if let Some(c) = self.signature.as_ref().and_then(|s| s.content.as_ref()) {
+            keys.push(c.storage_key.clone());
+        }
+        keys
+    }
+}
+
 const COLUMNS: &str = "id, application_id, kind, filename, content_type, size_bytes, sha256, \
                        storage_key, signature, created_at";
 
@@ -80,15 +91,15 @@ pub async fn insert(tx: &mut TenantTx, a: NewAttachment<'_>) -> anyhow::Result<(
     Ok(())
 }
 
-/// Removes the row and returns its storage key, so the caller deletes the bytes after commit.
+/// Removes the row and returns it, so that the caller deletes the bytes after commit.
 pub async fn delete(
     tx: &mut TenantTx,
     application: Uuid,
     id: Uuid,
-) -> anyhow::Result<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "DELETE FROM attachments WHERE application_id = $1 AND id = $2 RETURNING storage_key",
-    )
+) -> anyhow::Result<Option<Attachment>> {
+    Ok(sqlx::query_as(&format!(
+        "DELETE FROM attachments WHERE application_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
     .bind(application)
     .bind(id)
     .fetch_optional(tx.conn())

@@ -19,6 +19,8 @@ use super::layout;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    #[error("forbidden")]
+    Forbidden,
     #[error("service unavailable")]
     Unavailable,
     #[error("too many requests")]
@@ -36,6 +38,7 @@ impl IntoResponse for AppError {
         let mut retry_after = None;
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyRequests(wait) => {
                 retry_after = Some(wait.as_secs().max(1));

@@ -7,6 +7,7 @@
 
 pub mod assets;
 pub mod components;
+pub mod csrf;
 pub mod error;
 pub mod headers;
 pub mod layout;
@@ -65,6 +66,13 @@ pub struct WebSettings {
 impl WebSettings {
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// `scheme://host[:port]` of the public URL.
+    pub fn origin(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.public_url.clone())
     }
 
     /// `Secure` cookies with the `__Host-` prefix, except on plain-HTTP local runs.
@@ -272,6 +280,10 @@ pub fn router(state: AppState) -> Router {
                     headers::security_headers,
                 ))
                 .layer(middleware::from_fn(error::render_errors))
+                .layer(middleware::from_fn_with_state(
+                    state.settings.clone(),
+                    csrf::check,
+                ))
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(
                     axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -57,3 +57,47 @@ async fn wrong_method_is_explained_in_italian() {
             .contains("Operazione non consentita")
     );
 }
+
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let app = spawn_app().await;
+    let tenant = app
+        .create_tenant(
+            "ordine-prova",
+            patrocinio::store::tenants::TenantSettings::default(),
+        )
+        .await;
+    let url = app.url(&format!("/{}/istanza/nuova", tenant.slug));
+    let res = app
+        .client
+        .post(&url)
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Operazione non consentita")
+    );
+    let res = app
+        .client
+        .post(&url)
+        .header("Sec-Fetch-Site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // From our own page: accepted.
+    let res = app
+        .client
+        .post(&url)
+        .header("Origin", app.address.as_str())
+        .header("Sec-Fetch-Site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

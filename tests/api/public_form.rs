@@ -11,6 +11,7 @@ use patrocinio::{
     store::{lawyers, offices, tenants::TenantSettings},
 };
 use reqwest::multipart;
+use sha2::Digest;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
@@ -872,6 +873,21 @@ async fn a_p7m_signed_by_the_chosen_lawyer_is_verified_and_kept() {
     assert!(body.contains(&format!(
         "Firma CAdES valida: Firmatario di prova ({LAWYER_CF})"
     )));
+    // The signed content is extracted and kept beside the envelope.
+    let mut tx = app
+        .db
+        .tenant_tx(tenant_of(&app, "vallenera").await)
+        .await
+        .unwrap();
+    let (key, sha): (String, String) = sqlx::query_as(
+        "SELECT signature->'content'->>'storage_key', signature->'content'->>'sha256' FROM attachments",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(app.storage.get(&key).await.unwrap(), minimal_pdf());
+    assert_eq!(sha, hex::encode(sha2::Sha256::digest(minimal_pdf())));
     // No V28/V29 on the review page: the application file carries the lawyer's signature.
     let (_, review) = d.get_text("riepilogo").await;
     assert!(!review.contains("deve essere firmato digitalmente dal difensore"));

@@ -7,17 +7,17 @@
 use axum::{
     body::Body,
     extract::{Multipart, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Opened, RenderStep, open, render_step, views};
+use super::{Access, Locked, RenderStep, Viewed, open, refuse, render_step, views};
 use crate::{
     documents::{
-        SignatureSummary,
+        ExtractedContent, SignatureSummary,
         signature::{self, FileKind, SignatureError},
     },
     domain::application::{
@@ -137,8 +137,8 @@ pub async fn upload(
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let (row, mut tx) = match open(&state, &tenant, &headers, id, true).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
+        Access::Granted(row, tx) => (row, tx),
+        Access::Denied(res) => return Ok(res),
     };
     if row.state() != AppStateKind::Bozza {
         return Ok(
@@ -160,7 +160,8 @@ pub async fn upload(
             "Scegliere il tipo di documento da caricare.".into(),
         ));
     }
-    let mut summary = None;
+    let mut summary: Option<SignatureSummary> = None;
+    let mut extracted: Option<Vec<u8>> = None;
     let mut content_type = "application/octet-stream";
     if up.too_big {
         problems.push(issue("file", v37(&display_name)));
@@ -183,7 +184,10 @@ pub async fn upload(
             FileKind::P7m => {
                 content_type = "application/pkcs7-mime";
                 match signature::verify_cades(&up.bytes, now) {
-                    Ok(report) => summary = Some(SignatureSummary::from_report(&report)),
+                    Ok(report) => {
+                        extracted = report.content.clone();
+                        summary = Some(SignatureSummary::from_report(&report));
+                    }
                     Err(_) => problems.push(issue("file", v29(&display_name))),
                 }
             }
@@ -238,21 +242,16 @@ pub async fn upload(
     }
 
     if !problems.is_empty() {
-        let page = render_step(
+        return refuse(
             &state,
             &tenant,
-            &mut tx,
+            tx,
             &row,
             &form,
-            RenderStep {
-                step: Step::Attachments,
-                extra_issues: problems,
-                ..RenderStep::default()
-            },
+            Step::Attachments,
+            problems,
         )
-        .await?;
-        tx.commit().await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        .await;
     }
 
     let kind = kind.expect("checked above");
@@ -260,6 +259,23 @@ pub async fn upload(
     let key = format!("{}/{}/{}", tenant.id, id, attachment_id);
     let sha256 = hex::encode(Sha256::digest(&up.bytes));
     let size = up.bytes.len() as i64;
+    // The signed content of a .p7m is kept beside it, readable without signing software.
+    if let (Some(content), Some(sig)) = (extracted, summary.as_mut()) {
+        let content_key = format!("{key}.contenuto");
+        sig.content = Some(ExtractedContent {
+            storage_key: content_key.clone(),
+            content_type: match signature::sniff(&content) {
+                FileKind::Pdf => "application/pdf",
+                FileKind::Jpeg => "image/jpeg",
+                FileKind::Png => "image/png",
+                _ => "application/octet-stream",
+            }
+            .into(),
+            size_bytes: content.len() as i64,
+            sha256: hex::encode(Sha256::digest(&content)),
+        });
+        state.storage.put(&content_key, content).await?;
+    }
     state.storage.put(&key, up.bytes).await?;
     let inserted = store::insert(
         &mut tx,
@@ -278,6 +294,9 @@ pub async fn upload(
     .await;
     if let Err(e) = inserted {
         let _ = state.storage.delete(&key).await;
+        if let Some(c) = summary.as_ref().and_then(|s| s.content.as_ref()) {
+            let _ = state.storage.delete(&c.storage_key).await;
+        }
         return Err(e.into());
     }
     let notice = format!("Documento «{display_name}» caricato.");
@@ -301,24 +320,25 @@ pub async fn upload(
 
 pub async fn delete(
     State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
     params: PathParams,
+    Locked {
+        tenant,
+        id,
+        row,
+        mut tx,
+    }: Locked,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
     let attachment = params.id("attachment")?;
-    let (row, mut tx) = match open(&state, &tenant, &headers, id, true).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     if row.state() != AppStateKind::Bozza {
         return Err(AppError::NotFound);
     }
-    let key = store::delete(&mut tx, id, attachment)
+    let removed = store::delete(&mut tx, id, attachment)
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    state.storage.delete(&key).await?;
+    for key in removed.storage_keys() {
+        state.storage.delete(&key).await?;
+    }
     Ok(Redirect::to(&views::step_url(&tenant, id, Step::Attachments)).into_response())
 }
 
@@ -357,16 +377,10 @@ pub fn file_response(bytes: Vec<u8>, content_type: &str, name: &str) -> Response
 
 pub async fn download(
     State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
     params: PathParams,
+    Viewed { id, mut tx, .. }: Viewed,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
     let attachment = params.id("attachment")?;
-    let (_, mut tx) = match open(&state, &tenant, &headers, id, false).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     let a = store::get(&mut tx, id, attachment)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -195,8 +195,8 @@ fn no_access(tenant: &Tenant) -> Response {
     res
 }
 
-pub enum Opened {
-    Draft(Box<ApplicationRow>, TenantTx),
+pub enum Access {
+    Granted(Box<ApplicationRow>, TenantTx),
     Denied(Response),
 }
 
@@ -207,10 +207,10 @@ pub async fn open(
     headers: &HeaderMap,
     id: Uuid,
     for_update: bool,
-) -> Result<Opened, AppError> {
+) -> Result<Access, AppError> {
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     if !access::device_may_open(state, headers, &mut tx, id).await? {
-        return Ok(Opened::Denied(no_access(tenant)));
+        return Ok(Access::Denied(no_access(tenant)));
     }
     let row = if for_update {
         applications::get_for_update(&mut tx, id).await?
@@ -218,8 +218,50 @@ pub async fn open(
         applications::get(&mut tx, id).await?
     };
     match row {
-        Some(row) => Ok(Opened::Draft(Box::new(row), tx)),
-        None => Ok(Opened::Denied(no_access(tenant))),
+        Some(row) => Ok(Access::Granted(Box::new(row), tx)),
+        None => Ok(Access::Denied(no_access(tenant))),
+    }
+}
+
+/// An application opened for the requesting device, inside its tenant transaction: the
+/// extractor of every page of a draft. `LOCK` takes the row lock (for changes). A device
+/// without access gets the code-and-PIN page instead of the handler.
+pub struct Opened<const LOCK: bool> {
+    pub tenant: CurrentTenant,
+    pub id: Uuid,
+    pub row: Box<ApplicationRow>,
+    pub tx: TenantTx,
+}
+
+pub type Viewed = Opened<false>;
+pub type Locked = Opened<true>;
+
+impl<const LOCK: bool> axum::extract::FromRequestParts<AppState> for Opened<LOCK> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let tenant = CurrentTenant::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let params = PathParams::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let id = params.id("id").map_err(IntoResponse::into_response)?;
+        match open(state, &tenant, &parts.headers, id, LOCK)
+            .await
+            .map_err(IntoResponse::into_response)?
+        {
+            Access::Granted(row, tx) => Ok(Self {
+                tenant,
+                id,
+                row,
+                tx,
+            }),
+            Access::Denied(res) => Err(res),
+        }
     }
 }
 
@@ -380,23 +422,50 @@ pub async fn render_step(
     Ok(views::step_page(&view))
 }
 
+/// Shows a step again with messages that are not rules of the form (a refused upload or
+/// submission), answering 422; the transaction is committed (what was saved stays saved).
+pub async fn refuse(
+    state: &AppState,
+    tenant: &Tenant,
+    mut tx: TenantTx,
+    row: &ApplicationRow,
+    form: &Form,
+    step: Step,
+    extra_issues: Vec<Issue>,
+) -> Result<Response, AppError> {
+    let page = render_step(
+        state,
+        tenant,
+        &mut tx,
+        row,
+        form,
+        RenderStep {
+            step,
+            extra_issues,
+            ..RenderStep::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
 fn parse_step(slug: &str) -> Result<Step, AppError> {
     Step::from_slug(slug).ok_or(AppError::NotFound)
 }
 
 pub async fn show_step(
     State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
     params: PathParams,
+    Viewed {
+        tenant,
+        id,
+        row,
+        mut tx,
+    }: Viewed,
     Query(query): Query<StepQuery>,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
     let step = parse_step(params.get("step"))?;
-    let (row, mut tx) = match open(&state, &tenant, &headers, id, false).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     if row.state() != crate::domain::application::State::Bozza {
         return Ok(
             Redirect::to(&format!("{}/{id}/ricevuta", views::base(&tenant))).into_response(),
@@ -455,21 +524,20 @@ fn align_incomes(form: &mut Form) {
 
 pub async fn save_step(
     State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
     params: PathParams,
+    Locked {
+        tenant,
+        id,
+        row,
+        mut tx,
+    }: Locked,
     Query(query): Query<StepQuery>,
     HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
     let step = parse_step(params.get("step"))?;
     if step == Step::Review {
         return Ok(Redirect::to(&views::step_url(&tenant, id, Step::Review)).into_response());
     }
-    let (row, mut tx) = match open(&state, &tenant, &headers, id, true).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     if row.state() != crate::domain::application::State::Bozza {
         return Ok(
             Redirect::to(&format!("{}/{id}/ricevuta", views::base(&tenant))).into_response(),
@@ -525,18 +593,17 @@ pub async fn save_step(
 /// htmx: the field the user just left, re-rendered with its message (out of band), after saving
 /// the step as it stands. Without JavaScript this endpoint is never called.
 pub async fn verify_step(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
     params: PathParams,
+    headers: HeaderMap,
+    Locked {
+        tenant,
+        id,
+        row,
+        mut tx,
+    }: Locked,
     HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
     let step = parse_step(params.get("step"))?;
-    let (row, mut tx) = match open(&state, &tenant, &headers, id, true).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     if row.state() != crate::domain::application::State::Bozza || step == Step::Review {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

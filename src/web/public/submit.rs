@@ -3,7 +3,7 @@
 use axum::{
     Form as HtmlForm,
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::Utc;
@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    CodePin, Facts, LOCKED, Opened, REFUSED, RenderStep, access, attachments::file_response, open,
-    render_step, views,
+    CodePin, Facts, LOCKED, Locked, REFUSED, Viewed, access, attachments::file_response, refuse,
+    views,
 };
 use crate::{
     documents::pdf::Template,
@@ -37,7 +37,7 @@ use crate::{
         AppState,
         error::AppError,
         layout::{self, PageMeta},
-        tenant::{CurrentTenant, PathParams},
+        tenant::CurrentTenant,
     },
 };
 
@@ -57,16 +57,14 @@ fn receipt_url(tenant: &Tenant, id: Uuid) -> String {
 /// submits, the others find the application submitted and get the same receipt.
 pub async fn submit(
     State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
-    params: PathParams,
+    Locked {
+        tenant,
+        id,
+        row,
+        mut tx,
+    }: Locked,
     HtmlForm(input): HtmlForm<SubmitForm>,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
-    let (row, mut tx) = match open(&state, &tenant, &headers, id, true).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     if row.state() != Kind::Bozza {
         tx.commit().await?;
         return Ok(Redirect::to(&receipt_url(&tenant, id)).into_response());
@@ -103,21 +101,7 @@ pub async fn submit(
                 message: "Il modulo di invio non è più valido (pagina aperta da troppo tempo o già usata): premere di nuovo «Invia l'istanza».".into(),
             });
         }
-        let page = render_step(
-            &state,
-            &tenant,
-            &mut tx,
-            &row,
-            &form,
-            RenderStep {
-                step: Step::Review,
-                extra_issues: extra,
-                ..RenderStep::default()
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return refuse(&state, &tenant, tx, &row, &form, Step::Review, extra).await;
     }
     applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
     applications::mark_submitted(&mut tx, id).await?;
@@ -147,16 +131,13 @@ fn attachment_rows(attachments: &[Attachment]) -> Markup {
 }
 
 pub async fn receipt(
-    State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
-    params: PathParams,
+    Viewed {
+        tenant,
+        id,
+        row,
+        mut tx,
+    }: Viewed,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
-    let (row, mut tx) = match open(&state, &tenant, &headers, id, false).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     if row.state() == Kind::Bozza {
         return Ok(Redirect::to(&views::step_url(&tenant, id, Step::Review)).into_response());
     }
@@ -388,15 +369,13 @@ async fn pdf_response(
 /// The filled application as a PDF (a draft is marked as such), to print and sign.
 pub async fn application_pdf(
     State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
-    params: PathParams,
+    Viewed {
+        tenant,
+        id,
+        row,
+        mut tx,
+    }: Viewed,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
-    let (row, mut tx) = match open(&state, &tenant, &headers, id, false).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     let facts = Facts::load(&mut tx, id, &row.form.0).await?;
     tx.commit().await?;
     let data = application_data(&tenant, &row, &facts);
@@ -406,15 +385,13 @@ pub async fn application_pdf(
 
 pub async fn receipt_pdf(
     State(state): State<AppState>,
-    tenant: CurrentTenant,
-    headers: HeaderMap,
-    params: PathParams,
+    Viewed {
+        tenant,
+        id,
+        row,
+        mut tx,
+    }: Viewed,
 ) -> Result<Response, AppError> {
-    let id = params.id("id")?;
-    let (row, mut tx) = match open(&state, &tenant, &headers, id, false).await? {
-        Opened::Draft(row, tx) => (row, tx),
-        Opened::Denied(res) => return Ok(res),
-    };
     if row.state() == Kind::Bozza {
         return Err(AppError::NotFound);
     }
