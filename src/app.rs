@@ -57,6 +57,11 @@ impl Application {
             storage: storage.clone(),
             pdf,
             limiters: limiters.clone(),
+            sessions: web::auth::SessionSettings {
+                idle: config.session_idle,
+                max_age: config.session_max_age,
+                secure: url.starts_with("https://"),
+            },
         };
         Ok(Self {
             listener,
@@ -92,6 +97,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = jobs::spawn_draft_purge(self.db.clone(), self.storage.clone());
+        let sessions = web::auth::spawn_expired_deletion(&self.db);
         let limiters = self.limiters.clone();
         let prune = tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -110,6 +116,7 @@ impl Application {
         .context("server error");
         purge.abort();
         prune.abort();
+        sessions.abort();
         self.db.close().await;
         served
     }

@@ -49,6 +49,18 @@ enum Command {
         #[arg(long)]
         admin_url: Option<String>,
     },
+    /// Registro delle operazioni (audit).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verifica la catena di impronte del registro di ogni Ordine; esce con errore se una riga
+    /// è stata modificata, tolta o scollegata.
+    Verify,
 }
 
 pub fn main() -> ExitCode {
@@ -75,6 +87,9 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve { demo: false }) {
             Command::Serve { demo } => serve(config, demo).await,
             Command::Migrate { admin_url } => migrate(config, admin_url).await,
+            Command::Audit {
+                command: AuditCommand::Verify,
+            } => audit_verify(config).await,
         }
     });
     match result {
@@ -167,5 +182,58 @@ async fn migrate(config: Config, admin_url: Option<String>) -> anyhow::Result<()
         }
     }
     println!("Migrazioni applicate.");
+    Ok(())
+}
+
+/// The service's database for a one-off command: `DATABASE_URL`, or the embedded server
+/// (started for the command and stopped after it).
+async fn with_database<F, Fut, T>(config: Config, work: F) -> anyhow::Result<T>
+where
+    F: FnOnce(crate::db::Db) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let (url, embedded) = match &config.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let server = start_embedded(&config).await?;
+            (provision_embedded(&server).await?, Some(server))
+        }
+    };
+    let result = async {
+        let db = crate::db::Db::connect(&url, 2).await?;
+        let out = work(db.clone()).await;
+        db.close().await;
+        out
+    }
+    .await;
+    if let Some(server) = embedded {
+        tokio::task::spawn_blocking(move || server.stop()).await??;
+    }
+    result
+}
+
+async fn audit_verify(config: Config) -> anyhow::Result<()> {
+    let broken = with_database(config, |db| async move {
+        let mut broken = 0;
+        for tenant in crate::store::tenants::list(&db).await? {
+            let mut tx = db.tenant_tx(tenant.id).await?;
+            match crate::store::audit::verify_chain(&mut tx).await? {
+                Ok(n) => println!("{}: {n} voci, catena integra", tenant.slug),
+                Err(b) => {
+                    broken += 1;
+                    println!(
+                        "{}: catena interrotta alla voce {}: {}",
+                        tenant.slug, b.seq, b.reason
+                    );
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(broken)
+    })
+    .await?;
+    if broken > 0 {
+        bail!("registro di audit alterato in {broken} Ordini");
+    }
     Ok(())
 }

@@ -72,6 +72,8 @@ pub struct RateLimits {
     pub submit: u32,
     /// Code-and-PIN checks (status page and resuming).
     pub status: u32,
+    /// Login attempts (password and second factor).
+    pub login: u32,
 }
 
 impl Default for RateLimits {
@@ -79,8 +81,9 @@ impl Default for RateLimits {
         Self {
             create: 20,
             upload: 120,
-            submit: 20,
+            submit: 60,
             status: 60,
+            login: 60,
         }
     }
 }
@@ -126,6 +129,10 @@ pub struct Config {
     pub max_application_bytes: u64,
     pub rate_limits: RateLimits,
     pub trust_forwarded_for: bool,
+    /// A login session ends after this much inactivity.
+    pub session_idle: std::time::Duration,
+    /// And this long after login, whatever its activity.
+    pub session_max_age: std::time::Duration,
     pub log_filter: String,
     pub log_format: LogFormat,
 }
@@ -146,6 +153,8 @@ impl fmt::Debug for Config {
             .field("max_application_bytes", &self.max_application_bytes)
             .field("rate_limits", &self.rate_limits)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("session_idle", &self.session_idle)
+            .field("session_max_age", &self.session_max_age)
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
             .finish()
@@ -167,6 +176,8 @@ impl Default for Config {
             max_application_bytes: 50 * MB,
             rate_limits: RateLimits::default(),
             trust_forwarded_for: false,
+            session_idle: std::time::Duration::from_secs(30 * 60),
+            session_max_age: std::time::Duration::from_secs(12 * 3600),
             log_filter: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -230,6 +241,24 @@ impl Config {
                         "false" | "0" | "no" => false,
                         _ => bail!("PATROCINIO_TRUST_FORWARDED_FOR must be true or false"),
                     }
+                }
+                "PATROCINIO_SESSION_IDLE_MINUTES" => {
+                    let minutes: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=24 * 60).contains(n))
+                        .context("PATROCINIO_SESSION_IDLE_MINUTES must be a number of minutes from 1 to 1440")?;
+                    config.session_idle = std::time::Duration::from_secs(minutes * 60);
+                }
+                "PATROCINIO_SESSION_MAX_HOURS" => {
+                    let hours: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=72).contains(n))
+                        .context(
+                            "PATROCINIO_SESSION_MAX_HOURS must be a number of hours from 1 to 72",
+                        )?;
+                    config.session_max_age = std::time::Duration::from_secs(hours * 3600);
                 }
                 "PATROCINIO_LOG" => config.log_filter = value,
                 "PATROCINIO_LOG_FORMAT" => {
@@ -331,6 +360,7 @@ mod tests {
                 "PATROCINIO_MAX_FILE_MB" | "PATROCINIO_MAX_APPLICATION_MB" => "5",
                 "PATROCINIO_RATE_LIMITS" => "nuova=1",
                 "PATROCINIO_TRUST_FORWARDED_FOR" => "true",
+                "PATROCINIO_SESSION_IDLE_MINUTES" | "PATROCINIO_SESSION_MAX_HOURS" => "3",
                 _ => "x",
             };
             let (_, unknown) = Config::from_vars(vars(&[(name, value)])).unwrap();

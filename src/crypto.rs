@@ -64,3 +64,19 @@ pub async fn dummy_verify(secret: &str) {
         verify_secret(secret, hash).await;
     }
 }
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Recovery codes: `ABCD-EFGH-JKMN` (Crockford base32, 60 bits).
+pub fn recovery_code() -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let bytes = random_bytes::<12>();
+    let chars: String = bytes
+        .iter()
+        .map(|b| ALPHABET[(*b & 31) as usize] as char)
+        .collect();
+    format!("{}-{}-{}", &chars[..4], &chars[4..8], &chars[8..12])
+}

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::{
     db::{Db, TenantTx},
     domain::{
+        access::Role,
         application::{
             attachment::AttachmentKind,
             form::{APPLICANT_KEY, Declarations, Form, Member, PersonIncome},
@@ -25,6 +26,7 @@ use crate::{
         lawyers::{self, NewLawyer},
         offices,
         tenants::{self, NewTenant, TenantSettings},
+        users,
     },
 };
 
@@ -35,9 +37,42 @@ pub const PEC: &str = "segreteria@pec.ordineavvocati-vallenera.example.it";
 /// A fixed PIN for the demo draft, so that whoever reads the banner can resume it.
 const DEMO_PIN: &str = "20262026";
 
+/// The demo accounts' password (printed in the banner; the demo is not for real data).
+pub const DEMO_PASSWORD: &str = "Vallenera-demo-2026";
+
+/// One account per role: (e-mail, name, role, second factor set up).
+const ACCOUNTS: &[(&str, &str, Role, bool)] = &[
+    (
+        "segreteria@demo.example.it",
+        "Giovanna Segreti",
+        Role::Segreteria,
+        true,
+    ),
+    (
+        "consigliere@demo.example.it",
+        "Carlo Relatori",
+        Role::Consigliere,
+        true,
+    ),
+    (
+        "avvocato@demo.example.it",
+        "Anna Bianchi",
+        Role::Avvocato,
+        false,
+    ),
+    (
+        "amministratore@demo.example.it",
+        "Marta Amministri",
+        Role::Amministratore,
+        true,
+    ),
+];
+
 pub struct Seeded {
     /// `false` when the demo Ordine was already there (a second start reuses the data).
     pub created: bool,
+    /// (role, e-mail, TOTP secret) of each demo account, read back at every start.
+    pub accounts: Vec<(Role, String, Option<String>)>,
     /// Code of the demo draft (with [`DEMO_PIN`]).
     pub draft_code: Option<String>,
     pub submitted_code: Option<String>,
@@ -110,9 +145,10 @@ fn cf(surname: &str, name: &str, (y, m, d): (i32, u32, u32), sex: Sex) -> anyhow
 }
 
 pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
-    if tenants::find_by_slug(db, SLUG).await?.is_some() {
+    if let Some(t) = tenants::find_by_slug(db, SLUG).await? {
         return Ok(Seeded {
             created: false,
+            accounts: accounts(db, t.id).await?,
             draft_code: None,
             submitted_code: None,
         });
@@ -158,6 +194,28 @@ pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
         );
     }
 
+    let password_hash = crate::crypto::hash_secret(DEMO_PASSWORD).await?;
+    for (email, name, role, totp) in ACCOUNTS {
+        let lawyer_id = (*role == Role::Avvocato).then_some(lawyer_ids[0]);
+        let id = users::insert(
+            &mut tx,
+            users::NewUser {
+                email,
+                full_name: name,
+                codice_fiscale: None,
+                roles: &[*role],
+                lawyer_id,
+            },
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo account {email} exists"))?;
+        users::set_password(&mut tx, id, &password_hash).await?;
+        if *totp {
+            let secret = totp_rs::Secret::from(crate::crypto::random_bytes::<20>().to_vec());
+            users::set_totp(&mut tx, id, &secret.to_base32(), 0).await?;
+        }
+    }
+
     let office = office_ids[0].to_string();
     let lawyer = lawyer_ids[0].to_string();
     let draft = demo_draft(&office)?;
@@ -167,9 +225,25 @@ pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
     tx.commit().await?;
     Ok(Seeded {
         created: true,
+        accounts: accounts(db, tenant).await?,
         draft_code: Some(draft_code),
         submitted_code: Some(submitted_code),
     })
+}
+
+async fn accounts(
+    db: &Db,
+    tenant: TenantId,
+) -> anyhow::Result<Vec<(Role, String, Option<String>)>> {
+    let mut tx = db.tenant_tx(tenant).await?;
+    let mut out = Vec::new();
+    for (email, _, role, _) in ACCOUNTS {
+        if let Some(u) = users::find_by_email(&mut tx, email).await? {
+            out.push((*role, u.email, u.totp_secret));
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 fn demo_draft(office: &str) -> anyhow::Result<Form> {
@@ -352,6 +426,20 @@ pub fn banner(base_url: &str, seeded: &Seeded) -> String {
          consiglieri:       {base_url}/{SLUG}/consiglieri\n  \
          avvocati:          {base_url}/{SLUG}/avvocati"
     );
+    if !seeded.accounts.is_empty() {
+        out.push_str(&format!(
+            "\n  accesso:           {base_url}/{SLUG}/accesso  (password di tutti: {DEMO_PASSWORD})"
+        ));
+        for (role, email, secret) in &seeded.accounts {
+            out.push_str(&format!(
+                "\n    {:<15} {email}",
+                role.label().split(' ').next().unwrap_or("")
+            ));
+            if let Some(secret) = secret {
+                out.push_str(&format!("  codice TOTP: chiave {secret}"));
+            }
+        }
+    }
     if let (Some(draft), Some(submitted)) = (&seeded.draft_code, &seeded.submitted_code) {
         out.push_str(&format!(
             "\n  bozza da riprendere:  codice {draft}, PIN {DEMO_PIN}\n  \

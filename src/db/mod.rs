@@ -59,9 +59,9 @@ impl Db {
         Ok(())
     }
 
-    /// For the few reads that are not tenant data (the public list of Ordini). Row-level
-    /// security still applies: with no tenant set, tenant tables show no rows.
-    pub(crate) fn pool(&self) -> &PgPool {
+    /// For the few reads that are not tenant data (the public list of Ordini, login sessions).
+    /// Row-level security still applies: with no tenant set, tenant tables show no rows.
+    pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 

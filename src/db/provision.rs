@@ -7,7 +7,8 @@
 //! - `patrocinio_app` is the role the service logs in as: not owner, not superuser, no
 //!   BYPASSRLS, and only the grants each migration gives it.
 //!
-//! Tables live in the schema `app`; sqlx's migration ledger in the schema `meta`.
+//! Tables live in the schema `app`; login sessions in `sessions` (looked up before any tenant
+//! is known); sqlx's migration ledger in the schema `meta`.
 
 use anyhow::{Context, bail};
 use sqlx::{Connection, Executor, PgConnection, migrate::Migrator, postgres::PgConnectOptions};
@@ -115,8 +116,9 @@ pub async fn migrate(admin: &mut PgConnection) -> anyhow::Result<()> {
             format!(
                 "CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION {OWNER_ROLE};
                  CREATE SCHEMA IF NOT EXISTS meta AUTHORIZATION {OWNER_ROLE};
+                 CREATE SCHEMA IF NOT EXISTS sessions AUTHORIZATION {OWNER_ROLE};
                  REVOKE ALL ON SCHEMA public FROM PUBLIC;
-                 GRANT USAGE ON SCHEMA app, meta TO {APP_ROLE};"
+                 GRANT USAGE ON SCHEMA app, meta, sessions TO {APP_ROLE};"
             )
             .as_str(),
         )

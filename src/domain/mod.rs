@@ -1,5 +1,6 @@
 //! Pure types and rules of the domain: no I/O, no sqlx, no axum.
 
+pub mod access;
 pub mod application;
 pub mod codice_fiscale;
 pub mod income;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::{
     db::TenantTx,
     domain::{
+        access::{Grant, Role, Scope, ViewApplications},
         application::{ApplicationCode, State, check::income_summary, form::Form},
         codice_fiscale::CodiceFiscale,
     },
@@ -289,4 +290,36 @@ pub async fn delete_draft(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<bool> {
             .rows_affected()
             == 1,
     )
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Summary {
+    pub id: Uuid,
+    pub code: String,
+    pub state: String,
+    pub applicant_name: Option<String>,
+    pub matter: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// The submitted applications a grant reaches: the whole Ordine for the secretariat, the
+/// lawyer's own for a lawyer (filed by them or naming them), the assigned ones for a
+/// councillor (assignment arrives with the workflow: none yet).
+pub async fn visible(
+    tx: &mut TenantTx,
+    grant: &Grant<ViewApplications>,
+    lawyer: Option<Uuid>,
+) -> anyhow::Result<Vec<Summary>> {
+    let filter = match (grant.scope, grant.role) {
+        (Scope::Ordine, _) => "TRUE",
+        (Scope::Own, Role::Avvocato) if lawyer.is_some() => "lawyer_id = $1",
+        (Scope::Own, _) => return Ok(Vec::new()),
+    };
+    Ok(sqlx::query_as(&format!(
+        "SELECT id, code, state, applicant_name, matter, submitted_at FROM applications
+         WHERE state <> 'bozza' AND {filter} ORDER BY submitted_at DESC LIMIT 200"
+    ))
+    .bind(lawyer)
+    .fetch_all(tx.conn())
+    .await?)
 }

@@ -115,3 +115,12 @@ pub async fn upsert(tx: &mut TenantTx, l: NewLawyer<'_>) -> anyhow::Result<Uuid>
     .fetch_one(tx.conn())
     .await?)
 }
+
+pub async fn find_by_cf(tx: &mut TenantTx, codice_fiscale: &str) -> anyhow::Result<Option<Lawyer>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM lawyers WHERE codice_fiscale = $1"
+    ))
+    .bind(codice_fiscale)
+    .fetch_optional(tx.conn())
+    .await?)
+}

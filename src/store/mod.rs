@@ -2,6 +2,8 @@
 
 pub mod applications;
 pub mod attachments;
+pub mod audit;
 pub mod lawyers;
 pub mod offices;
 pub mod tenants;
+pub mod users;

@@ -3,7 +3,10 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::assets;
+use super::{
+    assets,
+    auth::{AreaRole, InArea, SessionUser},
+};
 use crate::store::tenants::Tenant;
 
 /// htmx settings: no eval, no inline styles (our CSP forbids both), nothing cached in
@@ -14,6 +17,8 @@ const HTMX_CONFIG: &str = r#"{"allowEval":false,"allowScriptTags":false,"include
 pub struct PageMeta<'a> {
     pub title: &'a str,
     pub tenant: Option<&'a Tenant>,
+    /// The person logged in and their session's CSRF token (reserved areas).
+    pub user: Option<(&'a SessionUser, &'a str)>,
 }
 
 impl<'a> PageMeta<'a> {
@@ -21,6 +26,7 @@ impl<'a> PageMeta<'a> {
         Self {
             title,
             tenant: None,
+            user: None,
         }
     }
 
@@ -28,8 +34,24 @@ impl<'a> PageMeta<'a> {
         Self {
             title,
             tenant: Some(tenant),
+            user: None,
         }
     }
+
+    /// A page of a reserved area: the header shows who is logged in, with the logout button,
+    /// and htmx sends the session's CSRF token with every request.
+    pub fn area<R: AreaRole>(title: &'a str, tenant: &'a Tenant, who: &'a InArea<R>) -> Self {
+        Self {
+            title,
+            tenant: Some(tenant),
+            user: Some((&who.user, &who.csrf)),
+        }
+    }
+}
+
+/// The hidden field that carries the session's CSRF token in a plain form.
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="_csrf" value=(token); }
 }
 
 pub const PRODUCT: &str = "Patrocinio a spese dello Stato";
@@ -63,7 +85,7 @@ pub fn page(meta: &PageMeta, content: Markup) -> Markup {
                 link rel="stylesheet" href=(assets::url("css/app.css"));
                 script src=(assets::url("vendor/htmx-2.0.11/htmx.min.js")) defer {}
             }
-            body {
+            body hx-headers=[meta.user.map(|(_, csrf)| serde_json::json!({ "X-CSRF-Token": csrf }).to_string())] {
                 div class="skiplinks" {
                     a class="visually-hidden-focusable" href="#contenuto" { "Vai al contenuto principale" }
                 }
@@ -72,6 +94,15 @@ pub fn page(meta: &PageMeta, content: Markup) -> Markup {
                         div class="container" { div class="row" { div class="col-12" {
                             div class="it-header-slim-wrapper-content" {
                                 a class="navbar-brand" href="/" { (PRODUCT) }
+                                @if let (Some((user, csrf)), Some(t)) = (meta.user, meta.tenant) {
+                                    div class="it-header-slim-right-zone" {
+                                        span class="text-white me-3 d-none d-md-inline" { (user.name) }
+                                        form method="post" action=(format!("/{}/esci", t.slug)) class="d-inline" {
+                                            (csrf_field(csrf))
+                                            button type="submit" class="btn btn-primary btn-sm" { "Esci" }
+                                        }
+                                    }
+                                }
                             }
                         }}}
                     }
@@ -163,26 +194,4 @@ pub fn breadcrumb(items: &[(&str, Option<&str>)]) -> Markup {
             }
         }
     }
-}
-
-/// The entry page of a reserved area: what it is for and how access works.
-pub fn reserved_area(tenant: &Tenant, title: &str, purpose: &str) -> Markup {
-    let base = format!("/{}", tenant.slug);
-    page(
-        &PageMeta::tenant(title, tenant),
-        html! {
-            (breadcrumb(&[("Home", Some(&base)), (title, None)]))
-            h1 { (title) }
-            p class="lead" { (purpose) }
-            div class="callout note" {
-                div class="callout-title" { (icon("it-info-circle", "")) "Accesso riservato" }
-                p {
-                    "L'accesso è riservato a chi ha un account dell'Ordine (" (tenant.name) "). "
-                    "Per ottenerlo rivolgersi alla segreteria"
-                    @if let Some(pec) = &tenant.pec { " (PEC " (pec) ")" }
-                    "."
-                }
-            }
-        },
-    )
 }

@@ -5,7 +5,9 @@
 //!   consiglieri and the avvocati;
 //! - `home`, `health`, `assets`: the platform's own pages.
 
+pub mod areas;
 pub mod assets;
+pub mod auth;
 pub mod components;
 pub mod csrf;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod layout;
 pub mod ratelimit;
 pub mod tenant;
 
+mod admin;
 mod health;
 mod home;
 mod lawyer;
@@ -48,6 +51,7 @@ pub struct AppState {
     pub storage: Storage,
     pub pdf: Arc<PdfEngine>,
     pub limiters: Arc<Limiters>,
+    pub sessions: auth::SessionSettings,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -153,6 +157,60 @@ pub fn route_table() -> Vec<RouteDef> {
         RouteDef::get("/", Platform, home::platform_home),
         RouteDef::get(assets::ROUTE, Platform, assets::serve),
         RouteDef::get("/{slug}", Tenant, home::tenant_home),
+        RouteDef::get("/{slug}/accesso", Tenant, auth::login::login_form),
+        RouteDef::post("/{slug}/accesso", Tenant, auth::login::login).limited(Bucket::Login),
+        RouteDef::get("/{slug}/accesso/codice", Tenant, auth::login::code_form),
+        RouteDef::post("/{slug}/accesso/codice", Tenant, auth::login::code).limited(Bucket::Login),
+        RouteDef::get(
+            "/{slug}/accesso/configura-codice",
+            Tenant,
+            auth::login::setup_form,
+        ),
+        RouteDef::post(
+            "/{slug}/accesso/configura-codice",
+            Tenant,
+            auth::login::setup,
+        )
+        .limited(Bucket::Login),
+        RouteDef::post("/{slug}/esci", Tenant, auth::login::logout),
+        RouteDef::get(
+            "/{slug}/imposta-password/{token}",
+            Tenant,
+            auth::login::password_form,
+        ),
+        RouteDef::post(
+            "/{slug}/imposta-password/{token}",
+            Tenant,
+            auth::login::set_password,
+        )
+        .limited(Bucket::Login),
+        RouteDef::get("/{slug}/amministrazione", Tenant, admin::home),
+        RouteDef::get("/{slug}/amministrazione/utenti", Tenant, admin::users::list),
+        RouteDef::post(
+            "/{slug}/amministrazione/utenti",
+            Tenant,
+            admin::users::invite,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/utenti/{user}/ruoli",
+            Tenant,
+            admin::users::set_roles,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/utenti/{user}/stato",
+            Tenant,
+            admin::users::set_status,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/utenti/{user}/link",
+            Tenant,
+            admin::users::new_link,
+        ),
+        RouteDef::get(
+            "/{slug}/amministrazione/registro",
+            Tenant,
+            admin::audit::browse,
+        ),
         RouteDef::get("/{slug}/istanza", TenantEmbeddable, public::entry),
         RouteDef::post("/{slug}/istanza/nuova", TenantEmbeddable, public::create)
             .limited(Bucket::Create),
@@ -260,8 +318,15 @@ pub fn router(state: AppState) -> Router {
     }
 
     let request_id = HeaderName::from_static("x-request-id");
+    let sessions = auth::layer(&state.db, state.sessions).expect("session store configuration");
     router
         .fallback(error::not_found)
+        .layer(middleware::from_fn(auth::csrf_token))
+        .layer(middleware::from_fn_with_state(
+            state.sessions.max_age,
+            auth::enforce_lifetime,
+        ))
+        .layer(sessions)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

@@ -25,6 +25,8 @@ pub enum Bucket {
     Upload,
     Submit,
     Status,
+    /// Password and second-factor attempts, per address (accounts have their own limit).
+    Login,
 }
 
 pub struct Limiters {
@@ -32,6 +34,9 @@ pub struct Limiters {
     upload: DefaultKeyedRateLimiter<IpAddr>,
     submit: DefaultKeyedRateLimiter<IpAddr>,
     status: DefaultKeyedRateLimiter<IpAddr>,
+    login: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per account (Ordine and e-mail, or Ordine and user): 10 attempts, then one every 90 s.
+    account: DefaultKeyedRateLimiter<String>,
     trust_forwarded_for: bool,
 }
 
@@ -48,6 +53,12 @@ impl Limiters {
             upload: per_hour(limits.upload),
             submit: per_hour(limits.submit),
             status: per_hour(limits.status),
+            login: per_hour(limits.login),
+            account: RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(90))
+                    .expect("non-zero period")
+                    .allow_burst(NonZeroU32::new(10).expect("positive")),
+            ),
             trust_forwarded_for,
         }
     }
@@ -58,7 +69,17 @@ impl Limiters {
             Bucket::Upload => &self.upload,
             Bucket::Submit => &self.submit,
             Bucket::Status => &self.status,
+            Bucket::Login => &self.login,
         }
+    }
+
+    /// One attempt on an account; `Err` with the wait when over the limit.
+    pub fn check_account(&self, key: &str) -> Result<(), Duration> {
+        self.account
+            .check_key(&key.to_owned())
+            .map_err(|not_until| {
+                not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+            })
     }
 
     /// Forgets addresses whose buckets are full again (bounded memory).

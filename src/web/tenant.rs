@@ -3,14 +3,17 @@
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    extract::{FromRequestParts, Path, Request, State},
-    http::request::Parts,
+    extract::{FromRequestParts, MatchedPath, Path, Request, State},
+    http::{StatusCode, request::Parts},
     middleware::Next,
     response::Response,
 };
 
-use super::{AppState, Scope, error::AppError, headers::FrameAncestors};
-use crate::store::tenants::{self, Tenant};
+use super::{AppState, Scope, auth::Auth, error::AppError, headers::FrameAncestors};
+use crate::store::{
+    audit::{self, Actor, Entry},
+    tenants::{self, Tenant},
+};
 
 /// The Ordine of the current request, put in place by [`resolve`].
 #[derive(Clone, Debug)]
@@ -35,8 +38,14 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
     }
 }
 
+/// Whether a route names a record (an id in its path besides the Ordine's slug).
+pub fn names_a_record(template: &str) -> bool {
+    template.matches('{').count() > 1
+}
+
 /// Middleware of every tenant route: an unknown slug is a 404; the public form's pages carry the
-/// Ordine's own list of sites allowed to embed them.
+/// Ordine's own list of sites allowed to embed them; a record that cannot be found (another
+/// Ordine's, one the person may not see, or none at all) is answered 404 and audited.
 pub async fn resolve(
     State((state, scope)): State<(AppState, Scope)>,
     Path(params): Path<HashMap<String, String>>,
@@ -48,8 +57,39 @@ pub async fn resolve(
         .await?
         .ok_or(AppError::NotFound)?;
     let embed = (scope == Scope::TenantEmbeddable).then(|| tenant.settings.embed_origins.clone());
+    let tenant_id = tenant.id;
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let actor = req
+        .extensions()
+        .get::<Auth>()
+        .and_then(|a| a.user.clone())
+        .filter(|u| u.tenant == tenant_id)
+        .map_or_else(
+            || Actor::anonymous("visitatore"),
+            |u| Actor::user(u.id, u.name),
+        );
+    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
     req.extensions_mut().insert(CurrentTenant(Arc::new(tenant)));
     let mut res = next.run(req).await;
+    if res.status() == StatusCode::NOT_FOUND && names_a_record(&template) {
+        audit::record_alone(
+            &state.db,
+            tenant_id,
+            Entry {
+                actor: &actor,
+                action: "accesso_negato",
+                target_kind: Some("percorso"),
+                target_id: Some(template),
+                outcome: "negato",
+                details: serde_json::json!({ "metodo": method, "percorso": path }),
+            },
+        )
+        .await?;
+    }
     if let Some(origins) = embed {
         res.extensions_mut().insert(FrameAncestors::new(&origins));
     }

@@ -114,6 +114,17 @@ async fn embedded_postgres_keeps_the_data_across_restarts() {
         "{:?}",
         first.stdout
     );
+    // One login per role, with the TOTP keys of the staff.
+    let banner = first.stdout.join("\n");
+    for who in [
+        "segreteria@",
+        "consigliere@",
+        "avvocato@",
+        "amministratore@",
+        "codice TOTP: chiave",
+    ] {
+        assert!(banner.contains(who), "{who} missing in {banner}");
+    }
     assert_eq!(status_of(&format!("{}/health", first.url)).await, 200);
     assert_eq!(status_of(&format!("{}/ready", first.url)).await, 200);
     assert_eq!(status_of(&format!("{}/demo", first.url)).await, 200);
@@ -125,6 +136,22 @@ async fn embedded_postgres_keeps_the_data_across_restarts() {
     );
     // PostgreSQL stopped cleanly: no postmaster.pid left behind.
     assert!(!dir.path().join("postgres/postmaster.pid").exists());
+
+    // The audit chain of every Ordine verifies from the command line.
+    let out = command(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("demo: ") && stdout.contains("catena integra"),
+        "{stdout}"
+    );
 
     // Second start, no --demo: the Ordine written by the first run is still there.
     let mut cmd = command(dir.path());

@@ -61,9 +61,13 @@ async fn every_route_carries_the_security_headers() {
             !res.headers().contains_key("strict-transport-security"),
             "{path}: no HSTS over plain HTTP"
         );
-        // A POST to any of them is refused, and still carries the headers.
+        // A POST to any of them is refused (or sent to the login), and still carries the headers.
         let res = app.client.post(app.url(&path)).send().await.unwrap();
-        assert!(res.status().is_client_error(), "{path}");
+        assert!(
+            res.status().is_client_error() || res.status().is_redirection(),
+            "{path}: {}",
+            res.status()
+        );
         assert_security_headers(&path, &res);
     }
 }

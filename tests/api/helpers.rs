@@ -316,3 +316,138 @@ impl Drop for TestApp {
         .join();
     }
 }
+
+pub const PASSWORD: &str = "cavallo batteria graffetta";
+
+/// An account made for a test, with what is needed to log in.
+pub struct TestUser {
+    pub id: uuid::Uuid,
+    pub slug: String,
+    pub email: String,
+    pub secret: Option<String>,
+}
+
+/// A browser-like client logged in as someone, with its session's CSRF token.
+pub struct LoggedIn {
+    pub client: reqwest::Client,
+    pub csrf: String,
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub fn totp_now(secret: &str) -> String {
+    totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap()
+        .generate_current()
+        .to_string()
+}
+
+/// The CSRF token a reserved page carries in its `hx-headers`.
+pub fn csrf_of(body: &str) -> String {
+    let start = body
+        .find("X-CSRF-Token&quot;:&quot;")
+        .expect("a page with a CSRF token")
+        + "X-CSRF-Token&quot;:&quot;".len();
+    body[start..start + 64].to_owned()
+}
+
+impl TestApp {
+    /// An active account of `slug` with `roles`; `totp` sets up a second factor.
+    pub async fn user(
+        &self,
+        slug: &str,
+        email: &str,
+        roles: &[patrocinio::domain::access::Role],
+        totp: bool,
+        lawyer: Option<uuid::Uuid>,
+    ) -> TestUser {
+        use patrocinio::store::users;
+        let tenant = tenants::find_by_slug(&self.db, slug)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut tx = self.db.tenant_tx(tenant.id).await.unwrap();
+        // The harness acts as an administrator of the Ordine.
+        let grant =
+            patrocinio::domain::access::authorize::<patrocinio::domain::access::ManageUsers>(
+                tenant.id,
+                uuid::Uuid::nil(),
+                &[patrocinio::domain::access::Role::Amministratore],
+                patrocinio::domain::access::Role::Amministratore,
+            )
+            .unwrap();
+        let id = users::invite(
+            &mut tx,
+            &grant,
+            users::NewUser {
+                email,
+                full_name: &format!("Utente {email}"),
+                codice_fiscale: None,
+                roles,
+                lawyer_id: lawyer,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let hash = patrocinio::crypto::hash_secret(PASSWORD).await.unwrap();
+        users::set_password(&mut tx, id, &hash).await.unwrap();
+        let secret = totp.then(|| {
+            totp_rs::Secret::from(patrocinio::crypto::random_bytes::<20>().to_vec()).to_base32()
+        });
+        if let Some(s) = &secret {
+            users::set_totp(&mut tx, id, s, 0).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        TestUser {
+            id,
+            slug: slug.into(),
+            email: email.into(),
+            secret,
+        }
+    }
+
+    /// Logs in over HTTP (password, then the TOTP code if any) and lands in the area.
+    pub async fn login(&self, user: &TestUser) -> LoggedIn {
+        let client = new_client();
+        let res = client
+            .post(self.url(&format!("/{}/accesso", user.slug)))
+            .form(&[("email", user.email.as_str()), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "password step");
+        let mut location = res.headers()["location"].to_str().unwrap().to_owned();
+        if location.ends_with("/accesso/codice") {
+            let code = totp_now(user.secret.as_deref().expect("a TOTP secret"));
+            let res = client
+                .post(self.url(&location))
+                .form(&[("codice", code.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 303, "second factor");
+            location = res.headers()["location"].to_str().unwrap().to_owned();
+        }
+        let page = client.get(self.url(&location)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{location}");
+        let csrf = csrf_of(&page.text().await.unwrap());
+        LoggedIn { client, csrf }
+    }
+
+    /// The administrator's connection to this test's database (superuser).
+    pub async fn admin_connection(&self) -> PgConnection {
+        PgConnection::connect(&format!("{}/{}", server().admin_base, self.db_name))
+            .await
+            .unwrap()
+    }
+}

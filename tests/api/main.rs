@@ -2,11 +2,13 @@
 
 mod helpers;
 
+mod accounts;
 mod browser;
 mod embedded;
 mod errors;
 mod headers;
 mod health;
+mod isolation;
 mod pages;
 mod public_form;
 mod signing;

@@ -1,4 +1,4 @@
-use patrocinio::store::tenants::TenantSettings;
+use patrocinio::{domain::access::Role, store::tenants::TenantSettings};
 
 use crate::helpers::spawn_app;
 
@@ -8,6 +8,17 @@ async fn the_four_areas_have_their_entry_pages() {
     let tenant = app
         .create_tenant("ordine-prova", TenantSettings::default())
         .await;
+    // One person may hold several roles.
+    let user = app
+        .user(
+            "ordine-prova",
+            "tutti@ordine.it",
+            &[Role::Segreteria, Role::Consigliere, Role::Avvocato],
+            true,
+            None,
+        )
+        .await;
+    let me = app.login(&user).await;
     for (path, heading) in [
         (
             "/ordine-prova/istanza",
@@ -17,7 +28,7 @@ async fn the_four_areas_have_their_entry_pages() {
         ("/ordine-prova/consiglieri", "Area dei consiglieri relatori"),
         ("/ordine-prova/avvocati", "Area degli avvocati"),
     ] {
-        let res = app.get(path).await;
+        let res = me.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         let body = res.text().await.unwrap();
         assert!(

@@ -1000,6 +1000,6 @@ async fn drafts_untouched_for_90_days_are_purged_with_their_files() {
         app.storage.get(&key).await.is_err(),
         "the file went with the draft"
     );
-    assert_eq!(old.get_text("famiglia").await.0, 403);
+    assert_eq!(old.get_text("famiglia").await.0, 404, "gone");
     assert_eq!(recent.get_text("famiglia").await.0, 200);
 }

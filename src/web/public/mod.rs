@@ -200,7 +200,9 @@ pub enum Access {
     Denied(Response),
 }
 
-/// Opens application `id` for the requesting device, inside a tenant transaction.
+/// Opens application `id` for the requesting device, inside a tenant transaction. An id that
+/// is not one of this Ordine's applications is a 404 (like any foreign id); an existing one
+/// this device may not open asks for code and PIN.
 pub async fn open(
     state: &AppState,
     tenant: &Tenant,
@@ -209,18 +211,18 @@ pub async fn open(
     for_update: bool,
 ) -> Result<Access, AppError> {
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    if !access::device_may_open(state, headers, &mut tx, id).await? {
-        return Ok(Access::Denied(no_access(tenant)));
-    }
     let row = if for_update {
         applications::get_for_update(&mut tx, id).await?
     } else {
         applications::get(&mut tx, id).await?
     };
-    match row {
-        Some(row) => Ok(Access::Granted(Box::new(row), tx)),
-        None => Ok(Access::Denied(no_access(tenant))),
+    let Some(row) = row else {
+        return Err(AppError::NotFound);
+    };
+    if !access::device_may_open(state, headers, &mut tx, id).await? {
+        return Ok(Access::Denied(no_access(tenant)));
     }
+    Ok(Access::Granted(Box::new(row), tx))
 }
 
 /// An application opened for the requesting device, inside its tenant transaction: the

@@ -1,13 +1,37 @@
 //! The secretariat's area (segreteria): intake, protocol, assignment, communications.
 
-use maud::Markup;
+use axum::extract::State;
+use maud::{Markup, html};
 
-use super::{layout, tenant::CurrentTenant};
+use super::{
+    AppState,
+    areas::application_table,
+    auth::{InArea, Segreteria},
+    error::AppError,
+    layout::{self, PageMeta},
+    tenant::CurrentTenant,
+};
+use crate::{
+    domain::access::{ViewApplications, authorize},
+    store::applications,
+};
 
-pub async fn entry(tenant: CurrentTenant) -> Markup {
-    layout::reserved_area(
-        &tenant,
-        "Area della segreteria",
-        "Qui la segreteria dell'Ordine riceve le istanze depositate, le registra nel protocollo, le assegna ai consiglieri relatori e invia le comunicazioni.",
-    )
+pub async fn entry(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Segreteria>,
+) -> Result<Markup, AppError> {
+    let grant = authorize::<ViewApplications>(tenant.id, who.user.id, &who.user.roles, who.role())
+        .ok_or(AppError::Forbidden)?;
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let rows = applications::visible(&mut tx, &grant, None).await?;
+    tx.commit().await?;
+    Ok(layout::page(
+        &PageMeta::area("Area della segreteria", &tenant, &who),
+        html! {
+            h1 { "Area della segreteria" }
+            p class="lead" { "Le istanze depositate, in attesa di registrazione nel protocollo e di assegnazione." }
+            (application_table(&rows, "Nessuna istanza presentata."))
+        },
+    ))
 }

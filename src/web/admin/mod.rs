@@ -1,0 +1,28 @@
+//! The Ordine's administration (amministrazione): accounts and roles, the audit log.
+
+pub mod audit;
+pub mod users;
+
+use maud::{Markup, html};
+
+use super::{
+    auth::{Amministratore, InArea},
+    layout::{self, PageMeta},
+    tenant::CurrentTenant,
+};
+
+pub async fn home(tenant: CurrentTenant, who: InArea<Amministratore>) -> Markup {
+    let base = format!("/{}/amministrazione", tenant.slug);
+    layout::page(
+        &PageMeta::area("Amministrazione", &tenant, &who),
+        html! {
+            h1 { "Amministrazione dell'Ordine" }
+            div class="row mt-4" {
+                (layout::link_card(&format!("{base}/utenti"), "it-user", "Utenti e ruoli",
+                    "Inviti, ruoli, disattivazione degli account, link di attivazione e di reimpostazione della password."))
+                (layout::link_card(&format!("{base}/registro"), "it-list", "Registro delle operazioni",
+                    "Chi ha fatto che cosa e quando, compresi gli accessi e le consultazioni delle pratiche."))
+            }
+        },
+    )
+}

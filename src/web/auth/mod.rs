@@ -1,0 +1,370 @@
+//! Login sessions: tower-sessions with its PostgreSQL store, axum-login on top.
+//!
+//! - The cookie is `__Host-patrocinio` (HttpOnly, SameSite=Lax, Secure); on plain-HTTP local
+//!   runs it is `patrocinio` without `Secure`, the only case where that is allowed.
+//! - A new session id at login (axum-login cycles it); 30 minutes idle, 12 hours at most
+//!   (configurable); logout deletes the server session.
+//! - Every request re-reads the account: a disabled account, a changed password or a removed
+//!   role bumps its `session_epoch`, and every session of the account ends at once.
+//! - Each session has a CSRF token, checked on every state-changing request ([`csrf_token`]).
+
+pub mod login;
+
+use std::time::Duration as StdDuration;
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::{FromRequestParts, Request},
+    http::{Method, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tower_sessions::{
+    Expiry, Session, SessionManagerLayer,
+    cookie::{SameSite, time::Duration},
+};
+use tower_sessions_sqlx_store::PostgresStore;
+use uuid::Uuid;
+
+use super::{error::AppError, tenant::CurrentTenant};
+use crate::{
+    db::Db,
+    domain::{access::Role, tenant::TenantId},
+    store::users::{self, User},
+};
+
+/// The person logged in, as the session knows them (re-read from the database on every
+/// request).
+#[derive(Clone, Debug)]
+pub struct SessionUser {
+    pub tenant: TenantId,
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub roles: Vec<Role>,
+    pub lawyer_id: Option<Uuid>,
+    auth_hash: Vec<u8>,
+}
+
+impl SessionUser {
+    pub fn from_user(tenant: TenantId, u: &User) -> Self {
+        let mut h = Sha256::new();
+        h.update(u.id.as_bytes());
+        h.update(u.session_epoch.to_le_bytes());
+        h.update(u.password_hash.as_deref().unwrap_or("").as_bytes());
+        h.update(u.status.as_bytes());
+        Self {
+            tenant,
+            id: u.id,
+            name: u.full_name.clone(),
+            email: u.email.clone(),
+            roles: u.roles.clone(),
+            lawyer_id: u.lawyer_id,
+            auth_hash: h.finalize().to_vec(),
+        }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// Sessions name their account by Ordine and id: the account is read inside that Ordine's
+/// row-level-security context.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UserKey {
+    pub tenant: Uuid,
+    pub user: Uuid,
+}
+
+impl std::fmt::Display for UserKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.tenant, self.user)
+    }
+}
+
+impl AuthUser for SessionUser {
+    type Id = UserKey;
+
+    fn id(&self) -> UserKey {
+        UserKey {
+            tenant: self.tenant.0,
+            user: self.id,
+        }
+    }
+
+    fn session_auth_hash(&self) -> &[u8] {
+        &self.auth_hash
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct BackendError(anyhow::Error);
+
+#[derive(Clone, Debug)]
+pub struct Backend {
+    db: Db,
+}
+
+impl Backend {
+    async fn load(&self, key: &UserKey) -> Result<Option<SessionUser>, BackendError> {
+        let tenant = TenantId(key.tenant);
+        let mut tx = self.db.tenant_tx(tenant).await.map_err(BackendError)?;
+        let user = users::get(&mut tx, key.user).await.map_err(BackendError)?;
+        tx.commit().await.map_err(BackendError)?;
+        Ok(user
+            .filter(User::is_active)
+            .map(|u| SessionUser::from_user(tenant, &u)))
+    }
+}
+
+impl AuthnBackend for Backend {
+    type User = SessionUser;
+    /// Handlers verify password and second factor themselves; the backend then loads the
+    /// account they proved.
+    type Credentials = UserKey;
+    type Error = BackendError;
+
+    async fn authenticate(&self, key: UserKey) -> Result<Option<SessionUser>, BackendError> {
+        self.load(&key).await
+    }
+
+    async fn get_user(&self, key: &UserKey) -> Result<Option<SessionUser>, BackendError> {
+        self.load(key).await
+    }
+}
+
+pub type Auth = AuthSession<Backend>;
+
+#[derive(Clone, Copy, Debug)]
+pub struct SessionSettings {
+    pub idle: StdDuration,
+    pub max_age: StdDuration,
+    pub secure: bool,
+}
+
+pub const COOKIE: &str = "patrocinio";
+pub const SECURE_COOKIE: &str = "__Host-patrocinio";
+
+pub fn layer(
+    db: &Db,
+    settings: SessionSettings,
+) -> anyhow::Result<AuthManagerLayer<Backend, PostgresStore>> {
+    let store = PostgresStore::new(db.pool().clone())
+        .with_schema_name("sessions")
+        .map_err(anyhow::Error::msg)?
+        .with_table_name("session")
+        .map_err(anyhow::Error::msg)?;
+    let idle = Duration::seconds(settings.idle.as_secs() as i64);
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(if settings.secure {
+            SECURE_COOKIE
+        } else {
+            COOKIE
+        })
+        .with_secure(settings.secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle));
+    Ok(AuthManagerLayerBuilder::new(Backend { db: db.clone() }, sessions).build())
+}
+
+/// Deletes expired sessions every hour.
+pub fn spawn_expired_deletion(db: &Db) -> tokio::task::JoinHandle<()> {
+    let pool = db.pool().clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(StdDuration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let deleted = sqlx::query("DELETE FROM sessions.session WHERE expiry_date < now()")
+                .execute(&pool)
+                .await;
+            if let Err(e) = deleted {
+                tracing::warn!(error = %e, "expired sessions not deleted");
+            }
+        }
+    })
+}
+
+/// Session keys.
+pub const CSRF_KEY: &str = "csrf";
+pub const LOGIN_AT_KEY: &str = "login_at";
+
+/// Ends a session past its absolute lifetime, whatever its activity.
+pub async fn enforce_lifetime(
+    axum::extract::State(max_age): axum::extract::State<StdDuration>,
+    mut auth: Auth,
+    req: Request,
+    next: Next,
+) -> Response {
+    if auth.user.is_some() {
+        let login_at: Option<i64> = auth.session.get(LOGIN_AT_KEY).await.ok().flatten();
+        let expired =
+            login_at.is_none_or(|t| Utc::now().timestamp() - t > max_age.as_secs() as i64);
+        if expired {
+            let _ = auth.logout().await;
+            let _ = auth.session.flush().await;
+        }
+    }
+    next.run(req).await
+}
+
+/// The CSRF token of a session: sent by htmx in `X-CSRF-Token` (the `hx-headers` of the page),
+/// by plain forms in the `_csrf` field, by multipart forms in the query string. A session that
+/// holds a token accepts no state-changing request without it.
+pub async fn csrf_token(session: Session, req: Request, next: Next) -> Result<Response, AppError> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(next.run(req).await);
+    }
+    let Some(expected) = session.get::<String>(CSRF_KEY).await.ok().flatten() else {
+        return Ok(next.run(req).await);
+    };
+    let matches = |v: &str| !v.is_empty() && crate::crypto::same(v.as_bytes(), expected.as_bytes());
+    if let Some(v) = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        return if matches(v) {
+            Ok(next.run(req).await)
+        } else {
+            Err(AppError::Forbidden)
+        };
+    }
+    if let Some(q) = req.uri().query()
+        && let Some((_, v)) = url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "_csrf")
+    {
+        return if matches(&v) {
+            Ok(next.run(req).await)
+        } else {
+            Err(AppError::Forbidden)
+        };
+    }
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Err(AppError::Forbidden);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, 2 * 1024 * 1024)
+        .await
+        .map_err(|_| AppError::Forbidden)?;
+    let ok = url::form_urlencoded::parse(&bytes).any(|(k, v)| k == "_csrf" && matches(&v));
+    if !ok {
+        return Err(AppError::Forbidden);
+    }
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
+}
+
+/// The logged-in person, if any, and only if logged in to the Ordine of this page.
+#[derive(Clone, Debug)]
+pub struct MaybeUser(pub Option<SessionUser>);
+
+impl FromRequestParts<super::AppState> for MaybeUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, AppError> {
+        let auth = Auth::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("auth layer missing")))?;
+        let tenant = parts.extensions.get::<CurrentTenant>().map(|t| t.id);
+        Ok(Self(auth.user.filter(|u| Some(u.tenant) == tenant)))
+    }
+}
+
+/// A role's area: only people holding the role, logged in to this Ordine. Others are sent to
+/// the login page (not logged in) or told the area is not theirs (403).
+pub trait AreaRole {
+    const ROLE: Role;
+}
+
+macro_rules! area_roles {
+    ($($name:ident),*) => {
+        $(
+            pub struct $name;
+            impl AreaRole for $name {
+                const ROLE: Role = Role::$name;
+            }
+        )*
+    };
+}
+
+area_roles!(Segreteria, Consigliere, Avvocato, Amministratore);
+
+pub struct InArea<R: AreaRole> {
+    pub user: SessionUser,
+    pub csrf: String,
+    _role: std::marker::PhantomData<R>,
+}
+
+impl<R: AreaRole> InArea<R> {
+    pub fn role(&self) -> Role {
+        R::ROLE
+    }
+}
+
+impl<R: AreaRole> FromRequestParts<super::AppState> for InArea<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Response> {
+        let tenant = CurrentTenant::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some(user) = user else {
+            let back = parts.uri.path();
+            let target = format!(
+                "/{}/accesso?torna={}",
+                tenant.slug,
+                url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+            );
+            return Err(Redirect::to(&target).into_response());
+        };
+        if !user.has(R::ROLE) {
+            // On a page that names a record the answer does not even say it exists.
+            let names_record = parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .is_some_and(|m| super::tenant::names_a_record(m.as_str()));
+            let refusal = if names_record {
+                AppError::NotFound
+            } else {
+                AppError::Forbidden
+            };
+            return Err(refusal.into_response());
+        }
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(s, m)| (s, m).into_response())?;
+        let csrf = session
+            .get::<String>(CSRF_KEY)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        Ok(Self {
+            user,
+            csrf,
+            _role: std::marker::PhantomData,
+        })
+    }
+}
