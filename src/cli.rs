@@ -54,6 +54,25 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Albo degli avvocati.
+    Albo {
+        #[command(subcommand)]
+        command: AlboCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlboCommand {
+    /// Mostra che cosa cambierebbe importando il file CSV dell'albo; con --applica lo importa.
+    Importa {
+        /// Il nome breve dell'Ordine (es. roma).
+        #[arg(long)]
+        ordine: String,
+        /// Il file CSV dell'albo.
+        file: std::path::PathBuf,
+        #[arg(long)]
+        applica: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +109,14 @@ pub fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Verify,
             } => audit_verify(config).await,
+            Command::Albo {
+                command:
+                    AlboCommand::Importa {
+                        ordine,
+                        file,
+                        applica,
+                    },
+            } => albo_import(config, ordine, file, applica).await,
         }
     });
     match result {
@@ -236,4 +263,89 @@ async fn audit_verify(config: Config) -> anyhow::Result<()> {
         bail!("registro di audit alterato in {broken} Ordini");
     }
     Ok(())
+}
+
+async fn albo_import(
+    config: Config,
+    slug: String,
+    file: std::path::PathBuf,
+    apply: bool,
+) -> anyhow::Result<()> {
+    use crate::{
+        domain::access::{ManageRegister, Role, authorize},
+        domain::register,
+        store::{audit::Actor, register as store},
+    };
+    let bytes = std::fs::read(&file).with_context(|| format!("lettura di {}", file.display()))?;
+    let (records, bad) = register::parse(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    with_database(config, |db| async move {
+        let tenant = crate::store::tenants::find_by_slug(&db, &slug)
+            .await?
+            .with_context(|| format!("nessun Ordine con il nome breve {slug}"))?;
+        // The command line acts as the Ordine's administrator.
+        let grant = authorize::<ManageRegister>(
+            tenant.id,
+            uuid::Uuid::nil(),
+            &[Role::Amministratore],
+            Role::Amministratore,
+        )
+        .context("grant")?;
+        let mut tx = db.tenant_tx(tenant.id).await?;
+        let current = store::current(&mut tx, &grant).await?;
+        tx.commit().await?;
+        let plan = register::plan(&records, &current);
+        println!(
+            "da aggiungere: {}\nda aggiornare: {}\nda disattivare: {}\ninvariati: {}\nrighe con errori: {}",
+            plan.create.len(),
+            plan.update.len(),
+            plan.disable.len(),
+            plan.unchanged,
+            bad.len()
+        );
+        for b in &bad {
+            println!("  riga {}: {}", b.line, b.reason);
+        }
+        if !apply {
+            println!("Anteprima: nulla è stato modificato (aggiungere --applica per importare).");
+            return Ok(());
+        }
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "albo.csv".into());
+        let mut tx = db.tenant_tx(tenant.id).await?;
+        let id = store::create_import(&mut tx, &grant, &name, &bytes, None).await?;
+        let total = plan.create.len() + plan.update.len() + plan.disable.len();
+        store::start(&mut tx, id, total).await?;
+        tx.commit().await?;
+        crate::web::admin::register::run_import(
+            db.clone(),
+            tenant.id,
+            grant,
+            id,
+            plan,
+            bad,
+            Actor::anonymous("riga di comando"),
+        )
+        .await;
+        let grant = authorize::<ManageRegister>(
+            tenant.id,
+            uuid::Uuid::nil(),
+            &[Role::Amministratore],
+            Role::Amministratore,
+        )
+        .context("grant")?;
+        let mut tx = db.tenant_tx(tenant.id).await?;
+        let import = store::get_import(&mut tx, &grant, id).await?.context("import")?;
+        tx.commit().await?;
+        match import.report {
+            Some(r) if import.status == "applicata" => println!(
+                "Importazione applicata: {} aggiunti, {} aggiornati, {} disattivati, {} account da attivare.",
+                r.created, r.updated, r.disabled, r.accounts
+            ),
+            _ => bail!("importazione non riuscita: nulla è stato modificato"),
+        }
+        Ok(())
+    })
+    .await
 }

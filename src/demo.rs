@@ -188,6 +188,7 @@ pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
                     pec: Some(&pec),
                     email: None,
                     matters: l.matters,
+                    status: "attivo",
                 },
             )
             .await?,

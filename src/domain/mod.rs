@@ -5,5 +5,6 @@ pub mod application;
 pub mod codice_fiscale;
 pub mod income;
 pub mod money;
+pub mod register;
 pub mod tenant;
 pub mod time;

@@ -87,21 +87,23 @@ pub struct NewLawyer<'a> {
     pub pec: Option<&'a str>,
     pub email: Option<&'a str>,
     pub matters: &'a [ListMatter],
+    /// `attivo`, `sospeso` or `cancellato`.
+    pub status: &'a str,
 }
 
-/// Creates or updates a lawyer by codice fiscale (the register import arrives with accounts).
+/// Creates or updates a lawyer by codice fiscale.
 pub async fn upsert(tx: &mut TenantTx, l: NewLawyer<'_>) -> anyhow::Result<Uuid> {
     let tenant = tx.tenant().0;
     let matters: Vec<&str> = l.matters.iter().map(|m| m.code()).collect();
     Ok(sqlx::query_scalar(
         "INSERT INTO lawyers (tenant_id, surname, given_name, codice_fiscale, register_number,
-                              pec, email, legal_aid_matters)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                              pec, email, legal_aid_matters, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (tenant_id, codice_fiscale) DO UPDATE SET
              surname = EXCLUDED.surname, given_name = EXCLUDED.given_name,
              register_number = EXCLUDED.register_number, pec = EXCLUDED.pec,
              email = EXCLUDED.email, legal_aid_matters = EXCLUDED.legal_aid_matters,
-             updated_at = now()
+             status = EXCLUDED.status, updated_at = now()
          RETURNING id",
     )
     .bind(tenant)
@@ -112,6 +114,7 @@ pub async fn upsert(tx: &mut TenantTx, l: NewLawyer<'_>) -> anyhow::Result<Uuid>
     .bind(l.pec)
     .bind(l.email)
     .bind(matters)
+    .bind(l.status)
     .fetch_one(tx.conn())
     .await?)
 }

@@ -5,5 +5,6 @@ pub mod attachments;
 pub mod audit;
 pub mod lawyers;
 pub mod offices;
+pub mod register;
 pub mod tenants;
 pub mod users;

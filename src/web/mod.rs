@@ -16,11 +16,11 @@ pub mod layout;
 pub mod ratelimit;
 pub mod tenant;
 
-mod admin;
+pub mod admin;
 mod health;
 mod home;
 mod lawyer;
-mod public;
+pub mod public;
 mod rapporteur;
 mod secretariat;
 
@@ -210,6 +210,32 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/amministrazione/registro",
             Tenant,
             admin::audit::browse,
+        ),
+        RouteDef::get(
+            "/{slug}/amministrazione/albo",
+            Tenant,
+            admin::register::home,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/albo",
+            Tenant,
+            admin::register::upload,
+        )
+        .uploads(),
+        RouteDef::post(
+            "/{slug}/amministrazione/albo/link-attivazione",
+            Tenant,
+            admin::register::activation_links,
+        ),
+        RouteDef::get(
+            "/{slug}/amministrazione/albo/{import}",
+            Tenant,
+            admin::register::show,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/albo/{import}/applica",
+            Tenant,
+            admin::register::apply,
         ),
         RouteDef::get("/{slug}/istanza", TenantEmbeddable, public::entry),
         RouteDef::post("/{slug}/istanza/nuova", TenantEmbeddable, public::create)

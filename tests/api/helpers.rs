@@ -451,3 +451,10 @@ impl TestApp {
             .unwrap()
     }
 }
+
+impl TestApp {
+    /// The service role's URL of this test's database (for the command line).
+    pub fn database_url(&self) -> String {
+        format!("{}/{}", server().app_base, self.db_name)
+    }
+}

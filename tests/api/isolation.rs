@@ -187,7 +187,28 @@ async fn every_route_answers_404_to_another_ordines_ids_and_audits_it() {
     let b_user = app
         .user("beta", "admin@beta.it", &[Role::Amministratore], true, None)
         .await;
+    // An import of Ordine B's register.
+    let grant =
+        patrocinio::domain::access::authorize::<patrocinio::domain::access::ManageRegister>(
+            beta,
+            uuid::Uuid::nil(),
+            &[Role::Amministratore],
+            Role::Amministratore,
+        )
+        .unwrap();
+    let mut tx = app.db.tenant_tx(beta).await.unwrap();
+    let import = patrocinio::store::register::create_import(
+        &mut tx,
+        &grant,
+        "albo.csv",
+        b"cognome;nome;cf\n",
+        None,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     let ids = [
+        ("import", import.to_string()),
         ("id", d.id.clone()),
         ("attachment", attachment.to_string()),
         ("user", b_user.id.to_string()),

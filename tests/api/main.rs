@@ -11,4 +11,5 @@ mod health;
 mod isolation;
 mod pages;
 mod public_form;
+mod register;
 mod signing;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
-pub const LAWYER_CF: &str = "BNCNNA80A41H501U";
+pub const LAWYER_CF: &str = "BNCNNA80A41H501R";
 
 pub fn person_cf(surname: &str, name: &str, y: i32, m: u32, d: u32, sex: Sex) -> String {
     CfPersona::compute(
@@ -53,6 +53,7 @@ pub async fn ordine(app: &TestApp, slug: &str) -> Ordine {
             pec: Some("anna.bianchi@pec.avvocati.example.it"),
             email: None,
             matters: &[ListMatter::Civile, ListMatter::VolontariaGiurisdizione],
+            status: "attivo",
         },
     )
     .await

@@ -915,7 +915,7 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
     }
 
-    const LAWYER_CF: &str = "BNCNNA80A41H501U";
+    const LAWYER_CF: &str = "BNCNNA80A41H501R";
 
     fn income(person: &str, taxable: &str) -> PersonIncome {
         PersonIncome {

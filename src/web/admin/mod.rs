@@ -1,6 +1,7 @@
 //! The Ordine's administration (amministrazione): accounts and roles, the audit log.
 
 pub mod audit;
+pub mod register;
 pub mod users;
 
 use maud::{Markup, html};
@@ -20,6 +21,8 @@ pub async fn home(tenant: CurrentTenant, who: InArea<Amministratore>) -> Markup 
             div class="row mt-4" {
                 (layout::link_card(&format!("{base}/utenti"), "it-user", "Utenti e ruoli",
                     "Inviti, ruoli, disattivazione degli account, link di attivazione e di reimpostazione della password."))
+                (layout::link_card(&format!("{base}/albo"), "it-files", "Albo degli avvocati",
+                    "Importazione dell'albo e degli elenchi per il patrocinio, link di attivazione degli account."))
                 (layout::link_card(&format!("{base}/registro"), "it-list", "Registro delle operazioni",
                     "Chi ha fatto che cosa e quando, compresi gli accessi e le consultazioni delle pratiche."))
             }

@@ -20,7 +20,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub use attachments::{delete as delete_attachment, download as download_attachment, upload};
+pub use attachments::{
+    delete as delete_attachment, download as download_attachment, file_response, upload,
+};
 pub use submit::{application_pdf, receipt, receipt_pdf, status, status_form, submit};
 
 use super::{
