@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::{
     db::{Db, TenantTx},
     domain::{
-        access::Role,
+        access::{ManageSettings, Role, authorize},
         application::{
             attachment::AttachmentKind,
             form::{APPLICANT_KEY, Declarations, Form, Member, PersonIncome},
@@ -166,9 +166,17 @@ pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
         },
     )
     .await?;
+    // The seed acts as the Ordine's administrator.
+    let settings_grant = authorize::<ManageSettings>(
+        tenant,
+        Uuid::nil(),
+        &[Role::Amministratore],
+        Role::Amministratore,
+    )
+    .ok_or_else(|| anyhow::anyhow!("grant"))?;
     let mut office_ids = Vec::new();
     for (i, name) in OFFICES.iter().enumerate() {
-        office_ids.push(offices::create(&mut tx, name, i as i32).await?);
+        office_ids.push(offices::create(&mut tx, &settings_grant, name, i as i32).await?);
     }
     let mut lawyer_ids = Vec::new();
     for l in LAWYERS {

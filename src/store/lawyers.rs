@@ -34,6 +34,17 @@ impl Lawyer {
     }
 }
 
+/// `%query%` for LIKE, with LIKE's own characters escaped.
+fn like_pattern(query: &str) -> String {
+    let escaped = query
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 const COLUMNS: &str = "id, surname, given_name, codice_fiscale, register_number, pec, email, \
                        status, legal_aid_matters";
 
@@ -54,15 +65,7 @@ pub async fn search_listed(
     query: &str,
     limit: i64,
 ) -> anyhow::Result<Vec<Lawyer>> {
-    let pattern = format!(
-        "%{}%",
-        query
-            .trim()
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let pattern = like_pattern(query);
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM lawyers
          WHERE status = 'attivo' AND $1 = ANY (legal_aid_matters)
@@ -125,5 +128,41 @@ pub async fn find_by_cf(tx: &mut TenantTx, codice_fiscale: &str) -> anyhow::Resu
     ))
     .bind(codice_fiscale)
     .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Replaces the legal-aid lists a lawyer is on.
+pub async fn set_lists(
+    tx: &mut TenantTx,
+    _grant: &crate::domain::access::Grant<crate::domain::access::ManageRegister>,
+    id: Uuid,
+    matters: &[ListMatter],
+) -> anyhow::Result<bool> {
+    let codes: Vec<&str> = matters.iter().map(|m| m.code()).collect();
+    Ok(
+        sqlx::query("UPDATE lawyers SET legal_aid_matters = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(codes)
+            .execute(tx.conn())
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Lawyers whose name or register number matches `query`, any status (administration).
+pub async fn search_all(tx: &mut TenantTx, query: &str, limit: i64) -> anyhow::Result<Vec<Lawyer>> {
+    let pattern = like_pattern(query);
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM lawyers
+         WHERE lower(surname || ' ' || given_name) LIKE $1
+            OR lower(given_name || ' ' || surname) LIKE $1
+            OR coalesce(register_number, '') = $2 OR codice_fiscale = upper($2)
+         ORDER BY lower(surname), lower(given_name) LIMIT $3"
+    ))
+    .bind(pattern)
+    .bind(query.trim())
+    .bind(limit)
+    .fetch_all(tx.conn())
     .await?)
 }

@@ -2,12 +2,50 @@
 
 use uuid::Uuid;
 
-use crate::db::TenantTx;
+use crate::{
+    db::TenantTx,
+    domain::access::{Grant, ManageSettings},
+};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Office {
     pub id: Uuid,
     pub name: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OfficeEntry {
+    pub id: Uuid,
+    pub name: String,
+    pub active: bool,
+}
+
+pub async fn list_all(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageSettings>,
+) -> anyhow::Result<Vec<OfficeEntry>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, active FROM judicial_offices ORDER BY active DESC, position, name",
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+pub async fn set_active(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageSettings>,
+    id: Uuid,
+    active: bool,
+) -> anyhow::Result<bool> {
+    Ok(
+        sqlx::query("UPDATE judicial_offices SET active = $2 WHERE id = $1")
+            .bind(id)
+            .bind(active)
+            .execute(tx.conn())
+            .await?
+            .rows_affected()
+            == 1,
+    )
 }
 
 pub async fn list_active(tx: &mut TenantTx) -> anyhow::Result<Vec<Office>> {
@@ -20,7 +58,13 @@ pub async fn list_active(tx: &mut TenantTx) -> anyhow::Result<Vec<Office>> {
     )
 }
 
-pub async fn create(tx: &mut TenantTx, name: &str, position: i32) -> anyhow::Result<Uuid> {
+/// Adds an office to the competence map (or reactivates it).
+pub async fn create(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageSettings>,
+    name: &str,
+    position: i32,
+) -> anyhow::Result<Uuid> {
     let tenant = tx.tenant().0;
     Ok(sqlx::query_scalar(
         "INSERT INTO judicial_offices (tenant_id, name, position) VALUES ($1, $2, $3)

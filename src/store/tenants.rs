@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 use crate::{
     db::{Db, TenantTx},
-    domain::tenant::{Slug, TenantId},
+    domain::{
+        access::{Grant, ManageSettings},
+        tenant::{Slug, TenantId},
+    },
 };
 
 /// Per-tenant settings, stored as JSON so that features can add theirs without a migration each.
@@ -18,6 +21,21 @@ pub struct TenantSettings {
     /// Origins (`https://host[:port]`) allowed to embed the public form in a frame.
     #[serde(default)]
     pub embed_origins: Vec<String>,
+    /// Days given to answer an integration request (15 when unset).
+    #[serde(default)]
+    pub integration_days: Option<u32>,
+    /// The Ordine's logo in object storage, and its content type.
+    #[serde(default)]
+    pub logo: Option<(String, String)>,
+}
+
+impl TenantSettings {
+    pub const DEFAULT_INTEGRATION_DAYS: u32 = 15;
+
+    pub fn integration_days(&self) -> u32 {
+        self.integration_days
+            .unwrap_or(Self::DEFAULT_INTEGRATION_DAYS)
+    }
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -80,12 +98,23 @@ pub async fn create(tx: &mut TenantTx, new: NewTenant<'_>) -> anyhow::Result<Ten
     .await?)
 }
 
-pub async fn update_settings(tx: &mut TenantTx, settings: &TenantSettings) -> anyhow::Result<()> {
+/// Name, PEC and settings of the Ordine the transaction is bound to.
+pub async fn update(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageSettings>,
+    name: &str,
+    pec: Option<&str>,
+    settings: &TenantSettings,
+) -> anyhow::Result<()> {
     let id = tx.tenant();
-    sqlx::query("UPDATE tenants SET settings = $2, updated_at = now() WHERE id = $1")
-        .bind(id.0)
-        .bind(sqlx::types::Json(settings))
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "UPDATE tenants SET name = $2, pec = $3, settings = $4, updated_at = now() WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(name)
+    .bind(pec)
+    .bind(sqlx::types::Json(settings))
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }

@@ -112,7 +112,10 @@ pub fn page(meta: &PageMeta, content: Markup) -> Markup {
                                 div class="it-header-center-content-wrapper" {
                                     div class="it-brand-wrapper" {
                                         a href=(home) {
-                                            (icon("it-pa", ""))
+                                            @match meta.tenant.filter(|t| t.settings.logo.is_some()) {
+                                                Some(t) => img class="icon" src=(format!("/{}/logo", t.slug)) alt="";
+                                                None => (icon("it-pa", "")),
+                                            }
                                             div class="it-brand-text" {
                                                 div class="it-brand-title" {
                                                     (meta.tenant.map_or(PRODUCT, |t| t.name.as_str()))

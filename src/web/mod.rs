@@ -212,6 +212,43 @@ pub fn route_table() -> Vec<RouteDef> {
             admin::audit::browse,
         ),
         RouteDef::get(
+            "/{slug}/amministrazione/impostazioni",
+            Tenant,
+            admin::settings::settings,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/impostazioni",
+            Tenant,
+            admin::settings::save_settings,
+        )
+        .uploads(),
+        RouteDef::get("/{slug}/logo", TenantEmbeddable, admin::settings::logo),
+        RouteDef::get(
+            "/{slug}/amministrazione/uffici",
+            Tenant,
+            admin::settings::offices_list,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/uffici",
+            Tenant,
+            admin::settings::add_office,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/uffici/{office}",
+            Tenant,
+            admin::settings::toggle_office,
+        ),
+        RouteDef::get(
+            "/{slug}/amministrazione/elenchi",
+            Tenant,
+            admin::settings::lists,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/elenchi/{lawyer}",
+            Tenant,
+            admin::settings::save_lists,
+        ),
+        RouteDef::get(
             "/{slug}/amministrazione/albo",
             Tenant,
             admin::register::home,

@@ -94,6 +94,7 @@ async fn only_the_public_form_may_be_framed_and_only_by_the_ordine_sites() {
         "ordine-prova",
         TenantSettings {
             embed_origins: vec!["https://www.ordineavvocati-prova.example.it".into()],
+            ..TenantSettings::default()
         },
     )
     .await;

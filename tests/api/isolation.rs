@@ -208,6 +208,8 @@ async fn every_route_answers_404_to_another_ordines_ids_and_audits_it() {
     .unwrap();
     tx.commit().await.unwrap();
     let ids = [
+        ("office", ob.office.to_string()),
+        ("lawyer", ob.lawyer.to_string()),
         ("import", import.to_string()),
         ("id", d.id.clone()),
         ("attachment", attachment.to_string()),

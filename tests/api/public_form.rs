@@ -40,7 +40,15 @@ pub struct Ordine {
 pub async fn ordine(app: &TestApp, slug: &str) -> Ordine {
     let tenant = app.create_tenant(slug, TenantSettings::default()).await;
     let mut tx = app.db.tenant_tx(TenantId(tenant.id.0)).await.unwrap();
-    let office = offices::create(&mut tx, "Tribunale di Vallenera", 1)
+    let grant =
+        patrocinio::domain::access::authorize::<patrocinio::domain::access::ManageSettings>(
+            tenant.id,
+            Uuid::nil(),
+            &[patrocinio::domain::access::Role::Amministratore],
+            patrocinio::domain::access::Role::Amministratore,
+        )
+        .unwrap();
+    let office = offices::create(&mut tx, &grant, "Tribunale di Vallenera", 1)
         .await
         .unwrap();
     let lawyer = lawyers::upsert(

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod register;
+pub mod settings;
 pub mod users;
 
 use maud::{Markup, html};
@@ -21,6 +22,12 @@ pub async fn home(tenant: CurrentTenant, who: InArea<Amministratore>) -> Markup 
             div class="row mt-4" {
                 (layout::link_card(&format!("{base}/utenti"), "it-user", "Utenti e ruoli",
                     "Inviti, ruoli, disattivazione degli account, link di attivazione e di reimpostazione della password."))
+                (layout::link_card(&format!("{base}/impostazioni"), "it-settings", "Impostazioni",
+                    "Denominazione, PEC, logo, termine per le integrazioni, siti che incorporano il modulo pubblico."))
+                (layout::link_card(&format!("{base}/uffici"), "it-pa", "Uffici giudiziari",
+                    "Gli uffici del circondario per cui l'Ordine è competente (art. 124)."))
+                (layout::link_card(&format!("{base}/elenchi"), "it-list", "Elenchi per il patrocinio",
+                    "Le materie per cui ciascun avvocato è iscritto nell'elenco (art. 81)."))
                 (layout::link_card(&format!("{base}/albo"), "it-files", "Albo degli avvocati",
                     "Importazione dell'albo e degli elenchi per il patrocinio, link di attivazione degli account."))
                 (layout::link_card(&format!("{base}/registro"), "it-list", "Registro delle operazioni",

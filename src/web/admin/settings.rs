@@ -1,0 +1,514 @@
+//! The Ordine's settings (name, PEC, logo, integration deadline, sites allowed to embed the
+//! public form), its competence map (judicial offices) and the legal-aid lists per lawyer.
+
+use axum::{
+    Form as HtmlForm,
+    extract::{Multipart, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use crate::{
+    documents::signature::{FileKind, sniff},
+    domain::{
+        access::{Grant, ManageRegister, ManageSettings, authorize},
+        application::{check::is_email, matter::ListMatter},
+    },
+    store::{
+        audit::{self, Actor, Entry},
+        lawyers, offices,
+        tenants::{self, TenantSettings},
+    },
+    web::{
+        AppState,
+        auth::{Amministratore, InArea},
+        components::Input,
+        error::AppError,
+        headers::is_https_origin,
+        layout::{self, PageMeta, csrf_field},
+        tenant::{CurrentTenant, PathParams},
+    },
+};
+
+const MAX_LOGO: usize = 512 * 1024;
+
+fn settings_grant(
+    tenant: &CurrentTenant,
+    who: &InArea<Amministratore>,
+) -> Result<Grant<ManageSettings>, AppError> {
+    authorize::<ManageSettings>(tenant.id, who.user.id, &who.user.roles, who.role())
+        .ok_or(AppError::Forbidden)
+}
+
+fn register_grant(
+    tenant: &CurrentTenant,
+    who: &InArea<Amministratore>,
+) -> Result<Grant<ManageRegister>, AppError> {
+    authorize::<ManageRegister>(tenant.id, who.user.id, &who.user.roles, who.role())
+        .ok_or(AppError::Forbidden)
+}
+
+fn frame(
+    tenant: &CurrentTenant,
+    who: &InArea<Amministratore>,
+    title: &str,
+    notice: Option<Result<&str, &str>>,
+    body: Markup,
+) -> Markup {
+    layout::page(
+        &PageMeta::area(title, tenant, who),
+        html! {
+            (layout::breadcrumb(&[("Amministrazione", Some(&format!("/{}/amministrazione", tenant.slug))), (title, None)]))
+            h1 { (title) }
+            @match notice {
+                Some(Ok(m)) => div class="alert alert-success" role="status" { (m) },
+                Some(Err(m)) => div class="alert alert-danger" role="alert" { (m) },
+                None => {}
+            }
+            (body)
+        },
+    )
+}
+
+async fn audit_change(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Amministratore>,
+    action: &str,
+    target: Option<String>,
+) -> Result<(), AppError> {
+    audit::record_alone(
+        &state.db,
+        tenant.id,
+        Entry {
+            actor: &Actor::user(who.user.id, &who.user.name),
+            action,
+            target_kind: Some("ordine"),
+            target_id: target,
+            outcome: "ok",
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct SettingsForm {
+    name: String,
+    pec: String,
+    days: String,
+    origins: String,
+}
+
+fn settings_page(
+    tenant: &CurrentTenant,
+    who: &InArea<Amministratore>,
+    typed: &SettingsForm,
+    notice: Option<Result<&str, &str>>,
+) -> Markup {
+    let base = format!("/{}/amministrazione/impostazioni", tenant.slug);
+    frame(
+        tenant,
+        who,
+        "Impostazioni dell'Ordine",
+        notice,
+        html! {
+            form method="post" action=(format!("{base}?_csrf={}", who.csrf)) enctype="multipart/form-data" novalidate {
+                (Input::text("nome", "Denominazione dell'Ordine", &typed.name).render(&[]))
+                (Input::text("pec", "PEC della segreteria", &typed.pec).kind("email").render(&[]))
+                (Input::text("giorni_integrazione", "Giorni per rispondere a una richiesta di integrazione", &typed.days)
+                    .kind("number").hint("Di norma 15").width("col-md-4").render(&[]))
+                div class="form-group" {
+                    label class="active" for="incorporamento" { "Siti che possono incorporare il modulo pubblico (facoltativo)" }
+                    textarea class="form-control" id="incorporamento" name="incorporamento" rows="3" aria-describedby="incorporamento-aiuto" { (typed.origins) }
+                    small id="incorporamento-aiuto" class="form-text" { "Un indirizzo https:// per riga, ad esempio https://www.ordineavvocati.example.it" }
+                }
+                div class="form-group" {
+                    label class="active" for="logo" { "Logo (PNG o JPEG, al massimo 512 kB; facoltativo)" }
+                    input type="file" class="form-control" id="logo" name="logo" accept="image/png,image/jpeg";
+                }
+                @if tenant.settings.logo.is_some() {
+                    p { img src=(format!("/{}/logo", tenant.slug)) alt=(format!("Logo attuale: {}", tenant.name)) height="64"; }
+                }
+                button type="submit" class="btn btn-primary" { "Salva le impostazioni" }
+            }
+        },
+    )
+}
+
+pub async fn settings(
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+) -> Result<Markup, AppError> {
+    settings_grant(&tenant, &who)?;
+    let s = &tenant.settings;
+    let typed = SettingsForm {
+        name: tenant.name.clone(),
+        pec: tenant.pec.clone().unwrap_or_default(),
+        days: s.integration_days().to_string(),
+        origins: s.embed_origins.join("\n"),
+    };
+    Ok(settings_page(&tenant, &who, &typed, None))
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+    mut multipart: Multipart,
+) -> Result<Response, AppError> {
+    let grant = settings_grant(&tenant, &who)?;
+    let mut typed = SettingsForm::default();
+    let mut logo: Option<Vec<u8>> = None;
+    let mut problem: Option<String> = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                problem = Some("Il logo supera la dimensione massima di 512 kB.".into());
+                break;
+            }
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "logo" {
+            let bytes = field.bytes().await.unwrap_or_default();
+            if !bytes.is_empty() {
+                logo = Some(bytes.to_vec());
+            }
+            continue;
+        }
+        let value = field.text().await.unwrap_or_default();
+        match name.as_str() {
+            "nome" => typed.name = value.trim().to_owned(),
+            "pec" => typed.pec = value.trim().to_lowercase(),
+            "giorni_integrazione" => typed.days = value.trim().to_owned(),
+            "incorporamento" => typed.origins = value.trim().to_owned(),
+            _ => {}
+        }
+    }
+    let origins: Vec<String> = typed
+        .origins
+        .lines()
+        .map(|l| l.trim().trim_end_matches('/').to_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let days = typed
+        .days
+        .parse::<u32>()
+        .ok()
+        .filter(|d| (1..=90).contains(d));
+    let logo_kind = logo.as_deref().map(sniff);
+    problem = problem.or_else(|| {
+        if typed.name.chars().count() < 3 {
+            Some("Indicare la denominazione dell'Ordine.".into())
+        } else if !typed.pec.is_empty() && !is_email(&typed.pec) {
+            Some("La PEC non è un indirizzo valido.".into())
+        } else if days.is_none() {
+            Some("I giorni per l'integrazione devono essere un numero da 1 a 90.".into())
+        } else if let Some(bad) = origins.iter().find(|o| !is_https_origin(o)) {
+            Some(format!("«{bad}» non è un indirizzo https:// valido (solo schema, dominio ed eventuale porta)."))
+        } else if logo.as_ref().is_some_and(|l| l.len() > MAX_LOGO) {
+            Some("Il logo supera la dimensione massima di 512 kB.".into())
+        } else if logo_kind.is_some_and(|k| !matches!(k, FileKind::Png | FileKind::Jpeg)) {
+            Some("Il logo deve essere un'immagine PNG o JPEG.".into())
+        } else {
+            None
+        }
+    });
+    if let Some(p) = problem {
+        let page = settings_page(&tenant, &who, &typed, Some(Err(&p)));
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let mut new = TenantSettings {
+        embed_origins: origins,
+        integration_days: days,
+        ..tenant.settings.clone()
+    };
+    if let (Some(bytes), Some(kind)) = (logo, logo_kind) {
+        let key = format!("{}/logo-{}", tenant.id, crate::crypto::random_hex::<8>());
+        state.storage.put(&key, bytes).await?;
+        let content_type = if kind == FileKind::Png {
+            "image/png"
+        } else {
+            "image/jpeg"
+        };
+        if let Some((old, _)) = new.logo.replace((key, content_type.into())) {
+            let _ = state.storage.delete(&old).await;
+        }
+    }
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let pec = (!typed.pec.is_empty()).then_some(typed.pec.as_str());
+    tenants::update(&mut tx, &grant, &typed.name, pec, &new).await?;
+    tx.commit().await?;
+    audit_change(&state, &tenant, &who, "impostazioni_modificate", None).await?;
+    Ok(settings_page(&tenant, &who, &typed, Some(Ok("Impostazioni salvate."))).into_response())
+}
+
+/// The Ordine's logo, for its pages and documents.
+pub async fn logo(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+) -> Result<Response, AppError> {
+    let (key, content_type) = tenant.settings.logo.clone().ok_or(AppError::NotFound)?;
+    let bytes = state.storage.get(&key).await?;
+    let mut res = bytes.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("image/png")),
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(res)
+}
+
+async fn offices_page(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Amministratore>,
+    notice: Option<Result<&str, &str>>,
+    typed: &str,
+) -> Result<Markup, AppError> {
+    let grant = settings_grant(tenant, who)?;
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let list = offices::list_all(&mut tx, &grant).await?;
+    tx.commit().await?;
+    let base = format!("/{}/amministrazione/uffici", tenant.slug);
+    Ok(frame(
+        tenant,
+        who,
+        "Uffici giudiziari di competenza",
+        notice,
+        html! {
+            p { "Gli uffici giudiziari del circondario per cui l'Ordine decide le istanze (art. 124 D.P.R. 115/2002): sono quelli proposti nel modulo pubblico." }
+            table class="table" {
+                caption { "Uffici giudiziari" }
+                thead { tr { th scope="col" { "Ufficio" } th scope="col" { "Stato" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
+                tbody {
+                    @for o in &list {
+                        tr {
+                            td { (o.name) }
+                            td { @if o.active { "In elenco" } @else { "Tolto dall'elenco" } }
+                            td {
+                                form method="post" action=(format!("{base}/{}", o.id)) {
+                                    (csrf_field(&who.csrf))
+                                    input type="hidden" name="attivo" value=(if o.active { "no" } else { "si" });
+                                    button type="submit" class="btn btn-link btn-sm p-0" {
+                                        @if o.active { "Togli" } @else { "Rimetti" }
+                                        span class="visually-hidden" { " " (o.name) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form method="post" action=(base) class="card card-bg p-3" novalidate {
+                (csrf_field(&who.csrf))
+                (Input::text("nome", "Nuovo ufficio giudiziario", typed).hint("Ad esempio: Tribunale di Vallenera").render(&[]))
+                div { button type="submit" class="btn btn-primary" { "Aggiungi" } }
+            }
+        },
+    ))
+}
+
+pub async fn offices_list(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+) -> Result<Markup, AppError> {
+    offices_page(&state, &tenant, &who, None, "").await
+}
+
+#[derive(Deserialize)]
+pub struct NameForm {
+    #[serde(default)]
+    nome: String,
+}
+
+pub async fn add_office(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+    HtmlForm(form): HtmlForm<NameForm>,
+) -> Result<Response, AppError> {
+    let grant = settings_grant(&tenant, &who)?;
+    let name = form.nome.trim();
+    if name.chars().count() < 3 {
+        let page = offices_page(
+            &state,
+            &tenant,
+            &who,
+            Some(Err("Indicare il nome dell'ufficio giudiziario.")),
+            name,
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let id = offices::create(&mut tx, &grant, name, 100).await?;
+    tx.commit().await?;
+    audit_change(
+        &state,
+        &tenant,
+        &who,
+        "ufficio_aggiunto",
+        Some(id.to_string()),
+    )
+    .await?;
+    Ok(
+        offices_page(&state, &tenant, &who, Some(Ok("Ufficio aggiunto.")), "")
+            .await?
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ActiveForm {
+    #[serde(default)]
+    attivo: String,
+}
+
+pub async fn toggle_office(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+    params: PathParams,
+    HtmlForm(form): HtmlForm<ActiveForm>,
+) -> Result<Response, AppError> {
+    let grant = settings_grant(&tenant, &who)?;
+    let id = params.id("office")?;
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    if !offices::set_active(&mut tx, &grant, id, form.attivo == "si").await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    audit_change(
+        &state,
+        &tenant,
+        &who,
+        "ufficio_modificato",
+        Some(id.to_string()),
+    )
+    .await?;
+    Ok(
+        offices_page(&state, &tenant, &who, Some(Ok("Elenco aggiornato.")), "")
+            .await?
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    cerca: String,
+}
+
+async fn lists_page(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Amministratore>,
+    query: &str,
+    notice: Option<Result<&str, &str>>,
+) -> Result<Markup, AppError> {
+    register_grant(tenant, who)?;
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let found = if query.trim().is_empty() {
+        Vec::new()
+    } else {
+        lawyers::search_all(&mut tx, query, 30).await?
+    };
+    tx.commit().await?;
+    let base = format!("/{}/amministrazione/elenchi", tenant.slug);
+    Ok(frame(
+        tenant,
+        who,
+        "Elenchi per il patrocinio",
+        notice,
+        html! {
+            p { "Le materie per cui ciascun avvocato è iscritto nell'elenco per il patrocinio a spese dello Stato (art. 81). L'importazione dell'albo le aggiorna; qui si correggono." }
+            form method="get" action=(base) class="mb-4" role="search" {
+                div class="form-group mb-2" {
+                    label class="active" for="cerca" { "Cerca per cognome, nome, numero di iscrizione o codice fiscale" }
+                    input type="search" class="form-control" id="cerca" name="cerca" value=(query);
+                }
+                button type="submit" class="btn btn-outline-primary btn-sm" { "Cerca" }
+            }
+            @if !query.trim().is_empty() && found.is_empty() { p { "Nessun avvocato trovato." } }
+            @for l in &found {
+                form method="post" action=(format!("{base}/{}", l.id)) class="card card-bg p-3 mb-3" {
+                    (csrf_field(&who.csrf))
+                    input type="hidden" name="cerca" value=(query);
+                    fieldset {
+                        legend class="h6" { "Avv. " (l.full_name()) @if let Some(n) = &l.register_number { " · n. " (n) } " · " (l.status) }
+                        @for m in ListMatter::ALL {
+                            @let id = format!("elenco-{}-{}", l.id, m.code());
+                            div class="form-check form-check-inline" {
+                                input type="checkbox" id=(id) name="materie" value=(m.code()) checked[l.lists().contains(&m)];
+                                label for=(id) { (m.label()) }
+                            }
+                        }
+                    }
+                    div { button type="submit" class="btn btn-outline-primary btn-sm" { "Salva" span class="visually-hidden" { " gli elenchi di " (l.full_name()) } } }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn lists(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+    Query(q): Query<SearchQuery>,
+) -> Result<Markup, AppError> {
+    lists_page(&state, &tenant, &who, &q.cerca, None).await
+}
+
+pub async fn save_lists(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+    params: PathParams,
+    HtmlForm(fields): HtmlForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let grant = register_grant(&tenant, &who)?;
+    let id = params.id("lawyer")?;
+    let matters: Vec<ListMatter> = fields
+        .iter()
+        .filter(|(k, _)| k == "materie")
+        .filter_map(|(_, v)| ListMatter::from_code(v))
+        .collect();
+    let query = fields
+        .iter()
+        .find(|(k, _)| k == "cerca")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    if !lawyers::set_lists(&mut tx, &grant, id, &matters).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    audit_change(
+        &state,
+        &tenant,
+        &who,
+        "elenchi_modificati",
+        Some(id.to_string()),
+    )
+    .await?;
+    Ok(lists_page(
+        &state,
+        &tenant,
+        &who,
+        &query,
+        Some(Ok("Elenchi aggiornati.")),
+    )
+    .await?
+    .into_response())
+}
