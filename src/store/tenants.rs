@@ -27,6 +27,33 @@ pub struct TenantSettings {
     /// The Ordine's logo in object storage, and its content type.
     #[serde(default)]
     pub logo: Option<(String, String)>,
+    /// Login through the Ordine's identity provider (OpenID Connect).
+    #[serde(default)]
+    pub oidc: Option<OidcSettings>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcSettings {
+    /// The issuer URL (its `/.well-known/openid-configuration` is read).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// What the login button says ("Accedi con …").
+    pub label: String,
+    /// The provider guarantees a second factor (SPID level 2, CIE, an IdP with MFA): no TOTP
+    /// code after it.
+    pub second_factor: bool,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("label", &self.label)
+            .field("second_factor", &self.second_factor)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TenantSettings {

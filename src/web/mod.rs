@@ -173,6 +173,9 @@ pub fn route_table() -> Vec<RouteDef> {
         )
         .limited(Bucket::Login),
         RouteDef::post("/{slug}/esci", Tenant, auth::login::logout),
+        RouteDef::get("/{slug}/accesso/oidc", Tenant, auth::oidc::start).limited(Bucket::Login),
+        RouteDef::get("/{slug}/accesso/oidc/ritorno", Tenant, auth::oidc::callback)
+            .limited(Bucket::Login),
         RouteDef::get(
             "/{slug}/imposta-password/{token}",
             Tenant,

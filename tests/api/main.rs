@@ -10,6 +10,7 @@ mod errors;
 mod headers;
 mod health;
 mod isolation;
+mod oidc;
 mod pages;
 mod public_form;
 mod register;

@@ -19,7 +19,7 @@ use crate::{
     store::{
         audit::{self, Actor, Entry},
         lawyers, offices,
-        tenants::{self, TenantSettings},
+        tenants::{self, OidcSettings, TenantSettings},
     },
     web::{
         AppState,
@@ -101,6 +101,20 @@ struct SettingsForm {
     pec: String,
     days: String,
     origins: String,
+    oidc_issuer: String,
+    oidc_client: String,
+    /// Blank keeps the stored secret.
+    oidc_secret: String,
+    oidc_label: String,
+    oidc_mfa: bool,
+}
+
+/// The identity provider's URL: HTTPS, or plain HTTP on this machine (a local test provider).
+fn is_issuer(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.scheme() == "https"
+            || (u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost")))
+    })
 }
 
 fn settings_page(
@@ -130,6 +144,25 @@ fn settings_page(
                     label class="active" for="logo" { "Logo (PNG o JPEG, al massimo 512 kB; facoltativo)" }
                     input type="file" class="form-control" id="logo" name="logo" accept="image/png,image/jpeg";
                 }
+                fieldset class="mt-4" {
+                    legend class="h5" { "Accesso con il servizio di identità dell'Ordine (OpenID Connect, facoltativo)" }
+                    p class="small" {
+                        "Indirizzo di ritorno da registrare presso il provider: "
+                        code { (format!("/{}/accesso/oidc/ritorno", tenant.slug)) } " (preceduto dall'indirizzo pubblico del servizio). "
+                        "Lasciare vuoto l'emittente per disattivare."
+                    }
+                    (Input::text("oidc_emittente", "Emittente (issuer)", &typed.oidc_issuer).optional().hint("Ad esempio https://id.ordine.example.it").render(&[]))
+                    div class="row" {
+                        (Input::text("oidc_client_id", "Client ID", &typed.oidc_client).optional().width("col-md-6").render(&[]))
+                        (Input::text("oidc_client_secret", "Client secret", "").kind("password").optional()
+                            .hint("Lasciare vuoto per mantenere quello salvato").width("col-md-6").render(&[]))
+                    }
+                    (Input::text("oidc_etichetta", "Testo del pulsante", &typed.oidc_label).optional().hint("Ad esempio: SPID o CIE").render(&[]))
+                    div class="form-check mb-3" {
+                        input type="checkbox" id="oidc_secondo_fattore" name="oidc_secondo_fattore" value="1" checked[typed.oidc_mfa];
+                        label for="oidc_secondo_fattore" { "Il provider garantisce un secondo fattore: niente codice di verifica dopo l'accesso" }
+                    }
+                }
                 @if tenant.settings.logo.is_some() {
                     p { img src=(format!("/{}/logo", tenant.slug)) alt=(format!("Logo attuale: {}", tenant.name)) height="64"; }
                 }
@@ -145,11 +178,17 @@ pub async fn settings(
 ) -> Result<Markup, AppError> {
     settings_grant(&tenant, &who)?;
     let s = &tenant.settings;
+    let oidc = s.oidc.as_ref();
     let typed = SettingsForm {
         name: tenant.name.clone(),
         pec: tenant.pec.clone().unwrap_or_default(),
         days: s.integration_days().to_string(),
         origins: s.embed_origins.join("\n"),
+        oidc_issuer: oidc.map(|o| o.issuer.clone()).unwrap_or_default(),
+        oidc_client: oidc.map(|o| o.client_id.clone()).unwrap_or_default(),
+        oidc_secret: String::new(),
+        oidc_label: oidc.map(|o| o.label.clone()).unwrap_or_default(),
+        oidc_mfa: oidc.is_some_and(|o| o.second_factor),
     };
     Ok(settings_page(&tenant, &who, &typed, None))
 }
@@ -187,6 +226,11 @@ pub async fn save_settings(
             "pec" => typed.pec = value.trim().to_lowercase(),
             "giorni_integrazione" => typed.days = value.trim().to_owned(),
             "incorporamento" => typed.origins = value.trim().to_owned(),
+            "oidc_emittente" => typed.oidc_issuer = value.trim().trim_end_matches('/').to_owned(),
+            "oidc_client_id" => typed.oidc_client = value.trim().to_owned(),
+            "oidc_client_secret" => typed.oidc_secret = value.trim().to_owned(),
+            "oidc_etichetta" => typed.oidc_label = value.trim().to_owned(),
+            "oidc_secondo_fattore" => typed.oidc_mfa = !value.is_empty(),
             _ => {}
         }
     }
@@ -211,6 +255,13 @@ pub async fn save_settings(
             Some("I giorni per l'integrazione devono essere un numero da 1 a 90.".into())
         } else if let Some(bad) = origins.iter().find(|o| !is_https_origin(o)) {
             Some(format!("«{bad}» non è un indirizzo https:// valido (solo schema, dominio ed eventuale porta)."))
+        } else if !typed.oidc_issuer.is_empty() && !is_issuer(&typed.oidc_issuer) {
+            Some("L'emittente OpenID Connect deve essere un indirizzo https://.".into())
+        } else if !typed.oidc_issuer.is_empty()
+            && (typed.oidc_client.is_empty()
+                || (typed.oidc_secret.is_empty() && tenant.settings.oidc.is_none()))
+        {
+            Some("Per l'accesso con il servizio di identità indicare client ID e client secret.".into())
         } else if logo.as_ref().is_some_and(|l| l.len() > MAX_LOGO) {
             Some("Il logo supera la dimensione massima di 512 kB.".into())
         } else if logo_kind.is_some_and(|k| !matches!(k, FileKind::Png | FileKind::Jpeg)) {
@@ -223,9 +274,30 @@ pub async fn save_settings(
         let page = settings_page(&tenant, &who, &typed, Some(Err(&p)));
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
+    let oidc = (!typed.oidc_issuer.is_empty()).then(|| OidcSettings {
+        issuer: typed.oidc_issuer.clone(),
+        client_id: typed.oidc_client.clone(),
+        client_secret: if typed.oidc_secret.is_empty() {
+            tenant
+                .settings
+                .oidc
+                .as_ref()
+                .map(|o| o.client_secret.clone())
+                .unwrap_or_default()
+        } else {
+            typed.oidc_secret.clone()
+        },
+        label: if typed.oidc_label.is_empty() {
+            "il servizio di identità dell'Ordine".into()
+        } else {
+            typed.oidc_label.clone()
+        },
+        second_factor: typed.oidc_mfa,
+    });
     let mut new = TenantSettings {
         embed_origins: origins,
         integration_days: days,
+        oidc,
         ..tenant.settings.clone()
     };
     if let (Some(bytes), Some(kind)) = (logo, logo_kind) {

@@ -36,7 +36,7 @@ const PENDING_SECONDS: i64 = 300;
 
 /// A login half done: the password was right, the second factor is still due.
 #[derive(Serialize, Deserialize)]
-struct Pending {
+pub struct Pending {
     tenant: Uuid,
     user: Uuid,
     at: i64,
@@ -119,6 +119,14 @@ fn login_page(tenant: &CurrentTenant, error: Option<&str>, email: &str, back: &s
                 (Input::text("password", "Password", "").kind("password").autocomplete("current-password").render(&[]))
                 button type="submit" class="btn btn-primary" { "Accedi" }
             }
+            @if let Some(oidc) = &tenant.settings.oidc {
+                p class="mt-4 mb-2" { "Oppure:" }
+                a class="btn btn-outline-primary" id="accesso-oidc"
+                    href=(format!("/{}/accesso/oidc?torna={}", tenant.slug,
+                        url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>())) {
+                    "Accedi con " (oidc.label)
+                }
+            }
             p class="mt-4" {
                 "Password dimenticata o account non ancora attivato? Chiedere un nuovo link alla segreteria dell'Ordine"
                 @if let Some(pec) = &tenant.pec { " (PEC " (pec) ")" }
@@ -142,6 +150,11 @@ pub async fn login_form(
 const WRONG: &str = "E-mail o password non corretti.";
 const TOO_MANY: &str =
     "Troppi tentativi di accesso per questo account: attendere qualche minuto e riprovare.";
+
+/// The login page with a message, for a refused login of any kind.
+pub fn refused_page(tenant: &CurrentTenant, status: StatusCode, message: &str) -> Response {
+    refused(tenant, status, message, "", "")
+}
 
 fn refused(
     tenant: &CurrentTenant,
@@ -215,12 +228,26 @@ pub async fn login(
     };
     tx.commit().await?;
     if user.needs_second_factor() {
+        return Pending::start(&auth, &tenant, &user, back).await;
+    }
+    complete(&state, &tenant, &mut auth, &user, &back, "password").await
+}
+
+impl Pending {
+    /// Remembers that `user` proved the first factor and sends them to the second one (or to
+    /// setting it up, at the first login of a staff account).
+    pub async fn start(
+        auth: &Auth,
+        tenant: &CurrentTenant,
+        user: &User,
+        back: String,
+    ) -> Result<Response, AppError> {
         let pending = Pending {
             tenant: tenant.id.0,
             user: user.id,
             at: Utc::now().timestamp(),
             new_secret: user.totp_secret.is_none().then(new_secret),
-            back,
+            back: safe_back(tenant, &back),
         };
         let next = if pending.new_secret.is_some() {
             "configura-codice"
@@ -231,9 +258,8 @@ pub async fn login(
             .insert(PENDING_KEY, &pending)
             .await
             .map_err(|e| anyhow::anyhow!("session: {e}"))?;
-        return Ok(Redirect::to(&format!("/{}/accesso/{next}", tenant.slug)).into_response());
+        Ok(Redirect::to(&format!("/{}/accesso/{next}", tenant.slug)).into_response())
     }
-    complete(&state, &tenant, &mut auth, &user, &back).await
 }
 
 fn new_secret() -> String {
@@ -251,13 +277,15 @@ fn totp(secret: &str, email: &str, tenant: &CurrentTenant) -> Result<Totp, AppEr
 }
 
 /// Logs the person in: a new session id, a CSRF token, the login time, an audit entry.
-async fn complete(
+pub async fn complete(
     state: &AppState,
     tenant: &CurrentTenant,
     auth: &mut Auth,
     user: &User,
     back: &str,
+    method: &str,
 ) -> Result<Response, AppError> {
+    let back = safe_back(tenant, back);
     let session_user = SessionUser::from_user(tenant.id, user);
     auth.login(&session_user)
         .await
@@ -279,7 +307,7 @@ async fn complete(
             target_kind: Some("utente"),
             target_id: Some(user.id.to_string()),
             outcome: "ok",
-            details: serde_json::json!({}),
+            details: serde_json::json!({ "metodo": method }),
         },
     )
     .await?;
@@ -287,7 +315,7 @@ async fn complete(
     let target = if back.is_empty() {
         area_of(tenant, &user.roles)
     } else {
-        back.to_owned()
+        back
     };
     Ok(Redirect::to(&target).into_response())
 }
@@ -388,7 +416,7 @@ pub async fn code(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     tx.commit().await?;
-    complete(&state, &tenant, &mut auth, &user, &p.back).await
+    complete(&state, &tenant, &mut auth, &user, &p.back, "password").await
 }
 
 fn setup_page(tenant: &CurrentTenant, totp: &Totp, secret: &str, error: Option<&str>) -> Markup {
@@ -480,7 +508,7 @@ pub async fn setup(
     )
     .await?;
     tx.commit().await?;
-    let redirect = complete(&state, &tenant, &mut auth, &user, &p.back).await?;
+    let redirect = complete(&state, &tenant, &mut auth, &user, &p.back, "password").await?;
     let next = redirect
         .headers()
         .get(axum::http::header::LOCATION)

@@ -9,6 +9,7 @@
 //! - Each session has a CSRF token, checked on every state-changing request ([`csrf_token`]).
 
 pub mod login;
+pub mod oidc;
 
 use std::time::Duration as StdDuration;
 
