@@ -59,6 +59,31 @@ enum Command {
         #[command(subcommand)]
         command: AlboCommand,
     },
+    /// Gli Ordini serviti da questa installazione (amministrazione della piattaforma).
+    Ordine {
+        #[command(subcommand)]
+        command: OrdineCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrdineCommand {
+    /// Crea un Ordine e l'account del suo primo amministratore; stampa il link di attivazione.
+    Crea {
+        /// Nome breve negli indirizzi (es. roma).
+        #[arg(long)]
+        slug: String,
+        /// Denominazione (es. "Consiglio dell'Ordine degli Avvocati di Roma").
+        #[arg(long)]
+        nome: String,
+        #[arg(long)]
+        pec: Option<String>,
+        /// E-mail del primo amministratore dell'Ordine.
+        #[arg(long)]
+        amministratore: String,
+    },
+    /// Elenca gli Ordini.
+    Elenco,
 }
 
 #[derive(Subcommand)]
@@ -117,6 +142,18 @@ pub fn main() -> ExitCode {
                         applica,
                     },
             } => albo_import(config, ordine, file, applica).await,
+            Command::Ordine {
+                command:
+                    OrdineCommand::Crea {
+                        slug,
+                        nome,
+                        pec,
+                        amministratore,
+                    },
+            } => create_tenant(config, slug, nome, pec, amministratore).await,
+            Command::Ordine {
+                command: OrdineCommand::Elenco,
+            } => list_tenants(config).await,
         }
     });
     match result {
@@ -344,6 +381,101 @@ async fn albo_import(
                 r.created, r.updated, r.disabled, r.accounts
             ),
             _ => bail!("importazione non riuscita: nulla è stato modificato"),
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn create_tenant(
+    config: Config,
+    slug: String,
+    name: String,
+    pec: Option<String>,
+    admin_email: String,
+) -> anyhow::Result<()> {
+    use crate::{
+        domain::{
+            access::{ManageUsers, Role, authorize, normalize_email},
+            application::check::is_email,
+            tenant::{Slug, TenantId},
+        },
+        store::{tenants, users},
+    };
+    let slug = Slug::parse(&slug).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let admin_email = normalize_email(&admin_email);
+    if !is_email(&admin_email) {
+        bail!("l'e-mail dell'amministratore non è valida");
+    }
+    if name.trim().chars().count() < 3 {
+        bail!("indicare la denominazione dell'Ordine");
+    }
+    let public = config.public_url_for(config.bind.port());
+    let link = with_database(config, |db| async move {
+        if tenants::find_by_slug(&db, slug.as_str()).await?.is_some() {
+            bail!("esiste già un Ordine con il nome breve {slug}");
+        }
+        let id = TenantId::new();
+        let mut tx = db.tenant_tx(id).await?;
+        tenants::create(
+            &mut tx,
+            tenants::NewTenant {
+                slug: &slug,
+                name: name.trim(),
+                pec: pec.as_deref(),
+                settings: tenants::TenantSettings::default(),
+            },
+        )
+        .await?;
+        // The platform's operator acts as the new Ordine's administrator, once.
+        let grant = authorize::<ManageUsers>(
+            id,
+            uuid::Uuid::nil(),
+            &[Role::Amministratore],
+            Role::Amministratore,
+        )
+        .context("grant")?;
+        let user = users::invite(
+            &mut tx,
+            &grant,
+            users::NewUser {
+                email: &admin_email,
+                full_name: "Amministratore dell'Ordine",
+                codice_fiscale: None,
+                roles: &[Role::Amministratore],
+                lawyer_id: None,
+            },
+        )
+        .await?
+        .context("account")?;
+        let token = crate::crypto::random_hex::<32>();
+        users::issue_link(&mut tx, user, "attivazione", &token).await?;
+        crate::store::audit::record(
+            &mut tx,
+            crate::store::audit::Entry {
+                actor: &crate::store::audit::Actor::anonymous("amministrazione della piattaforma"),
+                action: "ordine_creato",
+                target_kind: Some("ordine"),
+                target_id: Some(id.to_string()),
+                outcome: "ok",
+                details: serde_json::json!({ "slug": slug.as_str() }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(format!("{public}/{slug}/imposta-password/{token}"))
+    })
+    .await?;
+    println!(
+        "Ordine creato. Link di attivazione dell'amministratore (valido 48 ore, uso singolo):\n{link}"
+    );
+    Ok(())
+}
+
+async fn list_tenants(config: Config) -> anyhow::Result<()> {
+    with_database(config, |db| async move {
+        for t in crate::store::tenants::list(&db).await? {
+            println!("{}\t{}\t{}", t.slug, t.name, t.pec.unwrap_or_default());
         }
         Ok(())
     })

@@ -12,6 +12,7 @@ mod health;
 mod isolation;
 mod oidc;
 mod pages;
+mod platform;
 mod public_form;
 mod register;
 mod signing;
