@@ -520,6 +520,17 @@ impl CodiceFiscale {
         }
     }
 
+    /// Whether both codes name the same person or entity: omocodic variants of one personal
+    /// code are the same person.
+    pub fn same_person(&self, other: &CodiceFiscale) -> bool {
+        match (self, other) {
+            (CodiceFiscale::Persona(a), CodiceFiscale::Persona(b)) => {
+                a.with_omocodia(0) == b.with_omocodia(0)
+            }
+            _ => self == other,
+        }
+    }
+
     /// The personal code, if this is one.
     pub fn as_persona(&self) -> Option<&CfPersona> {
         match self {

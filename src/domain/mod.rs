@@ -2,9 +2,12 @@
 
 pub mod access;
 pub mod application;
+pub mod assignment;
 pub mod codice_fiscale;
+pub mod deadline;
 pub mod income;
 pub mod money;
+pub mod protocol;
 pub mod register;
 pub mod tenant;
 pub mod time;

@@ -8,8 +8,11 @@ use uuid::Uuid;
 use crate::{
     db::TenantTx,
     domain::{
-        access::{Grant, Role, Scope, ViewApplications},
-        application::{ApplicationCode, State, check::income_summary, form::Form},
+        application::{
+            ApplicationCode, Stage,
+            check::{income_summary, parse_date},
+            form::Form,
+        },
         codice_fiscale::CodiceFiscale,
     },
 };
@@ -31,8 +34,8 @@ pub struct ApplicationRow {
 }
 
 impl ApplicationRow {
-    pub fn state(&self) -> State {
-        State::from_code(&self.state).unwrap_or(State::Bozza)
+    pub fn state(&self) -> Stage {
+        Stage::from_code(&self.state).unwrap_or(Stage::Bozza)
     }
 }
 
@@ -45,16 +48,21 @@ pub async fn create_draft(
     id: Uuid,
     code: &ApplicationCode,
     pin_hash: &str,
+    channel: &str,
+    filed_by_user: Option<Uuid>,
 ) -> anyhow::Result<bool> {
     let tenant = tx.tenant().0;
     let inserted = sqlx::query(
-        "INSERT INTO applications (id, tenant_id, code, pin_hash) VALUES ($1, $2, $3, $4)
+        "INSERT INTO applications (id, tenant_id, code, pin_hash, channel, filed_by_user)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (tenant_id, code) DO NOTHING",
     )
     .bind(id)
     .bind(tenant)
     .bind(code.as_str())
     .bind(pin_hash)
+    .bind(channel)
+    .bind(filed_by_user)
     .execute(tx.conn())
     .await?
     .rows_affected();
@@ -141,7 +149,7 @@ pub async fn save_form(
              judicial_office_id = (SELECT id FROM judicial_offices WHERE id = $9),
              lawyer_id = (SELECT id FROM lawyers WHERE id = $10),
              applicant_email = $11, income_total_cents = $12, threshold_cents = $13,
-             updated_at = now(), version = version + 1
+             next_hearing = $14, updated_at = now(), version = version + 1
          WHERE id = $1 AND state = 'bozza'",
     )
     .bind(id)
@@ -157,6 +165,7 @@ pub async fn save_form(
     .bind(nonempty(&form.applicant.email))
     .bind(income.total.map(|e| e.cents()))
     .bind(income.threshold.map(|t| t.amount.cents()))
+    .bind(parse_date(&form.case.next_hearing))
     .execute(tx.conn())
     .await?
     .rows_affected();
@@ -290,36 +299,4 @@ pub async fn delete_draft(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<bool> {
             .rows_affected()
             == 1,
     )
-}
-
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Summary {
-    pub id: Uuid,
-    pub code: String,
-    pub state: String,
-    pub applicant_name: Option<String>,
-    pub matter: Option<String>,
-    pub submitted_at: Option<DateTime<Utc>>,
-}
-
-/// The submitted applications a grant reaches: the whole Ordine for the secretariat, the
-/// lawyer's own for a lawyer (filed by them or naming them), the assigned ones for a
-/// councillor (assignment arrives with the workflow: none yet).
-pub async fn visible(
-    tx: &mut TenantTx,
-    grant: &Grant<ViewApplications>,
-    lawyer: Option<Uuid>,
-) -> anyhow::Result<Vec<Summary>> {
-    let filter = match (grant.scope, grant.role) {
-        (Scope::Ordine, _) => "TRUE",
-        (Scope::Own, Role::Avvocato) if lawyer.is_some() => "lawyer_id = $1",
-        (Scope::Own, _) => return Ok(Vec::new()),
-    };
-    Ok(sqlx::query_as(&format!(
-        "SELECT id, code, state, applicant_name, matter, submitted_at FROM applications
-         WHERE state <> 'bozza' AND {filter} ORDER BY submitted_at DESC LIMIT 200"
-    ))
-    .bind(lawyer)
-    .fetch_all(tx.conn())
-    .await?)
 }

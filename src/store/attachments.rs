@@ -17,6 +17,8 @@ pub struct Attachment {
     pub sha256: String,
     pub storage_key: String,
     pub signature: Option<Json<SignatureSummary>>,
+    /// Sent in answer to this integration request.
+    pub integration_request_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -32,7 +34,7 @@ impl Attachment {
 }
 
 const COLUMNS: &str = "id, application_id, kind, filename, content_type, size_bytes, sha256, \
-                       storage_key, signature, created_at";
+                       storage_key, signature, integration_request_id, created_at";
 
 pub async fn list(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<Vec<Attachment>> {
     Ok(sqlx::query_as(&format!(

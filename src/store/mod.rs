@@ -3,8 +3,12 @@
 pub mod applications;
 pub mod attachments;
 pub mod audit;
+pub mod cases;
+pub mod events;
 pub mod lawyers;
 pub mod offices;
+pub mod outbox;
+pub mod protocol;
 pub mod register;
 pub mod tenants;
 pub mod users;

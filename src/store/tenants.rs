@@ -27,6 +27,10 @@ pub struct TenantSettings {
     /// The Ordine's logo in object storage, and its content type.
     #[serde(default)]
     pub logo: Option<(String, String)>,
+    /// The Council adopts decisions in sessions (adunanze); when off, the rapporteur's
+    /// decision is final.
+    #[serde(default)]
+    pub council_sessions: bool,
     /// Login through the Ordine's identity provider (OpenID Connect).
     #[serde(default)]
     pub oidc: Option<OidcSettings>,

@@ -5,9 +5,9 @@
 //!   consiglieri and the avvocati;
 //! - `home`, `health`, `assets`: the platform's own pages.
 
-pub mod areas;
 pub mod assets;
 pub mod auth;
+pub mod case;
 pub mod components;
 pub mod csrf;
 pub mod error;
@@ -343,8 +343,80 @@ pub fn route_table() -> Vec<RouteDef> {
             public::verify_step,
         ),
         RouteDef::get("/{slug}/segreteria", Tenant, secretariat::entry),
+        RouteDef::post(
+            "/{slug}/segreteria/acquisisci",
+            Tenant,
+            secretariat::acquire,
+        ),
+        RouteDef::post("/{slug}/segreteria/sportello", Tenant, secretariat::counter),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo",
+            Tenant,
+            secretariat::protocol_register,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/pratiche/{id}",
+            Tenant,
+            secretariat::case_page,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/protocolla",
+            Tenant,
+            secretariat::register,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/assegna",
+            Tenant,
+            secretariat::assign,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/urgenza",
+            Tenant,
+            secretariat::urgency,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/annulla-protocollo",
+            Tenant,
+            secretariat::cancel_registration,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/pratiche/{id}/allegati/{attachment}",
+            Tenant,
+            secretariat::attachment,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/pratiche/{id}/allegati/{attachment}/contenuto",
+            Tenant,
+            secretariat::attachment_content,
+        ),
         RouteDef::get("/{slug}/consiglieri", Tenant, rapporteur::entry),
+        RouteDef::get(
+            "/{slug}/consiglieri/pratiche/{id}",
+            Tenant,
+            rapporteur::case_page,
+        ),
+        RouteDef::get(
+            "/{slug}/consiglieri/pratiche/{id}/allegati/{attachment}",
+            Tenant,
+            rapporteur::attachment,
+        ),
+        RouteDef::get(
+            "/{slug}/consiglieri/pratiche/{id}/allegati/{attachment}/contenuto",
+            Tenant,
+            rapporteur::attachment_content,
+        ),
         RouteDef::get("/{slug}/avvocati", Tenant, lawyer::entry),
+        RouteDef::get("/{slug}/avvocati/pratiche/{id}", Tenant, lawyer::case_page),
+        RouteDef::get(
+            "/{slug}/avvocati/pratiche/{id}/allegati/{attachment}",
+            Tenant,
+            lawyer::attachment,
+        ),
+        RouteDef::get(
+            "/{slug}/avvocati/pratiche/{id}/allegati/{attachment}/contenuto",
+            Tenant,
+            lawyer::attachment_content,
+        ),
     ]
 }
 

@@ -16,3 +16,4 @@ mod platform;
 mod public_form;
 mod register;
 mod signing;
+mod workflow;

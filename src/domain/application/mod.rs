@@ -5,6 +5,9 @@ pub mod attachment;
 pub mod check;
 pub mod form;
 pub mod matter;
+pub mod workflow;
+
+pub use workflow::{Action, Actor, Facts, Outcome, Refused, Stage, transition};
 
 use std::fmt;
 
@@ -87,48 +90,6 @@ impl Pin {
 impl fmt::Debug for Pin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Pin(****)")
-    }
-}
-
-/// The states of an application (domain.md §9). The workflow adds the later ones.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Bozza,
-    Presentata,
-}
-
-impl State {
-    pub fn code(self) -> &'static str {
-        match self {
-            State::Bozza => "bozza",
-            State::Presentata => "presentata",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Self> {
-        [State::Bozza, State::Presentata]
-            .into_iter()
-            .find(|s| s.code() == code)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            State::Bozza => "Bozza (non ancora presentata)",
-            State::Presentata => "Presentata, in attesa di registrazione",
-        }
-    }
-
-    /// What happens next, in plain Italian, for the public status page.
-    pub fn next_step(self) -> &'static str {
-        match self {
-            State::Bozza => {
-                "L'istanza non è ancora stata presentata: completare i passaggi mancanti e inviarla dal riepilogo. Le bozze non modificate per 90 giorni vengono cancellate."
-            }
-            State::Presentata => {
-                "La segreteria dell'Ordine registrerà l'istanza nel protocollo e la assegnerà a un consigliere relatore. Il Consiglio decide di norma entro dieci giorni dalla registrazione (art. 126 D.P.R. 115/2002)."
-            }
-        }
     }
 }
 

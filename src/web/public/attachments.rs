@@ -21,7 +21,7 @@ use crate::{
         signature::{self, FileKind, SignatureError},
     },
     domain::application::{
-        State as AppStateKind, Step,
+        Stage as AppStateKind, Step,
         attachment::AttachmentKind,
         check::{Issue, Severity},
     },

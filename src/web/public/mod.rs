@@ -4,9 +4,9 @@
 //! a cookie, any other device needs code and PIN. Each step saves what was typed, valid or not.
 
 mod access;
-mod attachments;
+pub mod attachments;
 mod submit;
-mod views;
+pub mod views;
 
 use axum::{
     Form as HtmlForm,
@@ -26,7 +26,9 @@ pub use attachments::{
 pub use submit::{application_pdf, receipt, receipt_pdf, status, status_form, submit};
 
 use super::{
-    AppState, components,
+    AppState,
+    auth::MaybeUser,
+    components,
     error::AppError,
     layout::{self, PageMeta},
     tenant::{CurrentTenant, PathParams},
@@ -35,6 +37,7 @@ use crate::{
     crypto,
     db::TenantTx,
     domain::{
+        access::Role,
         application::{
             Step,
             check::{self, AttachmentFacts, Context, Issue, LawyerFacts, income_summary},
@@ -101,11 +104,28 @@ fn with_cookie(mut res: Response, cookie: Option<axum::http::HeaderValue>) -> Re
     res
 }
 
-/// Creates a draft with a fresh code and PIN and shows them once.
+/// Creates a draft with a fresh code and PIN and shows them once. A lawyer logged in to this
+/// Ordine is recorded as the filer, so that the application appears in their area.
 pub async fn create(
     State(state): State<AppState>,
     tenant: CurrentTenant,
+    MaybeUser(user): MaybeUser,
     headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let filer = user
+        .filter(|u| u.tenant == tenant.id && u.has(Role::Avvocato))
+        .map(|u| u.id);
+    start_draft(&state, &tenant, &headers, "portale", filer).await
+}
+
+/// A new draft through `channel` (`portale`, or `sportello`, `posta`, `pec` when the
+/// secretariat keys in a paper application), granted to this device.
+pub async fn start_draft(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    channel: &str,
+    filed_by_user: Option<Uuid>,
 ) -> Result<Response, AppError> {
     let pin = crypto::random_pin();
     let pin_hash = crypto::hash_secret(pin.as_str()).await?;
@@ -114,17 +134,18 @@ pub async fn create(
     let mut code = crypto::random_code();
     // 40 random bits per code: a collision is rare, a second draw ends it.
     for _ in 0..5 {
-        if applications::create_draft(&mut tx, id, &code, &pin_hash).await? {
+        if applications::create_draft(&mut tx, id, &code, &pin_hash, channel, filed_by_user).await?
+        {
             break;
         }
         code = crypto::random_code();
     }
-    let (device, cookie) = access::ensure_device_token(&state, &headers);
+    let (device, cookie) = access::ensure_device_token(state, headers);
     applications::grant_device(&mut tx, &device, id).await?;
     tx.commit().await?;
-    tracing::info!(application.id = %id, "draft created");
+    tracing::info!(application.id = %id, channel, "draft created");
     Ok(with_cookie(
-        views::created_page(&tenant, id, code.as_str(), &pin.display()).into_response(),
+        views::created_page(tenant, id, code.as_str(), &pin.display()).into_response(),
         cookie,
     ))
 }
@@ -166,7 +187,7 @@ pub async fn resume(
     let (device, cookie) = access::ensure_device_token(&state, &headers);
     applications::grant_device(&mut tx, &device, row.id).await?;
     tx.commit().await?;
-    let target = if row.state() == crate::domain::application::State::Bozza {
+    let target = if row.state() == crate::domain::application::Stage::Bozza {
         views::step_url(&tenant, row.id, first_open_step(&row.form))
     } else {
         format!("{}/{}/ricevuta", views::base(&tenant), row.id)
@@ -470,7 +491,7 @@ pub async fn show_step(
     Query(query): Query<StepQuery>,
 ) -> Result<Response, AppError> {
     let step = parse_step(params.get("step"))?;
-    if row.state() != crate::domain::application::State::Bozza {
+    if row.state() != crate::domain::application::Stage::Bozza {
         return Ok(
             Redirect::to(&format!("{}/{id}/ricevuta", views::base(&tenant))).into_response(),
         );
@@ -542,7 +563,7 @@ pub async fn save_step(
     if step == Step::Review {
         return Ok(Redirect::to(&views::step_url(&tenant, id, Step::Review)).into_response());
     }
-    if row.state() != crate::domain::application::State::Bozza {
+    if row.state() != crate::domain::application::Stage::Bozza {
         return Ok(
             Redirect::to(&format!("{}/{id}/ricevuta", views::base(&tenant))).into_response(),
         );
@@ -608,7 +629,7 @@ pub async fn verify_step(
     HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let step = parse_step(params.get("step"))?;
-    if row.state() != crate::domain::application::State::Bozza || step == Step::Review {
+    if row.state() != crate::domain::application::Stage::Bozza || step == Step::Review {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let mut form = row.form.0.clone();

@@ -20,16 +20,18 @@ use crate::{
     documents::pdf::Template,
     domain::{
         application::{
-            State as Kind, Step,
+            Stage as Kind, Step,
             attachment::AttachmentKind,
             check::{Issue, Severity, income_summary, parse_date},
             form::{DECLARATION_TEXTS, Form, relationship_label},
+            workflow::EventKind,
         },
         time,
     },
     store::{
         applications::{self, ApplicationRow, TokenUse},
         attachments::Attachment,
+        audit, events,
         lawyers::Lawyer,
         tenants::Tenant,
     },
@@ -105,6 +107,23 @@ pub async fn submit(
     }
     applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
     applications::mark_submitted(&mut tx, id).await?;
+    let actor = audit::Actor::anonymous(if form.filed_by_lawyer() {
+        "Avvocato (istanza on-line)"
+    } else {
+        "Richiedente (istanza on-line)"
+    });
+    events::insert(
+        &mut tx,
+        events::NewEvent {
+            application: id,
+            kind: EventKind::Submitted,
+            from: Some(Kind::Bozza),
+            to: Some(Kind::Presentata),
+            actor: &actor,
+            details: json!({ "canale": row.channel }),
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(application.id = %id, "application submitted");
     Ok(Redirect::to(&receipt_url(&tenant, id)).into_response())

@@ -1,37 +1,216 @@
-//! The secretariat's area (segreteria): intake, protocol, assignment, communications.
+//! The secretariat's area (segreteria): the intake board, acquisition by code, the protocol,
+//! assignment to a rapporteur, and applications received on paper.
 
-use axum::extract::State;
+mod intake;
+mod protocol;
+
+pub use intake::{acquire, assign, cancel_registration, counter, register, urgency};
+pub use protocol::register_page as protocol_register;
+
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::{
     AppState,
-    areas::application_table,
     auth::{InArea, Segreteria},
+    case::{self, CaseFile},
+    components::Input,
     error::AppError,
-    layout::{self, PageMeta},
-    tenant::CurrentTenant,
+    layout::{self, PageMeta, csrf_field},
+    tenant::{CurrentTenant, PathParams},
 };
-use crate::{
-    domain::access::{ViewApplications, authorize},
-    store::applications,
-};
+use crate::store::cases::{self, Queue, Sort};
+
+pub const TITLE: &str = "Area della segreteria";
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    ordine: Option<String>,
+}
 
 pub async fn entry(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Segreteria>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Markup, AppError> {
-    let grant = authorize::<ViewApplications>(tenant.id, who.user.id, &who.user.roles, who.role())
-        .ok_or(AppError::Forbidden)?;
+    board(
+        &state,
+        &tenant,
+        &who,
+        Sort::from_param(q.ordine.as_deref()),
+        None,
+        "",
+    )
+    .await
+}
+
+/// The intake board: acquisition by code, the new filings, the open cases with their clocks.
+pub async fn board(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Segreteria>,
+    sort: Sort,
+    code_error: Option<&str>,
+    code: &str,
+) -> Result<Markup, AppError> {
+    let grant = case::view_grant(tenant, who)?;
+    let viewer = case::viewer(&grant, who);
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let rows = applications::visible(&mut tx, &grant, None).await?;
+    let intake = cases::list(&mut tx, &viewer, Queue::Intake, Sort::Deadline, 500).await?;
+    let open = cases::list(&mut tx, &viewer, Queue::Open, sort, 500).await?;
     tx.commit().await?;
+    let base = format!("/{}/segreteria", tenant.slug);
     Ok(layout::page(
-        &PageMeta::area("Area della segreteria", &tenant, &who),
+        &PageMeta::area(TITLE, tenant, who),
         html! {
-            h1 { "Area della segreteria" }
-            p class="lead" { "Le istanze depositate, in attesa di registrazione nel protocollo e di assegnazione." }
-            (application_table(&rows, "Nessuna istanza presentata."))
+            h1 { (TITLE) }
+            div class="row" {
+                div class="col-lg-6" {
+                    form method="post" action=(format!("{base}/acquisisci")) class="card card-bg mb-4" novalidate {
+                        div class="card-body" {
+                            h2 class="h5 card-title" { "Acquisisci un'istanza" }
+                            p class="small" { "Digitare o incollare il codice dell'istanza (per esempio 7K3M-Q9TD)." }
+                            (csrf_field(&who.csrf))
+                            @if let Some(e) = code_error {
+                                div class="alert alert-danger" role="alert" id="errore-codice" { (e) }
+                            }
+                            (Input::text("codice", "Codice dell'istanza", code).autocomplete("off").render(&[]))
+                            button type="submit" class="btn btn-primary" { "Acquisisci" }
+                        }
+                    }
+                }
+                div class="col-lg-6" {
+                    form method="post" action=(format!("{base}/sportello")) class="card card-bg mb-4" {
+                        div class="card-body" {
+                            h2 class="h5 card-title" { "Istanza ricevuta su carta" }
+                            p class="small" { "Inserire con lo stesso modulo on-line un'istanza consegnata allo sportello, per posta o per PEC: il canale resta registrato." }
+                            (csrf_field(&who.csrf))
+                            fieldset {
+                                legend class="h6" { "Ricevuta" }
+                                @for (value, label) in [("sportello", "allo sportello"), ("posta", "per posta"), ("pec", "per PEC")] {
+                                    div class="form-check form-check-inline" {
+                                        input class="form-check-input" type="radio" name="canale" id=(format!("canale-{value}")) value=(value) checked[value == "sportello"];
+                                        label class="form-check-label" for=(format!("canale-{value}")) { (label) }
+                                    }
+                                }
+                            }
+                            button type="submit" class="btn btn-outline-primary mt-2" { "Inserisci l'istanza" }
+                        }
+                    }
+                }
+            }
+            section id="da-acquisire" class="mb-5" {
+                h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.len()) } }
+                (case::case_table(tenant, who, &intake, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione."))
+            }
+            section id="in-corso" {
+                div class="d-flex flex-wrap justify-content-between align-items-baseline" {
+                    h2 class="h3" { "Pratiche in corso " span class="badge bg-primary" { (open.len()) } }
+                    nav aria-label="Ordinamento" class="small" {
+                        "Ordina: "
+                        @for s in [Sort::Deadline, Sort::Newest] {
+                            @let label = if s == Sort::Deadline { "per scadenza" } else { "più recenti" };
+                            @if s == sort { strong aria-current="true" { (label) } } @else { a href=(format!("{base}?ordine={}", s.param())) { (label) } }
+                            " "
+                        }
+                        "· " a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
+                    }
+                }
+                (case::case_table(tenant, who, &open, "Pratiche registrate e non ancora decise (le urgenti per prime)", "Nessuna pratica in corso."))
+            }
         },
     ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct CaseQuery {
+    #[serde(default)]
+    esito: Option<String>,
+}
+
+pub async fn case_page(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Segreteria>,
+    params: PathParams,
+    Query(q): Query<CaseQuery>,
+) -> Result<Response, AppError> {
+    let id = params.id("id")?;
+    let notice = q
+        .esito
+        .as_deref()
+        .and_then(outcome_message)
+        .map(case::success);
+    show(
+        &state,
+        &tenant,
+        &who,
+        id,
+        notice,
+        StatusCode::OK,
+        intake::Typed::default(),
+    )
+    .await
+}
+
+/// The case page with the secretariat's actions; `typed` refills a refused form.
+pub(crate) async fn show(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Segreteria>,
+    id: uuid::Uuid,
+    notice: Option<Markup>,
+    status: StatusCode,
+    typed: intake::Typed,
+) -> Result<Response, AppError> {
+    let grant = case::view_grant(tenant, who)?;
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let found = cases::get(&mut tx, &case::viewer(&grant, who), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let file = CaseFile::load(&mut tx, who, found).await?;
+    let councillors = cases::councillors(&mut tx).await?;
+    tx.commit().await?;
+    let actions = intake::actions(tenant, who, &file, &councillors, &typed);
+    Ok((
+        status,
+        case::page(tenant, who, TITLE, &file, notice, actions),
+    )
+        .into_response())
+}
+
+fn outcome_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "protocollata" => "Istanza registrata nel protocollo.",
+        "assegnata" => "Pratica assegnata al consigliere relatore, che ne riceve avviso.",
+        "riassegnata" => "Pratica riassegnata.",
+        "urgenza" => "Urgenza aggiornata.",
+        "annullata" => "Registrazione annullata: l'istanza torna tra quelle da registrare.",
+        _ => return None,
+    })
+}
+
+pub async fn attachment(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Segreteria>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::files::serve(&state, &tenant, &who, &params, false).await
+}
+
+pub async fn attachment_content(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Segreteria>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::files::serve(&state, &tenant, &who, &params, true).await
 }

@@ -1,0 +1,493 @@
+//! Applications after submission (pratiche): what the reserved areas list and open, and the one
+//! path by which their state changes.
+//!
+//! [`advance`] is that path: inside the caller's transaction it moves the row from the state
+//! and version the user saw to the new state (zero rows: somebody else changed it first, and
+//! nothing is written), records the event, the audit entry and the e-mails to send. The caller
+//! has already asked `domain::application::transition` whether the move is allowed.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{
+    db::TenantTx,
+    domain::{
+        access::{Grant, Role, Scope, ViewApplications},
+        application::{Stage, form::Form, workflow::EventKind},
+        assignment::{Councillor, Parties},
+        deadline::Clock,
+        protocol::ProtocolNumber,
+        time,
+    },
+    store::{audit, events, outbox},
+};
+
+/// Whose eyes: a grant to view applications and, for a lawyer, their register entry.
+pub struct Viewer<'a> {
+    pub grant: &'a Grant<ViewApplications>,
+    pub lawyer_id: Option<Uuid>,
+}
+
+impl Viewer<'_> {
+    /// The SQL condition (on `a`) that limits rows to what this viewer may see; `$1` is the
+    /// user id and `$2` the lawyer id.
+    fn filter(&self) -> &'static str {
+        match (self.grant.scope, self.grant.role) {
+            (Scope::Ordine, _) => "TRUE",
+            (Scope::Own, Role::Consigliere) => "a.rapporteur_id = $1",
+            (Scope::Own, Role::Avvocato) => "(a.lawyer_id = $2 OR a.filed_by_user = $1)",
+            (Scope::Own, _) => "FALSE",
+        }
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Case {
+    pub id: Uuid,
+    pub code: String,
+    pub state: String,
+    pub channel: String,
+    pub version: i32,
+    pub form: Json<Form>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub matter: Option<String>,
+    pub filed_by: Option<String>,
+    pub applicant_name: Option<String>,
+    pub applicant_cf: Option<String>,
+    pub counterparty_name: Option<String>,
+    pub rg_number: Option<String>,
+    pub judicial_office_id: Option<Uuid>,
+    pub office_name: Option<String>,
+    pub lawyer_id: Option<Uuid>,
+    pub lawyer_name: Option<String>,
+    pub lawyer_cf: Option<String>,
+    pub applicant_email: Option<String>,
+    pub income_total_cents: Option<i64>,
+    pub threshold_cents: Option<i64>,
+    pub protocol_entry_id: Option<Uuid>,
+    pub protocol_year: Option<i32>,
+    pub protocol_number: Option<i32>,
+    pub protocol_at: Option<DateTime<Utc>>,
+    pub urgent: bool,
+    pub urgent_reason: Option<String>,
+    pub next_hearing: Option<NaiveDate>,
+    pub rapporteur_id: Option<Uuid>,
+    pub rapporteur_name: Option<String>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub council_session_id: Option<Uuid>,
+    pub filed_by_user: Option<Uuid>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Case {
+    pub fn stage(&self) -> Stage {
+        Stage::from_code(&self.state).unwrap_or(Stage::Presentata)
+    }
+
+    pub fn protocol(&self) -> Option<ProtocolNumber> {
+        Some(ProtocolNumber {
+            year: self.protocol_year?,
+            number: self.protocol_number?,
+        })
+    }
+
+    /// The ten-day clock, while the Council has yet to decide.
+    pub fn clock(&self, today: NaiveDate) -> Option<Clock> {
+        let at = self.protocol_at?;
+        self.stage()
+            .is_open()
+            .then(|| Clock::decision(time::rome_date(at), today))
+    }
+
+    pub fn filed_by_applicant(&self) -> bool {
+        self.filed_by.as_deref() == Some("richiedente")
+    }
+
+    pub fn parties(&self) -> Parties {
+        let cf = self.form.case.counterparty_cf.trim();
+        Parties {
+            lawyer_id: self.lawyer_id,
+            lawyer_cf: self.lawyer_cf.clone(),
+            applicant_cf: self.applicant_cf.clone(),
+            counterparty_cf: (!cf.is_empty()).then(|| cf.to_owned()),
+        }
+    }
+}
+
+const SELECT: &str = "SELECT a.id, a.code, a.state, a.channel, a.version, a.form, a.submitted_at,
+        a.matter, a.filed_by, a.applicant_name, a.applicant_cf, a.counterparty_name, a.rg_number,
+        a.judicial_office_id, o.name AS office_name, a.lawyer_id,
+        l.surname || ' ' || l.given_name AS lawyer_name, l.codice_fiscale AS lawyer_cf,
+        a.applicant_email, a.income_total_cents, a.threshold_cents, a.protocol_entry_id,
+        a.protocol_year, a.protocol_number, a.protocol_at, a.urgent, a.urgent_reason,
+        a.next_hearing, a.rapporteur_id, r.full_name AS rapporteur_name, a.assigned_at,
+        a.council_session_id, a.filed_by_user, a.decided_at, a.updated_at
+    FROM applications a
+    LEFT JOIN judicial_offices o ON o.id = a.judicial_office_id
+    LEFT JOIN lawyers l ON l.id = a.lawyer_id
+    LEFT JOIN users r ON r.id = a.rapporteur_id";
+
+/// One submitted application, if the viewer may see it.
+pub async fn get(tx: &mut TenantTx, viewer: &Viewer<'_>, id: Uuid) -> anyhow::Result<Option<Case>> {
+    Ok(sqlx::query_as(&format!(
+        "{SELECT} WHERE a.id = $3 AND a.state <> 'bozza' AND {}",
+        viewer.filter()
+    ))
+    .bind(viewer.grant.user)
+    .bind(viewer.lawyer_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// The same, with the row locked until the transaction ends (before a change).
+pub async fn lock(
+    tx: &mut TenantTx,
+    viewer: &Viewer<'_>,
+    id: Uuid,
+) -> anyhow::Result<Option<Case>> {
+    Ok(sqlx::query_as(&format!(
+        "{SELECT} WHERE a.id = $3 AND a.state <> 'bozza' AND {} FOR UPDATE OF a",
+        viewer.filter()
+    ))
+    .bind(viewer.grant.user)
+    .bind(viewer.lawyer_id)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Which list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    /// Submitted, waiting to be registered.
+    Intake,
+    /// Registered and not decided yet.
+    Open,
+    /// Decided, withdrawn or revoked.
+    Closed,
+    /// Everything the viewer may see.
+    All,
+}
+
+impl Queue {
+    fn filter(self) -> &'static str {
+        match self {
+            Queue::Intake => "a.state = 'presentata'",
+            Queue::Open => {
+                "a.state IN ('protocollata', 'in_istruttoria', 'integrazione_richiesta',
+                 'proposta_ammissione', 'proposta_rigetto', 'proposta_inammissibile',
+                 'iscritta_adunanza')"
+            }
+            Queue::Closed => {
+                "a.state IN ('ammessa', 'respinta', 'inammissibile', 'rinunciata', 'revocata')"
+            }
+            Queue::All => "TRUE",
+        }
+    }
+}
+
+/// How a list is sorted. Urgent applications always come first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// The ten-day clock: the first to run out first.
+    Deadline,
+    /// The latest filed first.
+    Newest,
+}
+
+impl Sort {
+    pub fn from_param(p: Option<&str>) -> Self {
+        match p {
+            Some("recenti") => Sort::Newest,
+            _ => Sort::Deadline,
+        }
+    }
+
+    pub fn param(self) -> &'static str {
+        match self {
+            Sort::Deadline => "scadenza",
+            Sort::Newest => "recenti",
+        }
+    }
+
+    fn order(self) -> &'static str {
+        match self {
+            Sort::Deadline => "a.urgent DESC, a.protocol_at ASC NULLS LAST, a.submitted_at ASC",
+            Sort::Newest => "a.urgent DESC, a.submitted_at DESC",
+        }
+    }
+}
+
+pub async fn list(
+    tx: &mut TenantTx,
+    viewer: &Viewer<'_>,
+    queue: Queue,
+    sort: Sort,
+    limit: i64,
+) -> anyhow::Result<Vec<Case>> {
+    Ok(sqlx::query_as(&format!(
+        "{SELECT} WHERE a.state <> 'bozza' AND {} AND {} ORDER BY {} LIMIT $3",
+        viewer.filter(),
+        queue.filter(),
+        sort.order()
+    ))
+    .bind(viewer.grant.user)
+    .bind(viewer.lawyer_id)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Another application of the same applicant for the same proceeding (V36).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Duplicate {
+    pub id: Uuid,
+    pub code: String,
+    pub state: String,
+    pub protocol_year: Option<i32>,
+    pub protocol_number: Option<i32>,
+}
+
+impl Duplicate {
+    pub fn stage(&self) -> Stage {
+        Stage::from_code(&self.state).unwrap_or(Stage::Presentata)
+    }
+
+    pub fn protocol(&self) -> Option<ProtocolNumber> {
+        Some(ProtocolNumber {
+            year: self.protocol_year?,
+            number: self.protocol_number?,
+        })
+    }
+}
+
+/// Submitted applications with the same applicant codice fiscale and the same counterparty or
+/// R.G. number.
+pub async fn duplicates(
+    tx: &mut TenantTx,
+    id: Uuid,
+    applicant_cf: Option<&str>,
+    counterparty: Option<&str>,
+    rg: Option<&str>,
+) -> anyhow::Result<Vec<Duplicate>> {
+    let Some(cf) = applicant_cf else {
+        return Ok(Vec::new());
+    };
+    Ok(sqlx::query_as(
+        "SELECT id, code, state, protocol_year, protocol_number FROM applications
+         WHERE id <> $1 AND applicant_cf = $2 AND state <> 'bozza'
+           AND ((coalesce($3, '') <> '' AND lower(counterparty_name) = lower($3))
+                OR (coalesce($4, '') <> '' AND rg_number = $4))
+         ORDER BY submitted_at",
+    )
+    .bind(id)
+    .bind(cf)
+    .bind(counterparty.map(str::trim))
+    .bind(rg.map(str::trim))
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Who gets an e-mail about a change.
+#[derive(Clone, Copy, Debug)]
+pub enum Notify {
+    Nobody,
+    /// The chosen lawyer and the applicant.
+    Parties,
+    /// One account (the councillor given the case).
+    User(Uuid),
+    Both(Uuid),
+}
+
+/// One change of an application.
+pub struct Change<'a> {
+    pub case: &'a Case,
+    /// The version the user saw when they asked for the change.
+    pub seen_version: i32,
+    pub to: Stage,
+    pub kind: EventKind,
+    pub actor: &'a audit::Actor,
+    /// Shown in the history and kept in the audit entry: codes, numbers, staff's text.
+    pub details: Value,
+    pub notify: Notify,
+}
+
+/// Somebody else changed the application after the user loaded it.
+#[derive(Debug)]
+pub struct Stale {
+    pub latest: Option<events::Event>,
+}
+
+/// The outcome of [`advance`]: the event id and the new version, or [`Stale`].
+pub struct Advanced {
+    pub event_id: i64,
+    pub version: i32,
+}
+
+/// Moves the application and records the change (event, audit, outbox) in `tx`.
+pub async fn advance(tx: &mut TenantTx, c: Change<'_>) -> anyhow::Result<Result<Advanced, Stale>> {
+    let from = c.case.stage();
+    let version: Option<i32> = sqlx::query_scalar(
+        "UPDATE applications SET state = $3, version = version + 1, updated_at = now(),
+             decided_at = CASE WHEN $3 IN ('ammessa', 'respinta', 'inammissibile')
+                               THEN now() ELSE decided_at END
+         WHERE id = $1 AND version = $2 AND state = $4 RETURNING version",
+    )
+    .bind(c.case.id)
+    .bind(c.seen_version)
+    .bind(c.to.code())
+    .bind(from.code())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(version) = version else {
+        let latest = events::latest_change(tx, c.case.id).await?;
+        return Ok(Err(Stale { latest }));
+    };
+    let event_id = events::insert(
+        tx,
+        events::NewEvent {
+            application: c.case.id,
+            kind: c.kind,
+            from: Some(from),
+            to: Some(c.to),
+            actor: c.actor,
+            details: c.details.clone(),
+        },
+    )
+    .await?;
+    let mut details = c.details;
+    if let Value::Object(map) = &mut details {
+        map.insert("codice".into(), json!(c.case.code));
+        map.insert("da".into(), json!(from.code()));
+        map.insert("a".into(), json!(c.to.code()));
+    }
+    audit::record(
+        tx,
+        audit::Entry {
+            actor: c.actor,
+            action: &format!("pratica.{}", c.kind.code()),
+            target_kind: Some("istanza"),
+            target_id: Some(c.case.id.to_string()),
+            outcome: "ok",
+            details,
+        },
+    )
+    .await?;
+    let payload = json!({
+        "codice": c.case.code,
+        "evento": c.kind.code(),
+        "stato": c.to.code(),
+        "protocollo": c.case.protocol().map(|p| p.to_string()),
+    });
+    let template = c.kind.code();
+    match c.notify {
+        Notify::Nobody => {}
+        Notify::Parties => {
+            outbox::to_parties(tx, event_id, c.case.id, template, &payload).await?;
+        }
+        Notify::User(u) => {
+            outbox::to_user(tx, event_id, u, template, &payload).await?;
+        }
+        Notify::Both(u) => {
+            outbox::to_parties(tx, event_id, c.case.id, template, &payload).await?;
+            outbox::to_user(tx, event_id, u, template, &payload).await?;
+        }
+    }
+    Ok(Ok(Advanced { event_id, version }))
+}
+
+/// Records the protocol registration on the application (same transaction as [`advance`]).
+pub async fn set_protocol(
+    tx: &mut TenantTx,
+    id: Uuid,
+    entry: Uuid,
+    number: ProtocolNumber,
+    at: DateTime<Utc>,
+    urgent: Option<&str>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE applications SET protocol_entry_id = $2, protocol_year = $3, protocol_number = $4,
+             protocol_at = $5, urgent = $6 IS NOT NULL, urgent_reason = $6
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(entry)
+    .bind(number.year)
+    .bind(number.number)
+    .bind(at)
+    .bind(urgent)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Undoes the registration after the protocol entry is cancelled: the application goes back
+/// to the intake list.
+pub async fn clear_protocol(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE applications SET protocol_entry_id = NULL, protocol_year = NULL,
+             protocol_number = NULL, protocol_at = NULL, rapporteur_id = NULL, assigned_at = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn set_rapporteur(tx: &mut TenantTx, id: Uuid, rapporteur: Uuid) -> anyhow::Result<()> {
+    sqlx::query("UPDATE applications SET rapporteur_id = $2, assigned_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(rapporteur)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn set_urgent(tx: &mut TenantTx, id: Uuid, reason: Option<&str>) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE applications SET urgent = $2 IS NOT NULL, urgent_reason = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The Ordine's active councillors with their open workload.
+pub async fn councillors(tx: &mut TenantTx) -> anyhow::Result<Vec<Councillor>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        full_name: String,
+        codice_fiscale: Option<String>,
+        lawyer_id: Option<Uuid>,
+        open_cases: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT u.id, u.full_name, u.codice_fiscale, u.lawyer_id,
+                (SELECT count(*) FROM applications a WHERE a.rapporteur_id = u.id
+                   AND a.state IN ('in_istruttoria', 'integrazione_richiesta', 'proposta_ammissione',
+                                   'proposta_rigetto', 'proposta_inammissibile', 'iscritta_adunanza')
+                ) AS open_cases
+         FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'consigliere'
+         WHERE u.status = 'attivo' ORDER BY u.full_name",
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Councillor {
+            id: r.id,
+            name: r.full_name,
+            codice_fiscale: r.codice_fiscale,
+            lawyer_id: r.lawyer_id,
+            open_cases: r.open_cases,
+        })
+        .collect())
+}

@@ -1,0 +1,73 @@
+//! The documents of a case, opened in the browser by the people who may see the case: PDFs
+//! and images inline, the content of a `.p7m` extracted at upload.
+
+use axum::{
+    http::{HeaderValue, header},
+    response::Response,
+};
+
+use super::{view_grant, viewer};
+use crate::{
+    store::{attachments, cases},
+    web::{
+        AppState,
+        auth::{AreaRole, InArea},
+        error::AppError,
+        public::attachments::file_response,
+        tenant::{CurrentTenant, PathParams},
+    },
+};
+
+/// Types a browser shows by itself; anything else is downloaded.
+const INLINE: &[&str] = &["application/pdf", "image/jpeg", "image/png"];
+
+pub async fn serve<R: AreaRole>(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<R>,
+    params: &PathParams,
+    signed_content: bool,
+) -> Result<Response, AppError> {
+    let grant = view_grant(tenant, who)?;
+    let (id, attachment) = (params.id("id")?, params.id("attachment")?);
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    cases::get(&mut tx, &viewer(&grant, who), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let a = attachments::get(&mut tx, id, attachment)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let (key, content_type, name) = if signed_content {
+        let c = a
+            .signature
+            .as_ref()
+            .and_then(|s| s.content.clone())
+            .ok_or(AppError::NotFound)?;
+        let name = a
+            .filename
+            .trim_end_matches(".p7m")
+            .trim_end_matches(".P7M")
+            .to_owned();
+        (c.storage_key, c.content_type, name)
+    } else {
+        (
+            a.storage_key.clone(),
+            a.content_type.clone(),
+            a.filename.clone(),
+        )
+    };
+    let bytes = state.storage.get(&key).await?;
+    let mut res = file_response(bytes, &content_type, &name);
+    if INLINE.contains(&content_type.as_str()) {
+        let disposition = res
+            .headers()
+            .get(header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.replacen("attachment", "inline", 1));
+        if let Some(v) = disposition.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(res)
+}

@@ -1,0 +1,737 @@
+//! The case workflow over HTTP: intake and acquisition by code, the protocol (gapless under
+//! concurrency and rollbacks, yearly in Rome time, immutable, cancelled by a new entry),
+//! duplicates, assignment with a suggestion and conflicts, the examination page, the version
+//! conflict.
+
+use chrono::{TimeZone, Utc};
+use patrocinio::{
+    domain::access::Role,
+    store::{
+        audit,
+        protocol::{self, Direction, NewEntry},
+        tenants,
+    },
+};
+use sqlx::{Connection, Executor, Row};
+use uuid::Uuid;
+
+use crate::{
+    helpers::{LoggedIn, TestApp, TestUser, spawn_app},
+    public_form::{Ordine, fill_complete, new_draft, ordine, review_token},
+};
+
+pub const SLUG: &str = "vallenera";
+
+/// A complete application submitted over HTTP: (id, code).
+pub async fn submitted(app: &TestApp, o: &Ordine) -> (Uuid, String) {
+    let d = new_draft(app, SLUG).await;
+    fill_complete(&d, o).await;
+    let token = review_token(&d).await;
+    let res = app
+        .client
+        .post(d.url("invia"))
+        .form(&[("token", token.as_str()), ("warnings_confirmed", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    (Uuid::parse_str(&d.id).unwrap(), d.code.clone())
+}
+
+/// `n` more submitted applications like `id` (new ids and codes; another counterparty, so
+/// that they are not duplicates of each other), made directly in the database.
+pub async fn copies(app: &TestApp, id: Uuid, n: usize) -> Vec<Uuid> {
+    let mut conn = app.admin_connection().await;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let new = Uuid::new_v4();
+        conn.execute(
+            sqlx::query(
+                "INSERT INTO app.applications (id, tenant_id, code, pin_hash, state, channel, form,
+                     matter, filed_by, applicant_name, applicant_cf, counterparty_name, rg_number,
+                     judicial_office_id, lawyer_id, applicant_email, income_total_cents,
+                     threshold_cents, submitted_at)
+                 SELECT $2, tenant_id, $3, pin_hash, state, channel, form, matter, filed_by,
+                     applicant_name, applicant_cf, $4, rg_number, judicial_office_id, lawyer_id,
+                     applicant_email, income_total_cents, threshold_cents, submitted_at
+                 FROM app.applications WHERE id = $1",
+            )
+            .bind(id)
+            .bind(new)
+            .bind(format!("{:04}-{:04}", 1000 + i, 2000 + i))
+            .bind(format!("Controparte {i}")),
+        )
+        .await
+        .unwrap();
+        ids.push(new);
+    }
+    ids
+}
+
+pub struct Office {
+    pub o: Ordine,
+    pub secretariat: TestUser,
+    pub councillors: Vec<TestUser>,
+}
+
+pub async fn office(app: &TestApp) -> Office {
+    let o = ordine(app, SLUG).await;
+    let secretariat = app
+        .user(
+            SLUG,
+            "segreteria@ordine.example.it",
+            &[Role::Segreteria],
+            true,
+            None,
+        )
+        .await;
+    let mut councillors = Vec::new();
+    for name in ["rossi", "verdi"] {
+        councillors.push(
+            app.user(
+                SLUG,
+                &format!("{name}@ordine.example.it"),
+                &[Role::Consigliere],
+                true,
+                None,
+            )
+            .await,
+        );
+    }
+    Office {
+        o,
+        secretariat,
+        councillors,
+    }
+}
+
+pub fn between<'b>(body: &'b str, start: &str, end: &str) -> Option<&'b str> {
+    let from = body.find(start)? + start.len();
+    let len = body[from..].find(end)?;
+    Some(&body[from..from + len])
+}
+
+pub fn version_of(body: &str) -> String {
+    between(body, "name=\"versione\" value=\"", "\"")
+        .expect("a form with the version")
+        .to_owned()
+}
+
+impl LoggedIn {
+    pub async fn page(&self, app: &TestApp, path: &str) -> (u16, String) {
+        let res = self.client.get(app.url(path)).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    pub async fn post(
+        &self,
+        app: &TestApp,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = vec![("_csrf", self.csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.client
+            .post(app.url(path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn case_path(area: &str, id: Uuid) -> String {
+    format!("/{SLUG}/{area}/pratiche/{id}")
+}
+
+/// Registers an application over HTTP and returns its protocol number as shown.
+pub async fn register(app: &TestApp, seg: &LoggedIn, id: Uuid) -> String {
+    let (_, page) = seg.page(app, &case_path("segreteria", id)).await;
+    let v = version_of(&page);
+    let res = seg
+        .post(
+            app,
+            &format!("{}/protocolla", case_path("segreteria", id)),
+            &[("versione", &v)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = seg.page(app, &case_path("segreteria", id)).await;
+    between(&page, "<h1>Pratica ", " ")
+        .expect("a protocol number")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn intake_registration_assignment_and_examination() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, code) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+
+    // The new filing is on the intake board.
+    let (status, board) = seg.page(&app, &format!("/{SLUG}/segreteria")).await;
+    assert_eq!(status, 200);
+    assert!(board.contains("Nuove istanze da registrare"));
+    assert!(board.contains(&format!("pratica-{id}")));
+    assert!(board.contains("Mario Rossi"));
+
+    // Acquisition by code, typed loosely (lowercase, no dash, spaces).
+    let loose = format!(" {} ", code.replace('-', "").to_lowercase());
+    let res = seg
+        .post(
+            &app,
+            &format!("/{SLUG}/segreteria/acquisisci"),
+            &[("codice", &loose)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        case_path("segreteria", id).as_str()
+    );
+
+    // The examination page: everything on one screen.
+    let (status, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    assert_eq!(status, 200);
+    for expected in [
+        "Mario Rossi",
+        "Il richiedente dichiara di vivere da solo.",
+        "Redditi dell'anno 2025",
+        "€ 11.000,00",
+        "Tribunale di Vallenera",
+        "Verdi Carla",
+        "Avv. Bianchi Anna",
+        "istanza firmata.pdf",
+        "Senza firma digitale",
+        "Istanza presentata",
+        "Registra nel protocollo",
+    ] {
+        assert!(page.contains(expected), "case page lacks {expected}");
+    }
+    assert!(!page.contains("Possibile istanza doppia"));
+
+    // Registration.
+    let number = register(&app, &seg, id).await;
+    let year = patrocinio::domain::protocol::year_of(Utc::now());
+    assert_eq!(number, format!("{year}/0000001"));
+    let (_, page) = seg
+        .page(
+            &app,
+            &format!("{}?esito=protocollata", case_path("segreteria", id)),
+        )
+        .await;
+    assert!(page.contains("Istanza registrata nel protocollo."));
+    assert!(
+        page.contains("mancano 10 giorni"),
+        "the ten-day clock starts"
+    );
+    assert!(page.contains("SHA-256 dei documenti"));
+
+    // The protocol register shows it with the documents' fingerprint.
+    let (_, reg) = seg
+        .page(&app, &format!("/{SLUG}/segreteria/protocollo"))
+        .await;
+    assert!(reg.contains(&number));
+    assert!(reg.contains(&code));
+
+    // Assignment: the suggestion is the councillor with the least open work (both have none:
+    // by name), and nobody else sees the case until then.
+    let rossi = app.login(&of.councillors[0]).await;
+    let (status, _) = rossi.page(&app, &case_path("consiglieri", id)).await;
+    assert_eq!(status, 404, "not assigned yet");
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    let rossi_id = of.councillors[0].id.to_string();
+    assert!(
+        page.contains(&format!("value=\"{rossi_id}\" selected")),
+        "suggested"
+    );
+    assert!(page.contains("(suggerito)"));
+    let v = version_of(&page);
+    let res = seg
+        .post(
+            &app,
+            &format!("{}/assegna", case_path("segreteria", id)),
+            &[("versione", &v), ("relatore", &rossi_id)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    // The councillor has it in their area, with the clock, and opens it.
+    let (_, area) = rossi.page(&app, &format!("/{SLUG}/consiglieri")).await;
+    assert!(area.contains(&number));
+    assert!(area.contains("mancano 10 giorni"));
+    let (status, page) = rossi.page(&app, &case_path("consiglieri", id)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Assegnata al consigliere relatore"));
+    let attachment = between(
+        &page,
+        &format!("{}/allegati/", case_path("consiglieri", id)),
+        "\"",
+    )
+    .unwrap();
+    let res = rossi
+        .client
+        .get(app.url(&format!(
+            "{}/allegati/{attachment}",
+            case_path("consiglieri", id)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    // The other councillor does not see it.
+    let verdi = app.login(&of.councillors[1]).await;
+    assert_eq!(verdi.page(&app, &case_path("consiglieri", id)).await.0, 404);
+
+    // Reassignment needs a reason.
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    let v = version_of(&page);
+    let verdi_id = of.councillors[1].id.to_string();
+    let res = seg
+        .post(
+            &app,
+            &format!("{}/assegna", case_path("segreteria", id)),
+            &[("versione", &v), ("relatore", &verdi_id)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Indicare il motivo della riassegnazione")
+    );
+    let res = seg
+        .post(
+            &app,
+            &format!("{}/assegna", case_path("segreteria", id)),
+            &[
+                ("versione", &v),
+                ("relatore", &verdi_id),
+                ("motivo", "Astensione del relatore"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(verdi.page(&app, &case_path("consiglieri", id)).await.0, 200);
+    assert_eq!(rossi.page(&app, &case_path("consiglieri", id)).await.0, 404);
+
+    // Every transition wrote its event, audit entry and outbox rows in its transaction.
+    let mut conn = app.admin_connection().await;
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM app.events WHERE application_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        kinds,
+        ["presentata", "protocollata", "assegnata", "riassegnata"]
+    );
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM app.audit_log WHERE target_id = $1 AND action LIKE 'pratica.%' ORDER BY seq",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for a in [
+        "pratica.protocollata",
+        "pratica.assegnata",
+        "pratica.riassegnata",
+        "pratica.consultata",
+    ] {
+        assert!(
+            audited.iter().any(|x| x == a),
+            "audit lacks {a}: {audited:?}"
+        );
+    }
+    let mail: Vec<(String, String)> =
+        sqlx::query_as("SELECT recipient, template FROM app.outbox ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert!(mail.contains(&(
+        "anna.bianchi@pec.avvocati.example.it".into(),
+        "protocollata".into()
+    )));
+    assert!(mail.contains(&("mario.rossi@example.it".into(), "protocollata".into())));
+    assert!(mail.contains(&("rossi@ordine.example.it".into(), "assegnata".into())));
+    assert!(mail.contains(&("verdi@ordine.example.it".into(), "riassegnata".into())));
+}
+
+#[tokio::test]
+async fn acquisition_by_code_explains_every_mistake_and_keeps_the_code() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let draft = new_draft(&app, SLUG).await;
+    let seg = app.login(&of.secretariat).await;
+    let url = format!("/{SLUG}/segreteria/acquisisci");
+    for (typed, message) in [
+        ("12-34", "Il codice non è valido"),
+        (
+            "ZZZZ-ZZZZ",
+            "Nessuna istanza di questo Ordine ha questo codice",
+        ),
+        (draft.code.as_str(), "non è stata ancora inviata"),
+    ] {
+        let res = seg.post(&app, &url, &[("codice", typed)]).await;
+        assert_eq!(res.status(), 422, "{typed}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(message), "{typed}: {message}");
+        assert!(
+            body.contains(&format!("value=\"{typed}\"")),
+            "the typed code is kept"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stale_form_gets_a_409_that_names_the_change_and_keeps_the_text() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let other = app
+        .user(
+            SLUG,
+            "collega@ordine.example.it",
+            &[Role::Segreteria],
+            true,
+            None,
+        )
+        .await;
+    let first = app.login(&of.secretariat).await;
+    let second = app.login(&other).await;
+    // Both open the case; the second registers it first.
+    let (_, page) = first.page(&app, &case_path("segreteria", id)).await;
+    let seen = version_of(&page);
+    register(&app, &second, id).await;
+    let res = first
+        .post(
+            &app,
+            &format!("{}/protocolla", case_path("segreteria", id)),
+            &[
+                ("versione", &seen),
+                ("urgente", "si"),
+                ("motivo_urgenza", "Udienza cautelare imminente"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Utente collega@ordine.example.it (segreteria)"),
+        "who changed it"
+    );
+    assert!(body.contains("Registrata nel protocollo"), "what they did");
+    assert!(
+        body.contains("Udienza cautelare imminente"),
+        "what was typed is kept"
+    );
+    // Nothing was overwritten: one registration, not urgent.
+    let mut conn = app.admin_connection().await;
+    let (n, urgent): (i64, bool) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM app.protocol_entries), urgent FROM app.applications WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((n, urgent), (1, false));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_registrations_with_rollbacks_give_exactly_one_to_n() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (first, _) = submitted(&app, &of.o).await;
+    let mut ids = vec![first];
+    ids.extend(copies(&app, first, 49).await);
+    // Every fifth registration fails after taking its number: the transaction rolls back.
+    let doomed: Vec<Uuid> = ids.iter().copied().step_by(5).collect();
+    let mut conn = app.admin_connection().await;
+    conn.execute(
+        "CREATE FUNCTION app.test_doom() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.protocol_number IS NOT NULL AND NEW.id IN (SELECT id FROM app.test_doomed) THEN
+                 RAISE EXCEPTION 'forced rollback';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TABLE app.test_doomed (id uuid);
+         GRANT SELECT ON app.test_doomed TO patrocinio_app;
+         CREATE TRIGGER test_doom BEFORE UPDATE ON app.applications
+             FOR EACH ROW EXECUTE FUNCTION app.test_doom();",
+    )
+    .await
+    .unwrap();
+    for d in &doomed {
+        sqlx::query("INSERT INTO app.test_doomed VALUES ($1)")
+            .bind(d)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let seg = app.login(&of.secretariat).await;
+    // Each client loads its page first (the version), then all post at once.
+    let mut versions = Vec::new();
+    for id in &ids {
+        let (_, page) = seg.page(&app, &case_path("segreteria", *id)).await;
+        versions.push(version_of(&page));
+    }
+    let mut posts = tokio::task::JoinSet::new();
+    for (id, v) in ids.iter().zip(versions) {
+        let client = seg.client.clone();
+        let url = app.url(&format!("{}/protocolla", case_path("segreteria", *id)));
+        let form = [("_csrf", seg.csrf.clone()), ("versione", v)];
+        posts.spawn(async move {
+            client
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = posts.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == 303).count();
+    let failed = statuses.iter().filter(|s| **s == 500).count();
+    assert_eq!((ok, failed), (40, 10), "{statuses:?}");
+    let numbers: Vec<i32> =
+        sqlx::query_scalar("SELECT number FROM app.protocol_entries ORDER BY number")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        numbers,
+        (1..=40).collect::<Vec<i32>>(),
+        "gapless, no duplicates"
+    );
+    let registered: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM app.applications WHERE protocol_number IS NOT NULL AND state = 'protocollata'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(registered, 40);
+    let doomed_registered: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM app.applications WHERE id IN (SELECT id FROM app.test_doomed) AND state <> 'presentata'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        doomed_registered, 0,
+        "a rolled-back registration leaves nothing behind"
+    );
+}
+
+#[tokio::test]
+async fn the_series_restarts_at_midnight_in_rome_and_entries_never_change() {
+    let app = spawn_app().await;
+    let tenant = app
+        .create_tenant(SLUG, tenants::TenantSettings::default())
+        .await;
+    let by = audit::Actor::anonymous("test");
+    let entry = |subject: &str| NewEntry {
+        direction: Direction::Incoming,
+        kind: "istanza",
+        channel: "portale",
+        application: None,
+        subject: subject.to_owned(),
+        documents: Vec::new(),
+        by: &by,
+    };
+    let rome = chrono_tz::Europe::Rome;
+    let last = rome
+        .with_ymd_and_hms(2026, 12, 31, 23, 59, 59)
+        .unwrap()
+        .with_timezone(&Utc);
+    let first = rome
+        .with_ymd_and_hms(2027, 1, 1, 0, 0, 1)
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut tx = app.db.tenant_tx(tenant.id).await.unwrap();
+    let a = protocol::register(&mut tx, &entry("a"), &move || last)
+        .await
+        .unwrap();
+    let b = protocol::register(&mut tx, &entry("b"), &move || last)
+        .await
+        .unwrap();
+    let c = protocol::register(&mut tx, &entry("c"), &move || first)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((a.year, a.number), (2026, 1));
+    assert_eq!((b.year, b.number), (2026, 2));
+    assert_eq!(
+        (c.year, c.number),
+        (2027, 1),
+        "1 January in Rome is 31 December in UTC"
+    );
+    assert_eq!(c.number().to_string(), "2027/0000001");
+
+    // No role may change or remove an entry: not the service, not the owner, not a superuser.
+    let mut conn = app.admin_connection().await;
+    for statement in [
+        "UPDATE app.protocol_entries SET subject = 'x'",
+        "DELETE FROM app.protocol_entries",
+        "TRUNCATE app.protocol_entries CASCADE",
+    ] {
+        for role in [Some("patrocinio_app"), Some("patrocinio_owner"), None] {
+            let mut tx = conn.begin().await.unwrap();
+            if let Some(role) = role {
+                tx.execute(format!("SET LOCAL ROLE {role}").as_str())
+                    .await
+                    .unwrap();
+            }
+            tx.execute(
+                format!("SELECT set_config('app.tenant_id', '{}', true)", tenant.id).as_str(),
+            )
+            .await
+            .unwrap();
+            let err = tx.execute(statement).await.expect_err(statement);
+            assert!(
+                err.to_string().contains("non si modificano")
+                    || err.to_string().contains("permission denied"),
+                "{role:?}: {statement}: {err}"
+            );
+            tx.rollback().await.unwrap();
+        }
+    }
+    let count: i64 = conn
+        .fetch_one("SELECT count(*) FROM app.protocol_entries")
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 3);
+}
+
+#[tokio::test]
+async fn a_registration_is_cancelled_by_a_new_entry_and_the_application_can_be_registered_again() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+    let first = register(&app, &seg, id).await;
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    let v = version_of(&page);
+    let url = format!("{}/annulla-protocollo", case_path("segreteria", id));
+    let res = seg
+        .post(&app, &url, &[("versione", &v), ("motivo", "no")])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Indicare il motivo dell'annullamento")
+    );
+    let res = seg
+        .post(
+            &app,
+            &url,
+            &[
+                ("versione", &v),
+                ("motivo", "Registrata due volte per errore"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, reg) = seg
+        .page(&app, &format!("/{SLUG}/segreteria/protocollo"))
+        .await;
+    assert!(
+        reg.contains("annullata (n. "),
+        "the original is shown cancelled"
+    );
+    assert!(reg.contains("Annullamento della registrazione n. "));
+    assert!(reg.contains("Registrata due volte per errore"));
+    // Back among the filings to register; the next registration takes the next number.
+    let (_, board) = seg.page(&app, &format!("/{SLUG}/segreteria")).await;
+    let intake = between(&board, "id=\"da-acquisire\"", "id=\"in-corso\"").unwrap();
+    assert!(intake.contains(&format!("pratica-{id}")));
+    let again = register(&app, &seg, id).await;
+    assert_eq!(first.split('/').nth(1), Some("0000001"));
+    assert_eq!(again.split('/').nth(1), Some("0000003"));
+}
+
+#[tokio::test]
+async fn duplicates_and_conflicts_are_flagged_at_intake_and_assignment() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, code) = submitted(&app, &of.o).await;
+    // The same applicant, the same counterparty: a second application.
+    let (second, _) = submitted(&app, &of.o).await;
+    // A councillor who is the chosen lawyer.
+    let conflicted = app
+        .user(
+            SLUG,
+            "bianchi@ordine.example.it",
+            &[Role::Consigliere],
+            true,
+            Some(of.o.lawyer),
+        )
+        .await;
+    let seg = app.login(&of.secretariat).await;
+    let (_, page) = seg.page(&app, &case_path("segreteria", second)).await;
+    assert!(page.contains("Possibile istanza doppia"));
+    assert!(page.contains(&format!("href=\"{id}\"")));
+    assert!(page.contains(&format!("Istanza {code}")));
+
+    register(&app, &seg, second).await;
+    let (_, page) = seg.page(&app, &case_path("segreteria", second)).await;
+    assert!(
+        page.contains("in conflitto: è l&#39;avvocato indicato nell&#39;istanza")
+            || page.contains("in conflitto: è l'avvocato indicato nell'istanza")
+    );
+    let v = version_of(&page);
+    let res = seg
+        .post(
+            &app,
+            &format!("{}/assegna", case_path("segreteria", second)),
+            &[("versione", &v), ("relatore", &conflicted.id.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("non può essere relatore di questa pratica")
+    );
+}
+
+#[tokio::test]
+async fn paper_applications_are_keyed_in_with_their_channel() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let seg = app.login(&of.secretariat).await;
+    let res = seg
+        .post(
+            &app,
+            &format!("/{SLUG}/segreteria/sportello"),
+            &[("canale", "posta")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let code = between(&body, "id=\"codice-istanza\">", "<").unwrap();
+    let mut conn = app.admin_connection().await;
+    let (channel, by): (String, Option<Uuid>) =
+        sqlx::query_as("SELECT channel, filed_by_user FROM app.applications WHERE code = $1")
+            .bind(code)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((channel.as_str(), by), ("posta", Some(of.secretariat.id)));
+}
