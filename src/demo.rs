@@ -411,6 +411,7 @@ async fn insert_application(
                     sha256: &sha,
                     storage_key: &key,
                     signature: None,
+                    integration_request_id: None,
                 },
             )
             .await?;

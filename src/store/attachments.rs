@@ -69,14 +69,16 @@ pub struct NewAttachment<'a> {
     pub sha256: &'a str,
     pub storage_key: &'a str,
     pub signature: Option<&'a SignatureSummary>,
+    pub integration_request_id: Option<Uuid>,
 }
 
 pub async fn insert(tx: &mut TenantTx, a: NewAttachment<'_>) -> anyhow::Result<()> {
     let tenant = tx.tenant().0;
     sqlx::query(
         "INSERT INTO attachments (id, tenant_id, application_id, kind, filename, content_type,
-                                  size_bytes, sha256, storage_key, signature)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                  size_bytes, sha256, storage_key, signature,
+                                  integration_request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(a.id)
     .bind(tenant)
@@ -88,6 +90,7 @@ pub async fn insert(tx: &mut TenantTx, a: NewAttachment<'_>) -> anyhow::Result<(
     .bind(a.sha256)
     .bind(a.storage_key)
     .bind(a.signature.map(Json))
+    .bind(a.integration_request_id)
     .execute(tx.conn())
     .await?;
     Ok(())

@@ -160,6 +160,17 @@ pub async fn lock(
     .await?)
 }
 
+/// The applicant's own application, locked, for the answers they give with code and PIN:
+/// the caller has checked this device's access (`web::public::open`).
+pub async fn lock_for_applicant(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<Option<Case>> {
+    Ok(sqlx::query_as(&format!(
+        "{SELECT} WHERE a.id = $1 AND a.state <> 'bozza' FOR UPDATE OF a"
+    ))
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
 /// Which list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Queue {

@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod audit;
 pub mod cases;
 pub mod events;
+pub mod integrations;
 pub mod lawyers;
 pub mod offices;
 pub mod outbox;

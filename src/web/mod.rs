@@ -15,6 +15,7 @@ pub mod headers;
 pub mod layout;
 pub mod ratelimit;
 pub mod tenant;
+pub mod uploads;
 
 pub mod admin;
 mod health;
@@ -342,6 +343,18 @@ pub fn route_table() -> Vec<RouteDef> {
             TenantEmbeddable,
             public::verify_step,
         ),
+        RouteDef::get(
+            "/{slug}/istanza/{id}/integrazione",
+            TenantEmbeddable,
+            public::integration_form,
+        ),
+        RouteDef::post(
+            "/{slug}/istanza/{id}/integrazione",
+            TenantEmbeddable,
+            public::integration_submit,
+        )
+        .limited(Bucket::Upload)
+        .uploads(),
         RouteDef::get("/{slug}/segreteria", Tenant, secretariat::entry),
         RouteDef::post(
             "/{slug}/segreteria/acquisisci",
@@ -395,6 +408,11 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             rapporteur::case_page,
         ),
+        RouteDef::post(
+            "/{slug}/consiglieri/pratiche/{id}/integrazione",
+            Tenant,
+            rapporteur::request_integration,
+        ),
         RouteDef::get(
             "/{slug}/consiglieri/pratiche/{id}/allegati/{attachment}",
             Tenant,
@@ -407,6 +425,12 @@ pub fn route_table() -> Vec<RouteDef> {
         ),
         RouteDef::get("/{slug}/avvocati", Tenant, lawyer::entry),
         RouteDef::get("/{slug}/avvocati/pratiche/{id}", Tenant, lawyer::case_page),
+        RouteDef::post(
+            "/{slug}/avvocati/pratiche/{id}/integrazione",
+            Tenant,
+            lawyer::answer,
+        )
+        .uploads(),
         RouteDef::get(
             "/{slug}/avvocati/pratiche/{id}/allegati/{attachment}",
             Tenant,

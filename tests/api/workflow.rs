@@ -24,6 +24,12 @@ pub const SLUG: &str = "vallenera";
 
 /// A complete application submitted over HTTP: (id, code).
 pub async fn submitted(app: &TestApp, o: &Ordine) -> (Uuid, String) {
+    let (id, code, _) = submitted_with_pin(app, o).await;
+    (id, code)
+}
+
+/// The same, with the PIN: (id, code, PIN).
+pub async fn submitted_with_pin(app: &TestApp, o: &Ordine) -> (Uuid, String, String) {
     let d = new_draft(app, SLUG).await;
     fill_complete(&d, o).await;
     let token = review_token(&d).await;
@@ -35,7 +41,11 @@ pub async fn submitted(app: &TestApp, o: &Ordine) -> (Uuid, String) {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    (Uuid::parse_str(&d.id).unwrap(), d.code.clone())
+    (
+        Uuid::parse_str(&d.id).unwrap(),
+        d.code.clone(),
+        d.pin.clone(),
+    )
 }
 
 /// `n` more submitted applications like `id` (new ids and codes; another counterparty, so
@@ -734,4 +744,243 @@ async fn paper_applications_are_keyed_in_with_their_channel() {
             .await
             .unwrap();
     assert_eq!((channel.as_str(), by), ("posta", Some(of.secretariat.id)));
+}
+
+/// Registered and assigned to the first councillor, who is logged in.
+pub async fn in_examination(app: &TestApp, of: &Office, id: Uuid) -> LoggedIn {
+    let seg = app.login(&of.secretariat).await;
+    register(app, &seg, id).await;
+    let (_, page) = seg.page(app, &case_path("segreteria", id)).await;
+    let v = version_of(&page);
+    let res = seg
+        .post(
+            app,
+            &format!("{}/assegna", case_path("segreteria", id)),
+            &[
+                ("versione", &v),
+                ("relatore", &of.councillors[0].id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    app.login(&of.councillors[0]).await
+}
+
+/// The rapporteur asks for two documents and one clarification.
+async fn ask(app: &TestApp, rel: &LoggedIn, id: Uuid) {
+    let (_, page) = rel.page(app, &case_path("consiglieri", id)).await;
+    assert!(
+        page.contains("Richiedi un&#39;integrazione") || page.contains("Richiedi un'integrazione")
+    );
+    let v = version_of(&page);
+    let url = format!("{}/integrazione", case_path("consiglieri", id));
+    // Nothing ticked: refused, the note kept.
+    let res = rel
+        .post(app, &url, &[("versione", &v), ("nota", "Grazie")])
+        .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Indicare almeno un documento mancante o una domanda da porre."));
+    assert!(body.contains(">Grazie</textarea>"));
+    let res = rel
+        .post(
+            app,
+            &url,
+            &[
+                ("versione", &v),
+                ("documenti", "redditi"),
+                ("documenti", "stato_famiglia"),
+                ("domande", "Chi è il secondo figlio indicato nelle lettere?"),
+                ("scadenza", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+}
+
+fn multipart_answer(
+    version: &str,
+    files: &[(&str, &str)],
+    answer: Option<&str>,
+) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new().text("versione", version.to_owned());
+    for (field, name) in files {
+        form = form.part(
+            field.to_string(),
+            reqwest::multipart::Part::bytes(crate::public_form::minimal_pdf())
+                .file_name(name.to_string()),
+        );
+    }
+    if let Some(a) = answer {
+        form = form.text("risposta_0", a.to_owned());
+    }
+    form
+}
+
+#[tokio::test]
+async fn an_integration_request_answered_by_the_lawyer() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let rel = in_examination(&app, &of, id).await;
+    ask(&app, &rel, id).await;
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    assert!(page.contains("Integrazione richiesta"));
+    assert!(page.contains("Chi è il secondo figlio indicato nelle lettere?"));
+
+    let lawyer = app
+        .user(
+            SLUG,
+            "anna.bianchi@avvocati.example.it",
+            &[Role::Avvocato],
+            false,
+            Some(of.o.lawyer),
+        )
+        .await;
+    let avv = app.login(&lawyer).await;
+    let (_, page) = avv.page(&app, &format!("/{SLUG}/avvocati")).await;
+    assert!(
+        page.contains(&format!("pratica-{id}")),
+        "the lawyer's area lists it"
+    );
+    let (status, page) = avv.page(&app, &case_path("avvocati", id)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Rispondi alla richiesta di integrazione"));
+    let v = version_of(&page);
+    let url = app.url(&format!(
+        "{}/integrazione?_csrf={}",
+        case_path("avvocati", id),
+        avv.csrf
+    ));
+
+    // Only one of the two documents, no reply: refused, the document sent is kept.
+    let res = avv
+        .client
+        .post(&url)
+        .multipart(multipart_answer(
+            &v,
+            &[("file_redditi", "cu-2025.pdf")],
+            None,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Manca il documento richiesto: Stato di famiglia o autocertificazione."));
+    assert!(
+        body.contains(
+            "Rispondere alla domanda: «Chi è il secondo figlio indicato nelle lettere?»."
+        )
+    );
+    assert!(body.contains("Già inviato"), "nothing sent is lost");
+
+    let res = avv
+        .client
+        .post(&url)
+        .multipart(multipart_answer(
+            &v,
+            &[("file_stato_famiglia", "stato di famiglia.pdf")],
+            Some("Luca Rossi, nato nel 2015"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+
+    // The rapporteur sees what changed since the request.
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    assert!(page.contains("In esame presso il consigliere relatore"));
+    assert!(page.contains("Integrazione ricevuta"));
+    let section = between(&page, "id=\"integrazioni\"", "id=\"storia\"").unwrap();
+    assert!(section.contains("cu-2025.pdf"));
+    assert!(section.contains("stato di famiglia.pdf"));
+    assert!(section.contains("Luca Rossi, nato nel 2015"));
+    let mut conn = app.admin_connection().await;
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM app.protocol_entries ORDER BY number")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        kinds,
+        ["istanza", "integrazione"],
+        "the answer is registered in the protocol"
+    );
+    let mail: Vec<String> = sqlx::query_scalar(
+        "SELECT recipient FROM app.outbox WHERE template = 'integrazione_ricevuta'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(mail, ["rossi@ordine.example.it"]);
+}
+
+#[tokio::test]
+async fn the_applicant_answers_from_the_status_page_and_an_expired_deadline_is_flagged() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, code, pin) = submitted_with_pin(&app, &of.o).await;
+    let rel = in_examination(&app, &of, id).await;
+    ask(&app, &rel, id).await;
+
+    // The deadline passes: V39 on the rapporteur's page.
+    let mut conn = app.admin_connection().await;
+    sqlx::query("UPDATE app.integration_requests SET due_on = current_date - 1, requested_at = now() - interval '20 days'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    assert!(page.contains("è scaduto il"), "V39");
+    assert!(page.contains("art. 79, comma 3"));
+
+    // Another device: code and PIN on the status page open the answer.
+    let phone = crate::helpers::new_client();
+    let res = phone
+        .post(app.url(&format!("/{SLUG}/istanza/stato")))
+        .form(&[("codice", code.as_str()), ("pin", pin.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Integrazione richiesta"));
+    let answer_url = app.url(&format!("/{SLUG}/istanza/{id}/integrazione"));
+    assert!(body.contains(&format!("/{SLUG}/istanza/{id}/integrazione")));
+    let page = phone
+        .get(&answer_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Rispondi alla richiesta di integrazione"));
+    let v = version_of(&page);
+    let res = phone
+        .post(&answer_url)
+        .multipart(multipart_answer(
+            &v,
+            &[
+                ("file_redditi", "cu.pdf"),
+                ("file_stato_famiglia", "famiglia.pdf"),
+            ],
+            Some("Mio figlio Luca"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Integrazione inviata e registrata nel protocollo")
+    );
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    assert!(page.contains("oltre il termine"), "a late answer is marked");
+    assert!(page.contains("Richiedente (codice e PIN)"));
+    // A device without code and PIN cannot answer.
+    let stranger = crate::helpers::new_client();
+    let res = stranger.get(&answer_url).send().await.unwrap();
+    assert_ne!(res.status(), 200);
 }

@@ -4,6 +4,7 @@
 pub mod attachment;
 pub mod check;
 pub mod form;
+pub mod integration;
 pub mod matter;
 pub mod workflow;
 

@@ -3,6 +3,7 @@
 //! actor of a change). Each area adds its own action panel.
 
 pub mod files;
+pub mod integration;
 
 use axum::{
     http::StatusCode,
@@ -36,6 +37,7 @@ use crate::{
         audit,
         cases::{self, Case, Duplicate, Stale, Viewer},
         events::{self, Event},
+        integrations,
         protocol::{self, Entry},
     },
 };
@@ -84,6 +86,7 @@ pub struct CaseFile {
     pub events: Vec<Event>,
     pub protocol: Vec<Entry>,
     pub duplicates: Vec<Duplicate>,
+    pub integrations: Vec<integrations::Request>,
 }
 
 impl CaseFile {
@@ -123,6 +126,7 @@ impl CaseFile {
             attachments: attachments::list(tx, id).await?,
             events: events::for_application(tx, id).await?,
             protocol: protocol::for_application(tx, id).await?,
+            integrations: integrations::for_application(tx, id).await?,
             duplicates,
             case,
         })
@@ -475,6 +479,7 @@ pub fn page<R: AreaRole>(
                     (summary(file))
                     (application(file))
                     (attachment_list(file, &case_url(tenant, who, c.id)))
+                    (integration::section(&file.integrations, &file.attachments, &case_url(tenant, who, c.id)))
                     (history(file))
                 }
                 aside class="col-lg-4" aria-label="Operazioni" {

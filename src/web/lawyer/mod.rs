@@ -2,20 +2,33 @@
 //! and history of each, requests to answer, resolutions to download.
 
 use axum::{
-    extract::State,
+    extract::{Multipart, Query, State},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use maud::{Markup, html};
+use serde::Deserialize;
+use uuid::Uuid;
 
 use super::{
     AppState,
     auth::{Avvocato, InArea},
-    case::{self, CaseFile},
+    case::{
+        self, CaseFile,
+        integration::{self, Answered},
+    },
     error::AppError,
     layout::{self, PageMeta},
     tenant::{CurrentTenant, PathParams},
+    uploads,
 };
-use crate::store::cases::{self, Queue, Sort};
+use crate::{
+    domain::application::{Actor, Stage, integration::FieldError},
+    store::{
+        cases::{self, Queue, Sort},
+        integrations,
+    },
+};
 
 pub const TITLE: &str = "Area degli avvocati";
 
@@ -40,24 +53,136 @@ pub async fn entry(
     ))
 }
 
+#[derive(Deserialize, Default)]
+pub struct CaseQuery {
+    #[serde(default)]
+    esito: Option<String>,
+}
+
 pub async fn case_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Avvocato>,
     params: PathParams,
+    Query(q): Query<CaseQuery>,
 ) -> Result<Response, AppError> {
-    let grant = case::view_grant(&tenant, &who)?;
     let id = params.id("id")?;
+    let notice = (q.esito.as_deref() == Some("integrazione"))
+        .then(|| case::success("Integrazione inviata: il consigliere relatore ne riceve avviso."));
+    show(
+        &state,
+        &tenant,
+        &who,
+        id,
+        notice,
+        StatusCode::OK,
+        (Vec::new(), Vec::new()),
+    )
+    .await
+}
+
+async fn show(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Avvocato>,
+    id: Uuid,
+    notice: Option<Markup>,
+    status: StatusCode,
+    (errors, answers): (Vec<FieldError>, Vec<String>),
+) -> Result<Response, AppError> {
+    let grant = case::view_grant(tenant, who)?;
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let found = cases::get(&mut tx, &case::viewer(&grant, &who), id)
+    let found = cases::get(&mut tx, &case::viewer(&grant, who), id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let file = CaseFile::load(&mut tx, &who, found).await?;
+    let file = CaseFile::load(&mut tx, who, found).await?;
+    let open = file
+        .integrations
+        .iter()
+        .find(|r| r.answered_at.is_none())
+        .cloned();
+    let provided = match &open {
+        Some(r) => integrations::provided_kinds(&mut tx, r.id).await?,
+        None => Vec::new(),
+    };
     tx.commit().await?;
+    let c = &file.case;
+    let may_answer = c.stage() == Stage::IntegrazioneRichiesta
+        && who.user.lawyer_id.is_some()
+        && who.user.lawyer_id == c.lawyer_id;
+    let url = case::case_url(tenant, who, id);
     let actions = html! {
+        @if let Some(r) = &open {
+            (integration::request_card(r, case::today()))
+            @if may_answer {
+                (integration::answer_form(&format!("{url}/integrazione?_csrf={}", who.csrf), c.version, r, &provided, &answers, &errors))
+            }
+        }
         p { a href=(format!("/{}/avvocati", tenant.slug)) { "Torna alle mie istanze" } }
     };
-    Ok(case::page(&tenant, &who, TITLE, &file, None, actions).into_response())
+    Ok((
+        status,
+        case::page(tenant, who, TITLE, &file, notice, actions),
+    )
+        .into_response())
+}
+
+/// The lawyer's answer to an integration request: the files asked for and the replies.
+pub async fn answer(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Avvocato>,
+    params: PathParams,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let id = params.id("id")?;
+    let fields = uploads::read(multipart, state.settings.limits.max_file_bytes).await;
+    let grant = case::view_grant(&tenant, &who)?;
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let c = cases::lock(&mut tx, &case::viewer(&grant, &who), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let Some(request) = integrations::open_for(&mut tx, id).await? else {
+        return Ok(case::refused_page(
+            &tenant,
+            &who,
+            id,
+            "Non c'è una richiesta di integrazione in attesa di risposta.",
+        ));
+    };
+    let facts = case::facts(&tenant, &who, &c, false);
+    let actor = case::actor(&who);
+    match integration::receive(
+        &state,
+        &mut tx,
+        &c,
+        &request,
+        fields,
+        (Actor::Lawyer, &actor),
+        facts,
+    )
+    .await?
+    {
+        Answered::Done => {
+            tx.commit().await?;
+            Ok(case::done(&tenant, &who, id, "integrazione"))
+        }
+        Answered::Incomplete(errors, answers) => {
+            tx.commit().await?;
+            show(
+                &state,
+                &tenant,
+                &who,
+                id,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                (errors, answers),
+            )
+            .await
+        }
+        Answered::Stale(stale) => Ok(case::stale_page(&tenant, &who, id, &stale, &[])),
+        Answered::Refused(message) => Ok(case::refused_page(&tenant, &who, id, &message)),
+    }
 }
 
 pub async fn attachment(

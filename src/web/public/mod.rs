@@ -5,6 +5,7 @@
 
 mod access;
 pub mod attachments;
+mod integration;
 mod submit;
 pub mod views;
 
@@ -23,6 +24,7 @@ use uuid::Uuid;
 pub use attachments::{
     delete as delete_attachment, download as download_attachment, file_response, upload,
 };
+pub use integration::{form as integration_form, submit as integration_submit};
 pub use submit::{application_pdf, receipt, receipt_pdf, status, status_form, submit};
 
 use super::{

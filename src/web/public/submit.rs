@@ -31,7 +31,7 @@ use crate::{
     store::{
         applications::{self, ApplicationRow, TokenUse},
         attachments::Attachment,
-        audit, events,
+        audit, events, integrations,
         lawyers::Lawyer,
         tenants::Tenant,
     },
@@ -451,6 +451,7 @@ pub async fn status_form(tenant: CurrentTenant) -> Markup {
 pub async fn status(
     State(state): State<AppState>,
     tenant: CurrentTenant,
+    headers: axum::http::HeaderMap,
     HtmlForm(input): HtmlForm<CodePin>,
 ) -> Result<Response, AppError> {
     let mut tx = state.db.tenant_tx(tenant.id).await?;
@@ -477,7 +478,19 @@ pub async fn status(
         }
     };
     let kind = row.state();
-    Ok(status_page(
+    // An applicant who filed alone answers an integration request from here: this device
+    // gets access to the answer page.
+    let mut cookie = None;
+    let mut request = None;
+    if kind == Kind::IntegrazioneRichiesta && row.form.0.filing.filed_by == "richiedente" {
+        let mut tx = state.db.tenant_tx(tenant.id).await?;
+        request = integrations::open_for(&mut tx, row.id).await?;
+        let (device, set) = access::ensure_device_token(&state, &headers);
+        applications::grant_device(&mut tx, &device, row.id).await?;
+        tx.commit().await?;
+        cookie = set;
+    }
+    let page = status_page(
         &tenant,
         html! {
             div class="card card-bg mb-4" id="stato-istanza" { div class="card-body" {
@@ -494,7 +507,15 @@ pub async fn status(
             @if kind == Kind::Bozza {
                 p { "Per completarla: " a href=(format!("{}#riprendi", views::base(&tenant))) { "riprendi l'istanza con codice e PIN" } "." }
             }
+            @if let Some(r) = &request {
+                (crate::web::case::integration::request_card(r, time::rome_date(Utc::now())))
+                a class="btn btn-primary" href=(format!("{}/{}/integrazione", views::base(&tenant), row.id)) { "Rispondi alla richiesta" }
+            }
         },
-    )
-    .into_response())
+    );
+    let mut res = page.into_response();
+    if let Some(c) = cookie {
+        res.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    Ok(res)
 }

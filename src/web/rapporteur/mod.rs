@@ -1,11 +1,17 @@
 //! The rapporteur councillors' area (consiglieri relatori): the cases assigned to them, their
 //! examination and decision.
 
+mod examination;
+
+pub use examination::request_integration;
+
 use axum::{
-    extract::State,
+    extract::{Query, State},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::{
     AppState,
@@ -15,7 +21,10 @@ use super::{
     layout::{self, PageMeta},
     tenant::{CurrentTenant, PathParams},
 };
-use crate::store::cases::{self, Queue, Sort};
+use crate::{
+    domain::application::integration::FieldError,
+    store::cases::{self, Queue, Sort},
+};
 
 pub const TITLE: &str = "Area dei consiglieri relatori";
 
@@ -46,24 +55,75 @@ pub async fn entry(
     ))
 }
 
+#[derive(Deserialize, Default)]
+pub struct CaseQuery {
+    #[serde(default)]
+    esito: Option<String>,
+}
+
 pub async fn case_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Consigliere>,
     params: PathParams,
+    Query(q): Query<CaseQuery>,
 ) -> Result<Response, AppError> {
-    let grant = case::view_grant(&tenant, &who)?;
     let id = params.id("id")?;
+    let notice = q
+        .esito
+        .as_deref()
+        .and_then(outcome_message)
+        .map(case::success);
+    show(
+        &state,
+        &tenant,
+        &who,
+        id,
+        notice,
+        StatusCode::OK,
+        Typed::default(),
+    )
+    .await
+}
+
+/// What the rapporteur typed in a refused form, with the errors.
+#[derive(Default)]
+pub struct Typed {
+    pub errors: Vec<FieldError>,
+    pub request: Option<examination::RequestForm>,
+}
+
+pub(crate) async fn show(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Consigliere>,
+    id: uuid::Uuid,
+    notice: Option<Markup>,
+    status: StatusCode,
+    typed: Typed,
+) -> Result<Response, AppError> {
+    let grant = case::view_grant(tenant, who)?;
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let found = cases::get(&mut tx, &case::viewer(&grant, &who), id)
+    let found = cases::get(&mut tx, &case::viewer(&grant, who), id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let file = CaseFile::load(&mut tx, &who, found).await?;
+    let file = CaseFile::load(&mut tx, who, found).await?;
     tx.commit().await?;
-    let actions = html! {
-        p { a href=(format!("/{}/consiglieri", tenant.slug)) { "Torna alle pratiche assegnate" } }
-    };
-    Ok(case::page(&tenant, &who, TITLE, &file, None, actions).into_response())
+    let actions = examination::actions(tenant, who, &file, &typed);
+    Ok((
+        status,
+        case::page(tenant, who, TITLE, &file, notice, actions),
+    )
+        .into_response())
+}
+
+fn outcome_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "integrazione" => {
+            "Richiesta di integrazione inviata: l'avvocato e il richiedente ne ricevono avviso."
+        }
+        _ => return None,
+    })
 }
 
 pub async fn attachment(

@@ -1,0 +1,275 @@
+//! Uploaded files, wherever they arrive (the public form, an integration answer): recognised by
+//! their content (PDF, JPEG, PNG, CAdES `.p7m` in DER, base64 or PEM), never by their name;
+//! signatures verified before anything is kept (V29); the rest refused with V37's message.
+
+use axum::extract::Multipart;
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    db::TenantTx,
+    documents::{
+        ExtractedContent, SignatureSummary,
+        signature::{self, FileKind, SignatureError},
+    },
+    domain::{application::attachment::AttachmentKind, tenant::TenantId},
+    storage::Storage,
+    store::attachments,
+};
+
+pub fn v37(name: &str) -> String {
+    format!(
+        "Il file {name} non è in un formato ammesso (PDF o PDF firmato .p7m) o supera la dimensione massima consentita."
+    )
+}
+
+pub fn v29(name: &str) -> String {
+    format!(
+        "La firma digitale del file {name} non risulta valida o il certificato è scaduto. Ricaricare il documento firmato correttamente."
+    )
+}
+
+/// A file name safe to show and to store: the last path component, no control characters,
+/// at most 150 characters.
+pub fn clean_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(150).collect();
+    let cleaned = cleaned.trim().to_owned();
+    if cleaned.is_empty() {
+        "documento".into()
+    } else {
+        cleaned
+    }
+}
+
+/// A file as received from a form.
+#[derive(Debug, Default)]
+pub struct UploadedFile {
+    /// The form field it came in.
+    pub field: String,
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// It went over the size limit (its bytes were dropped).
+    pub too_big: bool,
+}
+
+impl UploadedFile {
+    pub fn display_name(&self) -> String {
+        if self.name.is_empty() {
+            "senza nome".to_owned()
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// A multipart form: its text fields and its files.
+#[derive(Debug, Default)]
+pub struct Fields {
+    pub texts: Vec<(String, String)>,
+    pub files: Vec<UploadedFile>,
+}
+
+impl Fields {
+    pub fn text(&self, name: &str) -> &str {
+        self.texts
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// Reads a multipart body, stopping a file as soon as it exceeds `max` bytes. Empty file
+/// inputs (nothing chosen) are left out.
+pub async fn read(mut multipart: Multipart, max: u64) -> Fields {
+    let mut out = Fields::default();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                // The body went over the route's limit, or the client broke off.
+                out.files.push(UploadedFile {
+                    too_big: true,
+                    ..UploadedFile::default()
+                });
+                break;
+            }
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        if field.file_name().is_none() {
+            out.texts
+                .push((name, field.text().await.unwrap_or_default()));
+            continue;
+        }
+        let mut file = UploadedFile {
+            field: name,
+            name: clean_name(field.file_name().unwrap_or("")),
+            ..UploadedFile::default()
+        };
+        let mut field = field;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (file.bytes.len() + chunk.len()) as u64 > max {
+                        file.too_big = true;
+                        file.bytes.clear();
+                        break;
+                    }
+                    file.bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    file.too_big = true;
+                    break;
+                }
+            }
+        }
+        let stop = file.too_big;
+        if stop || !file.bytes.is_empty() {
+            out.files.push(file);
+        }
+        if stop {
+            break;
+        }
+    }
+    out
+}
+
+/// What the checks found in an acceptable file.
+#[derive(Debug)]
+pub struct Checked {
+    pub content_type: &'static str,
+    pub signature: Option<SignatureSummary>,
+    /// The signed content of a `.p7m`.
+    pub extracted: Option<Vec<u8>>,
+}
+
+/// Recognises the file and verifies its signature, if any; the Italian message otherwise.
+pub fn check(file: &UploadedFile) -> Result<Checked, String> {
+    let name = file.display_name();
+    if file.too_big {
+        return Err(v37(&name));
+    }
+    if file.bytes.is_empty() {
+        return Err("Scegliere il file da caricare.".into());
+    }
+    let now = Utc::now();
+    let mut checked = Checked {
+        content_type: "application/octet-stream",
+        signature: None,
+        extracted: None,
+    };
+    match signature::sniff(&file.bytes) {
+        FileKind::Other => return Err(v37(&name)),
+        FileKind::Jpeg => checked.content_type = "image/jpeg",
+        FileKind::Png => checked.content_type = "image/png",
+        FileKind::Pdf => {
+            checked.content_type = "application/pdf";
+            match signature::verify_pades(&file.bytes, now) {
+                Ok(report) => checked.signature = Some(SignatureSummary::from_report(&report)),
+                Err(SignatureError::NotSigned) => {}
+                Err(_) => return Err(v29(&name)),
+            }
+        }
+        FileKind::P7m => {
+            checked.content_type = "application/pkcs7-mime";
+            match signature::verify_cades(&file.bytes, now) {
+                Ok(report) => {
+                    checked.extracted = report.content.clone();
+                    checked.signature = Some(SignatureSummary::from_report(&report));
+                }
+                Err(_) => return Err(v29(&name)),
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// Where a kept file belongs.
+pub struct Owner {
+    pub tenant: TenantId,
+    pub application: Uuid,
+    pub kind: AttachmentKind,
+    /// The integration request it answers, if any.
+    pub integration_request: Option<Uuid>,
+}
+
+/// Stores the bytes (and a `.p7m`'s content beside them) and records the attachment in `tx`.
+/// On a database error the stored objects are removed again.
+pub async fn keep(
+    storage: &Storage,
+    tx: &mut TenantTx,
+    owner: &Owner,
+    file: UploadedFile,
+    checked: Checked,
+) -> anyhow::Result<Uuid> {
+    let Checked {
+        content_type,
+        mut signature,
+        extracted,
+    } = checked;
+    let id = Uuid::new_v4();
+    let key = format!("{}/{}/{}", owner.tenant, owner.application, id);
+    let sha256 = hex::encode(Sha256::digest(&file.bytes));
+    let size = file.bytes.len() as i64;
+    // The signed content of a .p7m is kept beside it, readable without signing software.
+    if let (Some(content), Some(sig)) = (extracted, signature.as_mut()) {
+        let content_key = format!("{key}.contenuto");
+        sig.content = Some(ExtractedContent {
+            storage_key: content_key.clone(),
+            content_type: match signature::sniff(&content) {
+                FileKind::Pdf => "application/pdf",
+                FileKind::Jpeg => "image/jpeg",
+                FileKind::Png => "image/png",
+                _ => "application/octet-stream",
+            }
+            .into(),
+            size_bytes: content.len() as i64,
+            sha256: hex::encode(Sha256::digest(&content)),
+        });
+        storage.put(&content_key, content).await?;
+    }
+    storage.put(&key, file.bytes).await?;
+    let inserted = attachments::insert(
+        tx,
+        attachments::NewAttachment {
+            id,
+            application_id: owner.application,
+            kind: owner.kind.code(),
+            filename: &file.name,
+            content_type,
+            size_bytes: size,
+            sha256: &sha256,
+            storage_key: &key,
+            signature: signature.as_ref(),
+            integration_request_id: owner.integration_request,
+        },
+    )
+    .await;
+    if let Err(e) = inserted {
+        let _ = storage.delete(&key).await;
+        if let Some(c) = signature.as_ref().and_then(|s| s.content.as_ref()) {
+            let _ = storage.delete(&c.storage_key).await;
+        }
+        return Err(e);
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_paths_and_control_characters() {
+        assert_eq!(
+            clean_name("C:\\Users\\x\\carta identità.pdf"),
+            "carta identità.pdf"
+        );
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("a\u{0}b\nc.pdf"), "abc.pdf");
+        assert_eq!(clean_name(""), "documento");
+    }
+}
