@@ -39,6 +39,7 @@ const INTESTAZIONE: (&str, &str) = (
 );
 const ISTANZA: (&str, &str) = ("/istanza.typ", include_str!("templates/istanza.typ"));
 const RICEVUTA: (&str, &str) = ("/ricevuta.typ", include_str!("templates/ricevuta.typ"));
+const DELIBERA: (&str, &str) = ("/delibera.typ", include_str!("templates/delibera.typ"));
 const DATA_PATH: &str = "/data.json";
 
 /// After each render, memoised results not used by the last this-many renders
@@ -53,6 +54,8 @@ pub enum Template {
     Istanza,
     /// The receipt of a filed application.
     Ricevuta,
+    /// The Council's decision on an application.
+    Delibera,
 }
 
 impl Template {
@@ -60,6 +63,7 @@ impl Template {
         match self {
             Template::Istanza => 0,
             Template::Ricevuta => 1,
+            Template::Delibera => 2,
         }
     }
 }
@@ -91,7 +95,7 @@ struct Inner {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     /// Indexed by [`Template::index`].
-    mains: [Source; 2],
+    mains: [Source; 3],
     intestazione: Source,
     data_id: FileId,
     standards: PdfStandards,
@@ -134,7 +138,7 @@ impl PdfEngine {
             library: LazyHash::new(Library::default()),
             book: LazyHash::new(book),
             fonts,
-            mains: [source(ISTANZA), source(RICEVUTA)],
+            mains: [source(ISTANZA), source(RICEVUTA), source(DELIBERA)],
             intestazione: source(INTESTAZIONE),
             data_id: file_id(DATA_PATH),
             standards,
@@ -820,6 +824,53 @@ mod tests {
         assert!(
             String::from_utf8_lossy(&pdf).contains(CODICE),
             "title in metadata"
+        );
+    }
+
+    #[test]
+    fn delibera_is_valid_pdfa_with_outcome_reasons_and_references() {
+        let data = json!({
+            "ordine": { "nome": "Ordine degli Avvocati di Vallenera", "pec": "segreteria@pec.vallenera.it" },
+            "codice": CODICE,
+            "numero": "12/2026",
+            "data": "26/11/2026",
+            "generata_il_iso": "2026-11-26T10:42:00Z",
+            "seduta": "26/11/2026",
+            "relatore": "Avv. Paola Verdi",
+            "protocollo": "2026/0000123 del 20/11/2026",
+            "presentata_il": "19/11/2026 alle ore 18:02",
+            "richiedente": "Mario Rossi",
+            "codice_fiscale": "RSSMRA85T10A562S",
+            "materia": "Famiglia",
+            "controparte": "Verdi Carla",
+            "ufficio": "Tribunale di Vallenera",
+            "avvocato": "Avv. Anna Bianchi",
+            "esito": "AMMISSIONE",
+            "motivazione": "Esaminata l'istanza;\n\n#set page(width: 1cm) *non markup*",
+            "dispositivo": "AMMETTE Mario Rossi in via anticipata e provvisoria.",
+            "riferimenti": "Artt. 74, 76, 126 e 127 del D.P.R. 30 maggio 2002, n. 115",
+            "luogo_data": "Vallenera, 26/11/2026",
+            "ruolo_firmatario": "Il Presidente",
+            "firmatario": "Avv. Giulia Neri",
+        });
+        let pdf = render(Template::Delibera, &data);
+        let text = check_pdf("delibera", &pdf);
+        for needle in [
+            "Delibera n. 12/2026",
+            "su relazione del Consigliere Avv. Paola Verdi",
+            "Mario Rossi",
+            "AMMISSIONE",
+            "#set page(width: 1cm) *non markup*",
+            "Artt. 74, 76, 126 e 127",
+            "Avv. Giulia Neri",
+            "Documento firmato digitalmente",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+        assert_eq!(
+            render(Template::Delibera, &data),
+            pdf,
+            "the same data give the same bytes"
         );
     }
 

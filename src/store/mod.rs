@@ -4,6 +4,8 @@ pub mod applications;
 pub mod attachments;
 pub mod audit;
 pub mod cases;
+pub mod council;
+pub mod decisions;
 pub mod events;
 pub mod integrations;
 pub mod lawyers;

@@ -392,6 +392,46 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             secretariat::cancel_registration,
         ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/iscrivi",
+            Tenant,
+            secretariat::schedule,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/rimetti",
+            Tenant,
+            secretariat::send_back,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/pratiche/{id}/delibera.pdf",
+            Tenant,
+            secretariat::delibera,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/pratiche/{id}/delibera-firmata",
+            Tenant,
+            secretariat::delibera_firmata,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/adunanze",
+            Tenant,
+            secretariat::council_list,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/adunanze",
+            Tenant,
+            secretariat::council_create,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/adunanze/{session}",
+            Tenant,
+            secretariat::council_agenda,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/adunanze/{session}/delibera",
+            Tenant,
+            secretariat::council_adopt,
+        ),
         RouteDef::get(
             "/{slug}/segreteria/pratiche/{id}/allegati/{attachment}",
             Tenant,
@@ -413,6 +453,26 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             rapporteur::request_integration,
         ),
+        RouteDef::post(
+            "/{slug}/consiglieri/pratiche/{id}/proposta",
+            Tenant,
+            rapporteur::propose,
+        ),
+        RouteDef::post(
+            "/{slug}/consiglieri/pratiche/{id}/rimetti",
+            Tenant,
+            rapporteur::send_back,
+        ),
+        RouteDef::get(
+            "/{slug}/consiglieri/pratiche/{id}/delibera.pdf",
+            Tenant,
+            rapporteur::delibera,
+        ),
+        RouteDef::get(
+            "/{slug}/consiglieri/pratiche/{id}/delibera-firmata",
+            Tenant,
+            rapporteur::delibera_firmata,
+        ),
         RouteDef::get(
             "/{slug}/consiglieri/pratiche/{id}/allegati/{attachment}",
             Tenant,
@@ -431,6 +491,16 @@ pub fn route_table() -> Vec<RouteDef> {
             lawyer::answer,
         )
         .uploads(),
+        RouteDef::get(
+            "/{slug}/avvocati/pratiche/{id}/delibera.pdf",
+            Tenant,
+            lawyer::delibera,
+        ),
+        RouteDef::get(
+            "/{slug}/avvocati/pratiche/{id}/delibera-firmata",
+            Tenant,
+            lawyer::delibera_firmata,
+        ),
         RouteDef::get(
             "/{slug}/avvocati/pratiche/{id}/allegati/{attachment}",
             Tenant,

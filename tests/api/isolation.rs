@@ -207,7 +207,19 @@ async fn every_route_answers_404_to_another_ordines_ids_and_audits_it() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    // A council session of Ordine B.
+    let mut tx = app.db.tenant_tx(beta).await.unwrap();
+    let session = patrocinio::store::council::create(
+        &mut tx,
+        chrono::NaiveDate::from_ymd_opt(2030, 1, 10).unwrap(),
+        b_user.id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
     let ids = [
+        ("session", session.to_string()),
         ("office", ob.office.to_string()),
         ("lawyer", ob.lawyer.to_string()),
         ("import", import.to_string()),

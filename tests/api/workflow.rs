@@ -746,24 +746,27 @@ async fn paper_applications_are_keyed_in_with_their_channel() {
     assert_eq!((channel.as_str(), by), ("posta", Some(of.secretariat.id)));
 }
 
-/// Registered and assigned to the first councillor, who is logged in.
-pub async fn in_examination(app: &TestApp, of: &Office, id: Uuid) -> LoggedIn {
-    let seg = app.login(&of.secretariat).await;
-    register(app, &seg, id).await;
+/// Registers the application and assigns it to `councillor`.
+pub async fn register_and_assign(app: &TestApp, seg: &LoggedIn, id: Uuid, councillor: Uuid) {
+    register(app, seg, id).await;
     let (_, page) = seg.page(app, &case_path("segreteria", id)).await;
     let v = version_of(&page);
     let res = seg
         .post(
             app,
             &format!("{}/assegna", case_path("segreteria", id)),
-            &[
-                ("versione", &v),
-                ("relatore", &of.councillors[0].id.to_string()),
-            ],
+            &[("versione", &v), ("relatore", &councillor.to_string())],
         )
         .await;
     assert_eq!(res.status(), 303);
-    app.login(&of.councillors[0]).await
+}
+
+/// Registered and assigned to the first councillor: the secretariat and the councillor,
+/// logged in (a TOTP code is accepted once, so each logs in once per test).
+pub async fn in_examination(app: &TestApp, of: &Office, id: Uuid) -> (LoggedIn, LoggedIn) {
+    let seg = app.login(&of.secretariat).await;
+    register_and_assign(app, &seg, id, of.councillors[0].id).await;
+    (seg, app.login(&of.councillors[0]).await)
 }
 
 /// The rapporteur asks for two documents and one clarification.
@@ -822,7 +825,7 @@ async fn an_integration_request_answered_by_the_lawyer() {
     let app = spawn_app().await;
     let of = office(&app).await;
     let (id, _) = submitted(&app, &of.o).await;
-    let rel = in_examination(&app, &of, id).await;
+    let (_, rel) = in_examination(&app, &of, id).await;
     ask(&app, &rel, id).await;
     let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
     assert!(page.contains("Integrazione richiesta"));
@@ -921,7 +924,7 @@ async fn the_applicant_answers_from_the_status_page_and_an_expired_deadline_is_f
     let app = spawn_app().await;
     let of = office(&app).await;
     let (id, code, pin) = submitted_with_pin(&app, &of.o).await;
-    let rel = in_examination(&app, &of, id).await;
+    let (_, rel) = in_examination(&app, &of, id).await;
     ask(&app, &rel, id).await;
 
     // The deadline passes: V39 on the rapporteur's page.
@@ -983,4 +986,299 @@ async fn the_applicant_answers_from_the_status_page_and_an_expired_deadline_is_f
     let stranger = crate::helpers::new_client();
     let res = stranger.get(&answer_url).send().await.unwrap();
     assert_ne!(res.status(), 200);
+}
+
+/// The rapporteur's proposal (or decision, with council sessions off).
+pub async fn propose(
+    app: &TestApp,
+    rel: &LoggedIn,
+    id: Uuid,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let (_, page) = rel.page(app, &case_path("consiglieri", id)).await;
+    let v = version_of(&page);
+    let mut form = vec![("versione", v.as_str())];
+    form.extend_from_slice(fields);
+    rel.post(
+        app,
+        &format!("{}/proposta", case_path("consiglieri", id)),
+        &form,
+    )
+    .await
+}
+
+fn pdf_text(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn without_council_sessions_the_rapporteur_decides_with_a_numbered_delibera() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let (seg, rel) = in_examination(&app, &of, id).await;
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    assert!(page.contains("Adotta la decisione"));
+
+    // No outcome: said, and the reasons typed are kept.
+    let res = propose(
+        &app,
+        &rel,
+        id,
+        &[("motivazione", "Reddito verificato sulla CU 2025.")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Scegliere l&#39;esito proposto")
+            || body.contains("Scegliere l'esito proposto")
+    );
+    assert!(body.contains("Reddito verificato sulla CU 2025."));
+
+    let res = propose(
+        &app,
+        &rel,
+        id,
+        &[
+            ("esito", "ammissione"),
+            ("modello", "requisiti"),
+            ("motivazione", "Reddito verificato sulla CU 2025."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let year = patrocinio::domain::protocol::year_of(Utc::now());
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    assert!(page.contains("Ammessa in via anticipata e provvisoria"));
+    assert!(page.contains(&format!("Delibera n. 1/{year}")));
+    assert!(page.contains("In attesa della firma di Utente rossi@ordine.example.it"));
+
+    let res = rel
+        .client
+        .get(app.url(&format!("{}/delibera.pdf", case_path("consiglieri", id))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let pdf = res.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = pdf_text(&pdf);
+    for expected in [
+        &format!("Delibera n. 1/{year}") as &str,
+        "AMMETTE Mario Rossi in via anticipata e provvisoria",
+        "pari a € 11.000,00, non supera il limite di € 13.659,64",
+        "Reddito verificato sulla CU 2025.",
+        "Tribunale di Vallenera",
+        "Il Consigliere relatore",
+        "Agenzia delle Entrate",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the delibera lacks {expected}: {text}"
+        );
+    }
+    let mut conn = app.admin_connection().await;
+    let sha: String =
+        sqlx::query_scalar("SELECT pdf_sha256 FROM app.decisions WHERE application_id = $1")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        sha,
+        hex::encode(sha2::Sha256::digest(&pdf)),
+        "the stored PDF is the one served"
+    );
+
+    // The lawyer downloads it from their area; the parties are told.
+    let lawyer = app
+        .user(
+            SLUG,
+            "anna.bianchi@avvocati.example.it",
+            &[Role::Avvocato],
+            false,
+            Some(of.o.lawyer),
+        )
+        .await;
+    let avv = app.login(&lawyer).await;
+    let res = avv
+        .client
+        .get(app.url(&format!("{}/delibera.pdf", case_path("avvocati", id))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap(), pdf);
+    let sent: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM app.outbox WHERE template = 'deliberata'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(sent, 2, "lawyer and applicant");
+
+    // A second decision: a rejection, with the number that follows.
+    let (second, _) = submitted(&app, &of.o).await;
+    register_and_assign(&app, &seg, second, of.councillors[0].id).await;
+    let res = propose(
+        &app,
+        &rel,
+        second,
+        &[("esito", "rigetto"), ("modello", "infondatezza")],
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        422,
+        "this model needs the reasons written out"
+    );
+    let res = propose(
+        &app,
+        &rel,
+        second,
+        &[
+            ("esito", "rigetto"),
+            ("modello", "infondatezza"),
+            ("motivazione", "Il diritto azionato è prescritto dal 2019."),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = rel.page(&app, &case_path("consiglieri", second)).await;
+    assert!(page.contains(&format!("Delibera n. 2/{year}")));
+    assert!(page.contains(">Respinta<"));
+}
+
+#[tokio::test]
+async fn with_council_sessions_proposals_are_adopted_together_in_an_adunanza() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let mut conn = app.admin_connection().await;
+    sqlx::query("UPDATE app.tenants SET settings = settings || '{\"council_sessions\": true}'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (a, _) = submitted(&app, &of.o).await;
+    let (seg, rel) = in_examination(&app, &of, a).await;
+    let mut ids = vec![a];
+    for _ in 0..2 {
+        let (id, _) = submitted(&app, &of.o).await;
+        register_and_assign(&app, &seg, id, of.councillors[0].id).await;
+        ids.push(id);
+    }
+    for id in &ids {
+        let res = propose(
+            &app,
+            &rel,
+            *id,
+            &[("esito", "ammissione"), ("modello", "requisiti")],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+    }
+    let (_, page) = rel.page(&app, &case_path("consiglieri", a)).await;
+    assert!(page.contains("Proposta di ammissione"));
+    assert!(
+        !page.contains("Delibera n."),
+        "not numbered before the Council adopts it"
+    );
+
+    // The secretariat convenes a session and puts the proposals on its agenda.
+    let today = patrocinio::domain::time::rome_date(Utc::now())
+        .format("%Y-%m-%d")
+        .to_string();
+    let res = seg
+        .post(
+            &app,
+            &format!("/{SLUG}/segreteria/adunanze"),
+            &[("data", &today)],
+        )
+        .await;
+    assert_eq!(res.status(), 422, "a signer is needed");
+    let res = seg
+        .post(
+            &app,
+            &format!("/{SLUG}/segreteria/adunanze"),
+            &[
+                ("data", &today),
+                ("firmatario", &of.councillors[1].id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let session_url = res.headers()["location"].to_str().unwrap().to_owned();
+    let session = session_url.rsplit('/').next().unwrap().to_owned();
+    for id in &ids {
+        let (_, page) = seg.page(&app, &case_path("segreteria", *id)).await;
+        assert!(page.contains("Iscrivi all&#39;adunanza") || page.contains("Iscrivi all'adunanza"));
+        let v = version_of(&page);
+        let res = seg
+            .post(
+                &app,
+                &format!("{}/iscrivi", case_path("segreteria", *id)),
+                &[("versione", &v), ("adunanza", &session)],
+            )
+            .await;
+        assert_eq!(res.status(), 303);
+    }
+    // The Council follows the first proposal, decides the second differently, postpones the third.
+    let (_, agenda) = seg.page(&app, &session_url).await;
+    assert!(agenda.contains("Ordine del giorno"));
+    let mut form: Vec<(String, String)> = vec![("_csrf".into(), seg.csrf.clone())];
+    for (id, choice) in ids.iter().zip(["ammissione", "inammissibilita", "rinvio"]) {
+        let v = between(&agenda, &format!("name=\"versione_{id}\" value=\""), "\"").unwrap();
+        form.push((format!("versione_{id}"), v.to_owned()));
+        form.push((format!("esito_{id}"), choice.to_owned()));
+    }
+    let res = seg
+        .client
+        .post(app.url(&format!("{session_url}/delibera")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let year = patrocinio::domain::protocol::year_of(Utc::now());
+    let rows: Vec<(Uuid, String, Option<i32>, Option<String>)> = sqlx::query_as(
+        "SELECT a.id, a.state, d.number, d.outcome FROM app.applications a
+         LEFT JOIN app.decisions d ON d.application_id = a.id AND d.superseded_at IS NULL
+         WHERE a.id = ANY($1) ORDER BY a.protocol_number",
+    )
+    .bind(&ids)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(rows[0].1, "ammessa");
+    assert_eq!(
+        (rows[0].2, rows[0].3.as_deref()),
+        (Some(1), Some("ammissione"))
+    );
+    assert_eq!(rows[1].1, "inammissibile");
+    assert_eq!(
+        (rows[1].2, rows[1].3.as_deref()),
+        (Some(2), Some("inammissibilita"))
+    );
+    assert_eq!(
+        (rows[2].1.as_str(), rows[2].2),
+        ("in_istruttoria", None),
+        "postponed, proposal set aside"
+    );
+    let (_, page) = seg.page(&app, &case_path("segreteria", ids[1])).await;
+    assert!(page.contains(&format!("Delibera n. 2/{year}")));
+    assert!(page.contains("In attesa della firma di Utente verdi@ordine.example.it"));
+    let (_, agenda) = seg.page(&app, &session_url).await;
+    assert!(agenda.contains("Adunanza chiusa"));
 }

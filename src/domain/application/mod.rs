@@ -3,6 +3,7 @@
 
 pub mod attachment;
 pub mod check;
+pub mod decision;
 pub mod form;
 pub mod integration;
 pub mod matter;

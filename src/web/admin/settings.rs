@@ -107,6 +107,7 @@ struct SettingsForm {
     oidc_secret: String,
     oidc_label: String,
     oidc_mfa: bool,
+    council_sessions: bool,
 }
 
 /// The identity provider's URL: HTTPS, or plain HTTP on this machine (a local test provider).
@@ -135,6 +136,11 @@ fn settings_page(
                 (Input::text("pec", "PEC della segreteria", &typed.pec).kind("email").render(&[]))
                 (Input::text("giorni_integrazione", "Giorni per rispondere a una richiesta di integrazione", &typed.days)
                     .kind("number").hint("Di norma 15").width("col-md-4").render(&[]))
+                div class="form-check mb-4" {
+                    input class="form-check-input" type="checkbox" id="adunanze" name="adunanze" value="si" checked[typed.council_sessions] aria-describedby="adunanze-aiuto";
+                    label class="form-check-label" for="adunanze" { "Il Consiglio decide in adunanza" }
+                    small id="adunanze-aiuto" class="form-text d-block" { "Se attivo, le proposte dei relatori sono iscritte all'ordine del giorno e deliberate insieme; altrimenti la decisione del relatore è definitiva." }
+                }
                 div class="form-group" {
                     label class="active" for="incorporamento" { "Siti che possono incorporare il modulo pubblico (facoltativo)" }
                     textarea class="form-control" id="incorporamento" name="incorporamento" rows="3" aria-describedby="incorporamento-aiuto" { (typed.origins) }
@@ -189,6 +195,7 @@ pub async fn settings(
         oidc_secret: String::new(),
         oidc_label: oidc.map(|o| o.label.clone()).unwrap_or_default(),
         oidc_mfa: oidc.is_some_and(|o| o.second_factor),
+        council_sessions: s.council_sessions,
     };
     Ok(settings_page(&tenant, &who, &typed, None))
 }
@@ -231,6 +238,7 @@ pub async fn save_settings(
             "oidc_client_secret" => typed.oidc_secret = value.trim().to_owned(),
             "oidc_etichetta" => typed.oidc_label = value.trim().to_owned(),
             "oidc_secondo_fattore" => typed.oidc_mfa = !value.is_empty(),
+            "adunanze" => typed.council_sessions = !value.is_empty(),
             _ => {}
         }
     }
@@ -298,6 +306,7 @@ pub async fn save_settings(
         embed_origins: origins,
         integration_days: days,
         oidc,
+        council_sessions: typed.council_sessions,
         ..tenant.settings.clone()
     };
     if let (Some(bytes), Some(kind)) = (logo, logo_kind) {

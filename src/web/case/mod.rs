@@ -2,6 +2,7 @@
 //! screen, and the pieces each area's actions share (the version check, the 409 page, the
 //! actor of a change). Each area adds its own action panel.
 
+pub mod decision;
 pub mod files;
 pub mod integration;
 
@@ -36,6 +37,7 @@ use crate::{
         attachments::{self, Attachment},
         audit,
         cases::{self, Case, Duplicate, Stale, Viewer},
+        decisions,
         events::{self, Event},
         integrations,
         protocol::{self, Entry},
@@ -87,6 +89,7 @@ pub struct CaseFile {
     pub protocol: Vec<Entry>,
     pub duplicates: Vec<Duplicate>,
     pub integrations: Vec<integrations::Request>,
+    pub decision: Option<decisions::Decision>,
 }
 
 impl CaseFile {
@@ -127,6 +130,7 @@ impl CaseFile {
             events: events::for_application(tx, id).await?,
             protocol: protocol::for_application(tx, id).await?,
             integrations: integrations::for_application(tx, id).await?,
+            decision: decisions::current(tx, id).await?,
             duplicates,
             case,
         })
@@ -477,6 +481,7 @@ pub fn page<R: AreaRole>(
             div class="row" {
                 div class="col-lg-8" {
                     (summary(file))
+                    (decision::section(file, &case_url(tenant, who, c.id)))
                     (application(file))
                     (attachment_list(file, &case_url(tenant, who, c.id)))
                     (integration::section(&file.integrations, &file.attachments, &case_url(tenant, who, c.id)))

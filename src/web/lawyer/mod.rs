@@ -202,3 +202,21 @@ pub async fn attachment_content(
 ) -> Result<Response, AppError> {
     case::files::serve(&state, &tenant, &who, &params, true).await
 }
+
+pub async fn delibera(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Avvocato>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::decision::download(&state, &tenant, &who, &params, false).await
+}
+
+pub async fn delibera_firmata(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Avvocato>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::decision::download(&state, &tenant, &who, &params, true).await
+}

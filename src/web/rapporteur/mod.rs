@@ -3,7 +3,7 @@
 
 mod examination;
 
-pub use examination::request_integration;
+pub use examination::{propose, request_integration, send_back};
 
 use axum::{
     extract::{Query, State},
@@ -91,6 +91,7 @@ pub async fn case_page(
 pub struct Typed {
     pub errors: Vec<FieldError>,
     pub request: Option<examination::RequestForm>,
+    pub proposal: Option<examination::ProposalForm>,
 }
 
 pub(crate) async fn show(
@@ -142,4 +143,22 @@ pub async fn attachment_content(
     params: PathParams,
 ) -> Result<Response, AppError> {
     case::files::serve(&state, &tenant, &who, &params, true).await
+}
+
+pub async fn delibera(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Consigliere>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::decision::download(&state, &tenant, &who, &params, false).await
+}
+
+pub async fn delibera_firmata(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Consigliere>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::decision::download(&state, &tenant, &who, &params, true).await
 }

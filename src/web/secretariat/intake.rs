@@ -25,6 +25,7 @@ use crate::{
     store::{
         applications, attachments,
         cases::{self, Change, Notify},
+        council,
         protocol::{self, Direction, NewEntry},
     },
     web::{
@@ -569,6 +570,7 @@ pub fn actions(
     who: &InArea<Segreteria>,
     file: &CaseFile,
     councillors: &[Councillor],
+    sessions: &[council::Session],
     typed: &Typed,
 ) -> Markup {
     let c = &file.case;
@@ -651,6 +653,42 @@ pub fn actions(
                         (error_text("motivo_annullamento", field_error(typed, "motivo_annullamento")))
                     }
                     button type="submit" class="btn btn-outline-danger" { "Annulla la registrazione" }
+                }
+            }
+        }
+        @if stage.is_proposal() && tenant.settings.council_sessions {
+            form method="post" action=(format!("{url}/iscrivi")) class="card card-bg mb-4" {
+                div class="card-body" {
+                    h2 class="h5 card-title" { "Iscrivi all'adunanza" }
+                    (csrf_field(&who.csrf))
+                    input type="hidden" name="versione" value=(c.version);
+                    @if sessions.is_empty() {
+                        p { "Nessuna adunanza convocata: " a href=(format!("/{}/segreteria/adunanze", tenant.slug)) { "convocarne una" } "." }
+                    } @else {
+                        div class="select-wrapper mb-3" {
+                            label for="adunanza" { "Adunanza" }
+                            select id="adunanza" name="adunanza" {
+                                @for s in sessions { option value=(s.id) { (time::format_date(s.held_on)) " (" (s.items) " pratiche)" } }
+                            }
+                            (error_text("adunanza", field_error(typed, "adunanza")))
+                        }
+                        button type="submit" class="btn btn-primary" { "Iscrivi" }
+                    }
+                }
+            }
+        }
+        @if stage.is_proposal() {
+            form method="post" action=(format!("{url}/rimetti")) class="card card-bg mb-4" {
+                div class="card-body" {
+                    h2 class="h5 card-title" { "Rimetti in istruttoria" }
+                    (csrf_field(&who.csrf))
+                    input type="hidden" name="versione" value=(c.version);
+                    div class="form-group" {
+                        label class="active" for="motivo_rimessa" { "Motivo" }
+                        textarea class="form-control" id="motivo_rimessa" name="motivo" rows="2" { (if field_error(typed, "motivo_rimessa").is_some() { typed.reason.as_str() } else { "" }) }
+                        (error_text("motivo_rimessa", field_error(typed, "motivo_rimessa")))
+                    }
+                    button type="submit" class="btn btn-outline-primary" { "Rimetti in istruttoria" }
                 }
             }
         }

@@ -1,10 +1,15 @@
 //! The secretariat's area (segreteria): the intake board, acquisition by code, the protocol,
 //! assignment to a rapporteur, and applications received on paper.
 
+mod council;
 mod intake;
 mod protocol;
 
-pub use intake::{acquire, assign, cancel_registration, counter, register, urgency};
+pub use council::{
+    adopt_all as council_adopt, agenda as council_agenda, create as council_create,
+    list as council_list, schedule, send_back,
+};
+pub use intake::{Typed, acquire, assign, cancel_registration, counter, register, urgency};
 pub use protocol::register_page as protocol_register;
 
 use axum::{
@@ -24,7 +29,10 @@ use super::{
     layout::{self, PageMeta, csrf_field},
     tenant::{CurrentTenant, PathParams},
 };
-use crate::store::cases::{self, Queue, Sort};
+use crate::store::{
+    cases::{self, Queue, Sort},
+    council as council_store,
+};
 
 pub const TITLE: &str = "Area della segreteria";
 
@@ -121,6 +129,7 @@ pub async fn board(
                             " "
                         }
                         "· " a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
+                        " · " a href=(format!("{base}/adunanze")) { "Adunanze" }
                     }
                 }
                 (case::case_table(tenant, who, &open, "Pratiche registrate e non ancora decise (le urgenti per prime)", "Nessuna pratica in corso."))
@@ -177,8 +186,13 @@ pub(crate) async fn show(
         .ok_or(AppError::NotFound)?;
     let file = CaseFile::load(&mut tx, who, found).await?;
     let councillors = cases::councillors(&mut tx).await?;
+    let sessions: Vec<_> = council_store::list(&mut tx)
+        .await?
+        .into_iter()
+        .filter(|s| s.is_open())
+        .collect();
     tx.commit().await?;
-    let actions = intake::actions(tenant, who, &file, &councillors, &typed);
+    let actions = intake::actions(tenant, who, &file, &councillors, &sessions, &typed);
     Ok((
         status,
         case::page(tenant, who, TITLE, &file, notice, actions),
@@ -193,6 +207,8 @@ fn outcome_message(code: &str) -> Option<&'static str> {
         "riassegnata" => "Pratica riassegnata.",
         "urgenza" => "Urgenza aggiornata.",
         "annullata" => "Registrazione annullata: l'istanza torna tra quelle da registrare.",
+        "iscritta" => "Pratica iscritta all'ordine del giorno dell'adunanza.",
+        "rimessa" => "La pratica è tornata in istruttoria; il relatore ne riceve avviso.",
         _ => return None,
     })
 }
@@ -213,4 +229,22 @@ pub async fn attachment_content(
     params: PathParams,
 ) -> Result<Response, AppError> {
     case::files::serve(&state, &tenant, &who, &params, true).await
+}
+
+pub async fn delibera(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Segreteria>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::decision::download(&state, &tenant, &who, &params, false).await
+}
+
+pub async fn delibera_firmata(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Segreteria>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::decision::download(&state, &tenant, &who, &params, true).await
 }

@@ -1,0 +1,234 @@
+//! The decision (delibera): reason templates per outcome, the operative part, the legal
+//! references, and the checks on what the rapporteur writes.
+
+use super::Outcome;
+
+/// A model of reasons the rapporteur starts from. `{reddito}` and `{limite}` are filled from
+/// the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Template {
+    pub code: &'static str,
+    pub outcome: Outcome,
+    pub title: &'static str,
+    pub text: &'static str,
+    /// The template ends by announcing reasons that the rapporteur must then write.
+    pub needs_text: bool,
+}
+
+pub const TEMPLATES: &[Template] = &[
+    Template {
+        code: "requisiti",
+        outcome: Outcome::Ammissione,
+        title: "Requisiti di reddito e non manifesta infondatezza",
+        text: "Esaminata l'istanza e la documentazione allegata; rilevato che il reddito complessivo dichiarato, pari a {reddito}, non supera il limite di {limite} previsto dall'art. 76 del D.P.R. 30 maggio 2002, n. 115; ritenuto che le ragioni del richiedente non appaiono manifestamente infondate (art. 122 D.P.R. 115/2002).",
+        needs_text: false,
+    },
+    Template {
+        code: "reddito",
+        outcome: Outcome::Rigetto,
+        title: "Reddito superiore al limite",
+        text: "Esaminata l'istanza e la documentazione allegata; rilevato che il reddito complessivo dichiarato, pari a {reddito}, supera il limite di {limite} previsto dall'art. 76 del D.P.R. 30 maggio 2002, n. 115.",
+        needs_text: false,
+    },
+    Template {
+        code: "infondatezza",
+        outcome: Outcome::Rigetto,
+        title: "Manifesta infondatezza",
+        text: "Esaminata l'istanza e la documentazione allegata; ritenuto che le ragioni del richiedente appaiono manifestamente infondate (artt. 122 e 126, comma 1, D.P.R. 115/2002) per i motivi che seguono.",
+        needs_text: true,
+    },
+    Template {
+        code: "integrazione",
+        outcome: Outcome::Inammissibilita,
+        title: "Integrazione non prodotta nel termine",
+        text: "Rilevato che il richiedente non ha prodotto, entro il termine assegnato, la documentazione e i chiarimenti richiesti ai sensi dell'art. 79, comma 3, D.P.R. 115/2002.",
+        needs_text: false,
+    },
+    Template {
+        code: "competenza",
+        outcome: Outcome::Inammissibilita,
+        title: "Difetto di competenza",
+        text: "Rilevato che l'istanza non rientra nella competenza di questo Consiglio dell'Ordine (artt. 124 e 126 D.P.R. 115/2002) per i motivi che seguono.",
+        needs_text: true,
+    },
+    Template {
+        code: "sottoscrizione",
+        outcome: Outcome::Inammissibilita,
+        title: "Mancanza della sottoscrizione",
+        text: "Rilevato che l'istanza è priva della sottoscrizione del richiedente autenticata nelle forme previste dall'art. 78 del D.P.R. 115/2002.",
+        needs_text: false,
+    },
+];
+
+pub fn template(code: &str) -> Option<&'static Template> {
+    TEMPLATES.iter().find(|t| t.code == code)
+}
+
+pub fn templates_for(outcome: Outcome) -> impl Iterator<Item = &'static Template> {
+    TEMPLATES.iter().filter(move |t| t.outcome == outcome)
+}
+
+/// The operative part (dispositivo) of the delibera.
+pub fn operative(outcome: Outcome, applicant: &str) -> String {
+    match outcome {
+        Outcome::Ammissione => format!(
+            "AMMETTE {applicant} in via anticipata e provvisoria al patrocinio a spese dello Stato per il giudizio indicato (art. 126, comma 1, D.P.R. 115/2002). Copia della presente delibera è trasmessa all'interessato, al magistrato competente e all'Agenzia delle Entrate per le verifiche di competenza (artt. 126, comma 2, e 127 D.P.R. 115/2002)."
+        ),
+        Outcome::Rigetto => "RESPINGE l'istanza. L'istanza può essere proposta al magistrato competente per il giudizio, che decide con decreto (art. 126, comma 3, D.P.R. 115/2002).".to_owned(),
+        Outcome::Inammissibilita => "DICHIARA INAMMISSIBILE l'istanza. L'istanza può essere proposta al magistrato competente per il giudizio, che decide con decreto (art. 126, comma 3, D.P.R. 115/2002).".to_owned(),
+    }
+}
+
+/// The legal references printed on the delibera.
+pub fn references(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Ammissione => {
+            "Artt. 74, 76, 79, 122, 124, 126 e 127 del D.P.R. 30 maggio 2002, n. 115"
+        }
+        Outcome::Rigetto => "Artt. 76, 122, 124 e 126 del D.P.R. 30 maggio 2002, n. 115",
+        Outcome::Inammissibilita => "Artt. 78, 79, 124 e 126 del D.P.R. 30 maggio 2002, n. 115",
+    }
+}
+
+pub const MAX_REASONS: usize = 8000;
+
+/// The reasons from a template and the rapporteur's own text, or what is wrong, in Italian
+/// (field, message).
+pub fn reasons(
+    outcome: Option<Outcome>,
+    template_code: &str,
+    own_text: &str,
+    income: Option<&str>,
+    threshold: Option<&str>,
+) -> Result<(Outcome, String), Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    let Some(outcome) = outcome else {
+        return Err(vec![(
+            "esito".into(),
+            "Scegliere l'esito proposto: ammissione, rigetto o inammissibilità.".into(),
+        )]);
+    };
+    let own = own_text.trim();
+    let template = match template(template_code) {
+        Some(t) if t.outcome == outcome => Some(t),
+        Some(_) => {
+            errors.push((
+                "modello".into(),
+                "Il modello di motivazione scelto non corrisponde all'esito.".into(),
+            ));
+            None
+        }
+        None if template_code.is_empty() => None,
+        None => {
+            errors.push((
+                "modello".into(),
+                "Modello di motivazione sconosciuto.".into(),
+            ));
+            None
+        }
+    };
+    if template.is_none() && own.chars().count() < 20 && errors.is_empty() {
+        errors.push((
+            "motivazione".into(),
+            "Scegliere un modello di motivazione o scrivere la motivazione (almeno 20 caratteri)."
+                .into(),
+        ));
+    }
+    if template.is_some_and(|t| t.needs_text) && own.chars().count() < 20 {
+        errors.push((
+            "motivazione".into(),
+            "Il modello scelto richiede di esporre i motivi: scriverli (almeno 20 caratteri)."
+                .into(),
+        ));
+    }
+    if own.chars().count() > MAX_REASONS {
+        errors.push((
+            "motivazione".into(),
+            format!("La motivazione non può superare {MAX_REASONS} caratteri."),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut text = template
+        .map(|t| {
+            t.text
+                .replace("{reddito}", income.unwrap_or("non indicato"))
+                .replace("{limite}", threshold.unwrap_or("non indicato"))
+        })
+        .unwrap_or_default();
+    if !own.is_empty() {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(own);
+    }
+    Ok((outcome, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_has_templates_an_operative_part_and_references() {
+        for o in Outcome::ALL {
+            assert!(templates_for(o).count() >= 1, "{o:?}");
+            assert!(operative(o, "Mario Rossi").contains("art. 126"));
+            assert!(references(o).contains("126"));
+        }
+        assert!(operative(Outcome::Ammissione, "Mario Rossi").starts_with("AMMETTE Mario Rossi"));
+        assert!(operative(Outcome::Ammissione, "x").contains("Agenzia delle Entrate"));
+        assert!(!operative(Outcome::Rigetto, "x").contains("Agenzia delle Entrate"));
+    }
+
+    #[test]
+    fn reasons_come_from_a_template_filled_in_plus_the_rapporteurs_text() {
+        let (o, text) = reasons(
+            Some(Outcome::Ammissione),
+            "requisiti",
+            "",
+            Some("€ 11.000,00"),
+            Some("€ 13.659,64"),
+        )
+        .unwrap();
+        assert_eq!(o, Outcome::Ammissione);
+        assert!(text.contains("pari a € 11.000,00, non supera il limite di € 13.659,64"));
+        let (_, text) = reasons(
+            Some(Outcome::Rigetto),
+            "infondatezza",
+            "La pretesa è prescritta dal 2019.",
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(text.ends_with("per i motivi che seguono.\n\nLa pretesa è prescritta dal 2019."));
+    }
+
+    #[test]
+    fn what_is_missing_is_said_in_italian() {
+        assert_eq!(reasons(None, "", "", None, None).unwrap_err()[0].0, "esito");
+        let e = reasons(Some(Outcome::Rigetto), "requisiti", "", None, None).unwrap_err();
+        assert_eq!(
+            e[0].1,
+            "Il modello di motivazione scelto non corrisponde all'esito."
+        );
+        let e = reasons(Some(Outcome::Rigetto), "infondatezza", "breve", None, None).unwrap_err();
+        assert!(
+            e[0].1
+                .starts_with("Il modello scelto richiede di esporre i motivi")
+        );
+        let e = reasons(Some(Outcome::Inammissibilita), "", "", None, None).unwrap_err();
+        assert_eq!(e[0].0, "motivazione");
+        assert!(
+            reasons(
+                Some(Outcome::Inammissibilita),
+                "",
+                "Materia penale: competente il giudice.",
+                None,
+                None
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! Adopting a decision (the rapporteur's when council sessions are off, the Council's in a
+//! session): the delibera number of the year, the PDF from the typst template on the
+//! Ordine's letterhead, stored with its SHA-256; and how the case page shows it.
+
+use axum::response::Response;
+use chrono::{NaiveDate, Utc};
+use maud::{Markup, html};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{CaseFile, view_grant, viewer};
+use crate::{
+    db::TenantTx,
+    documents::pdf::Template,
+    domain::{
+        application::{Outcome, decision, matter::Matter},
+        money::Euro,
+        time,
+    },
+    store::{
+        cases::{self, Case},
+        decisions::{self, Adoption, Decision},
+        protocol::{self, Series},
+        tenants::Tenant,
+    },
+    web::{
+        AppState,
+        auth::{AreaRole, InArea},
+        error::AppError,
+        public::attachments::file_response,
+        tenant::{CurrentTenant, PathParams},
+    },
+};
+
+/// Who signs, as the delibera prints it.
+pub struct Signer<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    /// `Il Consigliere relatore`, `Il Presidente` …
+    pub role: &'a str,
+}
+
+pub fn euro(cents: Option<i64>) -> Option<String> {
+    cents.map(|c| format!("€ {}", Euro::from_cents(c)))
+}
+
+/// What the adoption adds to the proposal.
+struct Adopted<'a> {
+    outcome: Outcome,
+    number: &'a str,
+    at: chrono::DateTime<Utc>,
+    session: Option<NaiveDate>,
+}
+
+fn data(
+    tenant: &Tenant,
+    case: &Case,
+    d: &Decision,
+    a_: &Adopted<'_>,
+    signer: &Signer<'_>,
+) -> Value {
+    let (outcome, number, adopted, session) = (a_.outcome, a_.number, a_.at, a_.session);
+    let f = &case.form.0;
+    let a = &f.applicant;
+    let today = time::format_date(time::rome_date(adopted));
+    json!({
+        "ordine": { "nome": tenant.name, "pec": tenant.pec },
+        "codice": case.code,
+        "numero": number,
+        "data": today,
+        "generata_il_iso": adopted.to_rfc3339(),
+        "seduta": session.map(time::format_date),
+        "relatore": d.proposer,
+        "protocollo": case.protocol().map(|p| format!("{p} del {}", case.protocol_at.map(|t| time::format_date(time::rome_date(t))).unwrap_or_default())),
+        "presentata_il": case.submitted_at.map(time::format_date_time),
+        "richiedente": a.display_name(),
+        "codice_fiscale": a.cf().to_uppercase(),
+        "residenza": if a.is_entity() { a.entity_seat.clone() } else { format!("{} {} {}", a.address, a.postcode, a.city).trim().to_owned() },
+        "materia": case.matter.as_deref().and_then(Matter::from_code).map(Matter::label),
+        "controparte": case.counterparty_name,
+        "ufficio": case.office_name,
+        "giudizio": (f.case.pending == "si").then(|| format!("pendente, R.G. {}", f.case.rg_number)),
+        "avvocato": case.lawyer_name.as_ref().map(|n| format!("Avv. {n}")),
+        "esito": outcome.label().to_uppercase(),
+        "motivazione": d.reasons,
+        "dispositivo": decision::operative(outcome, &a.display_name()),
+        "riferimenti": decision::references(outcome),
+        "luogo_data": format!("Data: {today}"),
+        "ruolo_firmatario": signer.role,
+        "firmatario": signer.name,
+    })
+}
+
+/// Numbers the decision, renders and stores its PDF, and records the adoption, in `tx`.
+/// Returns the number as printed (`12/2026`).
+#[allow(clippy::too_many_arguments)]
+pub async fn adopt(
+    state: &AppState,
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    case: &Case,
+    d: &Decision,
+    outcome: Outcome,
+    session: Option<NaiveDate>,
+    signer: &Signer<'_>,
+) -> anyhow::Result<String> {
+    let (n, at) = protocol::take_number(tx, Series::Decision, &Utc::now).await?;
+    let label = format!("{}/{}", n.number, n.year);
+    let adopted = Adopted {
+        outcome,
+        number: &label,
+        at,
+        session,
+    };
+    let data = data(tenant, case, d, &adopted, signer);
+    let engine = state.pdf.clone();
+    let pdf =
+        tokio::task::spawn_blocking(move || engine.render(Template::Delibera, &data)).await??;
+    let sha = hex::encode(Sha256::digest(&pdf));
+    let key = format!("{}/{}/delibere/{}.pdf", tenant.id, case.id, d.id);
+    state.storage.put(&key, pdf).await?;
+    decisions::adopt(
+        tx,
+        d.id,
+        &Adoption {
+            outcome,
+            year: n.year,
+            number: n.number,
+            adopted_at: at,
+            signer: signer.id,
+            pdf_key: &key,
+            pdf_sha256: &sha,
+        },
+    )
+    .await?;
+    Ok(label)
+}
+
+/// The proposal or decision on the case page.
+pub fn section(file: &CaseFile, base: &str) -> Markup {
+    let Some(d) = &file.decision else {
+        return html! {};
+    };
+    html! {
+        section class="mb-4" aria-labelledby="sez-decisione" id="decisione" {
+            h2 class="h4 border-bottom pb-1" id="sez-decisione" {
+                @match d.number_label() { Some(n) => { "Delibera n. " (n) }, None => "Proposta del relatore" }
+            }
+            dl class="row" {
+                dt class="col-sm-4" { "Proposta" }
+                dd class="col-sm-8" { (d.proposed().label()) ", " (d.proposer) " il " (time::format_date_time(d.proposed_at)) }
+                @if let (Some(o), Some(at)) = (d.outcome(), d.adopted_at) {
+                    dt class="col-sm-4" { "Esito deliberato" }
+                    dd class="col-sm-8" { strong { (o.label()) } " il " (time::format_date_time(at)) }
+                    dt class="col-sm-4" { "Firma" }
+                    dd class="col-sm-8" {
+                        @match (&d.signature, &d.signer) {
+                            (Some(s), _) => span class="text-success" { (s.describe()) },
+                            (None, Some(who)) => span { "In attesa della firma di " (who) },
+                            _ => span { "In attesa di firma" },
+                        }
+                    }
+                }
+                dt class="col-sm-4" { "Motivazione" }
+                dd class="col-sm-8 testo-lungo" { (d.reasons) }
+            }
+            @if d.pdf_key.is_some() {
+                p {
+                    a class="btn btn-outline-primary btn-sm me-2" href=(format!("{base}/delibera.pdf")) { "Scarica la delibera (PDF)" }
+                    @if d.signed_key.is_some() {
+                        a class="btn btn-primary btn-sm" href=(format!("{base}/delibera-firmata")) { "Scarica la delibera firmata" }
+                    }
+                }
+                @if let Some(sha) = &d.pdf_sha256 { p class="small text-muted text-break" { "SHA-256 del PDF: " (sha) } }
+            }
+        }
+    }
+}
+
+/// The delibera of a case (the generated PDF, or the signed file), for whoever sees the case.
+pub async fn download<R: AreaRole>(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<R>,
+    params: &PathParams,
+    signed: bool,
+) -> Result<Response, AppError> {
+    let grant = view_grant(tenant, who)?;
+    let id = params.id("id")?;
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    cases::get(&mut tx, &viewer(&grant, who), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let d = decisions::current(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let (key, content_type, name) = match (signed, &d.signed_key, &d.pdf_key) {
+        (true, Some(k), _) if d.signed_kind.as_deref() == Some("cades") => (
+            k.clone(),
+            "application/pkcs7-mime",
+            format!("{}.p7m", d.file_name()),
+        ),
+        (true, Some(k), _) => (
+            k.clone(),
+            "application/pdf",
+            d.file_name().replace(".pdf", "-firmata.pdf"),
+        ),
+        (false, _, Some(k)) => (k.clone(), "application/pdf", d.file_name()),
+        _ => return Err(AppError::NotFound),
+    };
+    let bytes = state.storage.get(&key).await?;
+    Ok(file_response(bytes, content_type, &name))
+}
