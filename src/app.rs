@@ -49,6 +49,7 @@ impl Application {
             db: db.clone(),
             settings: Arc::new(WebSettings {
                 public_url: url.clone(),
+                seal_dir: config.seal_dir.clone(),
                 limits: FileLimits {
                     max_file_bytes: config.max_file_bytes,
                     max_application_bytes: config.max_application_bytes,

@@ -125,6 +125,8 @@ pub struct Config {
     pub postgres_bin: Option<PathBuf>,
     pub db_max_connections: u32,
     pub files_dir: Option<PathBuf>,
+    /// The Ordini's electronic seals (`<slug>.pem`, certificate and key), if any.
+    pub seal_dir: Option<PathBuf>,
     pub max_file_bytes: u64,
     pub max_application_bytes: u64,
     pub rate_limits: RateLimits,
@@ -149,6 +151,7 @@ impl fmt::Debug for Config {
             .field("postgres_bin", &self.postgres_bin)
             .field("db_max_connections", &self.db_max_connections)
             .field("files_dir", &self.files_dir)
+            .field("seal_dir", &self.seal_dir)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("max_application_bytes", &self.max_application_bytes)
             .field("rate_limits", &self.rate_limits)
@@ -172,6 +175,7 @@ impl Default for Config {
             postgres_bin: None,
             db_max_connections: 10,
             files_dir: None,
+            seal_dir: None,
             max_file_bytes: 10 * MB,
             max_application_bytes: 50 * MB,
             rate_limits: RateLimits::default(),
@@ -230,6 +234,7 @@ impl Config {
                         .context("PATROCINIO_DB_MAX_CONNECTIONS must be a number from 1 to 1000")?
                 }
                 "PATROCINIO_FILES_DIR" => config.files_dir = Some(PathBuf::from(value)),
+                "PATROCINIO_SEAL_DIR" => config.seal_dir = Some(PathBuf::from(value)),
                 "PATROCINIO_MAX_FILE_MB" => config.max_file_bytes = megabytes(&key, &value)?,
                 "PATROCINIO_MAX_APPLICATION_MB" => {
                     config.max_application_bytes = megabytes(&key, &value)?

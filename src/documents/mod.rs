@@ -1,6 +1,8 @@
 //! Documents: the PDFs we generate (typst) and the digital signatures we verify (openssl).
 
+pub mod delibera;
 pub mod pdf;
+pub mod seal;
 pub mod signature;
 
 use chrono::{DateTime, Utc};

@@ -36,7 +36,11 @@ impl Viewer<'_> {
     fn filter(&self) -> &'static str {
         match (self.grant.scope, self.grant.role) {
             (Scope::Ordine, _) => "TRUE",
-            (Scope::Own, Role::Consigliere) => "a.rapporteur_id = $1",
+            // The rapporteur, and the councillor who signs its delibera.
+            (Scope::Own, Role::Consigliere) => {
+                "(a.rapporteur_id = $1 OR EXISTS (SELECT 1 FROM decisions d
+                   WHERE d.application_id = a.id AND d.signer_id = $1 AND d.superseded_at IS NULL))"
+            }
             (Scope::Own, Role::Avvocato) => "(a.lawyer_id = $2 OR a.filed_by_user = $1)",
             (Scope::Own, _) => "FALSE",
         }

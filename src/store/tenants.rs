@@ -31,6 +31,10 @@ pub struct TenantSettings {
     /// decision is final.
     #[serde(default)]
     pub council_sessions: bool,
+    /// Delibere are sealed on the server with the Ordine's own certificate
+    /// (`PATROCINIO_SEAL_DIR/<slug>.pem`) instead of being signed by a councillor.
+    #[serde(default)]
+    pub seal: bool,
     /// Login through the Ordine's identity provider (OpenID Connect).
     #[serde(default)]
     pub oidc: Option<OidcSettings>,

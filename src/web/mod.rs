@@ -66,6 +66,8 @@ pub struct WebSettings {
     /// The URL users reach us at (scheme, host and port, no trailing slash).
     pub public_url: String,
     pub limits: FileLimits,
+    /// The Ordini's electronic seals (`PATROCINIO_SEAL_DIR`).
+    pub seal_dir: Option<std::path::PathBuf>,
 }
 
 impl WebSettings {
@@ -443,6 +445,22 @@ pub fn route_table() -> Vec<RouteDef> {
             secretariat::attachment_content,
         ),
         RouteDef::get("/{slug}/consiglieri", Tenant, rapporteur::entry),
+        RouteDef::get(
+            "/{slug}/consiglieri/firma",
+            Tenant,
+            rapporteur::signing_list,
+        ),
+        RouteDef::post(
+            "/{slug}/consiglieri/firma",
+            Tenant,
+            rapporteur::signing_upload,
+        )
+        .uploads(),
+        RouteDef::get(
+            "/{slug}/consiglieri/firma/delibere.zip",
+            Tenant,
+            rapporteur::signing_zip,
+        ),
         RouteDef::get(
             "/{slug}/consiglieri/pratiche/{id}",
             Tenant,

@@ -87,6 +87,13 @@ impl Signer {
         self.dir.path().join(name)
     }
 
+    /// The signer's certificate and private key in one PEM (as an Ordine's seal file).
+    pub fn pem(&self) -> Vec<u8> {
+        let mut pem = std::fs::read(self.path("s.pem")).unwrap();
+        pem.extend(std::fs::read(self.path("s.key")).unwrap());
+        pem
+    }
+
     /// A CAdES `.p7m` (DER, content attached) of `content`.
     pub fn p7m(&self, content: &[u8]) -> Vec<u8> {
         std::fs::write(self.path("doc.pdf"), content).unwrap();

@@ -1282,3 +1282,238 @@ async fn with_council_sessions_proposals_are_adopted_together_in_an_adunanza() {
     let (_, agenda) = seg.page(&app, &session_url).await;
     assert!(agenda.contains("Adunanza chiusa"));
 }
+
+/// Gives an account its codice fiscale (the signer's identity in the certificate).
+async fn set_cf(app: &TestApp, user: Uuid, cf: &str) {
+    let mut conn = app.admin_connection().await;
+    sqlx::query("UPDATE app.users SET codice_fiscale = $2 WHERE id = $1")
+        .bind(user)
+        .bind(cf)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+fn personal_cf(surname: &str, name: &str) -> String {
+    crate::public_form::person_cf(
+        surname,
+        name,
+        1970,
+        1,
+        1,
+        patrocinio::domain::codice_fiscale::Sex::F,
+    )
+}
+
+async fn upload_signed(
+    app: &TestApp,
+    rel: &LoggedIn,
+    files: Vec<(&str, Vec<u8>)>,
+) -> (u16, String) {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, bytes) in files {
+        form = form.part(
+            "firmati",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+    }
+    let res = rel
+        .client
+        .post(app.url(&format!("/{SLUG}/consiglieri/firma?_csrf={}", rel.csrf)))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn delibere_count_as_signed_only_with_the_signers_valid_signature_on_the_unchanged_pdf() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let cf = personal_cf("Rossi", "Paola");
+    set_cf(&app, of.councillors[0].id, &cf).await;
+    let (a, _) = submitted(&app, &of.o).await;
+    let (seg, rel) = in_examination(&app, &of, a).await;
+    let (b, _) = submitted(&app, &of.o).await;
+    register_and_assign(&app, &seg, b, of.councillors[0].id).await;
+    for id in [a, b] {
+        let res = propose(
+            &app,
+            &rel,
+            id,
+            &[("esito", "ammissione"), ("modello", "requisiti")],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+    }
+    let (_, area) = rel.page(&app, &format!("/{SLUG}/consiglieri")).await;
+    assert!(area.contains("2 delibere attendono la sua firma"));
+
+    // The ZIP holds both PDFs, as generated.
+    let res = rel
+        .client
+        .get(app.url(&format!("/{SLUG}/consiglieri/firma/delibere.zip")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    let zipped = res.bytes().await.unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    assert_eq!(archive.len(), 2);
+    let mut pdfs = Vec::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).unwrap();
+        assert!(bytes.starts_with(b"%PDF-"), "{:?}", f.name());
+        pdfs.push(bytes);
+    }
+
+    let me = crate::signing::Signer::new(&cf);
+    let stranger = crate::signing::Signer::new(&personal_cf("Neri", "Giulia"));
+    let mut modified = pdfs[0].clone();
+    let at = modified.len() / 2;
+    modified[at] ^= 0x01;
+    let unrelated = crate::public_form::minimal_pdf();
+    let good_a = me.p7m(&pdfs[0]);
+    let (status, body) = upload_signed(
+        &app,
+        &rel,
+        vec![
+            ("altro-firmatario.pdf.p7m", stranger.p7m(&pdfs[0])),
+            ("modificato.pdf.p7m", me.p7m(&modified)),
+            ("estraneo.pdf.p7m", me.p7m(&unrelated)),
+            (
+                "manomesso.pdf.p7m",
+                crate::signing::tamper(&good_a, &pdfs[0]),
+            ),
+            ("non-firmato.pdf", pdfs[0].clone()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    for (file, reason) in [
+        (
+            "altro-firmatario.pdf.p7m",
+            "non dal firmatario della delibera",
+        ),
+        (
+            "modificato.pdf.p7m",
+            "non coincide con nessuna delibera da firmare",
+        ),
+        (
+            "estraneo.pdf.p7m",
+            "non coincide con nessuna delibera da firmare",
+        ),
+        ("manomesso.pdf.p7m", "non risulta valida"),
+        ("non-firmato.pdf", "non contiene una firma digitale"),
+    ] {
+        let line = between(&body, &format!("<strong>{file}</strong>"), "</li>")
+            .unwrap_or_else(|| panic!("{file} not listed"));
+        assert!(line.contains(reason), "{file}: {line}");
+    }
+    assert!(!body.contains("Firme verificate e registrate"));
+
+    // The right files, together: both signed, and a duplicate is named.
+    let (status, body) = upload_signed(
+        &app,
+        &rel,
+        vec![
+            ("a.pdf.p7m", good_a.clone()),
+            ("b.pdf.p7m", me.p7m(&pdfs[1])),
+            ("a-bis.pdf.p7m", good_a.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let signed = between(&body, "id=\"firmate\"", "</div>").unwrap();
+    assert!(signed.contains("a.pdf.p7m") && signed.contains("b.pdf.p7m"));
+    let refused = between(&body, "id=\"non-accettati\"", "</div>").unwrap();
+    assert!(refused.contains("a-bis.pdf.p7m"));
+    assert!(body.contains("Nessuna delibera in attesa della sua firma."));
+
+    let (_, page) = rel.page(&app, &case_path("consiglieri", a)).await;
+    assert!(page.contains("Firma CAdES valida"));
+    assert!(
+        page.contains("Delibera firmata digitalmente"),
+        "in the history"
+    );
+    let res = rel
+        .client
+        .get(app.url(&format!("{}/delibera-firmata", case_path("consiglieri", a))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let served = res.bytes().await.unwrap();
+    let report = patrocinio::documents::signature::verify_cades(&served, Utc::now()).unwrap();
+    assert!(
+        report.content.is_some_and(|c| pdfs.contains(&c)),
+        "the signed file, as uploaded"
+    );
+    let mut conn = app.admin_connection().await;
+    let kinds: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT signed_kind FROM app.decisions ORDER BY number")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(kinds, [Some("cades".to_owned()), Some("cades".to_owned())]);
+}
+
+#[tokio::test]
+async fn an_ordine_with_its_electronic_seal_gets_delibere_sealed_on_adoption() {
+    let seals = tempfile::tempdir().unwrap();
+    let seal = crate::signing::Signer::new("80012345678");
+    std::fs::write(seals.path().join(format!("{SLUG}.pem")), seal.pem()).unwrap();
+    let dir = seals.path().to_path_buf();
+    let app = crate::helpers::spawn_app_with(move |c| c.seal_dir = Some(dir)).await;
+    let of = office(&app).await;
+    let mut conn = app.admin_connection().await;
+    sqlx::query("UPDATE app.tenants SET settings = settings || '{\"seal\": true}'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (id, _) = submitted(&app, &of.o).await;
+    let (_, rel) = in_examination(&app, &of, id).await;
+    let res = propose(
+        &app,
+        &rel,
+        id,
+        &[("esito", "ammissione"), ("modello", "requisiti")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (kind, sha): (Option<String>, String) = sqlx::query_as(
+        "SELECT signed_kind, pdf_sha256 FROM app.decisions WHERE application_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(kind.as_deref(), Some("sigillo"));
+    let res = rel
+        .client
+        .get(app.url(&format!(
+            "{}/delibera-firmata",
+            case_path("consiglieri", id)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let envelope = res.bytes().await.unwrap();
+    let report = patrocinio::documents::signature::verify_cades(&envelope, Utc::now()).unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(report.content.unwrap())),
+        sha,
+        "the sealed content is the delibera"
+    );
+    let (_, area) = rel.page(&app, &format!("/{SLUG}/consiglieri")).await;
+    assert!(
+        !area.contains("attende la sua firma"),
+        "nothing left to sign by hand"
+    );
+}

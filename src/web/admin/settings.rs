@@ -108,6 +108,16 @@ struct SettingsForm {
     oidc_label: String,
     oidc_mfa: bool,
     council_sessions: bool,
+    seal: bool,
+}
+
+/// The Ordine's seal is in `PATROCINIO_SEAL_DIR` and can be read.
+fn seal_installed(state: &AppState, slug: &str) -> bool {
+    state
+        .settings
+        .seal_dir
+        .as_deref()
+        .is_some_and(|dir| matches!(crate::documents::seal::Seal::load(dir, slug), Ok(Some(_))))
 }
 
 /// The identity provider's URL: HTTPS, or plain HTTP on this machine (a local test provider).
@@ -140,6 +150,11 @@ fn settings_page(
                     input class="form-check-input" type="checkbox" id="adunanze" name="adunanze" value="si" checked[typed.council_sessions] aria-describedby="adunanze-aiuto";
                     label class="form-check-label" for="adunanze" { "Il Consiglio decide in adunanza" }
                     small id="adunanze-aiuto" class="form-text d-block" { "Se attivo, le proposte dei relatori sono iscritte all'ordine del giorno e deliberate insieme; altrimenti la decisione del relatore è definitiva." }
+                }
+                div class="form-check mb-4" {
+                    input class="form-check-input" type="checkbox" id="sigillo" name="sigillo" value="si" checked[typed.seal] aria-describedby="sigillo-aiuto";
+                    label class="form-check-label" for="sigillo" { "Delibere sigillate dal server con il sigillo elettronico dell'Ordine" }
+                    small id="sigillo-aiuto" class="form-text d-block" { "Al posto della firma digitale del consigliere con il proprio dispositivo. Certificato e chiave sono installati dal gestore del servizio, mai caricati da questa pagina." }
                 }
                 div class="form-group" {
                     label class="active" for="incorporamento" { "Siti che possono incorporare il modulo pubblico (facoltativo)" }
@@ -196,6 +211,7 @@ pub async fn settings(
         oidc_label: oidc.map(|o| o.label.clone()).unwrap_or_default(),
         oidc_mfa: oidc.is_some_and(|o| o.second_factor),
         council_sessions: s.council_sessions,
+        seal: s.seal,
     };
     Ok(settings_page(&tenant, &who, &typed, None))
 }
@@ -239,6 +255,7 @@ pub async fn save_settings(
             "oidc_etichetta" => typed.oidc_label = value.trim().to_owned(),
             "oidc_secondo_fattore" => typed.oidc_mfa = !value.is_empty(),
             "adunanze" => typed.council_sessions = !value.is_empty(),
+            "sigillo" => typed.seal = !value.is_empty(),
             _ => {}
         }
     }
@@ -274,6 +291,11 @@ pub async fn save_settings(
             Some("Il logo supera la dimensione massima di 512 kB.".into())
         } else if logo_kind.is_some_and(|k| !matches!(k, FileKind::Png | FileKind::Jpeg)) {
             Some("Il logo deve essere un'immagine PNG o JPEG.".into())
+        } else if typed.seal && !seal_installed(&state, &tenant.slug) {
+            Some(format!(
+                "Il sigillo elettronico dell'Ordine non è installato sul server: il gestore del servizio deve collocare certificato e chiave nel file {}.pem della cartella dei sigilli (PATROCINIO_SEAL_DIR).",
+                tenant.slug
+            ))
         } else {
             None
         }
@@ -307,6 +329,7 @@ pub async fn save_settings(
         integration_days: days,
         oidc,
         council_sessions: typed.council_sessions,
+        seal: typed.seal,
         ..tenant.settings.clone()
     };
     if let (Some(bytes), Some(kind)) = (logo, logo_kind) {

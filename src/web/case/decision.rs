@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{CaseFile, view_grant, viewer};
 use crate::{
     db::TenantTx,
-    documents::pdf::Template,
+    documents::{pdf::Template, seal::Seal},
     domain::{
         application::{Outcome, decision, matter::Matter},
         money::Euro,
@@ -119,6 +119,10 @@ pub async fn adopt(
         tokio::task::spawn_blocking(move || engine.render(Template::Delibera, &data)).await??;
     let sha = hex::encode(Sha256::digest(&pdf));
     let key = format!("{}/{}/delibere/{}.pdf", tenant.id, case.id, d.id);
+    let sealed = match (&state.settings.seal_dir, tenant.settings.seal) {
+        (Some(dir), true) => seal(dir, &tenant.slug, &pdf)?,
+        _ => None,
+    };
     state.storage.put(&key, pdf).await?;
     decisions::adopt(
         tx,
@@ -134,7 +138,34 @@ pub async fn adopt(
         },
     )
     .await?;
+    if let Some((envelope, summary)) = sealed {
+        let signed_key = format!("{key}.p7m");
+        state.storage.put(&signed_key, envelope).await?;
+        decisions::mark_signed(tx, d.id, "sigillo", &signed_key, &summary).await?;
+    }
     Ok(label)
+}
+
+/// The PDF sealed with the Ordine's certificate, and the check of the seal just made.
+fn seal(
+    dir: &std::path::Path,
+    slug: &str,
+    pdf: &[u8],
+) -> anyhow::Result<Option<(Vec<u8>, crate::documents::SignatureSummary)>> {
+    let Some(seal) = Seal::load(dir, slug)? else {
+        tracing::warn!(
+            slug,
+            "electronic seal chosen but not installed: the delibera waits for a signature"
+        );
+        return Ok(None);
+    };
+    let envelope = seal.sign(pdf)?;
+    let report = crate::documents::signature::verify_cades(&envelope, Utc::now())
+        .map_err(|e| anyhow::anyhow!("the seal does not verify: {e}"))?;
+    Ok(Some((
+        envelope,
+        crate::documents::SignatureSummary::from_report(&report),
+    )))
 }
 
 /// The proposal or decision on the case page.

@@ -2,8 +2,10 @@
 //! examination and decision.
 
 mod examination;
+mod signing;
 
 pub use examination::{propose, request_integration, send_back};
+pub use signing::{list as signing_list, upload as signing_upload, zip as signing_zip};
 
 use axum::{
     extract::{Query, State},
@@ -23,7 +25,10 @@ use super::{
 };
 use crate::{
     domain::application::integration::FieldError,
-    store::cases::{self, Queue, Sort},
+    store::{
+        cases::{self, Queue, Sort},
+        decisions,
+    },
 };
 
 pub const TITLE: &str = "Area dei consiglieri relatori";
@@ -38,11 +43,22 @@ pub async fn entry(
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let open = cases::list(&mut tx, &viewer, Queue::Open, Sort::Deadline, 500).await?;
     let closed = cases::list(&mut tx, &viewer, Queue::Closed, Sort::Newest, 50).await?;
+    let to_sign = decisions::to_sign(&mut tx, who.user.id).await?.len();
     tx.commit().await?;
     Ok(layout::page(
         &PageMeta::area(TITLE, &tenant, &who),
         html! {
             h1 { (TITLE) }
+            @if to_sign > 0 {
+                div class="callout important" {
+                    div class="callout-title" { "Firma" }
+                    p class="mb-0" {
+                        a href=(format!("/{}/consiglieri/firma", tenant.slug)) {
+                            @if to_sign == 1 { "1 delibera attende la sua firma" } @else { (to_sign) " delibere attendono la sua firma" }
+                        }
+                    }
+                }
+            }
             section id="da-esaminare" class="mb-5" {
                 h2 class="h3" { "Pratiche da esaminare " span class="badge bg-primary" { (open.len()) } }
                 (case::case_table(&tenant, &who, &open, "Pratiche assegnate e non ancora decise (le urgenti per prime, poi per scadenza)", "Nessuna pratica assegnata in attesa di esame."))
