@@ -404,6 +404,21 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             secretariat::send_back,
         ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/rinuncia",
+            Tenant,
+            secretariat::withdraw,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/revoca",
+            Tenant,
+            secretariat::revocation,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/riproposizione",
+            Tenant,
+            secretariat::reproposal,
+        ),
         RouteDef::get(
             "/{slug}/segreteria/pratiche/{id}/delibera.pdf",
             Tenant,
@@ -513,6 +528,11 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/avvocati/pratiche/{id}/delibera.pdf",
             Tenant,
             lawyer::delibera,
+        ),
+        RouteDef::post(
+            "/{slug}/avvocati/pratiche/{id}/rinuncia",
+            Tenant,
+            lawyer::withdraw,
         ),
         RouteDef::get(
             "/{slug}/avvocati/pratiche/{id}/delibera-firmata",

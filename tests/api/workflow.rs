@@ -1517,3 +1517,147 @@ async fn an_ordine_with_its_electronic_seal_gets_delibere_sealed_on_adoption() {
         "nothing left to sign by hand"
     );
 }
+
+#[tokio::test]
+async fn withdrawal_revocation_and_reproposal_are_recorded_on_the_case() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (a, _) = submitted(&app, &of.o).await;
+    let (seg, rel) = in_examination(&app, &of, a).await;
+    let (b, _) = submitted(&app, &of.o).await;
+    let (c, _) = submitted(&app, &of.o).await;
+    for id in [b, c] {
+        register_and_assign(&app, &seg, id, of.councillors[0].id).await;
+    }
+
+    // The lawyer withdraws A: the confirmation is required.
+    let lawyer = app
+        .user(
+            SLUG,
+            "anna.bianchi@avvocati.example.it",
+            &[Role::Avvocato],
+            false,
+            Some(of.o.lawyer),
+        )
+        .await;
+    let avv = app.login(&lawyer).await;
+    let (_, page) = avv.page(&app, &case_path("avvocati", a)).await;
+    let v = version_of(&page);
+    let url = format!("{}/rinuncia", case_path("avvocati", a));
+    let res = avv
+        .post(
+            &app,
+            &url,
+            &[("versione", &v), ("nota", "Accordo raggiunto")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("confermare la casella"));
+    let res = avv
+        .post(
+            &app,
+            &url,
+            &[
+                ("versione", &v),
+                ("conferma", "si"),
+                ("nota", "Accordo raggiunto"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = avv.page(&app, &case_path("avvocati", a)).await;
+    assert!(page.contains(">Rinunciata<"));
+    assert!(page.contains("Accordo raggiunto"));
+
+    // B admitted, then revoked by the judge; C rejected, then re-proposed to the judge.
+    propose(
+        &app,
+        &rel,
+        b,
+        &[("esito", "ammissione"), ("modello", "requisiti")],
+    )
+    .await;
+    propose(
+        &app,
+        &rel,
+        c,
+        &[
+            ("esito", "rigetto"),
+            ("modello", "infondatezza"),
+            ("motivazione", "Pretesa manifestamente prescritta."),
+        ],
+    )
+    .await;
+    let (_, page) = seg.page(&app, &case_path("segreteria", b)).await;
+    let v = version_of(&page);
+    let url = format!("{}/revoca", case_path("segreteria", b));
+    let res = seg
+        .post(
+            &app,
+            &url,
+            &[("versione", &v), ("autorita", "Tribunale di Vallenera")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Indicare la data del decreto di revoca"));
+    assert!(
+        body.contains("value=\"Tribunale di Vallenera\""),
+        "what was typed is kept"
+    );
+    let res = seg
+        .post(
+            &app,
+            &url,
+            &[
+                ("versione", &v),
+                ("data", "2026-01-15"),
+                ("autorita", "Tribunale di Vallenera"),
+                ("decorrenza", "2025-12-01"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = seg.page(&app, &case_path("segreteria", b)).await;
+    assert!(page.contains("Ammissione revocata dal giudice"));
+    assert!(
+        page.contains(
+            "Decreto del 15/01/2026 (Tribunale di Vallenera), con effetto dal 01/12/2025"
+        )
+    );
+
+    let (_, page) = seg.page(&app, &case_path("segreteria", c)).await;
+    let v = version_of(&page);
+    let res = seg
+        .post(
+            &app,
+            &format!("{}/riproposizione", case_path("segreteria", c)),
+            &[
+                ("versione", &v),
+                ("data", "2026-01-20"),
+                ("esito", "accolta"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = seg.page(&app, &case_path("segreteria", c)).await;
+    assert!(page.contains("Istanza riproposta al giudice"));
+    assert!(page.contains("il magistrato ha ammesso il richiedente"));
+    assert!(page.contains(">Respinta<"), "the Council's decision stands");
+
+    let mut conn = app.admin_connection().await;
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM app.events WHERE kind IN ('rinunciata', 'revocata', 'riproposta_al_giudice') ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["rinunciata", "revocata", "riproposta_al_giudice"]);
+    let withdrawal: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM app.protocol_entries WHERE kind = 'rinuncia'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        withdrawal, 1,
+        "the withdrawal is registered in the protocol"
+    );
+}

@@ -5,6 +5,7 @@
 pub mod decision;
 pub mod files;
 pub mod integration;
+pub mod withdrawal;
 
 use axum::{
     http::StatusCode,

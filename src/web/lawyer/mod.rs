@@ -2,6 +2,7 @@
 //! and history of each, requests to answer, resolutions to download.
 
 use axum::{
+    Form as HtmlForm,
     extract::{Multipart, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -16,8 +17,10 @@ use super::{
     case::{
         self, CaseFile,
         integration::{self, Answered},
+        withdrawal,
     },
     error::AppError,
+    layout::csrf_field,
     layout::{self, PageMeta},
     tenant::{CurrentTenant, PathParams},
     uploads,
@@ -67,8 +70,14 @@ pub async fn case_page(
     Query(q): Query<CaseQuery>,
 ) -> Result<Response, AppError> {
     let id = params.id("id")?;
-    let notice = (q.esito.as_deref() == Some("integrazione"))
-        .then(|| case::success("Integrazione inviata: il consigliere relatore ne riceve avviso."));
+    let notice = match q.esito.as_deref() {
+        Some("integrazione") => {
+            Some("Integrazione inviata: il consigliere relatore ne riceve avviso.")
+        }
+        Some("rinunciata") => Some("Rinuncia registrata nel protocollo: l'istanza è chiusa."),
+        _ => None,
+    }
+    .map(case::success);
     show(
         &state,
         &tenant,
@@ -111,7 +120,27 @@ async fn show(
         && who.user.lawyer_id.is_some()
         && who.user.lawyer_id == c.lawyer_id;
     let url = case::case_url(tenant, who, id);
+    let withdrawable =
+        may_withdraw(c) && who.user.lawyer_id.is_some() && who.user.lawyer_id == c.lawyer_id;
     let actions = html! {
+        @if withdrawable {
+            details class="card card-bg mb-4" {
+                summary class="card-body h6 mb-0" { "Rinuncia all'istanza" }
+                form method="post" action=(format!("{url}/rinuncia")) class="card-body pt-0" {
+                    (csrf_field(&who.csrf))
+                    input type="hidden" name="versione" value=(c.version);
+                    div class="form-check mb-3" {
+                        input class="form-check-input" type="checkbox" id="conferma" name="conferma" value="si";
+                        label class="form-check-label" for="conferma" { "Il richiedente rinuncia all'istanza; la rinuncia non si può annullare" }
+                    }
+                    div class="form-group" {
+                        label class="active" for="nota" { "Nota (facoltativa)" }
+                        input type="text" class="form-control" id="nota" name="nota";
+                    }
+                    button type="submit" class="btn btn-outline-danger" { "Invia la rinuncia" }
+                }
+            }
+        }
         @if let Some(r) = &open {
             (integration::request_card(r, case::today()))
             @if may_answer {
@@ -125,6 +154,83 @@ async fn show(
         case::page(tenant, who, TITLE, &file, notice, actions),
     )
         .into_response())
+}
+
+fn may_withdraw(c: &cases::Case) -> bool {
+    !c.stage().is_decided() && !matches!(c.stage(), Stage::Rinunciata | Stage::Revocata)
+}
+
+#[derive(Deserialize)]
+pub struct WithdrawForm {
+    #[serde(default)]
+    versione: i32,
+    #[serde(default)]
+    conferma: String,
+    #[serde(default)]
+    nota: String,
+}
+
+/// The chosen lawyer withdraws the application on the applicant's behalf.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Avvocato>,
+    params: PathParams,
+    HtmlForm(f): HtmlForm<WithdrawForm>,
+) -> Result<Response, AppError> {
+    let id = params.id("id")?;
+    let grant = case::view_grant(&tenant, &who)?;
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let typed = [("Nota", f.nota.as_str())];
+    let c = match case::lock_for_change(
+        &mut tx,
+        &tenant,
+        &who,
+        &case::viewer(&grant, &who),
+        id,
+        f.versione,
+        &typed,
+    )
+    .await?
+    {
+        Ok(c) => c,
+        Err(page) => return Ok(page),
+    };
+    if f.conferma.is_empty() {
+        drop(tx);
+        let notice = case::invalid(
+            "Per rinunciare confermare la casella «Il richiedente rinuncia all'istanza».",
+        );
+        return show(
+            &state,
+            &tenant,
+            &who,
+            id,
+            Some(notice),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            (Vec::new(), Vec::new()),
+        )
+        .await;
+    }
+    let actor = case::actor(&who);
+    let note = if f.nota.trim().is_empty() {
+        "Rinuncia inviata dall'avvocato"
+    } else {
+        f.nota.trim()
+    };
+    let w = withdrawal::Withdrawal {
+        seen_version: f.versione,
+        as_actor: Actor::Lawyer,
+        actor: &actor,
+        facts: case::facts(&tenant, &who, &c, false),
+        channel: "portale",
+        note,
+    };
+    if let Err(page) = withdrawal::record(&mut tx, &tenant, &who, &c, w).await? {
+        return Ok(page);
+    }
+    tx.commit().await?;
+    Ok(case::done(&tenant, &who, id, "rinunciata"))
 }
 
 /// The lawyer's answer to an integration request: the files asked for and the replies.

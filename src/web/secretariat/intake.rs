@@ -49,6 +49,7 @@ pub struct Typed {
     pub urgent_reason: String,
     pub rapporteur: String,
     pub reason: String,
+    pub record: Option<super::records::RecordForm>,
 }
 
 #[derive(Deserialize)]
@@ -692,7 +693,8 @@ pub fn actions(
                 }
             }
         }
-        @if !stage.is_open() && stage != Stage::Presentata {
+        (super::records::actions(who, &url, c, typed))
+        @if matches!(stage, Stage::Rinunciata | Stage::Revocata) {
             p class="text-muted" { "Nessuna operazione della segreteria in questo stato." }
         }
         p { a href=(format!("/{}/segreteria", tenant.slug)) { "Torna all'elenco delle pratiche" } }

@@ -4,6 +4,7 @@
 mod council;
 mod intake;
 mod protocol;
+mod records;
 
 pub use council::{
     adopt_all as council_adopt, agenda as council_agenda, create as council_create,
@@ -11,6 +12,7 @@ pub use council::{
 };
 pub use intake::{Typed, acquire, assign, cancel_registration, counter, register, urgency};
 pub use protocol::register_page as protocol_register;
+pub use records::{reproposal, revocation, withdraw};
 
 use axum::{
     extract::{Query, State},
@@ -208,6 +210,9 @@ fn outcome_message(code: &str) -> Option<&'static str> {
         "urgenza" => "Urgenza aggiornata.",
         "annullata" => "Registrazione annullata: l'istanza torna tra quelle da registrare.",
         "iscritta" => "Pratica iscritta all'ordine del giorno dell'adunanza.",
+        "rinunciata" => "Rinuncia registrata nel protocollo.",
+        "revocata" => "Revoca dell'ammissione registrata.",
+        "riproposta" => "Riproposizione al giudice registrata.",
         "rimessa" => "La pratica è tornata in istruttoria; il relatore ne riceve avviso.",
         _ => return None,
     })
