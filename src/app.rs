@@ -21,6 +21,7 @@ pub struct Application {
     url: String,
     db: Db,
     storage: Storage,
+    pdf: Arc<PdfEngine>,
     limiters: Arc<Limiters>,
 }
 
@@ -56,7 +57,7 @@ impl Application {
                 },
             }),
             storage: storage.clone(),
-            pdf,
+            pdf: pdf.clone(),
             limiters: limiters.clone(),
             sessions: web::auth::SessionSettings {
                 idle: config.session_idle,
@@ -71,6 +72,7 @@ impl Application {
             url,
             db,
             storage,
+            pdf,
             limiters,
         })
     }
@@ -90,6 +92,10 @@ impl Application {
 
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    pub fn pdf(&self) -> &Arc<PdfEngine> {
+        &self.pdf
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.

@@ -214,7 +214,7 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         let app = Application::build(&config).await?;
         println!("Patrocinio è in ascolto su {}", app.url());
         if demo {
-            let seeded = demo::seed(app.db(), app.storage()).await?;
+            let seeded = demo::seed(app.db(), app.storage(), app.pdf()).await?;
             println!("{}", demo::banner(app.url(), &seeded));
         }
         println!("Ctrl-C per fermare.");

@@ -836,6 +836,7 @@ mod tests {
             "data": "26/11/2026",
             "generata_il_iso": "2026-11-26T10:42:00Z",
             "seduta": "26/11/2026",
+            "consiglio": "Il Consiglio dell'Ordine degli Avvocati di Vallenera",
             "relatore": "Avv. Paola Verdi",
             "protocollo": "2026/0000123 del 20/11/2026",
             "presentata_il": "19/11/2026 alle ore 18:02",
@@ -857,6 +858,7 @@ mod tests {
         let text = check_pdf("delibera", &pdf);
         for needle in [
             "Delibera n. 12/2026",
+            "Ordine degli Avvocati di Vallenera, nell",
             "su relazione del Consigliere Avv. Paola Verdi",
             "Mario Rossi",
             "AMMISSIONE",

@@ -1661,3 +1661,81 @@ async fn withdrawal_revocation_and_reproposal_are_recorded_on_the_case() {
         "the withdrawal is registered in the protocol"
     );
 }
+
+#[tokio::test]
+async fn the_demo_holds_an_application_in_every_state_with_its_delibere() {
+    let app = spawn_app().await;
+    let pdf = std::sync::Arc::new(patrocinio::documents::pdf::PdfEngine::new());
+    let seeded = patrocinio::demo::seed(&app.db, &app.storage, &pdf)
+        .await
+        .unwrap();
+    assert!(seeded.created);
+    let mut conn = app.admin_connection().await;
+    let states: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT state FROM app.applications ORDER BY state")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let mut all: Vec<String> = patrocinio::domain::application::Stage::ALL
+        .iter()
+        .map(|s| s.code().to_owned())
+        .collect();
+    all.sort();
+    assert_eq!(states, all);
+    let (delibere, numbered): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE pdf_sha256 IS NOT NULL), count(number) FROM app.decisions WHERE superseded_at IS NULL",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        (delibere, numbered),
+        (4, 4),
+        "admitted, rejected, inadmissible, revoked"
+    );
+    let numbers: Vec<i32> = sqlx::query_scalar(
+        "SELECT number FROM app.protocol_entries ORDER BY registered_at, number",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as i32).collect::<Vec<_>>(),
+        "numbers rise with dates"
+    );
+    // The councillor can log in and finds the delibere to sign.
+    let secret: String = sqlx::query_scalar(
+        "SELECT totp_secret FROM app.users WHERE email = 'consigliere@demo.example.it'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let client = crate::helpers::new_client();
+    let res = client
+        .post(app.url("/demo/accesso"))
+        .form(&[
+            ("email", "consigliere@demo.example.it"),
+            ("password", patrocinio::demo::DEMO_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = client
+        .post(app.url("/demo/accesso/codice"))
+        .form(&[("codice", crate::helpers::totp_now(&secret).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = client
+        .get(app.url("/demo/consiglieri"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("4 delibere attendono la sua firma"), "{page}");
+}

@@ -2,6 +2,8 @@
 //! session): the delibera number of the year, the PDF from the typst template on the
 //! Ordine's letterhead, stored with its SHA-256; and how the case page shows it.
 
+use std::{path::Path, sync::Arc};
+
 use axum::response::Response;
 use chrono::{NaiveDate, Utc};
 use maud::{Markup, html};
@@ -12,12 +14,16 @@ use uuid::Uuid;
 use super::{CaseFile, view_grant, viewer};
 use crate::{
     db::TenantTx,
-    documents::{pdf::Template, seal::Seal},
+    documents::{
+        pdf::{PdfEngine, Template},
+        seal::Seal,
+    },
     domain::{
         application::{Outcome, decision, matter::Matter},
         money::Euro,
         time,
     },
+    storage::Storage,
     store::{
         cases::{self, Case},
         decisions::{self, Adoption, Decision},
@@ -66,6 +72,7 @@ fn data(
     let today = time::format_date(time::rome_date(adopted));
     json!({
         "ordine": { "nome": tenant.name, "pec": tenant.pec },
+        "consiglio": council_name(&tenant.name),
         "codice": case.code,
         "numero": number,
         "data": today,
@@ -92,11 +99,38 @@ fn data(
     })
 }
 
+/// What adopting a decision needs besides the database: the PDF engine, the file store, and
+/// the folder of the Ordini's seals.
+pub struct Docs<'a> {
+    pub pdf: &'a Arc<PdfEngine>,
+    pub storage: &'a Storage,
+    pub seal_dir: Option<&'a Path>,
+}
+
+impl AppState {
+    pub fn docs(&self) -> Docs<'_> {
+        Docs {
+            pdf: &self.pdf,
+            storage: &self.storage,
+            seal_dir: self.settings.seal_dir.as_deref(),
+        }
+    }
+}
+
+/// "Il Consiglio dell'Ordine degli Avvocati di …", whether or not the Ordine's name already
+/// starts with "Consiglio".
+pub fn council_name(ordine: &str) -> String {
+    match ordine.strip_prefix("Consiglio ") {
+        Some(rest) => format!("Il Consiglio {rest}"),
+        None => format!("Il Consiglio dell'{ordine}"),
+    }
+}
+
 /// Numbers the decision, renders and stores its PDF, and records the adoption, in `tx`.
 /// Returns the number as printed (`12/2026`).
 #[allow(clippy::too_many_arguments)]
 pub async fn adopt(
-    state: &AppState,
+    docs: &Docs<'_>,
     tx: &mut TenantTx,
     tenant: &Tenant,
     case: &Case,
@@ -114,16 +148,16 @@ pub async fn adopt(
         session,
     };
     let data = data(tenant, case, d, &adopted, signer);
-    let engine = state.pdf.clone();
+    let engine = docs.pdf.clone();
     let pdf =
         tokio::task::spawn_blocking(move || engine.render(Template::Delibera, &data)).await??;
     let sha = hex::encode(Sha256::digest(&pdf));
     let key = format!("{}/{}/delibere/{}.pdf", tenant.id, case.id, d.id);
-    let sealed = match (&state.settings.seal_dir, tenant.settings.seal) {
+    let sealed = match (docs.seal_dir, tenant.settings.seal) {
         (Some(dir), true) => seal(dir, &tenant.slug, &pdf)?,
         _ => None,
     };
-    state.storage.put(&key, pdf).await?;
+    docs.storage.put(&key, pdf).await?;
     decisions::adopt(
         tx,
         d.id,
@@ -140,7 +174,7 @@ pub async fn adopt(
     .await?;
     if let Some((envelope, summary)) = sealed {
         let signed_key = format!("{key}.p7m");
-        state.storage.put(&signed_key, envelope).await?;
+        docs.storage.put(&signed_key, envelope).await?;
         decisions::mark_signed(tx, d.id, "sigillo", &signed_key, &summary).await?;
     }
     Ok(label)
@@ -243,4 +277,21 @@ pub async fn download<R: AreaRole>(
     };
     let bytes = state.storage.get(&key).await?;
     Ok(file_response(bytes, content_type, &name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::council_name;
+
+    #[test]
+    fn the_council_is_named_once() {
+        assert_eq!(
+            council_name("Consiglio dell'Ordine degli Avvocati di Vallenera"),
+            "Il Consiglio dell'Ordine degli Avvocati di Vallenera"
+        );
+        assert_eq!(
+            council_name("Ordine degli Avvocati di Montefosco"),
+            "Il Consiglio dell'Ordine degli Avvocati di Montefosco"
+        );
+    }
 }

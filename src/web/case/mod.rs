@@ -27,8 +27,12 @@ use crate::{
     domain::{
         access::{Grant, Role, ViewApplications, authorize},
         application::{
-            Action, Actor, Facts, Stage, attachment::AttachmentKind, check::income_summary,
-            form::relationship_label, matter::Matter, transition,
+            Action, Actor, Facts, Stage,
+            attachment::AttachmentKind,
+            check::{income_summary, parse_date},
+            form::relationship_label,
+            matter::Matter,
+            transition,
         },
         deadline::Clock,
         money::Euro,
@@ -155,7 +159,7 @@ pub fn stage_badge(stage: Stage) -> Markup {
     let class = match stage {
         Stage::Ammessa => "badge bg-success",
         Stage::Respinta | Stage::Inammissibile | Stage::Revocata => "badge bg-danger",
-        Stage::IntegrazioneRichiesta => "badge bg-warning text-dark",
+        Stage::IntegrazioneRichiesta => "badge bg-warning",
         Stage::Rinunciata => "badge bg-secondary",
         _ => "badge bg-primary",
     };
@@ -303,7 +307,7 @@ pub fn application(file: &CaseFile) -> Markup {
                     (row("Sede", a.entity_seat.clone()))
                     (row("Legale rappresentante", a.representative.clone()))
                 } @else {
-                    (row("Nato il", format!("{} a {}", a.birth_date, a.birth_place)))
+                    (row("Nato il", format!("{} a {}", parse_date(&a.birth_date).map_or_else(|| a.birth_date.clone(), time::format_date), a.birth_place)))
                     (row("Residenza", format!("{} {} {}", a.address, a.postcode, a.city)))
                     (row("Cittadinanza", a.citizenship.clone()))
                 }

@@ -49,7 +49,7 @@ pub async fn entry(
         &PageMeta::area(TITLE, &tenant, &who),
         html! {
             h1 { (TITLE) }
-            p class="lead" { "Le istanze presentate dall'avv. " (who.user.name) " o che lo indicano come difensore." }
+            p class="lead" { "Le istanze presentate dall'avv. " (who.user.name) " o in cui è indicato il suo nome come difensore." }
             p { a class="btn btn-outline-primary" href=(format!("/{}/istanza", tenant.slug)) { "Presenta una nuova istanza" } }
             (case::case_table(&tenant, &who, &rows, "Le mie istanze", "Nessuna istanza."))
         },

@@ -234,7 +234,17 @@ pub async fn propose(
             name: &who.user.name,
             role: "Il Consigliere relatore",
         };
-        let number = adopt(&state, &mut tx, &tenant, &c, &d, outcome, None, &signer).await?;
+        let number = adopt(
+            &state.docs(),
+            &mut tx,
+            &tenant,
+            &c,
+            &d,
+            outcome,
+            None,
+            &signer,
+        )
+        .await?;
         (
             EventKind::Decided,
             json!({ "delibera": number, "nota": format!("Esito: {}", outcome.label()) }),

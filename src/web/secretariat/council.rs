@@ -360,7 +360,7 @@ pub async fn adopt_all(
             .await?
             .ok_or(AppError::NotFound)?;
         let number = adopt(
-            &state,
+            &state.docs(),
             &mut tx,
             &tenant,
             &c,

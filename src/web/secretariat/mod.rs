@@ -75,6 +75,7 @@ pub async fn board(
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let intake = cases::list(&mut tx, &viewer, Queue::Intake, Sort::Deadline, 500).await?;
     let open = cases::list(&mut tx, &viewer, Queue::Open, sort, 500).await?;
+    let closed = cases::list(&mut tx, &viewer, Queue::Closed, Sort::Newest, 30).await?;
     tx.commit().await?;
     let base = format!("/{}/segreteria", tenant.slug);
     Ok(layout::page(
@@ -85,13 +86,13 @@ pub async fn board(
                 div class="col-lg-6" {
                     form method="post" action=(format!("{base}/acquisisci")) class="card card-bg mb-4" novalidate {
                         div class="card-body" {
-                            h2 class="h5 card-title" { "Acquisisci un'istanza" }
-                            p class="small" { "Digitare o incollare il codice dell'istanza (per esempio 7K3M-Q9TD)." }
+                            h2 class="h5 card-title mb-4" { "Acquisisci o apri un'istanza" }
                             (csrf_field(&who.csrf))
                             @if let Some(e) = code_error {
                                 div class="alert alert-danger" role="alert" id="errore-codice" { (e) }
                             }
-                            (Input::text("codice", "Codice dell'istanza", code).autocomplete("off").render(&[]))
+                            (Input::text("codice", "Codice dell'istanza", code).autocomplete("off")
+                                .hint("Digitare o incollare il codice, per esempio 7K3M-Q9TD").render(&[]))
                             button type="submit" class="btn btn-primary" { "Acquisisci" }
                         }
                     }
@@ -135,6 +136,11 @@ pub async fn board(
                     }
                 }
                 (case::case_table(tenant, who, &open, "Pratiche registrate e non ancora decise (le urgenti per prime)", "Nessuna pratica in corso."))
+            }
+            section id="concluse" class="mt-5" {
+                h2 class="h3" { "Ultime pratiche concluse" }
+                p class="small" { "Decise, rinunciate o revocate. Una pratica più vecchia si apre con il suo codice, qui sopra." }
+                (case::case_table(tenant, who, &closed, "Le ultime 30 pratiche concluse", "Nessuna pratica conclusa."))
             }
         },
     ))

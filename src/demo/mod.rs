@@ -1,14 +1,20 @@
 //! `serve --demo`: a demo Ordine (slug `demo`) seeded on an empty database.
 //!
 //! Each feature extends the demo with its own data, so that it always shows one user per role
-//! and applications in every state. Today: the competence map, the legal-aid list, a draft to
-//! resume (its code and PIN are printed) and a submitted application.
+//! and applications in every state: the competence map, the legal-aid list, a draft to resume
+//! (its code and PIN are printed), a submitted application, and one application in each later
+//! state of the workflow (`cases`), with council sessions and delibere.
+
+mod cases;
+
+use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::{
     db::{Db, TenantTx},
+    documents::pdf::PdfEngine,
     domain::{
         access::{ManageSettings, Role, authorize},
         application::{
@@ -22,12 +28,13 @@ use crate::{
     },
     storage::Storage,
     store::{
-        applications, attachments,
+        applications, attachments, audit,
         lawyers::{self, NewLawyer},
         offices,
         tenants::{self, NewTenant, TenantSettings},
         users,
     },
+    web::case::decision::Docs,
 };
 
 pub const SLUG: &str = "demo";
@@ -144,7 +151,7 @@ fn cf(surname: &str, name: &str, (y, m, d): (i32, u32, u32), sex: Sex) -> anyhow
         .to_owned())
 }
 
-pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
+pub async fn seed(db: &Db, storage: &Storage, pdf: &Arc<PdfEngine>) -> anyhow::Result<Seeded> {
     if let Some(t) = tenants::find_by_slug(db, SLUG).await? {
         return Ok(Seeded {
             created: false,
@@ -156,13 +163,16 @@ pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
     let slug = Slug::parse(SLUG)?;
     let tenant = TenantId::new();
     let mut tx = db.tenant_tx(tenant).await?;
-    tenants::create(
+    let created = tenants::create(
         &mut tx,
         NewTenant {
             slug: &slug,
             name: NAME,
             pec: Some(PEC),
-            settings: TenantSettings::default(),
+            settings: TenantSettings {
+                council_sessions: true,
+                ..TenantSettings::default()
+            },
         },
     )
     .await?;
@@ -204,14 +214,19 @@ pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
     }
 
     let password_hash = crate::crypto::hash_secret(DEMO_PASSWORD).await?;
+    let mut ids = Vec::new();
     for (email, name, role, totp) in ACCOUNTS {
         let lawyer_id = (*role == Role::Avvocato).then_some(lawyer_ids[0]);
+        // The councillor signs delibere: their certificate carries this codice fiscale.
+        let codice_fiscale = (*role == Role::Consigliere)
+            .then(|| cf("Relatori", "Carlo", (1966, 10, 2), Sex::M))
+            .transpose()?;
         let id = users::insert(
             &mut tx,
             users::NewUser {
                 email,
                 full_name: name,
-                codice_fiscale: None,
+                codice_fiscale: codice_fiscale.as_deref(),
                 roles: &[*role],
                 lawyer_id,
             },
@@ -219,6 +234,7 @@ pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo account {email} exists"))?;
         users::set_password(&mut tx, id, &password_hash).await?;
+        ids.push((*role, id, *name));
         if *totp {
             let secret = totp_rs::Secret::from(crate::crypto::random_bytes::<20>().to_vec());
             users::set_totp(&mut tx, id, &secret.to_base32(), 0).await?;
@@ -228,9 +244,34 @@ pub async fn seed(db: &Db, storage: &Storage) -> anyhow::Result<Seeded> {
     let office = office_ids[0].to_string();
     let lawyer = lawyer_ids[0].to_string();
     let draft = demo_draft(&office)?;
-    let draft_code = insert_application(&mut tx, &draft, None).await?;
+    let (_, draft_code) = insert_application(&mut tx, &draft, None).await?;
     let submitted = demo_submitted(&office, &lawyer)?;
-    let submitted_code = insert_application(&mut tx, &submitted, Some(storage)).await?;
+    let (_, submitted_code) = insert_application(&mut tx, &submitted, Some(storage)).await?;
+    let person = |r: Role| {
+        ids.iter()
+            .find(|(role, _, _)| *role == r)
+            .map(|(_, id, name)| (*id, (*name).to_owned()))
+            .ok_or_else(|| anyhow::anyhow!("demo account"))
+    };
+    let (seg, seg_name) = person(Role::Segreteria)?;
+    let (rel, rel_name) = person(Role::Consigliere)?;
+    let cast = cases::Cast {
+        secretariat: (
+            seg,
+            audit::Actor::user(seg, format!("{seg_name} (segreteria)")),
+        ),
+        rapporteur: (
+            rel,
+            rel_name.clone(),
+            audit::Actor::user(rel, format!("{rel_name} (consigliere relatore)")),
+        ),
+    };
+    let docs = Docs {
+        pdf,
+        storage,
+        seal_dir: None,
+    };
+    cases::seed(&mut tx, &docs, &created, &office, &lawyer, &cast).await?;
     tx.commit().await?;
     Ok(Seeded {
         created: true,
@@ -380,7 +421,7 @@ async fn insert_application(
     tx: &mut TenantTx,
     form: &Form,
     files: Option<&Storage>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(Uuid, String)> {
     let id = Uuid::new_v4();
     let code = crate::crypto::random_code();
     let hash = crate::crypto::hash_secret(DEMO_PIN).await?;
@@ -418,7 +459,7 @@ async fn insert_application(
         }
         applications::mark_submitted(tx, id).await?;
     }
-    Ok(code.to_string())
+    Ok((id, code.to_string()))
 }
 
 /// The lines `serve --demo` prints once the server listens.
@@ -453,7 +494,8 @@ pub fn banner(base_url: &str, seeded: &Seeded) -> String {
     if let (Some(draft), Some(submitted)) = (&seeded.draft_code, &seeded.submitted_code) {
         out.push_str(&format!(
             "\n  bozza da riprendere:  codice {draft}, PIN {DEMO_PIN}\n  \
-             istanza presentata:   codice {submitted}, PIN {DEMO_PIN}"
+             istanza presentata:   codice {submitted}, PIN {DEMO_PIN}\n  \
+             e una pratica per ogni stato successivo (protocollo, istruttoria, integrazione, proposte, adunanza, delibere da firmare, rinuncia, revoca)"
         ));
     }
     out
