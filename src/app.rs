@@ -23,6 +23,7 @@ pub struct Application {
     storage: Storage,
     pdf: Arc<PdfEngine>,
     limiters: Arc<Limiters>,
+    hub: crate::live::Hub,
 }
 
 impl Application {
@@ -46,6 +47,7 @@ impl Application {
         ));
         // Fonts are parsed once here; every PDF reuses them.
         let pdf = Arc::new(tokio::task::spawn_blocking(PdfEngine::new).await?);
+        let hub = crate::live::Hub::new();
         let state = AppState {
             db: db.clone(),
             settings: Arc::new(WebSettings {
@@ -59,6 +61,7 @@ impl Application {
             storage: storage.clone(),
             pdf: pdf.clone(),
             limiters: limiters.clone(),
+            hub: hub.clone(),
             sessions: web::auth::SessionSettings {
                 idle: config.session_idle,
                 max_age: config.session_max_age,
@@ -74,6 +77,7 @@ impl Application {
             storage,
             pdf,
             limiters,
+            hub,
         })
     }
 
@@ -113,6 +117,15 @@ impl Application {
                 limiters.prune();
             }
         });
+        let listener = crate::live::listener::spawn(self.db.clone(), self.hub.clone());
+        let logins = crate::live::logins::spawn(self.db.clone(), self.hub.logins.clone());
+        let hub = self.hub.clone();
+        // Live sockets would hold the graceful shutdown open: they are closed first, with
+        // 1012, so that clients reconnect to the next instance.
+        let shutdown = async move {
+            shutdown.await;
+            hub.shut_down();
+        };
         let served = axum::serve(
             self.listener,
             self.router
@@ -121,6 +134,8 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
         .context("server error");
+        listener.abort();
+        logins.abort();
         purge.abort();
         prune.abort();
         sessions.abort();

@@ -106,8 +106,9 @@ impl RateLimits {
                 "allegati" => limits.upload = value,
                 "invio" => limits.submit = value,
                 "stato" => limits.status = value,
+                "accesso" => limits.login = value,
                 other => bail!(
-                    "PATROCINIO_RATE_LIMITS: unknown limit {other:?} (nuova, allegati, invio, stato)"
+                    "PATROCINIO_RATE_LIMITS: unknown limit {other:?} (nuova, allegati, invio, stato, accesso)"
                 ),
             }
         }
@@ -380,6 +381,8 @@ mod tests {
         assert_eq!(c.rate_limits.submit, 3);
         assert_eq!(c.rate_limits.status, 7);
         assert_eq!(c.rate_limits.create, RateLimits::default().create);
+        let (c, _) = Config::from_vars(vars(&[("PATROCINIO_RATE_LIMITS", "accesso=500")])).unwrap();
+        assert_eq!(c.rate_limits.login, 500);
         assert!(Config::from_vars(vars(&[("PATROCINIO_RATE_LIMITS", "tutto=3")])).is_err());
         assert!(Config::from_vars(vars(&[("PATROCINIO_RATE_LIMITS", "invio=0")])).is_err());
     }

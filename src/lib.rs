@@ -12,6 +12,7 @@ pub mod demo;
 pub mod documents;
 pub mod domain;
 pub mod jobs;
+pub mod live;
 pub mod storage;
 pub mod store;
 pub mod telemetry;

@@ -2,8 +2,12 @@
 //!
 //! `loadtest http`: C concurrent clients send N GET requests to one URL of a running service
 //! and report the latency distribution (hdrhistogram) and the throughput, as a table on the
-//! terminal and as JSON. The WebSocket scenario (sockets per tenant, commit → fragment latency)
-//! joins it with the live workspace.
+//! terminal and as JSON.
+//!
+//! `loadtest ws`: the live workspace under load (see `ws.rs`): N Ordini, S sockets, E changes
+//! over HTTP; change → fragment latency beside a bare LISTEN client, and memory per socket.
+
+mod ws;
 
 use std::{
     path::PathBuf,
@@ -41,6 +45,8 @@ enum Command {
         #[arg(long, default_value = "loadtest-http.json")]
         json: PathBuf,
     },
+    /// Sockets of many Ordini, changes over HTTP, latency to every socket.
+    Ws(ws::Args),
 }
 
 #[derive(Serialize)]
@@ -55,7 +61,7 @@ struct HttpReport {
 }
 
 #[derive(Serialize)]
-struct Percentiles {
+pub struct Percentiles {
     p50: u64,
     p90: u64,
     p99: u64,
@@ -63,7 +69,7 @@ struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(h: &Histogram<u64>) -> Self {
+    pub fn of(h: &Histogram<u64>) -> Self {
         Self {
             p50: h.value_at_quantile(0.50),
             p90: h.value_at_quantile(0.90),
@@ -87,6 +93,13 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
                 .with_context(|| format!("writing {}", json.display()))?;
             println!("JSON: {}", json.display());
+        }
+        Command::Ws(args) => {
+            let json = args.json.clone();
+            let report = ws::run(args).await?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            ws::print(&report, &json);
         }
     }
     Ok(())

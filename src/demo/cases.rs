@@ -258,6 +258,7 @@ impl Seeder<'_> {
 
     async fn assign(&mut self, id: Uuid) -> anyhow::Result<()> {
         let name = self.cast.rapporteur.1.clone();
+        cases::set_rapporteur(self.tx, id, self.cast.rapporteur.0).await?;
         self.step(
             id,
             Action::Assign,
@@ -266,7 +267,7 @@ impl Seeder<'_> {
             json!({ "relatore": name }),
         )
         .await?;
-        cases::set_rapporteur(self.tx, id, self.cast.rapporteur.0).await
+        Ok(())
     }
 
     async fn propose(&mut self, id: Uuid, outcome: Outcome) -> anyhow::Result<()> {

@@ -152,7 +152,18 @@ fn cf(surname: &str, name: &str, (y, m, d): (i32, u32, u32), sex: Sex) -> anyhow
 }
 
 pub async fn seed(db: &Db, storage: &Storage, pdf: &Arc<PdfEngine>) -> anyhow::Result<Seeded> {
-    if let Some(t) = tenants::find_by_slug(db, SLUG).await? {
+    seed_ordine(db, storage, pdf, SLUG, NAME).await
+}
+
+/// The demo's data in an Ordine of any slug and name (the load test seeds many of them).
+pub async fn seed_ordine(
+    db: &Db,
+    storage: &Storage,
+    pdf: &Arc<PdfEngine>,
+    slug: &str,
+    name: &str,
+) -> anyhow::Result<Seeded> {
+    if let Some(t) = tenants::find_by_slug(db, slug).await? {
         return Ok(Seeded {
             created: false,
             accounts: accounts(db, t.id).await?,
@@ -160,14 +171,14 @@ pub async fn seed(db: &Db, storage: &Storage, pdf: &Arc<PdfEngine>) -> anyhow::R
             submitted_code: None,
         });
     }
-    let slug = Slug::parse(SLUG)?;
+    let slug = Slug::parse(slug)?;
     let tenant = TenantId::new();
     let mut tx = db.tenant_tx(tenant).await?;
     let created = tenants::create(
         &mut tx,
         NewTenant {
             slug: &slug,
-            name: NAME,
+            name,
             pec: Some(PEC),
             settings: TenantSettings {
                 council_sessions: true,

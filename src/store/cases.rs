@@ -84,6 +84,10 @@ pub struct Case {
     pub filed_by_user: Option<Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The kind of the latest event (lists flag an answered integration).
+    pub last_event: Option<String>,
+    /// The delibera's number (`12/2026`) once adopted.
+    pub delibera: Option<String>,
 }
 
 impl Case {
@@ -128,7 +132,12 @@ const SELECT: &str = "SELECT a.id, a.code, a.state, a.channel, a.version, a.form
         a.applicant_email, a.income_total_cents, a.threshold_cents, a.protocol_entry_id,
         a.protocol_year, a.protocol_number, a.protocol_at, a.urgent, a.urgent_reason,
         a.next_hearing, a.rapporteur_id, r.full_name AS rapporteur_name, a.assigned_at,
-        a.council_session_id, a.filed_by_user, a.decided_at, a.updated_at
+        a.council_session_id, a.filed_by_user, a.decided_at, a.updated_at,
+        (SELECT e.kind FROM events e WHERE e.application_id = a.id ORDER BY e.id DESC LIMIT 1)
+            AS last_event,
+        (SELECT d.number || '/' || d.year FROM decisions d
+          WHERE d.application_id = a.id AND d.superseded_at IS NULL AND d.number IS NOT NULL)
+            AS delibera
     FROM applications a
     LEFT JOIN judicial_offices o ON o.id = a.judicial_office_id
     LEFT JOIN lawyers l ON l.id = a.lawyer_id
@@ -186,21 +195,25 @@ pub enum Queue {
     Closed,
     /// Everything the viewer may see.
     All,
+    /// One state.
+    Only(Stage),
 }
 
 impl Queue {
-    fn filter(self) -> &'static str {
+    fn filter(self) -> String {
         match self {
-            Queue::Intake => "a.state = 'presentata'",
-            Queue::Open => {
-                "a.state IN ('protocollata', 'in_istruttoria', 'integrazione_richiesta',
+            // The code comes from the enum, never from input.
+            Queue::Only(stage) => format!("a.state = '{}'", stage.code()),
+            Queue::Intake => "a.state = 'presentata'".into(),
+            Queue::Open => "a.state IN ('protocollata', 'in_istruttoria', 'integrazione_richiesta',
                  'proposta_ammissione', 'proposta_rigetto', 'proposta_inammissibile',
                  'iscritta_adunanza')"
-            }
+                .into(),
             Queue::Closed => {
                 "a.state IN ('ammessa', 'respinta', 'inammissibile', 'rinunciata', 'revocata')"
+                    .into()
             }
-            Queue::All => "TRUE",
+            Queue::All => "TRUE".into(),
         }
     }
 }
@@ -371,6 +384,8 @@ pub async fn advance(tx: &mut TenantTx, c: Change<'_>) -> anyhow::Result<Result<
             to: Some(c.to),
             actor: c.actor,
             details: c.details.clone(),
+            // A rapporteur taken off the case hears of it too.
+            also: c.case.rapporteur_id,
         },
     )
     .await?;

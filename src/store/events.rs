@@ -19,14 +19,39 @@ pub struct NewEvent<'a> {
     pub actor: &'a audit::Actor,
     /// Codes, numbers and text typed by staff, shown in the history.
     pub details: Value,
+    /// Someone else to tell, beyond those the application names now.
+    pub also: Option<Uuid>,
 }
 
+/// Records an event. Its ids must become visible in id order within an Ordine, or the live
+/// listener (which reads "after the last id seen") could skip one that commits late: so the
+/// Ordine's event lock is taken before the id is drawn and held until commit. Writers of
+/// different Ordini never wait for each other; within one Ordine the lock is held only from
+/// here to the commit (the audit and outbox rows).
+///
+/// The audience is read from the application as this transaction leaves it (the new
+/// rapporteur, the chosen lawyer, the filer), plus `also` (say, the rapporteur taken off it).
 pub async fn insert(tx: &mut TenantTx, e: NewEvent<'_>) -> anyhow::Result<i64> {
     let tenant = tx.tenant().0;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 4815162342))")
+        .bind(tenant)
+        .execute(tx.conn())
+        .await?;
     Ok(sqlx::query_scalar(
         "INSERT INTO events (tenant_id, application_id, kind, from_state, to_state, actor_id,
-                             actor_label, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                             actor_label, details, audience)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, array_remove(ARRAY[
+                    'segreteria',
+                    'istanza:' || a.id,
+                    'utente:' || a.rapporteur_id,
+                    'avvocato:' || a.lawyer_id,
+                    'utente:' || a.filed_by_user,
+                    'utente:' || (SELECT d.signer_id FROM decisions d
+                                  WHERE d.application_id = a.id AND d.superseded_at IS NULL),
+                    'utente:' || $9::uuid
+                ], NULL)
+         FROM applications a WHERE a.id = $2
+         RETURNING id",
     )
     .bind(tenant)
     .bind(e.application)
@@ -36,8 +61,41 @@ pub async fn insert(tx: &mut TenantTx, e: NewEvent<'_>) -> anyhow::Result<i64> {
     .bind(e.actor.id)
     .bind(&e.actor.label)
     .bind(e.details)
+    .bind(e.also)
     .fetch_one(tx.conn())
     .await?)
+}
+
+/// What the live pipeline needs of an event.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Signal {
+    pub id: i64,
+    pub application_id: Uuid,
+    pub kind: String,
+    pub actor_label: String,
+    pub at: DateTime<Utc>,
+    pub audience: Vec<String>,
+}
+
+/// The events of the transaction's Ordine after `cursor`, in id order.
+pub async fn after(tx: &mut TenantTx, cursor: i64, limit: i64) -> anyhow::Result<Vec<Signal>> {
+    Ok(sqlx::query_as(
+        "SELECT id, application_id, kind, actor_label, at, audience FROM events
+         WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// The newest event id of the transaction's Ordine (0 when none).
+pub async fn last_id(tx: &mut TenantTx) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM events")
+            .fetch_one(tx.conn())
+            .await?,
+    )
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]

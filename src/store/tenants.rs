@@ -102,6 +102,15 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> anyhow::Result<Option<Tenant>>
     )
 }
 
+pub async fn get(db: &Db, id: TenantId) -> anyhow::Result<Option<Tenant>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(db.pool())
+            .await?,
+    )
+}
+
 pub async fn list(db: &Db) -> anyhow::Result<Vec<Tenant>> {
     Ok(
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants ORDER BY name"))

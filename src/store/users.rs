@@ -60,6 +60,29 @@ pub async fn get(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<Option<User>> {
     with_roles(tx, user).await
 }
 
+/// Several users at once, with their roles (the live sockets' login check).
+pub async fn get_many(tx: &mut TenantTx, ids: &[Uuid]) -> anyhow::Result<Vec<User>> {
+    let mut users: Vec<User> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ANY($1)"))
+            .bind(ids)
+            .fetch_all(tx.conn())
+            .await?;
+    let roles: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT user_id, role FROM user_roles WHERE user_id = ANY($1) ORDER BY role",
+    )
+    .bind(ids)
+    .fetch_all(tx.conn())
+    .await?;
+    for u in &mut users {
+        u.roles = roles
+            .iter()
+            .filter(|(id, _)| *id == u.id)
+            .filter_map(|(_, r)| Role::from_code(r))
+            .collect();
+    }
+    Ok(users)
+}
+
 pub async fn find_by_email(tx: &mut TenantTx, email: &str) -> anyhow::Result<Option<User>> {
     let user = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
         .bind(email)

@@ -20,10 +20,10 @@ pub mod uploads;
 pub mod admin;
 mod health;
 mod home;
-mod lawyer;
+pub mod lawyer;
 pub mod public;
-mod rapporteur;
-mod secretariat;
+pub mod rapporteur;
+pub mod secretariat;
 
 use std::{sync::Arc, time::Duration};
 
@@ -53,6 +53,7 @@ pub struct AppState {
     pub pdf: Arc<PdfEngine>,
     pub limiters: Arc<Limiters>,
     pub sessions: auth::SessionSettings,
+    pub hub: crate::live::Hub,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -357,6 +358,12 @@ pub fn route_table() -> Vec<RouteDef> {
         )
         .limited(Bucket::Upload)
         .uploads(),
+        RouteDef::get("/ws", Platform, crate::live::socket::staff),
+        RouteDef::get(
+            "/{slug}/istanza/{id}/ws",
+            TenantEmbeddable,
+            crate::live::socket::public_status,
+        ),
         RouteDef::get("/{slug}/segreteria", Tenant, secretariat::entry),
         RouteDef::post(
             "/{slug}/segreteria/acquisisci",

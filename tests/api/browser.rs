@@ -438,3 +438,118 @@ async fn on_a_phone_the_form_passes_axe_too() {
     );
     c.close().await.unwrap();
 }
+
+/// Logs in through the login page as a person would (password, then the TOTP code).
+async fn log_in(c: &Client, app: &crate::helpers::TestApp, user: &crate::helpers::TestUser) {
+    c.goto(&app.url(&format!("/{}/accesso", user.slug)))
+        .await
+        .unwrap();
+    type_in(c, "email", &user.email).await;
+    type_in(c, "password", crate::helpers::PASSWORD).await;
+    click(c, "main form button[type=submit]").await;
+    if let Some(secret) = &user.secret {
+        wait_for(c, "#codice").await;
+        type_in(c, "codice", &crate::helpers::totp_now(secret)).await;
+        click(c, "main form button[type=submit]").await;
+    }
+    wait_for(c, "header .it-header-slim-right-zone").await;
+}
+
+/// Marks the page, to tell later that it was not reloaded.
+async fn mark(c: &Client) {
+    c.execute("window.__senza_ricaricare = true;", vec![])
+        .await
+        .unwrap();
+}
+
+async fn still_marked(c: &Client) -> bool {
+    c.execute("return window.__senza_ricaricare === true;", vec![])
+        .await
+        .unwrap()
+        == Value::Bool(true)
+}
+
+#[tokio::test]
+async fn the_boards_update_live_without_a_reload() {
+    use crate::workflow::{SLUG, case_path, office, register, submitted, version_of};
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let colleague = app
+        .user(
+            SLUG,
+            "collega@ordine.example.it",
+            &[patrocinio::domain::access::Role::Segreteria],
+            true,
+            None,
+        )
+        .await;
+    let (_d1, seg_browser) = browser(false).await;
+    log_in(&seg_browser, &app, &of.secretariat).await;
+    seg_browser
+        .goto(&app.url(&format!("/{SLUG}/segreteria")))
+        .await
+        .unwrap();
+    wait_for(&seg_browser, "#tabellone").await;
+    audit(&seg_browser, "segreteria-tabellone").await;
+    mark(&seg_browser).await;
+
+    // A filing made elsewhere appears on the board, without a reload.
+    let (id, _) = submitted(&app, &of.o).await;
+    wait_for(&seg_browser, &format!("#pratica-{id}")).await;
+    assert!(
+        still_marked(&seg_browser).await,
+        "the page was not reloaded"
+    );
+    let png = seg_browser.screenshot().await.unwrap();
+    std::fs::write(screenshots().join("segreteria-nuova-istanza.png"), png).unwrap();
+
+    // The rapporteur's queue shows a new assignment made by a colleague of the secretariat.
+    let (_d2, rel_browser) = browser(false).await;
+    log_in(&rel_browser, &app, &of.councillors[0]).await;
+    rel_browser
+        .goto(&app.url(&format!("/{SLUG}/consiglieri")))
+        .await
+        .unwrap();
+    wait_for(&rel_browser, "#coda-relatore").await;
+    mark(&rel_browser).await;
+    let seg = app.login(&colleague).await;
+    register(&app, &seg, id).await;
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    let v = version_of(&page);
+    let res = seg
+        .post(
+            &app,
+            &format!("{}/assegna", case_path("segreteria", id)),
+            &[
+                ("versione", &v),
+                ("relatore", &of.councillors[0].id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let notice = wait_for(&rel_browser, "#avviso-live").await;
+    assert!(
+        notice
+            .text()
+            .await
+            .unwrap()
+            .contains("Nuova pratica assegnata")
+    );
+    wait_for(&rel_browser, &format!("#pratica-{id}")).await;
+    assert!(still_marked(&rel_browser).await);
+    audit(&rel_browser, "consigliere-nuova-assegnazione").await;
+    // Meanwhile the secretariat's board moved the filing to the cases in progress.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let row = seg_browser
+            .find(Locator::Css(&format!("#in-corso #pratica-{id}")))
+            .await;
+        if row.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the board never moved the case");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = rel_browser.close().await;
+    let _ = seg_browser.close().await;
+}

@@ -175,12 +175,14 @@ pub struct TestApp {
     pub db: Db,
     /// The app's attachment storage (a folder of this test's own).
     pub storage: patrocinio::storage::Storage,
-    _files: tempfile::TempDir,
+    files: std::sync::Arc<tempfile::TempDir>,
     pub db_name: String,
     /// No redirects followed, cookies kept.
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
-    _server: JoinHandle<anyhow::Result<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    /// The first instance drops the database when it goes; further instances do not.
+    owns_database: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -212,7 +214,17 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     provision::migrate(&mut conn).await.unwrap();
     conn.close().await.unwrap();
 
-    let files = tempfile::tempdir().unwrap();
+    let files = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    start_instance(db_name, files, true, configure).await
+}
+
+async fn start_instance(
+    db_name: String,
+    files: std::sync::Arc<tempfile::TempDir>,
+    owns_database: bool,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    let server = server();
     let mut config = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(format!("{}/{db_name}", server.app_base)),
@@ -239,15 +251,36 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
         storage,
-        _files: files,
+        files,
         db_name,
         client,
         shutdown: Some(tx),
-        _server: handle,
+        server: Some(handle),
+        owns_database,
     }
 }
 
 impl TestApp {
+    /// Another server process on the same database and files (several instances behind a
+    /// load balancer).
+    pub async fn another_instance(&self) -> TestApp {
+        start_instance(self.db_name.clone(), self.files.clone(), false, |_| {}).await
+    }
+
+    /// Stops the server as on SIGTERM and waits until it has finished.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
+        }
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{path}", self.address.replacen("http://", "ws://", 1))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -295,6 +328,9 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if !self.owns_database {
+            return;
+        }
         let admin = format!("{}/postgres", server().admin_base);
         let name = self.db_name.clone();
         // Drop runs inside the test's runtime: use a thread with its own.
@@ -331,15 +367,33 @@ pub struct TestUser {
 pub struct LoggedIn {
     pub client: reqwest::Client,
     pub csrf: String,
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+}
+
+impl LoggedIn {
+    /// The `Cookie` header this client sends to `app` (for a WebSocket handshake).
+    pub fn cookie(&self, app: &TestApp) -> String {
+        use reqwest::cookie::CookieStore;
+        self.jar
+            .cookies(&app.url("/").parse().unwrap())
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
 }
 
 pub fn new_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    client_with_jar().0
+}
+
+pub fn client_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
+        .cookie_provider(jar.clone())
         .timeout(Duration::from_secs(30))
         .build()
-        .unwrap()
+        .unwrap();
+    (client, jar)
 }
 
 pub fn totp_now(secret: &str) -> String {
@@ -418,7 +472,7 @@ impl TestApp {
 
     /// Logs in over HTTP (password, then the TOTP code if any) and lands in the area.
     pub async fn login(&self, user: &TestUser) -> LoggedIn {
-        let client = new_client();
+        let (client, jar) = client_with_jar();
         let res = client
             .post(self.url(&format!("/{}/accesso", user.slug)))
             .form(&[("email", user.email.as_str()), ("password", PASSWORD)])
@@ -441,7 +495,7 @@ impl TestApp {
         let page = client.get(self.url(&location)).send().await.unwrap();
         assert_eq!(page.status(), 200, "{location}");
         let csrf = csrf_of(&page.text().await.unwrap());
-        LoggedIn { client, csrf }
+        LoggedIn { client, csrf, jar }
     }
 
     /// The administrator's connection to this test's database (superuser).

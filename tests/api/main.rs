@@ -10,6 +10,7 @@ mod errors;
 mod headers;
 mod health;
 mod isolation;
+mod live;
 mod oidc;
 mod pages;
 mod platform;

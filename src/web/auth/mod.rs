@@ -72,6 +72,12 @@ impl SessionUser {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
+
+    /// The same account in the same state of its credentials (a password change, a disabled
+    /// account or ended sessions make it differ).
+    pub fn same_login(&self, other: &SessionUser) -> bool {
+        self.id == other.id && self.auth_hash == other.auth_hash
+    }
 }
 
 /// Sessions name their account by Ordine and id: the account is read inside that Ordine's

@@ -33,6 +33,7 @@ use crate::{
             form::relationship_label,
             matter::Matter,
             transition,
+            workflow::EventKind,
         },
         deadline::Clock,
         money::Euro,
@@ -166,13 +167,14 @@ pub fn stage_badge(stage: Stage) -> Markup {
     html! { span class=(class) { (stage.label()) } }
 }
 
-/// The list of applications of a reserved area, with the clock on each row.
-pub fn case_table<R: AreaRole>(
-    tenant: &CurrentTenant,
-    who: &InArea<R>,
+/// The list of applications of a reserved area, with the clock on each row. `base` is the
+/// area's path; `fresh` marks a row just arrived (live updates).
+pub fn case_table(
+    base: &str,
     rows: &[Case],
     caption: &str,
     empty: &str,
+    fresh: Option<Uuid>,
 ) -> Markup {
     let today = today();
     html! {
@@ -192,13 +194,16 @@ pub fn case_table<R: AreaRole>(
                     } }
                     tbody {
                         @for c in rows {
-                            tr id=(format!("pratica-{}", c.id)) {
+                            tr id=(row_id(c.id)) {
                                 td {
-                                    a href=(case_url(tenant, who, c.id)) {
+                                    a href=(format!("{base}/pratiche/{}", c.id)) {
                                         @match c.protocol() {
                                             Some(p) => span class="text-monospace" { (p) },
                                             None => span class="text-monospace" { (c.code) },
                                         }
+                                    }
+                                    @if fresh == Some(c.id) {
+                                        " " span class="badge bg-info text-dark" { "Nuova" }
                                     }
                                     @if c.urgent {
                                         " " span class="badge bg-danger" title=[c.urgent_reason.as_deref()] { "Urgente" }
@@ -212,7 +217,15 @@ pub fn case_table<R: AreaRole>(
                                 }
                                 td { (c.applicant_name.as_deref().unwrap_or("—")) }
                                 td { (c.matter.as_deref().and_then(Matter::from_code).map_or("—", Matter::label)) }
-                                td { (stage_badge(c.stage())) }
+                                td {
+                                    (stage_badge(c.stage()))
+                                    @if c.stage() == Stage::InIstruttoria && c.last_event.as_deref() == Some(EventKind::IntegrationAnswered.code()) {
+                                        " " span class="badge bg-info text-dark" { "Integrazione ricevuta" }
+                                    }
+                                    @if let Some(n) = &c.delibera {
+                                        br; a class="small" href=(format!("{base}/pratiche/{}/delibera.pdf", c.id)) { "Delibera n. " (n) }
+                                    }
+                                }
                                 td { (c.rapporteur_name.as_deref().unwrap_or("—")) }
                                 td { (clock_badge(c.clock(today))) }
                             }
@@ -222,6 +235,11 @@ pub fn case_table<R: AreaRole>(
             }
         }
     }
+}
+
+/// The stable DOM id of an application's row in every list.
+pub fn row_id(id: Uuid) -> String {
+    format!("pratica-{id}")
 }
 
 fn row(label: &str, value: impl Into<String>) -> Markup {
@@ -483,6 +501,10 @@ pub fn page<R: AreaRole>(
             (layout::breadcrumb(&[(area_title, Some(&base)), (&title, None)]))
             h1 { (title) " " small class="text-muted h4" { (c.applicant_name.as_deref().unwrap_or("")) } }
             @if let Some(n) = notice { (n) }
+            (crate::live::container(
+                &format!("/ws?vista=pratica&area={}&id={}&versione={}", who.role().area(), c.id, c.version),
+                crate::live::views::case_slots(),
+            ))
             div class="row" {
                 div class="col-lg-8" {
                     (summary(file))

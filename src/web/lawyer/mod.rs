@@ -26,10 +26,13 @@ use super::{
     uploads,
 };
 use crate::{
+    db::TenantTx,
     domain::application::{Actor, Stage, integration::FieldError},
+    live,
     store::{
         cases::{self, Queue, Sort},
         integrations,
+        tenants::Tenant,
     },
 };
 
@@ -43,7 +46,7 @@ pub async fn entry(
     let grant = case::view_grant(&tenant, &who)?;
     let viewer = case::viewer(&grant, &who);
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let rows = cases::list(&mut tx, &viewer, Queue::All, Sort::Newest, 500).await?;
+    let sections = dashboard(&mut tx, &tenant, &viewer, None).await?;
     tx.commit().await?;
     Ok(layout::page(
         &PageMeta::area(TITLE, &tenant, &who),
@@ -51,9 +54,33 @@ pub async fn entry(
             h1 { (TITLE) }
             p class="lead" { "Le istanze presentate dall'avv. " (who.user.name) " o in cui è indicato il suo nome come difensore." }
             p { a class="btn btn-outline-primary" href=(format!("/{}/istanza", tenant.slug)) { "Presenta una nuova istanza" } }
-            (case::case_table(&tenant, &who, &rows, "Le mie istanze", "Nessuna istanza."))
+            (live::container("/ws?vista=avvocati", sections))
         },
     ))
+}
+
+/// The lawyer's applications (the live part of the area); `changed` is the one an update is
+/// about, announced in a notice.
+pub async fn dashboard(
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    viewer: &cases::Viewer<'_>,
+    changed: Option<Uuid>,
+) -> anyhow::Result<Markup> {
+    let rows = cases::list(tx, viewer, Queue::All, Sort::Newest, 500).await?;
+    let base = format!("/{}/avvocati", tenant.slug);
+    let changed = changed.and_then(|id| rows.iter().find(|c| c.id == id));
+    Ok(html! {
+        div id="istanze-avvocato" {
+            @if let Some(c) = changed {
+                div class="alert alert-info" role="status" id="avviso-live" {
+                    "Aggiornata l'istanza " a href=(format!("{base}/pratiche/{}", c.id)) { (c.code) } ": " (c.stage().label()) "."
+                    @if let Some(n) = &c.delibera { " La delibera n. " (n) " è disponibile." }
+                }
+            }
+            (case::case_table(&base, &rows, "Le mie istanze", "Nessuna istanza.", None))
+        }
+    })
 }
 
 #[derive(Deserialize, Default)]

@@ -21,11 +21,12 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
 
+pub use access::device_token;
 pub use attachments::{
     delete as delete_attachment, download as download_attachment, file_response, upload,
 };
 pub use integration::{form as integration_form, submit as integration_submit};
-pub use submit::{application_pdf, receipt, receipt_pdf, status, status_form, submit};
+pub use submit::{application_pdf, receipt, receipt_pdf, status, status_card, status_form, submit};
 
 use super::{
     AppState,

@@ -121,6 +121,7 @@ pub async fn submit(
             to: Some(Kind::Presentata),
             actor: &actor,
             details: json!({ "canale": row.channel }),
+            also: None,
         },
     )
     .await?;
@@ -421,6 +422,24 @@ pub async fn receipt_pdf(
     pdf_response(&state, Template::Ricevuta, data, name).await
 }
 
+/// The state in plain Italian and the next step: the status page's card, also sent live.
+pub fn status_card(row: &ApplicationRow) -> Markup {
+    let kind = row.state();
+    html! {
+        div class="card card-bg mb-4" id="stato-istanza" aria-live="polite" { div class="card-body" {
+            p class="text-muted mb-1" { "Istanza " span class="text-monospace" { (row.code) } }
+            h2 class="h3" { (kind.label()) }
+            @if let Some(t) = row.submitted_at {
+                p { "Presentata il " (time::format_date_time(t)) "." }
+            } @else {
+                p { "Ultima modifica il " (time::format_date_time(row.updated_at)) "." }
+            }
+            h3 class="h5" { "Prossimo passo" }
+            p class="mb-0" { (kind.next_step()) }
+        }}
+    }
+}
+
 fn status_page(tenant: &Tenant, body: Markup) -> Markup {
     let base = format!("/{}", tenant.slug);
     layout::page(
@@ -478,32 +497,27 @@ pub async fn status(
         }
     };
     let kind = row.state();
-    // An applicant who filed alone answers an integration request from here: this device
-    // gets access to the answer page.
-    let mut cookie = None;
-    let mut request = None;
-    if kind == Kind::IntegrazioneRichiesta && row.form.0.filing.filed_by == "richiedente" {
-        let mut tx = state.db.tenant_tx(tenant.id).await?;
-        request = integrations::open_for(&mut tx, row.id).await?;
-        let (device, set) = access::ensure_device_token(&state, &headers);
-        applications::grant_device(&mut tx, &device, row.id).await?;
-        tx.commit().await?;
-        cookie = set;
-    }
+    // This device may now follow the application live and, if the applicant filed alone,
+    // answer an integration request.
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let (device, cookie) = access::ensure_device_token(&state, &headers);
+    applications::grant_device(&mut tx, &device, row.id).await?;
+    let request =
+        if kind == Kind::IntegrazioneRichiesta && row.form.0.filing.filed_by == "richiedente" {
+            integrations::open_for(&mut tx, row.id).await?
+        } else {
+            None
+        };
+    tx.commit().await?;
+    let live = format!("{}/{}/ws", views::base(&tenant), row.id);
     let page = status_page(
         &tenant,
         html! {
-            div class="card card-bg mb-4" id="stato-istanza" { div class="card-body" {
-                p class="text-muted mb-1" { "Istanza " span class="text-monospace" { (row.code) } }
-                h2 class="h3" { (kind.label()) }
-                @if let Some(t) = row.submitted_at {
-                    p { "Presentata il " (time::format_date_time(t)) "." }
-                } @else {
-                    p { "Ultima modifica il " (time::format_date_time(row.updated_at)) "." }
-                }
-                h3 class="h5" { "Prossimo passo" }
-                p class="mb-0" { (kind.next_step()) }
-            }}
+            @if kind == Kind::Bozza {
+                (status_card(&row))
+            } @else {
+                (crate::live::container(&live, status_card(&row)))
+            }
             @if kind == Kind::Bozza {
                 p { "Per completarla: " a href=(format!("{}#riprendi", views::base(&tenant))) { "riprendi l'istanza con codice e PIN" } "." }
             }

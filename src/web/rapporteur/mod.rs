@@ -24,10 +24,13 @@ use super::{
     tenant::{CurrentTenant, PathParams},
 };
 use crate::{
+    db::TenantTx,
     domain::application::integration::FieldError,
+    live,
     store::{
-        cases::{self, Queue, Sort},
+        cases::{self, Queue, Sort, Viewer},
         decisions,
+        tenants::Tenant,
     },
 };
 
@@ -41,19 +44,42 @@ pub async fn entry(
     let grant = case::view_grant(&tenant, &who)?;
     let viewer = case::viewer(&grant, &who);
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let open = cases::list(&mut tx, &viewer, Queue::Open, Sort::Deadline, 500).await?;
-    let closed = cases::list(&mut tx, &viewer, Queue::Closed, Sort::Newest, 50).await?;
-    let to_sign = decisions::to_sign(&mut tx, who.user.id).await?.len();
+    let sections = queue_sections(&mut tx, &tenant, &viewer, None).await?;
     tx.commit().await?;
     Ok(layout::page(
         &PageMeta::area(TITLE, &tenant, &who),
         html! {
             h1 { (TITLE) }
+            (live::container("/ws?vista=consiglieri", sections))
+        },
+    ))
+}
+
+/// The rapporteur's queue (the live part of the area): delibere to sign, cases to examine
+/// with their clocks, the latest concluded. `fresh` marks a new assignment.
+pub async fn queue_sections(
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    viewer: &Viewer<'_>,
+    fresh: Option<uuid::Uuid>,
+) -> anyhow::Result<Markup> {
+    let open = cases::list(tx, viewer, Queue::Open, Sort::Deadline, 500).await?;
+    let closed = cases::list(tx, viewer, Queue::Closed, Sort::Newest, 50).await?;
+    let to_sign = decisions::to_sign(tx, viewer.grant.user).await?.len();
+    let base = format!("/{}/consiglieri", tenant.slug);
+    Ok(html! {
+        div id="coda-relatore" {
+            @if let Some(id) = fresh.filter(|id| open.iter().any(|c| c.id == *id)) {
+                div class="alert alert-info" role="status" id="avviso-live" {
+                    "Nuova pratica assegnata: "
+                    a href=(format!("{base}/pratiche/{id}")) { (open.iter().find(|c| c.id == id).and_then(|c| c.protocol()).map(|p| p.to_string()).unwrap_or_default()) }
+                }
+            }
             @if to_sign > 0 {
-                div class="callout important" {
+                div class="callout important" id="da-firmare" {
                     div class="callout-title" { "Firma" }
                     p class="mb-0" {
-                        a href=(format!("/{}/consiglieri/firma", tenant.slug)) {
+                        a href=(format!("{base}/firma")) {
                             @if to_sign == 1 { "1 delibera attende la sua firma" } @else { (to_sign) " delibere attendono la sua firma" }
                         }
                     }
@@ -61,14 +87,14 @@ pub async fn entry(
             }
             section id="da-esaminare" class="mb-5" {
                 h2 class="h3" { "Pratiche da esaminare " span class="badge bg-primary" { (open.len()) } }
-                (case::case_table(&tenant, &who, &open, "Pratiche assegnate e non ancora decise (le urgenti per prime, poi per scadenza)", "Nessuna pratica assegnata in attesa di esame."))
+                (case::case_table(&base, &open, "Pratiche assegnate e non ancora decise (le urgenti per prime, poi per scadenza)", "Nessuna pratica assegnata in attesa di esame.", fresh))
             }
             section id="decise" {
                 h2 class="h3" { "Ultime pratiche concluse" }
-                (case::case_table(&tenant, &who, &closed, "Pratiche assegnate già concluse", "Nessuna pratica conclusa."))
+                (case::case_table(&base, &closed, "Pratiche assegnate già concluse", "Nessuna pratica conclusa.", None))
             }
-        },
-    ))
+        }
+    })
 }
 
 #[derive(Deserialize, Default)]

@@ -91,7 +91,7 @@ pub async fn acquire(
         &state,
         &tenant,
         &who,
-        cases::Sort::Deadline,
+        &super::BoardQuery::default(),
         Some(message),
         &input.codice,
     )
@@ -335,10 +335,12 @@ pub async fn assign(
         details,
         notify: Notify::User(r.id),
     };
+    // Before the event, so that the new rapporteur is among its audience (a stale save rolls
+    // the whole transaction back).
+    cases::set_rapporteur(&mut tx, id, r.id).await?;
     if let Err(stale) = cases::advance(&mut tx, change).await? {
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed_pairs));
     }
-    cases::set_rapporteur(&mut tx, id, r.id).await?;
     tx.commit().await?;
     Ok(case::done(&tenant, &who, id, outcome))
 }

@@ -21,6 +21,7 @@ use axum::{
 };
 use maud::{Markup, html};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::{
     AppState,
@@ -31,51 +32,133 @@ use super::{
     layout::{self, PageMeta, csrf_field},
     tenant::{CurrentTenant, PathParams},
 };
-use crate::store::{
-    cases::{self, Queue, Sort},
-    council as council_store,
+use crate::{
+    db::TenantTx,
+    domain::application::Stage,
+    live,
+    store::{
+        cases::{self, Queue, Sort, Viewer},
+        council as council_store,
+        tenants::Tenant,
+    },
 };
 
 pub const TITLE: &str = "Area della segreteria";
 
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
+/// What the board shows: its order and an optional state filter (`?ordine=…&stato=…`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct BoardQuery {
     #[serde(default)]
-    ordine: Option<String>,
+    pub ordine: Option<String>,
+    #[serde(default)]
+    pub stato: Option<String>,
+}
+
+impl BoardQuery {
+    pub fn sort(&self) -> Sort {
+        Sort::from_param(self.ordine.as_deref())
+    }
+
+    /// Only open states filter the board.
+    pub fn filter(&self) -> Option<Stage> {
+        self.stato
+            .as_deref()
+            .and_then(Stage::from_code)
+            .filter(|s| s.is_open())
+    }
+
+    pub fn query_string(&self) -> String {
+        let mut q = format!("ordine={}", self.sort().param());
+        if let Some(s) = self.filter() {
+            q.push_str(&format!("&stato={}", s.code()));
+        }
+        q
+    }
 }
 
 pub async fn entry(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Segreteria>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<BoardQuery>,
 ) -> Result<Markup, AppError> {
-    board(
-        &state,
-        &tenant,
-        &who,
-        Sort::from_param(q.ordine.as_deref()),
-        None,
-        "",
-    )
-    .await
+    board(&state, &tenant, &who, &q, None, "").await
 }
 
-/// The intake board: acquisition by code, the new filings, the open cases with their clocks.
+/// The live part of the board: the new filings, the open cases with their clocks (sorted and
+/// filtered), the concluded ones. The page and the live socket both render it.
+pub async fn board_sections(
+    tx: &mut TenantTx,
+    tenant: &Tenant,
+    viewer: &Viewer<'_>,
+    q: &BoardQuery,
+    fresh: Option<Uuid>,
+) -> anyhow::Result<Markup> {
+    let sort = q.sort();
+    let intake = cases::list(tx, viewer, Queue::Intake, Sort::Deadline, 500).await?;
+    let queue = q.filter().map_or(Queue::Open, Queue::Only);
+    let open = cases::list(tx, viewer, queue, sort, 500).await?;
+    let closed = cases::list(tx, viewer, Queue::Closed, Sort::Newest, 30).await?;
+    let base = format!("/{}/segreteria", tenant.slug);
+    let filter = q.filter();
+    Ok(html! {
+        div id="tabellone" {
+            section id="da-acquisire" class="mb-5" {
+                h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.len()) } }
+                (case::case_table(&base, &intake, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione.", fresh))
+            }
+            section id="in-corso" {
+                div class="d-flex flex-wrap justify-content-between align-items-baseline" {
+                    h2 class="h3" { "Pratiche in corso " span class="badge bg-primary" { (open.len()) } }
+                    nav aria-label="Ordinamento" class="small" {
+                        "Ordina: "
+                        @for s in [Sort::Deadline, Sort::Newest] {
+                            @let label = if s == Sort::Deadline { "per scadenza" } else { "più recenti" };
+                            @let target = BoardQuery { ordine: Some(s.param().into()), stato: filter.map(|f| f.code().into()) };
+                            @if s == sort { strong aria-current="true" { (label) } } @else { a href=(format!("{base}?{}", target.query_string())) { (label) } }
+                            " "
+                        }
+                        "· " a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
+                        " · " a href=(format!("{base}/adunanze")) { "Adunanze" }
+                    }
+                }
+                form method="get" action=(base) class="d-flex flex-wrap align-items-end gap-2 mb-3" {
+                    input type="hidden" name="ordine" value=(sort.param());
+                    div class="select-wrapper" {
+                        label for="filtro-stato" { "Stato" }
+                        select id="filtro-stato" name="stato" {
+                            option value="" { "Tutti gli stati" }
+                            @for st in Stage::ALL.into_iter().filter(|s| s.is_open()) {
+                                option value=(st.code()) selected[filter == Some(st)] { (st.label()) }
+                            }
+                        }
+                    }
+                    button type="submit" class="btn btn-outline-primary btn-sm" { "Filtra" }
+                }
+                (case::case_table(&base, &open, "Pratiche registrate e non ancora decise (le urgenti per prime)", "Nessuna pratica in corso in questo stato.", fresh))
+            }
+            section id="concluse" class="mt-5" {
+                h2 class="h3" { "Ultime pratiche concluse" }
+                p class="small" { "Decise, rinunciate o revocate. Una pratica più vecchia si apre con il suo codice, qui sopra." }
+                (case::case_table(&base, &closed, "Le ultime 30 pratiche concluse", "Nessuna pratica conclusa.", fresh))
+            }
+        }
+    })
+}
+
+/// The intake board: acquisition by code, paper intake, and the live sections.
 pub async fn board(
     state: &AppState,
     tenant: &CurrentTenant,
     who: &InArea<Segreteria>,
-    sort: Sort,
+    q: &BoardQuery,
     code_error: Option<&str>,
     code: &str,
 ) -> Result<Markup, AppError> {
     let grant = case::view_grant(tenant, who)?;
     let viewer = case::viewer(&grant, who);
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let intake = cases::list(&mut tx, &viewer, Queue::Intake, Sort::Deadline, 500).await?;
-    let open = cases::list(&mut tx, &viewer, Queue::Open, sort, 500).await?;
-    let closed = cases::list(&mut tx, &viewer, Queue::Closed, Sort::Newest, 30).await?;
+    let sections = board_sections(&mut tx, tenant, &viewer, q, None).await?;
     tx.commit().await?;
     let base = format!("/{}/segreteria", tenant.slug);
     Ok(layout::page(
@@ -117,31 +200,7 @@ pub async fn board(
                     }
                 }
             }
-            section id="da-acquisire" class="mb-5" {
-                h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.len()) } }
-                (case::case_table(tenant, who, &intake, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione."))
-            }
-            section id="in-corso" {
-                div class="d-flex flex-wrap justify-content-between align-items-baseline" {
-                    h2 class="h3" { "Pratiche in corso " span class="badge bg-primary" { (open.len()) } }
-                    nav aria-label="Ordinamento" class="small" {
-                        "Ordina: "
-                        @for s in [Sort::Deadline, Sort::Newest] {
-                            @let label = if s == Sort::Deadline { "per scadenza" } else { "più recenti" };
-                            @if s == sort { strong aria-current="true" { (label) } } @else { a href=(format!("{base}?ordine={}", s.param())) { (label) } }
-                            " "
-                        }
-                        "· " a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
-                        " · " a href=(format!("{base}/adunanze")) { "Adunanze" }
-                    }
-                }
-                (case::case_table(tenant, who, &open, "Pratiche registrate e non ancora decise (le urgenti per prime)", "Nessuna pratica in corso."))
-            }
-            section id="concluse" class="mt-5" {
-                h2 class="h3" { "Ultime pratiche concluse" }
-                p class="small" { "Decise, rinunciate o revocate. Una pratica più vecchia si apre con il suo codice, qui sopra." }
-                (case::case_table(tenant, who, &closed, "Le ultime 30 pratiche concluse", "Nessuna pratica conclusa."))
-            }
+            (live::container(&format!("/ws?vista=segreteria&{}", q.query_string()), sections))
         },
     ))
 }

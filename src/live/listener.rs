@@ -1,0 +1,142 @@
+//! One listener per process. It LISTENs on the events and presence channels; on each event
+//! notification it reads that Ordine's `events` after its cursor (so nothing is lost even when
+//! notifications coalesce), and it catches every Ordine up after a reconnect and on a slow
+//! poll. Event ids become visible in id order within an Ordine (see `store::events::insert`),
+//! so a per-Ordine cursor never skips one.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use serde::Deserialize;
+use sqlx::postgres::PgListener;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::{Event, Hub, Signal};
+use crate::{
+    db::Db,
+    domain::tenant::TenantId,
+    store::{events, tenants},
+};
+
+pub const EVENTS_CHANNEL: &str = "patrocinio_eventi";
+pub const PRESENCE_CHANNEL: &str = "patrocinio_presenza";
+/// The fallback poll, should a notification be lost.
+const POLL: Duration = Duration::from_secs(10);
+const BATCH: i64 = 500;
+
+#[derive(Deserialize)]
+struct Doorbell {
+    tenant: Uuid,
+    #[serde(default)]
+    application: Option<Uuid>,
+}
+
+pub fn spawn(db: Db, hub: Hub) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut l = Listener {
+            db,
+            hub,
+            cursors: HashMap::new(),
+        };
+        loop {
+            if let Err(e) = l.run().await {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "live listener stopped; restarting"
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
+struct Listener {
+    db: Db,
+    hub: Hub,
+    cursors: HashMap<TenantId, i64>,
+}
+
+impl Listener {
+    async fn run(&mut self) -> anyhow::Result<()> {
+        // Its own connection, outside the service's pool: a LISTEN holds it for good.
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*self.db.pool().connect_options()).clone());
+        let mut listener = PgListener::connect_with(&own).await?;
+        listener
+            .listen_all([EVENTS_CHANNEL, PRESENCE_CHANNEL])
+            .await?;
+        if self.cursors.is_empty() {
+            // A fresh process starts from now: pages get a snapshot when they connect.
+            for t in tenants::list(&self.db).await? {
+                let mut tx = self.db.tenant_tx(t.id).await?;
+                let last = events::last_id(&mut tx).await?;
+                tx.commit().await?;
+                self.cursors.insert(t.id, last);
+            }
+        } else {
+            self.catch_up_all().await?;
+        }
+        let mut poll = tokio::time::interval(POLL);
+        poll.tick().await;
+        loop {
+            tokio::select! {
+                received = listener.try_recv() => match received? {
+                    Some(n) => self.ring(n.channel(), n.payload()).await?,
+                    // The connection was lost and is re-established on the next call: what
+                    // happened meanwhile is read from the table.
+                    None => {
+                        tracing::info!("live listener reconnected; catching up");
+                        self.catch_up_all().await?;
+                    }
+                },
+                _ = poll.tick() => self.catch_up_all().await?,
+            }
+        }
+    }
+
+    async fn ring(&mut self, channel: &str, payload: &str) -> anyhow::Result<()> {
+        let Ok(bell) = serde_json::from_str::<Doorbell>(payload) else {
+            return Ok(());
+        };
+        let tenant = TenantId(bell.tenant);
+        match (channel, bell.application) {
+            (PRESENCE_CHANNEL, Some(application)) => {
+                self.hub.publish(Signal::Presence {
+                    tenant,
+                    application,
+                });
+                Ok(())
+            }
+            (EVENTS_CHANNEL, _) => self.catch_up(tenant).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn catch_up_all(&mut self) -> anyhow::Result<()> {
+        for t in tenants::list(&self.db).await? {
+            self.catch_up(t.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the Ordine's events after its cursor.
+    async fn catch_up(&mut self, tenant: TenantId) -> anyhow::Result<()> {
+        let cursor = self.cursors.entry(tenant).or_insert(0);
+        loop {
+            let mut tx = self.db.tenant_tx(tenant).await?;
+            let batch = events::after(&mut tx, *cursor, BATCH).await?;
+            tx.commit().await?;
+            for signal in &batch {
+                *cursor = signal.id;
+                self.hub.publish(Signal::Event(Arc::new(Event {
+                    tenant,
+                    signal: signal.clone(),
+                })));
+            }
+            if (batch.len() as i64) < BATCH {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The live pipeline: PostgreSQL NOTIFY → one listener per process → an in-process broadcast →
+//! each WebSocket renders, for its user, the same maud components as the full page and sends
+//! them as htmx out-of-band fragments.
+//!
+//! - `listener`: LISTEN on the events and presence channels; reads the `events` table after
+//!   its per-Ordine cursor on every notification, after a reconnect and on a slow poll.
+//! - `socket`: the `/ws` endpoints, the per-socket loop (snapshot on connect, updates,
+//!   ping, session checks, close 1012 on shutdown).
+//! - `logins`: the logins behind the sockets, checked together every two seconds.
+//! - `views`: what each kind of page shows live, who an event concerns, and one render per
+//!   audience per event.
+
+pub mod listener;
+pub mod logins;
+pub mod socket;
+pub mod views;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use maud::{Markup, html};
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+
+use crate::{domain::tenant::TenantId, store::events};
+
+/// Sockets one person may hold at once (tabs, devices).
+pub const MAX_SOCKETS_PER_USER: usize = 20;
+
+/// What the listener publishes.
+#[derive(Clone, Debug)]
+pub enum Signal {
+    Event(Arc<Event>),
+    /// Someone opened or closed an application's page.
+    Presence {
+        tenant: TenantId,
+        application: Uuid,
+    },
+}
+
+#[derive(Debug)]
+pub struct Event {
+    pub tenant: TenantId,
+    pub signal: events::Signal,
+}
+
+impl Event {
+    pub fn concerns(&self, tag: &str) -> bool {
+        self.signal.audience.iter().any(|a| a == tag)
+    }
+}
+
+/// The process's hub: the broadcast the listener feeds, the shutdown switch, the count of
+/// sockets per person, and the renders shared by sockets that would see the same HTML.
+#[derive(Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<Signal>,
+    shutdown: watch::Sender<bool>,
+    sockets: Arc<Mutex<HashMap<Uuid, usize>>>,
+    pub renders: views::RenderCache,
+    pub logins: logins::Logins,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        let (shutdown, _) = watch::channel(false);
+        Self {
+            tx,
+            shutdown,
+            sockets: Arc::new(Mutex::new(HashMap::new())),
+            renders: views::RenderCache::default(),
+            logins: logins::Logins::default(),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
+        self.tx.subscribe()
+    }
+
+    pub fn publish(&self, signal: Signal) {
+        // No receiver is not an error: nobody is watching.
+        let _ = self.tx.send(signal);
+    }
+
+    /// Tells every socket to close with 1012 (service restart), so that clients reconnect.
+    pub fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// A socket slot for `user`, released when dropped; `None` past the cap.
+    pub fn slot(&self, user: Uuid) -> Option<Slot> {
+        let mut map = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(user).or_insert(0);
+        if *n >= MAX_SOCKETS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            user,
+            sockets: self.sockets.clone(),
+        })
+    }
+
+    /// Open sockets (all users).
+    pub fn open_sockets(&self) -> usize {
+        self.sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .sum()
+    }
+}
+
+pub struct Slot {
+    user: Uuid,
+    sockets: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// The element that connects a page to its live socket; `content` holds the elements the
+/// socket replaces (by id).
+pub fn container(url: &str, content: Markup) -> Markup {
+    html! {
+        div hx-ext="ws" ws-connect=(url) { (content) }
+    }
+}

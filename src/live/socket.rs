@@ -1,0 +1,359 @@
+//! The WebSocket endpoints and the life of one socket.
+//!
+//! `GET /ws?vista=…` serves the reserved areas: it needs a login session (401 without) and an
+//! `Origin` equal to ours (403 otherwise); tenant, user and roles come from the session, never
+//! from the request. `GET /{slug}/istanza/{id}/ws` serves the public status page to a device
+//! that opened the application with code and PIN.
+//!
+//! A socket sends a snapshot of what its page shows on every connect (so a reconnect misses
+//! nothing, and replacing by id never shows anything twice), then the fragments each event
+//! changes; a lagging receiver gets a snapshot again. It pings every 20 s and closes when no
+//! pong came for a minute, re-checks the login every few seconds (logout, a disabled account or
+//! a removed role close it with 1008, which clients do not retry), and closes with 1012 when the
+//! server shuts down, so that the htmx `ws` extension reconnects to the next instance.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    extract::{
+        Query, State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, rejection::WebSocketUpgradeRejection},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::{
+    Signal, Slot,
+    views::{View, Who},
+};
+use crate::{
+    domain::{access::Role, application::Stage},
+    store::{presence, tenants},
+    web::{
+        AppState,
+        auth::Auth,
+        error::AppError,
+        public,
+        secretariat::BoardQuery,
+        tenant::{CurrentTenant, PathParams},
+    },
+};
+
+const PING_EVERY: Duration = Duration::from_secs(20);
+const PONG_WITHIN: Duration = Duration::from_secs(60);
+const PRESENCE_EVERY: Duration = Duration::from_secs(20);
+/// How often the clocks on a board are looked at (they change colour with the date).
+const CLOCK_EVERY: Duration = Duration::from_secs(60);
+
+/// Close codes: 1012 (restart: clients reconnect), 1008 (policy: they do not).
+const SERVICE_RESTART: u16 = 1012;
+const POLICY: u16 = 1008;
+
+#[derive(Deserialize, Default)]
+pub struct ViewQuery {
+    #[serde(default)]
+    vista: String,
+    #[serde(default)]
+    id: Option<Uuid>,
+    #[serde(default)]
+    area: Option<String>,
+    #[serde(default)]
+    versione: Option<i32>,
+    #[serde(default)]
+    ordine: Option<String>,
+    #[serde(default)]
+    stato: Option<String>,
+}
+
+impl ViewQuery {
+    fn view(&self) -> Option<View> {
+        Some(match self.vista.as_str() {
+            "segreteria" => View::Board(BoardQuery {
+                ordine: self.ordine.clone(),
+                stato: self.stato.clone(),
+            }),
+            "consiglieri" => View::Queue,
+            "avvocati" => View::Lawyer,
+            "pratica" => View::Case {
+                id: self.id?,
+                role: match self.area.as_deref()? {
+                    "segreteria" => Role::Segreteria,
+                    "consiglieri" => Role::Consigliere,
+                    "avvocati" => Role::Avvocato,
+                    _ => return None,
+                },
+                version: self.versione.unwrap_or(0),
+            },
+            _ => return None,
+        })
+    }
+}
+
+fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|o| o == state.settings.origin())
+}
+
+fn upgrade(
+    ws: WebSocketUpgrade,
+    state: AppState,
+    view: View,
+    who: Who,
+    session: Option<String>,
+    slot: Slot,
+) -> Response {
+    ws.read_buffer_size(4096)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            run(socket, state, view, who, session).await;
+        })
+}
+
+/// `GET /ws`: the live socket of the reserved areas.
+pub async fn staff(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(state): State<AppState>,
+    auth: Auth,
+    session: Session,
+    headers: HeaderMap,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, AppError> {
+    // The session names its Ordine: the socket serves that one.
+    let Some(user) = auth.user else {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
+    if !same_origin(&state, &headers) {
+        return Err(AppError::Forbidden);
+    }
+    let Some(view) = q.view() else {
+        return Ok(StatusCode::BAD_REQUEST.into_response());
+    };
+    if !view.role().is_some_and(|r| user.has(r)) {
+        return Err(AppError::Forbidden);
+    }
+    let ws = ws.map_err(|_| anyhow::anyhow!("not a WebSocket request"))?;
+    let tenant = tenants::get(&state.db, user.tenant)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let Some(slot) = state.hub.slot(user.id) else {
+        return Err(AppError::TooManyRequests(Duration::from_secs(30)));
+    };
+    let session_id = session.id().map(|id| id.to_string());
+    Ok(upgrade(
+        ws,
+        state,
+        view,
+        Who {
+            tenant,
+            user: Some(user),
+        },
+        session_id,
+        slot,
+    ))
+}
+
+/// `GET /{slug}/istanza/{id}/ws`: the public status page of one application, for the device
+/// that opened it with code and PIN.
+pub async fn public_status(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    headers: HeaderMap,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    let id = params.id("id")?;
+    let Some(device) = public::device_token(&state, &headers) else {
+        return Err(AppError::NotFound);
+    };
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let row = crate::store::applications::get(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let allowed = crate::store::applications::device_has_access(&mut tx, &device, id).await?;
+    tx.commit().await?;
+    if !allowed || row.state() == Stage::Bozza {
+        return Err(AppError::NotFound);
+    }
+    if !same_origin(&state, &headers) {
+        return Err(AppError::Forbidden);
+    }
+    let ws = ws.map_err(|_| anyhow::anyhow!("not a WebSocket request"))?;
+    // One slot per application for anonymous sockets.
+    let Some(slot) = state.hub.slot(id) else {
+        return Err(AppError::TooManyRequests(Duration::from_secs(30)));
+    };
+    let tenant = (*tenant).clone();
+    Ok(upgrade(
+        ws,
+        state,
+        View::Status { id },
+        Who { tenant, user: None },
+        None,
+        slot,
+    ))
+}
+
+async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: Option<String>) {
+    let (mut out, mut incoming) = socket.split();
+    // The reader: pongs and closes come back through this channel.
+    let (seen_tx, mut seen) = mpsc::channel::<bool>(8);
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = incoming.next().await {
+            let open = !matches!(msg, Message::Close(_));
+            if seen_tx.send(open).await.is_err() || !open {
+                break;
+            }
+        }
+    });
+    let mut signals = state.hub.subscribe();
+    // Sockets of the reserved areas end with their login (checked together for all sockets).
+    let mut login = match (&who.user, session) {
+        (Some(user), Some(session)) => {
+            Some(state.hub.logins.watch(user.clone(), view.role(), session))
+        }
+        _ => None,
+    };
+    let mut shutdown = state.hub.shutdown_signal();
+    let socket_id = Uuid::new_v4();
+    if let (View::Case { id, .. }, Some(user)) = (&view, &who.user) {
+        let label = format!(
+            "{} ({})",
+            user.name,
+            view.role().map_or("", |r| r.label()).to_lowercase()
+        );
+        if let Err(e) = join_presence(&state, &who, socket_id, *id, user.id, &label).await {
+            tracing::warn!(error = format!("{e:#}"), "presence");
+        }
+    }
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }))
+    };
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut refresh = tokio::time::interval(PRESENCE_EVERY);
+    let mut clock = tokio::time::interval(CLOCK_EVERY);
+    let mut last_seen = Instant::now();
+    let mut rendered_on = crate::web::case::today();
+    let mut pending: Option<Message> = snapshot(&state, &view, &who).await;
+    loop {
+        if let Some(msg) = pending.take()
+            && out.send(msg).await.is_err()
+        {
+            break;
+        }
+        tokio::select! {
+            signal = signals.recv() => match signal {
+                Ok(Signal::Event(ev)) if view.concerns(&who, &ev) => {
+                    pending = update(&state, &view, &who, &ev).await;
+                }
+                Ok(Signal::Presence { tenant, application })
+                    if tenant == who.tenant.id && matches!(view, View::Case { id, .. } if id == application) =>
+                {
+                    pending = view.render_presence(&state.db, &who).await.ok().flatten().map(|s| Message::Text(s.into()));
+                }
+                Ok(_) => {}
+                // Fell behind: whatever was missed, the snapshot has it.
+                Err(RecvError::Lagged(_)) => pending = snapshot(&state, &view, &who).await,
+                Err(RecvError::Closed) => break,
+            },
+            still_open = seen.recv() => match still_open {
+                Some(true) => last_seen = Instant::now(),
+                _ => break,
+            },
+            _ = shutdown.changed() => {
+                let _ = out.send(close(SERVICE_RESTART, "riavvio del servizio")).await;
+                break;
+            }
+            _ = ping.tick() => {
+                if last_seen.elapsed() > PONG_WITHIN {
+                    break;
+                }
+                pending = Some(Message::Ping(Default::default()));
+            }
+            Ok(()) = async { login.as_mut().expect("guarded").ended.wait_for(|ended| *ended).await.map(|_| ()) }, if login.is_some() => {
+                let _ = out.send(close(POLICY, "sessione terminata")).await;
+                break;
+            }
+            _ = refresh.tick(), if matches!(view, View::Case { .. }) => {
+                let _ = refresh_presence(&state, &who, socket_id).await;
+            }
+            _ = clock.tick(), if matches!(view, View::Board(_) | View::Queue | View::Lawyer) => {
+                let today = crate::web::case::today();
+                if today != rendered_on {
+                    rendered_on = today;
+                    pending = snapshot(&state, &view, &who).await;
+                }
+            }
+        }
+    }
+    reader.abort();
+    if matches!(view, View::Case { .. }) {
+        let _ = leave_presence(&state, &who, socket_id).await;
+    }
+}
+
+async fn snapshot(state: &AppState, view: &View, who: &Who) -> Option<Message> {
+    match view.render(&state.db, who, None).await {
+        Ok(html) => html.map(|s| Message::Text(s.into())),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "live snapshot");
+            None
+        }
+    }
+}
+
+/// The fragments an event changes, rendered once for all the sockets with the same audience.
+async fn update(state: &AppState, view: &View, who: &Who, ev: &super::Event) -> Option<Message> {
+    let rendered = match view.audience_key(who) {
+        Some(key) => {
+            let slot = state.hub.renders.slot(key, ev.signal.id);
+            slot.get_or_try_init(|| view.render(&state.db, who, Some(ev)))
+                .await
+                .cloned()
+        }
+        None => view.render(&state.db, who, Some(ev)).await,
+    };
+    match rendered {
+        Ok(html) => html.map(|s| Message::Text(s.into())),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "live update");
+            None
+        }
+    }
+}
+
+async fn join_presence(
+    state: &AppState,
+    who: &Who,
+    socket: Uuid,
+    application: Uuid,
+    user: Uuid,
+    label: &str,
+) -> anyhow::Result<()> {
+    let mut tx = state.db.tenant_tx(who.tenant.id).await?;
+    presence::join(&mut tx, socket, application, user, label).await?;
+    tx.commit().await
+}
+
+async fn refresh_presence(state: &AppState, who: &Who, socket: Uuid) -> anyhow::Result<()> {
+    let mut tx = state.db.tenant_tx(who.tenant.id).await?;
+    presence::refresh(&mut tx, socket).await?;
+    tx.commit().await
+}
+
+async fn leave_presence(state: &AppState, who: &Who, socket: Uuid) -> anyhow::Result<()> {
+    let mut tx = state.db.tenant_tx(who.tenant.id).await?;
+    presence::leave(&mut tx, socket).await?;
+    tx.commit().await
+}

@@ -1,0 +1,254 @@
+//! What each live page shows, who an event concerns, and the rendering: the same components as
+//! the full pages, read under the user's own permissions. Sockets that would see the same HTML
+//! for an event (same Ordine, same view, same person where the view is personal) share one
+//! read and one render.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use maud::{Markup, html};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use super::Event;
+use crate::{
+    db::{Db, TenantTx},
+    domain::{
+        access::{Grant, Role, ViewApplications, authorize},
+        application::workflow::EventKind,
+        time,
+    },
+    store::{applications, cases::Viewer, events, presence, tenants::Tenant},
+    web::{
+        auth::SessionUser,
+        lawyer, public, rapporteur,
+        secretariat::{self, BoardQuery},
+    },
+};
+
+/// The page a socket serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The secretariat's board, as sorted and filtered on the page.
+    Board(BoardQuery),
+    /// A rapporteur's queue.
+    Queue,
+    /// A lawyer's dashboard.
+    Lawyer,
+    /// An application's page in an area: presence, and a notice when it changes.
+    Case { id: Uuid, role: Role, version: i32 },
+    /// The public status page (code and PIN).
+    Status { id: Uuid },
+}
+
+/// Whose socket.
+pub struct Who {
+    pub tenant: Tenant,
+    /// `None` on the public status page.
+    pub user: Option<SessionUser>,
+}
+
+impl View {
+    /// The role the view belongs to (the public page has none).
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            View::Board(_) => Some(Role::Segreteria),
+            View::Queue => Some(Role::Consigliere),
+            View::Lawyer => Some(Role::Avvocato),
+            View::Case { role, .. } => Some(*role),
+            View::Status { .. } => None,
+        }
+    }
+
+    /// Whether an event is for this socket.
+    pub fn concerns(&self, who: &Who, ev: &Event) -> bool {
+        if ev.tenant != who.tenant.id {
+            return false;
+        }
+        let me = who.user.as_ref().map(|u| u.id);
+        let lawyer = who.user.as_ref().and_then(|u| u.lawyer_id);
+        match self {
+            View::Board(_) => ev.concerns("segreteria"),
+            View::Queue => me.is_some_and(|u| ev.concerns(&format!("utente:{u}"))),
+            View::Lawyer => {
+                me.is_some_and(|u| ev.concerns(&format!("utente:{u}")))
+                    || lawyer.is_some_and(|l| ev.concerns(&format!("avvocato:{l}")))
+            }
+            View::Case { id, .. } | View::Status { id } => ev.signal.application_id == *id,
+        }
+    }
+
+    /// Sockets with the same key see the same HTML for an event.
+    pub fn audience_key(&self, who: &Who) -> Option<String> {
+        let t = who.tenant.id;
+        let me = who.user.as_ref().map(|u| u.id)?;
+        match self {
+            View::Board(q) => Some(format!("{t}:segreteria:{}", q.query_string())),
+            View::Queue => Some(format!("{t}:consigliere:{me}")),
+            View::Lawyer => Some(format!("{t}:avvocato:{me}")),
+            View::Case { .. } | View::Status { .. } => None,
+        }
+    }
+
+    fn grant(&self, who: &Who) -> Option<(Grant<ViewApplications>, Option<Uuid>)> {
+        let user = who.user.as_ref()?;
+        let grant =
+            authorize::<ViewApplications>(who.tenant.id, user.id, &user.roles, self.role()?)?;
+        Some((grant, user.lawyer_id))
+    }
+
+    /// What the page shows now, or after `ev`: the fragments to send, `None` when there is
+    /// nothing (or nothing any more) this socket may see.
+    pub async fn render(
+        &self,
+        db: &Db,
+        who: &Who,
+        ev: Option<&Event>,
+    ) -> anyhow::Result<Option<String>> {
+        let mut tx = db.tenant_tx(who.tenant.id).await?;
+        let out = self.render_in(&mut tx, who, ev).await?;
+        tx.commit().await?;
+        Ok(out.map(Markup::into_string))
+    }
+
+    async fn render_in(
+        &self,
+        tx: &mut TenantTx,
+        who: &Who,
+        ev: Option<&Event>,
+    ) -> anyhow::Result<Option<Markup>> {
+        let app = ev.map(|e| e.signal.application_id);
+        let kind = ev.and_then(|e| EventKind::from_code(&e.signal.kind));
+        if let View::Status { id } = self {
+            return Ok(applications::get(tx, *id)
+                .await?
+                .map(|row| public::status_card(&row)));
+        }
+        let Some((grant, lawyer_id)) = self.grant(who) else {
+            return Ok(None);
+        };
+        let viewer = Viewer {
+            grant: &grant,
+            lawyer_id,
+        };
+        let tenant = &who.tenant;
+        Ok(Some(match self {
+            View::Board(q) => {
+                let fresh = app.filter(|_| kind == Some(EventKind::Submitted));
+                secretariat::board_sections(tx, tenant, &viewer, q, fresh).await?
+            }
+            View::Queue => {
+                let fresh = app
+                    .filter(|_| matches!(kind, Some(EventKind::Assigned | EventKind::Reassigned)));
+                rapporteur::queue_sections(tx, tenant, &viewer, fresh).await?
+            }
+            View::Lawyer => lawyer::dashboard(tx, tenant, &viewer, app).await?,
+            View::Case { id, version, .. } => {
+                let Some(c) = crate::store::cases::get(tx, &viewer, *id).await? else {
+                    return Ok(Some(notice(Some(
+                        "Questa pratica non è più tra quelle che lei può consultare (per esempio perché riassegnata).",
+                    ))));
+                };
+                let me = viewer.grant.user;
+                let who_else = presence::others(tx, *id, me).await?;
+                let changed = match ev {
+                    Some(e) => Some(changed_text(
+                        &e.signal.actor_label,
+                        &e.signal.kind,
+                        e.signal.at,
+                    )),
+                    None if c.version > *version => events::latest_change(tx, *id)
+                        .await?
+                        .map(|e| changed_text(&e.actor_label, &e.kind, e.at)),
+                    None => None,
+                };
+                html! {
+                    @if let Some(text) = changed { (notice(Some(&text))) }
+                    (presence_list(&who_else))
+                }
+            }
+            View::Status { .. } => unreachable!("handled above"),
+        }))
+    }
+
+    /// Presence changed on an application: the list of who else is looking.
+    pub async fn render_presence(&self, db: &Db, who: &Who) -> anyhow::Result<Option<String>> {
+        let (View::Case { id, .. }, Some(user)) = (self, who.user.as_ref()) else {
+            return Ok(None);
+        };
+        let mut tx = db.tenant_tx(who.tenant.id).await?;
+        let others = presence::others(&mut tx, *id, user.id).await?;
+        tx.commit().await?;
+        Ok(Some(presence_list(&others).into_string()))
+    }
+}
+
+fn changed_text(actor: &str, kind: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let what = match EventKind::from_code(kind) {
+        Some(k) => k.label(),
+        None => kind,
+    };
+    format!(
+        "La pratica è stata modificata dopo l'apertura di questa pagina: «{what}», {actor}, {}.",
+        time::format_date_time(at)
+    )
+}
+
+/// The notice that the application changed since the page was rendered.
+pub fn notice(text: Option<&str>) -> Markup {
+    html! {
+        div id="pratica-aggiornata" role="status" aria-live="polite" class=[text.map(|_| "alert alert-warning")] {
+            @if let Some(t) = text {
+                p class="mb-1" { (t) }
+                p class="mb-0" { a href="" { "Ricaricare la pagina" } " prima di procedere: un'operazione su dati non aggiornati non viene eseguita e quanto scritto viene conservato." }
+            }
+        }
+    }
+}
+
+/// Who else has the page open.
+pub fn presence_list(others: &[(Uuid, String)]) -> Markup {
+    html! {
+        div id="presenza" aria-live="polite" class="small mb-3" {
+            @if !others.is_empty() {
+                span class="badge bg-info text-dark me-1" { "Presenti" }
+                "Stanno consultando la pratica: "
+                (others.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
+}
+
+/// The place on a case page where the notice and the presence arrive.
+pub fn case_slots() -> Markup {
+    html! {
+        (notice(None))
+        (presence_list(&[]))
+    }
+}
+
+/// The HTML for one audience and one event, rendered by the first socket that needs it.
+type Render = Arc<OnceCell<Option<String>>>;
+
+/// One render per audience per event: audience key → (event id, render).
+#[derive(Clone, Default)]
+pub struct RenderCache(Arc<Mutex<HashMap<String, (i64, Render)>>>);
+
+impl RenderCache {
+    /// The shared slot for `key` and event `id` (a newer event replaces an older slot).
+    pub fn slot(&self, key: String, id: i64) -> Render {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 50_000 {
+            map.clear();
+        }
+        let entry = map
+            .entry(key)
+            .or_insert_with(|| (id, Arc::new(OnceCell::new())));
+        if entry.0 != id {
+            *entry = (id, Arc::new(OnceCell::new()));
+        }
+        entry.1.clone()
+    }
+}
