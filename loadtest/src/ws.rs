@@ -19,7 +19,10 @@ use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     process::Stdio,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -98,6 +101,8 @@ pub struct Report {
     missed: u64,
     /// Fragments a socket got for a change it should not see (must be 0).
     unexpected: u64,
+    /// Sockets the server closed during the run (must be 0).
+    closed: u64,
     /// Change sent → HTTP response (the change committed before it).
     change_http_us: Percentiles,
     /// Change sent → NOTIFY at the bare LISTEN client (tokio-postgres): the floor.
@@ -585,6 +590,7 @@ async fn drive(
     let mut per_tenant_rx = Vec::new();
     let mut infos: Vec<Vec<SocketInfo>> = Vec::new();
     let gate = Arc::new(Semaphore::new(64));
+    let closed = Arc::new(AtomicU64::new(0));
     let mut opening = Vec::new();
     for (t, o) in ordini.iter().enumerate() {
         let (tx, rx) = mpsc::unbounded_channel::<Arrival>();
@@ -606,7 +612,7 @@ async fn drive(
                 req.headers_mut()
                     .insert("cookie", sessions[&(t, k)].cookie.parse()?);
                 req.headers_mut().insert("origin", origin.parse()?);
-                let (gate, tx) = (gate.clone(), tx.clone());
+                let (gate, tx, closed) = (gate.clone(), tx.clone(), closed.clone());
                 opening.push(tokio::spawn(async move {
                     let permit = gate.acquire_owned().await?;
                     let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
@@ -627,7 +633,10 @@ async fn drive(
                                         break;
                                     }
                                 }
-                                Ok(tungstenite::Message::Close(_)) | Err(_) => break,
+                                Ok(tungstenite::Message::Close(_)) | Err(_) => {
+                                    closed.fetch_add(1, Ordering::Relaxed);
+                                    break;
+                                }
                                 Ok(_) => {}
                             }
                         }
@@ -718,6 +727,7 @@ async fn drive(
     for d in drivers {
         totals.add(d.await??)?;
     }
+    let closed = closed.load(Ordering::Relaxed);
     Ok(Report {
         tenants: ordini.len(),
         sockets: total,
@@ -728,6 +738,7 @@ async fn drive(
         fragments: totals.fragment.len(),
         missed: totals.missed,
         unexpected: totals.unexpected,
+        closed,
         change_http_us: Percentiles::of(&totals.http),
         bare_listen_us: Percentiles::of(&totals.bare),
         fragment_us: Percentiles::of(&totals.fragment),
@@ -921,8 +932,8 @@ pub fn print(r: &Report, json: &Path) {
         );
     }
     println!(
-        "fragments {}  missed {}  unexpected {}",
-        r.fragments, r.missed, r.unexpected
+        "fragments {}  missed {}  unexpected {}  sockets closed by the server {}",
+        r.fragments, r.missed, r.unexpected, r.closed
     );
     println!(
         "server RSS: {} KiB before the sockets, {} KiB with them: {:.1} KiB per idle socket",

@@ -76,8 +76,11 @@ impl Logins {
 
     /// One check of every watched login.
     pub async fn check(&self, db: &Db) -> anyhow::Result<()> {
-        let (sessions, by_tenant) = {
+        // What is checked is what was watched when the check began: a socket that opens while
+        // the queries run waits for the next round.
+        let (watched, sessions, by_tenant) = {
             let entries = self.lock();
+            let watched: HashSet<Uuid> = entries.keys().copied().collect();
             let sessions: Vec<String> = entries
                 .values()
                 .map(|e| e.session.clone())
@@ -91,7 +94,7 @@ impl Logins {
                     .or_default()
                     .insert(e.user.id);
             }
-            (sessions, by_tenant)
+            (watched, sessions, by_tenant)
         };
         if sessions.is_empty() {
             return Ok(());
@@ -115,7 +118,7 @@ impl Logins {
             }
             tx.commit().await?;
         }
-        for e in self.lock().values() {
+        for (_, e) in self.lock().iter().filter(|(id, _)| watched.contains(id)) {
             let holds = alive.contains(&e.session)
                 && current.get(&e.user.id).is_some_and(|now| {
                     now.same_login(&e.user) && e.role.is_none_or(|r| now.roles.contains(&r))

@@ -52,11 +52,12 @@ impl Event {
     }
 }
 
-/// The process's hub: the broadcast the listener feeds, the shutdown switch, the count of
-/// sockets per person, and the renders shared by sockets that would see the same HTML.
+/// The process's hub: the broadcasts the listener feeds (one per Ordine, so that an event
+/// wakes only the sockets of its Ordine), the shutdown switch, the count of sockets per
+/// person, and the renders shared by sockets that would see the same HTML.
 #[derive(Clone)]
 pub struct Hub {
-    tx: broadcast::Sender<Signal>,
+    channels: Arc<Mutex<HashMap<TenantId, broadcast::Sender<Signal>>>>,
     shutdown: watch::Sender<bool>,
     sockets: Arc<Mutex<HashMap<Uuid, usize>>>,
     pub renders: views::RenderCache,
@@ -71,10 +72,9 @@ impl Default for Hub {
 
 impl Hub {
     pub fn new() -> Self {
-        let (tx, _) = broadcast::channel(4096);
         let (shutdown, _) = watch::channel(false);
         Self {
-            tx,
+            channels: Arc::new(Mutex::new(HashMap::new())),
             shutdown,
             sockets: Arc::new(Mutex::new(HashMap::new())),
             renders: views::RenderCache::default(),
@@ -82,13 +82,27 @@ impl Hub {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
-        self.tx.subscribe()
+    /// The signals of one Ordine.
+    pub fn subscribe(&self, tenant: TenantId) -> broadcast::Receiver<Signal> {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        channels
+            .entry(tenant)
+            .or_insert_with(|| broadcast::channel(1024).0)
+            .subscribe()
     }
 
     pub fn publish(&self, signal: Signal) {
-        // No receiver is not an error: nobody is watching.
-        let _ = self.tx.send(signal);
+        let tenant = match &signal {
+            Signal::Event(ev) => ev.tenant,
+            Signal::Presence { tenant, .. } => *tenant,
+        };
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = channels.get(&tenant) {
+            // Nobody watching this Ordine any more: forget its channel.
+            if tx.send(signal).is_err() {
+                channels.remove(&tenant);
+            }
+        }
     }
 
     /// Tells every socket to close with 1012 (service restart), so that clients reconnect.

@@ -214,7 +214,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             }
         }
     });
-    let mut signals = state.hub.subscribe();
+    let mut signals = state.hub.subscribe(who.tenant.id);
     // Sockets of the reserved areas end with their login (checked together for all sockets).
     let mut login = match (&who.user, session) {
         (Some(user), Some(session)) => {
