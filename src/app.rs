@@ -24,6 +24,8 @@ pub struct Application {
     pdf: Arc<PdfEngine>,
     limiters: Arc<Limiters>,
     hub: crate::live::Hub,
+    /// `None` without an SMTP server: e-mails wait in the outbox.
+    mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 impl Application {
@@ -48,6 +50,12 @@ impl Application {
         // Fonts are parsed once here; every PDF reuses them.
         let pdf = Arc::new(tokio::task::spawn_blocking(PdfEngine::new).await?);
         let hub = crate::live::Hub::new();
+        let mailer = crate::mail::Mailer::from_config(config, &url)?.map(Arc::new);
+        if mailer.is_none() {
+            tracing::warn!(
+                "PATROCINIO_SMTP_URL is not set: e-mails are kept in the outbox and sent once it is"
+            );
+        }
         let state = AppState {
             db: db.clone(),
             settings: Arc::new(WebSettings {
@@ -78,6 +86,7 @@ impl Application {
             pdf,
             limiters,
             hub,
+            mailer,
         })
     }
 
@@ -119,6 +128,10 @@ impl Application {
         });
         let listener = crate::live::listener::spawn(self.db.clone(), self.hub.clone());
         let logins = crate::live::logins::spawn(self.db.clone(), self.hub.logins.clone());
+        let mail = self
+            .mailer
+            .clone()
+            .map(|m| crate::mail::worker::spawn(self.db.clone(), m));
         let hub = self.hub.clone();
         // Live sockets would hold the graceful shutdown open: they are closed first, with
         // 1012, so that clients reconnect to the next instance.
@@ -136,6 +149,9 @@ impl Application {
         .context("server error");
         listener.abort();
         logins.abort();
+        if let Some(mail) = mail {
+            mail.abort();
+        }
         purge.abort();
         prune.abort();
         sessions.abort();

@@ -53,6 +53,21 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "log filter (tracing EnvFilter syntax)",
     ),
     ("PATROCINIO_LOG_FORMAT", "text", "`text` or `json`"),
+    (
+        "PATROCINIO_SMTP_URL",
+        "(unset)",
+        "SMTP server for e-mail: `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (TLS); unset = e-mails wait in the outbox",
+    ),
+    (
+        "PATROCINIO_MAIL_FROM",
+        "Patrocinio <noreply@localhost>",
+        "sender of the e-mails (replies go to the Ordine's PEC)",
+    ),
+    (
+        "PATROCINIO_MAIL_RETRY_SECONDS",
+        "60",
+        "first wait after a failed sending; it doubles at each attempt (at most 1 hour); after 8 attempts the message is marked undeliverable",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +153,9 @@ pub struct Config {
     pub session_max_age: std::time::Duration,
     pub log_filter: String,
     pub log_format: LogFormat,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub mail_retry: std::time::Duration,
 }
 
 impl fmt::Debug for Config {
@@ -148,6 +166,7 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact(&self.database_url))
+            .field("smtp_url", &redact(&self.smtp_url))
             .field("admin_database_url", &redact(&self.admin_database_url))
             .field("postgres_bin", &self.postgres_bin)
             .field("db_max_connections", &self.db_max_connections)
@@ -185,6 +204,9 @@ impl Default for Config {
             session_max_age: std::time::Duration::from_secs(12 * 3600),
             log_filter: "info".into(),
             log_format: LogFormat::Text,
+            smtp_url: None,
+            mail_from: "Patrocinio <noreply@localhost>".into(),
+            mail_retry: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -267,6 +289,16 @@ impl Config {
                     config.session_max_age = std::time::Duration::from_secs(hours * 3600);
                 }
                 "PATROCINIO_LOG" => config.log_filter = value,
+                "PATROCINIO_SMTP_URL" => config.smtp_url = Some(value),
+                "PATROCINIO_MAIL_FROM" => config.mail_from = value,
+                "PATROCINIO_MAIL_RETRY_SECONDS" => {
+                    let seconds: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=3600).contains(n))
+                        .context("PATROCINIO_MAIL_RETRY_SECONDS must be a number of seconds from 1 to 3600")?;
+                    config.mail_retry = std::time::Duration::from_secs(seconds);
+                }
                 "PATROCINIO_LOG_FORMAT" => {
                     config.log_format = match value.as_str() {
                         "text" => LogFormat::Text,
@@ -367,6 +399,7 @@ mod tests {
                 "PATROCINIO_RATE_LIMITS" => "nuova=1",
                 "PATROCINIO_TRUST_FORWARDED_FOR" => "true",
                 "PATROCINIO_SESSION_IDLE_MINUTES" | "PATROCINIO_SESSION_MAX_HOURS" => "3",
+                "PATROCINIO_MAIL_RETRY_SECONDS" => "5",
                 _ => "x",
             };
             let (_, unknown) = Config::from_vars(vars(&[(name, value)])).unwrap();

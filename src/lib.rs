@@ -13,6 +13,7 @@ pub mod documents;
 pub mod domain;
 pub mod jobs;
 pub mod live;
+pub mod mail;
 pub mod storage;
 pub mod store;
 pub mod telemetry;

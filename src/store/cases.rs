@@ -389,6 +389,14 @@ pub async fn advance(tx: &mut TenantTx, c: Change<'_>) -> anyhow::Result<Result<
         },
     )
     .await?;
+    // The e-mails say what the history says (a deadline, a delibera number, a note).
+    let payload = json!({
+        "codice": c.case.code,
+        "evento": c.kind.code(),
+        "stato": c.to.code(),
+        "protocollo": c.case.protocol().map(|p| p.to_string()),
+        "dettagli": c.details,
+    });
     let mut details = c.details;
     if let Value::Object(map) = &mut details {
         map.insert("codice".into(), json!(c.case.code));
@@ -407,12 +415,6 @@ pub async fn advance(tx: &mut TenantTx, c: Change<'_>) -> anyhow::Result<Result<
         },
     )
     .await?;
-    let payload = json!({
-        "codice": c.case.code,
-        "evento": c.kind.code(),
-        "stato": c.to.code(),
-        "protocollo": c.case.protocol().map(|p| p.to_string()),
-    });
     let template = c.kind.code();
     match c.notify {
         Notify::Nobody => {}

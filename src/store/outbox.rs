@@ -1,5 +1,5 @@
-//! E-mails to send, written in the transaction of the event that causes them. The mail worker
-//! (notifications) sends them; here they are only recorded.
+//! E-mails to send, written in the transaction of the event that causes them, and the mail
+//! worker's side: taking the due ones, marking them sent, or scheduling a retry.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -17,12 +17,12 @@ pub async fn to_parties(
 ) -> anyhow::Result<u64> {
     let tenant = tx.tenant().0;
     Ok(sqlx::query(
-        "INSERT INTO outbox (tenant_id, event_id, recipient, template, payload)
-         SELECT DISTINCT $1::uuid, $2::bigint, r, $4, $5 FROM (
-             SELECT COALESCE(l.email, l.pec) AS r FROM applications a
+        "INSERT INTO outbox (tenant_id, event_id, recipient, recipient_kind, template, payload)
+         SELECT DISTINCT $1::uuid, $2::bigint, r, kind, $4, $5 FROM (
+             SELECT COALESCE(l.email, l.pec) AS r, 'avvocato' AS kind FROM applications a
                JOIN lawyers l ON l.id = a.lawyer_id WHERE a.id = $3
              UNION
-             SELECT applicant_email FROM applications WHERE id = $3
+             SELECT applicant_email, 'richiedente' FROM applications WHERE id = $3
          ) recipients WHERE r IS NOT NULL AND r <> ''",
     )
     .bind(tenant)
@@ -56,4 +56,72 @@ pub async fn to_user(
     .execute(tx.conn())
     .await?
     .rows_affected())
+}
+
+/// A message due to be sent.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Due {
+    pub id: i64,
+    pub recipient: String,
+    pub recipient_kind: String,
+    pub template: String,
+    pub payload: Value,
+    pub attempts: i32,
+    pub application_id: Uuid,
+}
+
+/// The Ordine's messages due now, locked until the transaction ends (another worker skips
+/// them): for each application and recipient only the oldest one waiting, so that they
+/// arrive in the order they were written even when a sending fails and is retried.
+pub async fn take_due(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Due>> {
+    Ok(sqlx::query_as(
+        "SELECT o.id, o.recipient, o.recipient_kind, o.template, o.payload, o.attempts,
+                e.application_id
+           FROM outbox o JOIN events e ON e.id = o.event_id
+          WHERE o.status = 'in_attesa' AND o.next_attempt_at <= now()
+            AND NOT EXISTS (
+                SELECT 1 FROM outbox p JOIN events pe ON pe.id = p.event_id
+                 WHERE p.status = 'in_attesa' AND p.id < o.id
+                   AND p.recipient = o.recipient AND pe.application_id = e.application_id)
+          ORDER BY o.id
+          LIMIT $1
+          FOR UPDATE OF o SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+pub async fn mark_sent(tx: &mut TenantTx, id: i64, message_id: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'inviato', sent_at = now(), message_id = $2,
+                attempts = attempts + 1, last_error = NULL
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(message_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A failed sending: retried after `retry_in`, or with `None` set aside as undeliverable.
+pub async fn mark_failed(
+    tx: &mut TenantTx,
+    id: i64,
+    error: &str,
+    retry_in: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                status = CASE WHEN $3::float8 IS NULL THEN 'non_recapitabile' ELSE 'in_attesa' END,
+                next_attempt_at = now() + make_interval(secs => COALESCE($3::float8, 0))
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(retry_in.map(|d| d.as_secs_f64()))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }

@@ -264,7 +264,12 @@ impl TestApp {
     /// Another server process on the same database and files (several instances behind a
     /// load balancer).
     pub async fn another_instance(&self) -> TestApp {
-        start_instance(self.db_name.clone(), self.files.clone(), false, |_| {}).await
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// The same, configured.
+    pub async fn another_instance_with(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        start_instance(self.db_name.clone(), self.files.clone(), false, configure).await
     }
 
     /// Stops the server as on SIGTERM and waits until it has finished.

@@ -11,6 +11,7 @@ mod headers;
 mod health;
 mod isolation;
 mod live;
+mod mail;
 mod oidc;
 mod pages;
 mod platform;

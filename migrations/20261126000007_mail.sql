@@ -1,0 +1,12 @@
+-- The mail worker: each outbox row's state, who it is for, and the Message-ID it was sent with
+-- (fixed per row, so a message sent twice after a crash is recognisably the same message).
+ALTER TABLE app.outbox
+    ADD COLUMN status text NOT NULL DEFAULT 'in_attesa'
+        CHECK (status IN ('in_attesa', 'inviato', 'non_recapitabile')),
+    -- `avvocato`, `richiedente` or `utente` (an account of the Ordine).
+    ADD COLUMN recipient_kind text NOT NULL DEFAULT 'utente'
+        CHECK (recipient_kind IN ('avvocato', 'richiedente', 'utente')),
+    ADD COLUMN message_id text;
+UPDATE app.outbox SET status = 'inviato' WHERE sent_at IS NOT NULL;
+DROP INDEX app.outbox_pending;
+CREATE INDEX outbox_pending ON app.outbox (tenant_id, next_attempt_at, id) WHERE status = 'in_attesa';

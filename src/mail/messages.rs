@@ -1,0 +1,239 @@
+//! The e-mails, in Italian, as plain text and HTML from one set of paragraphs: what happened to
+//! the application, what to do now and where, signed with the Ordine's name and PEC.
+
+use lettre::{
+    Message,
+    message::{Mailbox, MultiPart},
+};
+use maud::html;
+use serde_json::Value;
+
+use super::Mailer;
+use crate::{domain::application::workflow::EventKind, store::outbox::Due, store::tenants::Tenant};
+
+/// Subject and paragraphs of one message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Text {
+    pub subject: String,
+    pub paragraphs: Vec<String>,
+    /// Where to act, with the words of the link.
+    pub link: (String, String),
+}
+
+fn field<'a>(payload: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut v = payload;
+    for p in path {
+        v = v.get(p)?;
+    }
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// What the message says, for its template (the event's code) and recipient.
+pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
+    let p = &due.payload;
+    let code = field(p, &["codice"]).unwrap_or("");
+    let protocol = field(p, &["dettagli", "protocollo"]).or(field(p, &["protocollo"]));
+    let note = field(p, &["dettagli", "nota"]);
+    let kind = EventKind::from_code(&due.template);
+    let label = kind.map_or(due.template.as_str(), |k| k.label());
+    let reference = match protocol {
+        Some(n) => format!("istanza {code} (protocollo n. {n})"),
+        None => format!("istanza {code}"),
+    };
+    let slug = tenant.slug.as_str();
+    let area = match due.recipient_kind.as_str() {
+        "avvocato" => (
+            format!("{public_url}/{slug}/avvocati"),
+            "Apri la sua area riservata".to_owned(),
+        ),
+        "richiedente" => (
+            format!("{public_url}/{slug}/istanza/stato"),
+            "Segui l'istanza con il codice e il PIN".to_owned(),
+        ),
+        _ => (
+            format!("{public_url}/{slug}/accesso"),
+            "Accedi al servizio".to_owned(),
+        ),
+    };
+    let mut paragraphs = Vec::new();
+    match kind {
+        Some(EventKind::Registered) => paragraphs.push(format!(
+            "La segreteria ha registrato nel protocollo l'{reference}, di ammissione al patrocinio a spese dello Stato: ora è all'esame dell'Ordine. Riceverà un messaggio a ogni passaggio."
+        )),
+        Some(EventKind::IntegrationRequested) => {
+            paragraphs.push(format!(
+                "Il consigliere relatore chiede di integrare l'{reference}."
+            ));
+            if let Some(n) = note {
+                paragraphs.push(format!("Che cosa serve: {n}."));
+            }
+            paragraphs.push(
+                "Senza l'integrazione nei termini l'istanza può essere dichiarata inammissibile. Risponda dal collegamento qui sotto.".into(),
+            );
+        }
+        Some(EventKind::Assigned | EventKind::Reassigned) => paragraphs.push(format!(
+            "Le è stata assegnata, come consigliere relatore, l'{reference}. La trova nella sua coda di lavoro."
+        )),
+        Some(EventKind::Decided) => {
+            paragraphs.push(format!("Il Consiglio ha deliberato sull'{reference}."));
+            if let Some(n) = note {
+                paragraphs.push(format!("{n}."));
+            }
+            paragraphs.push("La delibera sarà disponibile appena firmata: riceverà un altro messaggio.".into());
+        }
+        Some(EventKind::DecisionSigned) => {
+            let number = p
+                .pointer("/dettagli/delibera")
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            paragraphs.push(match number {
+                Some(n) => format!(
+                    "La delibera n. {n} sull'{reference} è stata firmata digitalmente ed è disponibile."
+                ),
+                None => format!(
+                    "La delibera sull'{reference} è stata firmata digitalmente ed è disponibile."
+                ),
+            });
+        }
+        _ => {
+            paragraphs.push(format!("Aggiornamento sull'{reference}: {label}."));
+            if let Some(n) = note {
+                paragraphs.push(format!("{n}."));
+            }
+        }
+    }
+    Text {
+        subject: format!("{label} – istanza {code}"),
+        paragraphs,
+        link: area,
+    }
+}
+
+/// The whole message, ready for SMTP; `Err` when the recipient is not a valid address.
+pub fn build(
+    mailer: &Mailer,
+    tenant: &Tenant,
+    due: &Due,
+    message_id: &str,
+) -> Result<Message, String> {
+    let to: Mailbox = due
+        .recipient
+        .parse()
+        .map_err(|_| "indirizzo del destinatario non valido".to_owned())?;
+    let t = text(due, tenant, &mailer.public_url);
+    let signature = [
+        tenant.name.clone(),
+        tenant
+            .pec
+            .as_deref()
+            .map(|p| format!("PEC: {p}"))
+            .unwrap_or_default(),
+    ];
+    let notice = "Messaggio inviato automaticamente dal servizio per il patrocinio a spese dello Stato: non rispondere a questo indirizzo.";
+    let mut plain = t.paragraphs.join("\n\n");
+    let (url, words) = &t.link;
+    plain.push_str(&format!("\n\n{words}: {url}"));
+    plain.push_str(&format!(
+        "\n\n-- \n{}\n{}\n\n{notice}\n",
+        signature[0], signature[1]
+    ));
+    let rich = html! {
+        (maud::DOCTYPE)
+        html lang="it" {
+            head { meta charset="utf-8"; title { (t.subject) } }
+            body style="font-family: 'Titillium Web', Geneva, Tahoma, sans-serif; color: #1a1a1a; line-height: 1.5" {
+                @for paragraph in &t.paragraphs { p { (paragraph) } }
+                p { a href=(url) style="color: #0066cc" { (words) } }
+                hr;
+                p { strong { (signature[0]) } br; (signature[1]) }
+                p style="font-size: 0.875em; color: #555" { (notice) }
+            }
+        }
+    };
+    let mut builder = Message::builder()
+        .message_id(Some(message_id.to_owned()))
+        .from(mailer.from.clone())
+        .to(to)
+        .subject(t.subject);
+    if let Some(pec) = tenant
+        .pec
+        .as_deref()
+        .and_then(|p| p.parse::<Mailbox>().ok())
+    {
+        builder = builder.reply_to(pec);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(plain, rich.into_string()))
+        .map_err(|e| format!("messaggio non componibile: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::{domain::tenant::TenantId, store::tenants::TenantSettings};
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: TenantId(Uuid::nil()),
+            slug: "vallenera".into(),
+            name: "Consiglio dell'Ordine degli Avvocati di Vallenera".into(),
+            pec: Some("ordine@pec.example.it".into()),
+            settings: TenantSettings::default(),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    fn due(template: &str, kind: &str, payload: Value) -> Due {
+        Due {
+            id: 1,
+            recipient: "avv.bianchi@example.it".into(),
+            recipient_kind: kind.into(),
+            template: template.into(),
+            payload,
+            attempts: 0,
+            application_id: Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn an_integration_request_says_what_is_needed_and_where_to_answer() {
+        let t = text(
+            &due(
+                "integrazione_richiesta",
+                "avvocato",
+                json!({ "codice": "ABCD-EFGH", "protocollo": "2026/0000012",
+                        "dettagli": { "nota": "Entro il 10/12/2026: dichiarazione dei redditi" } }),
+            ),
+            &tenant(),
+            "https://patrocinio.example.it",
+        );
+        assert_eq!(t.subject, "Richiesta di integrazione – istanza ABCD-EFGH");
+        let all = t.paragraphs.join(" ");
+        assert!(all.contains("l'istanza ABCD-EFGH (protocollo n. 2026/0000012)"));
+        assert!(all.contains("Che cosa serve: Entro il 10/12/2026: dichiarazione dei redditi."));
+        assert_eq!(t.link.0, "https://patrocinio.example.it/vallenera/avvocati");
+    }
+
+    #[test]
+    fn the_signed_delibera_gives_its_number_and_the_applicant_the_status_page() {
+        let t = text(
+            &due(
+                "delibera_firmata",
+                "richiedente",
+                json!({ "codice": "ABCD-EFGH", "dettagli": { "delibera": "2026/15" } }),
+            ),
+            &tenant(),
+            "https://patrocinio.example.it",
+        );
+        assert!(t.paragraphs[0].starts_with("La delibera n. 2026/15 sull'istanza ABCD-EFGH"));
+        assert_eq!(
+            t.link.0,
+            "https://patrocinio.example.it/vallenera/istanza/stato"
+        );
+    }
+}

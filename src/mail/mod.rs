@@ -1,0 +1,76 @@
+//! E-mail: the messages (`messages`: Italian, plain text and HTML, with the Ordine's name and
+//! PEC) and the worker (`worker`) that sends the outbox over SMTP with lettre.
+//!
+//! Exactly once is impossible over SMTP: a message is marked sent after the server's 250, in
+//! the transaction that holds its row, so a crash in between sends it again. Its Message-ID
+//! is fixed per outbox row, so the copy is the same message and recognisable as such.
+
+pub mod messages;
+pub mod worker;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::Mailbox};
+
+use crate::{config::Config, domain::tenant::TenantId};
+
+/// Attempts before a message is set aside as undeliverable.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// The longest wait between two attempts.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pub from: Mailbox,
+    /// The domain of the Message-IDs (the service's host).
+    domain: String,
+    pub public_url: String,
+    retry: Duration,
+}
+
+impl Mailer {
+    /// `None` when no SMTP server is configured: messages wait in the outbox.
+    pub fn from_config(config: &Config, public_url: &str) -> anyhow::Result<Option<Self>> {
+        let Some(url) = &config.smtp_url else {
+            return Ok(None);
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .context("PATROCINIO_SMTP_URL is not a valid SMTP URL")?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .context("PATROCINIO_MAIL_FROM is not a valid address")?;
+        let domain = url::Url::parse(public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".into());
+        Ok(Some(Self {
+            transport,
+            from,
+            domain,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            retry: config.mail_retry,
+        }))
+    }
+
+    /// The Message-ID of an outbox row: the same at every attempt.
+    pub fn message_id(&self, tenant: TenantId, outbox_id: i64) -> String {
+        format!("<avviso-{outbox_id}.{}@{}>", tenant.0.simple(), self.domain)
+    }
+
+    /// The wait before attempt `attempts + 1`, or `None` when it is time to give up.
+    pub fn retry_after(&self, attempts: i32) -> Option<Duration> {
+        (attempts + 1 < MAX_ATTEMPTS).then(|| {
+            self.retry
+                .saturating_mul(1 << attempts.clamp(0, 16))
+                .min(MAX_WAIT)
+        })
+    }
+
+    pub async fn send(&self, message: Message) -> Result<(), lettre::transport::smtp::Error> {
+        self.transport.send(message).await.map(|_| ())
+    }
+}

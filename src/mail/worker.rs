@@ -1,0 +1,80 @@
+//! The mail worker: for each Ordine in turn, takes the due outbox rows with
+//! `FOR UPDATE SKIP LOCKED` (so several instances never take the same row), sends each over
+//! SMTP, marks it sent in the same transaction, or schedules the next attempt with an
+//! exponential backoff; after [`super::MAX_ATTEMPTS`] the row is set aside as undeliverable.
+//! A temporary SMTP failure (the server down) stops the round: the rest waits for the next.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::task::JoinHandle;
+
+use super::{Mailer, messages};
+use crate::{
+    db::Db,
+    store::{outbox, tenants},
+};
+
+/// Pause between rounds when there was nothing to send.
+const IDLE: Duration = Duration::from_secs(1);
+/// Rows taken per Ordine per round.
+const BATCH: i64 = 20;
+
+pub fn spawn(db: Db, mailer: Arc<Mailer>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match round(&db, &mailer).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "mail worker"),
+            }
+            tokio::time::sleep(IDLE).await;
+        }
+    })
+}
+
+/// One round over every Ordine; returns how many messages were sent.
+pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    for tenant in tenants::list(db).await? {
+        let mut tx = db.tenant_tx(tenant.id).await?;
+        let due = outbox::take_due(&mut tx, BATCH).await?;
+        let mut server_down = false;
+        for d in &due {
+            let message_id = mailer.message_id(tenant.id, d.id);
+            let message = match messages::build(mailer, &tenant, d, &message_id) {
+                Ok(m) => m,
+                Err(reason) => {
+                    outbox::mark_failed(&mut tx, d.id, &reason, None).await?;
+                    continue;
+                }
+            };
+            match mailer.send(message).await {
+                Ok(()) => {
+                    outbox::mark_sent(&mut tx, d.id, &message_id).await?;
+                    sent += 1;
+                }
+                Err(e) => {
+                    // A permanent refusal (5xx: no such mailbox, say) will not change with time.
+                    let retry = if e.is_permanent() {
+                        None
+                    } else {
+                        mailer.retry_after(d.attempts)
+                    };
+                    let reason = format!("invio non riuscito: {e}");
+                    outbox::mark_failed(&mut tx, d.id, &reason, retry).await?;
+                    // The server's words may quote the address: only the code is logged.
+                    tracing::warn!(outbox = d.id, code = ?e.status(), "e-mail not sent");
+                    if !e.is_permanent() {
+                        server_down = true;
+                        break;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        if server_down {
+            break;
+        }
+    }
+    Ok(sent)
+}

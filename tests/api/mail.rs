@@ -1,0 +1,432 @@
+//! E-mail: the outbox sent to a real SMTP server (aiosmtpd with its Maildir handler, started
+//! here): once, with the right recipients and words; nothing when the change rolls back; all
+//! of it, in order, after the server was down; never twice with two workers at once.
+
+use std::{
+    collections::HashSet,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::{
+    helpers::{TestApp, spawn_app_with},
+    workflow::{SLUG, case_path, copies, office, register, submitted, version_of},
+};
+
+/// A message as the SMTP server received it.
+#[derive(Debug)]
+struct Mail {
+    /// aiosmtpd's delivery counter: the order of arrival.
+    order: u64,
+    message_id: String,
+    to: String,
+    subject: String,
+    text: String,
+    html: String,
+}
+
+struct Smtp {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Smtp {
+    fn new(port: u16) -> Self {
+        Self {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts aiosmtpd on the port and waits until it accepts connections.
+    async fn start(&mut self) {
+        let maildir = self.dir.path().join("posta");
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{}", self.port))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 not found: these tests need it with aiosmtpd (python3 -m pip install aiosmtpd)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "aiosmtpd exited ({status}): install it with python3 -m pip install aiosmtpd"
+                );
+            }
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn received(&self) -> Vec<Mail> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(self.dir.path().join("posta").join(sub)) else {
+                continue;
+            };
+            for e in entries {
+                let path = e.unwrap().path();
+                out.push(parse(&path));
+            }
+        }
+        out.sort_by_key(|m| m.order);
+        out
+    }
+
+    /// Waits until at least `n` messages arrived.
+    async fn wait_for(&self, n: usize) -> Vec<Mail> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} messages arrived: {got:#?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A Maildir file: `<seconds>.M<micro>P<pid>Q<counter>.<host>`.
+fn parse(path: &Path) -> Mail {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let order = name
+        .split('Q')
+        .nth(1)
+        .and_then(|r| r.split('.').next())
+        .and_then(|q| q.parse().ok())
+        .expect("a Maildir name with its Q counter");
+    let raw = std::fs::read(path).unwrap();
+    let m = mailparse::parse_mail(&raw).unwrap();
+    let header = |h: &str| {
+        mailparse::MailHeaderMap::get_first_value(&m.get_headers(), h).unwrap_or_default()
+    };
+    let part = |mime: &str| {
+        m.subparts
+            .iter()
+            .find(|p| p.ctype.mimetype == mime)
+            .map(|p| p.get_body().unwrap())
+            .unwrap_or_default()
+    };
+    Mail {
+        order,
+        message_id: header("Message-ID"),
+        to: header("To"),
+        subject: header("Subject"),
+        text: part("text/plain"),
+        html: part("text/html"),
+    }
+}
+
+async fn with_mail(smtp: &Smtp) -> TestApp {
+    let url = smtp.url();
+    spawn_app_with(move |c| {
+        c.smtp_url = Some(url);
+        c.mail_retry = Duration::from_secs(1);
+    })
+    .await
+}
+
+/// (recipient, status, attempts, Message-ID) of every outbox row, oldest first.
+async fn outbox(app: &TestApp) -> Vec<(String, String, i32, Option<String>)> {
+    let mut conn = app.admin_connection().await;
+    sqlx::query("SELECT recipient, status, attempts, message_id FROM app.outbox ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+/// Two worker rounds at least, to let a duplicate show up if there were one.
+async fn settle() {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+}
+
+#[tokio::test]
+async fn the_registration_e_mail_reaches_lawyer_and_applicant_once_and_a_rollback_sends_nothing() {
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let app = with_mail(&smtp).await;
+    let of = office(&app).await;
+    let (id, code) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    let seen = version_of(&page);
+    let protocol = register(&app, &seg, id).await;
+    // The same registration again from the page seen before: refused, rolled back.
+    let res = seg
+        .post(
+            &app,
+            &format!("{}/protocolla", case_path("segreteria", id)),
+            &[("versione", &seen)],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+
+    let mails = smtp.wait_for(2).await;
+    settle().await;
+    let mails_after = smtp.received();
+    assert_eq!(mails_after.len(), 2, "{mails_after:#?}");
+    let rows = outbox(&app).await;
+    assert_eq!(
+        rows.len(),
+        2,
+        "one row per recipient, none for the refused change"
+    );
+    let recipients: HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert!(
+        recipients.contains("mario.rossi@example.it"),
+        "{recipients:?}"
+    );
+    for m in &mails {
+        assert!(recipients.iter().any(|r| m.to.contains(r)), "{}", m.to);
+        assert!(
+            m.subject.contains("Registrata nel protocollo"),
+            "{}",
+            m.subject
+        );
+        assert!(m.subject.contains(&code));
+        assert!(
+            m.text.contains(&format!("protocollo n. {protocol}")),
+            "{}",
+            m.text
+        );
+        assert!(m.html.contains(&format!("protocollo n. {protocol}")));
+        assert!(m.text.contains("Consiglio dell'Ordine"), "{}", m.text);
+        assert!(m.text.contains("non rispondere a questo indirizzo"));
+        // The Message-ID is the one recorded with the row.
+        assert!(
+            rows.iter()
+                .any(|r| r.1 == "inviato" && r.3.as_deref() == Some(m.message_id.as_str())),
+            "{} not in {rows:?}",
+            m.message_id
+        );
+    }
+    // The applicant is sent to the status page, the lawyer to their area.
+    let to_applicant = mails
+        .iter()
+        .find(|m| m.to.contains("mario.rossi@example.it"))
+        .unwrap();
+    assert!(
+        to_applicant
+            .text
+            .contains(&format!("/{SLUG}/istanza/stato"))
+    );
+    let to_lawyer = mails
+        .iter()
+        .find(|m| !m.to.contains("mario.rossi@example.it"))
+        .unwrap();
+    assert!(to_lawyer.text.contains(&format!("/{SLUG}/avvocati")));
+}
+
+#[tokio::test]
+async fn with_the_smtp_server_down_nothing_is_lost_and_each_recipient_gets_them_in_order() {
+    let mut smtp = Smtp::new(free_port());
+    let app = with_mail(&smtp).await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let (_seg, rel) = crate::workflow::in_examination(&app, &of, id).await;
+    // The rapporteur asks for a document: a second message to the parties.
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    let v = version_of(&page);
+    let res = rel
+        .post(
+            &app,
+            &format!("{}/integrazione", case_path("consiglieri", id)),
+            &[("versione", &v), ("documenti", "redditi"), ("scadenza", "")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    // Registration (lawyer, applicant), assignment (rapporteur), request (lawyer, applicant).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = outbox(&app).await;
+        if rows.len() == 5 && rows.iter().any(|r| r.2 >= 2) {
+            assert!(rows.iter().all(|r| r.1 == "in_attesa"), "{rows:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no attempt failed: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The server comes back.
+    smtp.start().await;
+    let mails = smtp.wait_for(5).await;
+    settle().await;
+    let mails = {
+        let again = smtp.received();
+        assert_eq!(again.len(), 5, "{again:#?}");
+        assert_eq!(mails.len(), 5);
+        again
+    };
+    assert!(outbox(&app).await.iter().all(|r| r.1 == "inviato"));
+    let ids: HashSet<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), 5);
+    // The lawyer and the applicant: each got the registration, then the request.
+    let parties: Vec<&str> = mails
+        .iter()
+        .filter(|m| m.subject.contains("Registrata nel protocollo"))
+        .map(|m| m.to.as_str())
+        .collect();
+    assert_eq!(parties.len(), 2);
+    for who in parties {
+        let subjects: Vec<&str> = mails
+            .iter()
+            .filter(|m| m.to == who)
+            .map(|m| m.subject.as_str())
+            .collect();
+        assert_eq!(subjects.len(), 2, "{subjects:?}");
+        assert!(
+            subjects[0].contains("Registrata nel protocollo"),
+            "{subjects:?}"
+        );
+        assert!(
+            subjects[1].contains("Richiesta di integrazione"),
+            "{subjects:?}"
+        );
+    }
+    let to_rapporteur: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.subject.contains("Assegnata"))
+        .collect();
+    assert_eq!(to_rapporteur.len(), 1);
+    assert!(to_rapporteur[0].text.contains("consigliere relatore"));
+}
+
+#[tokio::test]
+async fn two_workers_at_once_never_send_a_message_twice() {
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let app = with_mail(&smtp).await;
+    let url = smtp.url();
+    let second = app
+        .another_instance_with(move |c| {
+            c.smtp_url = Some(url);
+            c.mail_retry = Duration::from_secs(1);
+        })
+        .await;
+    let of = office(&app).await;
+    let (first, _) = submitted(&app, &of.o).await;
+    let mut ids: Vec<Uuid> = copies(&app, first, 7).await;
+    ids.push(first);
+    let seg = app.login(&of.secretariat).await;
+    for id in &ids {
+        register(&app, &seg, *id).await;
+    }
+    let mails = smtp.wait_for(2 * ids.len()).await;
+    settle().await;
+    let all = smtp.received();
+    assert_eq!(all.len(), 2 * ids.len(), "{all:#?}");
+    assert_eq!(mails.len(), all.len());
+    let distinct: HashSet<&str> = all.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(distinct.len(), all.len(), "a Message-ID arrived twice");
+    drop(second);
+}
+
+#[tokio::test]
+async fn a_worker_that_dies_between_the_250_and_its_commit_sends_one_copy_with_the_same_message_id()
+{
+    use sqlx::Executor;
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    // The first instance has no SMTP server: the registration's e-mails wait in the outbox.
+    let app = crate::helpers::spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+    register(&app, &seg, id).await;
+    assert_eq!(outbox(&app).await.len(), 2);
+    // Rows may be taken (FOR UPDATE) but not updated: the worker will hang right after the
+    // server's 250, before marking the row sent.
+    let mut holder = app.admin_connection().await;
+    holder.execute("BEGIN").await.unwrap();
+    holder
+        .execute("LOCK TABLE app.outbox IN SHARE MODE")
+        .await
+        .unwrap();
+    let url = smtp.url();
+    let second = app
+        .another_instance_with(move |c| {
+            c.smtp_url = Some(url);
+            c.mail_retry = Duration::from_secs(1);
+        })
+        .await;
+    let first = smtp.wait_for(1).await;
+    // The worker dies there: its database session ends before the commit.
+    let mut admin = app.admin_connection().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'
+                AND query LIKE 'UPDATE outbox SET status = ''inviato''%'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        if killed.contains(&true) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never waited to mark the row"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    holder.execute("COMMIT").await.unwrap();
+    // The row is still waiting: it goes again, then the other one.
+    smtp.wait_for(3).await;
+    settle().await;
+    let all = smtp.received();
+    assert_eq!(all.len(), 3, "{all:#?}");
+    let twice: Vec<&Mail> = all
+        .iter()
+        .filter(|m| m.message_id == first[0].message_id)
+        .collect();
+    assert_eq!(twice.len(), 2, "one duplicate, with the same Message-ID");
+    assert_eq!(twice[0].text, twice[1].text);
+    let distinct: HashSet<&str> = all.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(distinct.len(), 2);
+    assert!(outbox(&app).await.iter().all(|r| r.1 == "inviato"));
+    drop(second);
+}
