@@ -4,7 +4,10 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::db::TenantTx;
+use crate::{
+    db::TenantTx,
+    domain::access::{Grant, ManageSettings},
+};
 
 /// Queues one message per address of the application's parties: the chosen lawyer (e-mail,
 /// else PEC) and the applicant's e-mail when they gave one. Returns how many were queued.
@@ -124,4 +127,46 @@ pub async fn mark_failed(
     .execute(tx.conn())
     .await?;
     Ok(())
+}
+
+/// A message set aside as undeliverable, as the Ordine's administrator sees it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Undelivered {
+    pub id: i64,
+    pub recipient: String,
+    pub template: String,
+    pub code: Option<String>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn undelivered(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageSettings>,
+) -> anyhow::Result<Vec<Undelivered>> {
+    Ok(sqlx::query_as(
+        "SELECT id, recipient, template, payload->>'codice' AS code, attempts, last_error,
+                created_at
+           FROM outbox WHERE status = 'non_recapitabile' ORDER BY id DESC LIMIT 500",
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Puts an undeliverable message back in the queue, due now; `false` when it is not one.
+pub async fn retry(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageSettings>,
+    id: i64,
+) -> anyhow::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET status = 'in_attesa', attempts = 0, next_attempt_at = now()
+          WHERE id = $1 AND status = 'non_recapitabile'",
+    )
+    .bind(id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected()
+        == 1)
 }

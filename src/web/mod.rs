@@ -218,6 +218,12 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             admin::audit::browse,
         ),
+        RouteDef::get("/{slug}/amministrazione/posta", Tenant, admin::mail::list),
+        RouteDef::post(
+            "/{slug}/amministrazione/posta/{id}/riprova",
+            Tenant,
+            admin::mail::retry,
+        ),
         RouteDef::get(
             "/{slug}/amministrazione/impostazioni",
             Tenant,

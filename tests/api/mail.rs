@@ -17,6 +17,28 @@ use crate::{
     workflow::{SLUG, case_path, copies, office, register, submitted, version_of},
 };
 
+/// aiosmtpd's Maildir handler that refuses some recipients, as a real server refuses a
+/// mailbox that does not exist.
+const REFUSING_HANDLER: &str = r#"
+import os
+from aiosmtpd.handlers import Mailbox
+
+class Rifiuta(Mailbox):
+    def __init__(self, mail_dir, flag):
+        super().__init__(mail_dir)
+        self.flag = flag
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(args[0], args[1])
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("rifiuta") and os.path.exists(self.flag):
+            return "550 5.1.1 Casella di posta inesistente"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+"#;
+
 /// A message as the SMTP server received it.
 #[derive(Debug)]
 struct Mail {
@@ -58,12 +80,23 @@ impl Smtp {
 
     /// Starts aiosmtpd on the port and waits until it accepts connections.
     async fn start(&mut self) {
+        self.spawn(false).await;
+    }
+
+    async fn spawn(&mut self, refusing: bool) {
         let maildir = self.dir.path().join("posta");
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{}", self.port))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{}", self.port));
+        if refusing {
+            cmd.env("PYTHONPATH", self.dir.path())
+                .args(["-c", "rifiuta.Rifiuta"])
+                .arg(&maildir)
+                .arg(self.dir.path().join("rifiuta.flag"));
+        } else {
+            cmd.args(["-c", "aiosmtpd.handlers.Mailbox"]).arg(&maildir);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -82,6 +115,19 @@ impl Smtp {
             assert!(Instant::now() < deadline, "aiosmtpd did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Starts aiosmtpd with a handler that refuses (550) the addresses starting with
+    /// `rifiuta` until [`Smtp::accept_all`].
+    async fn start_refusing(&mut self) {
+        let module = self.dir.path().join("rifiuta.py");
+        std::fs::write(&module, REFUSING_HANDLER).unwrap();
+        std::fs::write(self.dir.path().join("rifiuta.flag"), b"").unwrap();
+        self.spawn(true).await;
+    }
+
+    fn accept_all(&self) {
+        std::fs::remove_file(self.dir.path().join("rifiuta.flag")).unwrap();
     }
 
     fn received(&self) -> Vec<Mail> {
@@ -429,4 +475,81 @@ async fn a_worker_that_dies_between_the_250_and_its_commit_sends_one_copy_with_t
     assert_eq!(distinct.len(), 2);
     assert!(outbox(&app).await.iter().all(|r| r.1 == "inviato"));
     drop(second);
+}
+
+#[tokio::test]
+async fn an_address_refused_by_its_server_is_shown_to_the_administrator_who_sends_it_again() {
+    use patrocinio::domain::access::Role;
+    let mut smtp = Smtp::new(free_port());
+    smtp.start_refusing().await;
+    let app = with_mail(&smtp).await;
+    let of = office(&app).await;
+    let (id, code) = submitted(&app, &of.o).await;
+    let mut conn = app.admin_connection().await;
+    sqlx::query(
+        "UPDATE app.applications SET applicant_email = 'rifiuta.rossi@example.it' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let seg = app.login(&of.secretariat).await;
+    register(&app, &seg, id).await;
+    // The lawyer's message goes; the refused one is set aside at once (a 5xx does not change).
+    smtp.wait_for(1).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let refused: i64 = loop {
+        let row: Option<(i64, i32)> = sqlx::query_as(
+            "SELECT id, attempts FROM app.outbox
+              WHERE recipient = 'rifiuta.rossi@example.it' AND status = 'non_recapitabile'",
+        )
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+        if let Some((row, attempts)) = row {
+            assert_eq!(attempts, 1);
+            break row;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the refused message was not set aside"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let admin = app
+        .user(
+            SLUG,
+            "amministrazione@ordine.example.it",
+            &[Role::Amministratore],
+            true,
+            None,
+        )
+        .await;
+    let admin = app.login(&admin).await;
+    let page_url = format!("/{SLUG}/amministrazione/posta");
+    let (status, page) = admin.page(&app, &page_url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("messaggio-{refused}")));
+    assert!(page.contains("rifiuta.rossi@example.it"));
+    assert!(page.contains("Casella di posta inesistente"), "{page}");
+    assert!(page.contains("Registrata nel protocollo"));
+    assert!(page.contains(&code));
+
+    // The mailbox now exists: sent again from the page.
+    smtp.accept_all();
+    let res = admin
+        .post(&app, &format!("{page_url}/{refused}/riprova"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    let mails = smtp.wait_for(2).await;
+    assert!(mails[1].to.contains("rifiuta.rossi@example.it"));
+    assert!(mails[1].subject.contains("Registrata nel protocollo"));
+    let (_, page) = admin.page(&app, &page_url).await;
+    assert!(!page.contains(&format!("messaggio-{refused}")));
+    // Only undeliverable messages can be sent again.
+    let res = admin
+        .post(&app, &format!("{page_url}/{refused}/riprova"), &[])
+        .await;
+    assert_eq!(res.status(), 404);
 }

@@ -1,6 +1,7 @@
 //! The Ordine's administration (amministrazione): accounts and roles, the audit log.
 
 pub mod audit;
+pub mod mail;
 pub mod register;
 pub mod settings;
 pub mod users;
@@ -32,6 +33,8 @@ pub async fn home(tenant: CurrentTenant, who: InArea<Amministratore>) -> Markup 
                     "Importazione dell'albo e degli elenchi per il patrocinio, link di attivazione degli account."))
                 (layout::link_card(&format!("{base}/registro"), "it-list", "Registro delle operazioni",
                     "Chi ha fatto che cosa e quando, compresi gli accessi e le consultazioni delle pratiche."))
+                (layout::link_card(&format!("{base}/posta"), "it-mail", "Posta non recapitata",
+                    "I messaggi che non è stato possibile consegnare, con il motivo, da inviare di nuovo."))
             }
         },
     )
