@@ -7,6 +7,8 @@ ALTER TABLE app.outbox
     ADD COLUMN recipient_kind text NOT NULL DEFAULT 'utente'
         CHECK (recipient_kind IN ('avvocato', 'richiedente', 'utente')),
     ADD COLUMN message_id text;
+-- Account e-mails (activation and reset links) belong to no application and no event.
+ALTER TABLE app.outbox ALTER COLUMN event_id DROP NOT NULL;
 UPDATE app.outbox SET status = 'inviato' WHERE sent_at IS NOT NULL;
 DROP INDEX app.outbox_pending;
 CREATE INDEX outbox_pending ON app.outbox (tenant_id, next_attempt_at, id) WHERE status = 'in_attesa';

@@ -31,8 +31,51 @@ fn field<'a>(payload: &'a Value, path: &[&str]) -> Option<&'a str> {
     }
 }
 
-/// What the message says, for its template (the event's code) and recipient.
+/// An account e-mail: the activation or reset link.
+fn account_text(due: &Due, tenant: &Tenant, public_url: &str) -> Option<Text> {
+    let p = &due.payload;
+    let path = field(p, &["percorso"])?;
+    let until = field(p, &["scadenza"]).unwrap_or("");
+    let greeting = match field(p, &["nome"]) {
+        Some(name) => format!("Gentile {name},"),
+        None => "Buongiorno,".into(),
+    };
+    let (subject, what, words) = match due.template.as_str() {
+        "attivazione" => (
+            "Attivazione dell'account",
+            format!(
+                "il {} ha creato per lei un account sul servizio per il patrocinio a spese dello Stato. Per attivarlo scelga la sua password dal collegamento qui sotto.",
+                tenant.name
+            ),
+            "Attiva l'account",
+        ),
+        "reimpostazione" => (
+            "Reimpostazione della password",
+            format!(
+                "l'amministrazione del {} ha predisposto la reimpostazione della password del suo account. Scelga la nuova password dal collegamento qui sotto. Se non l'ha chiesta, avvisi la segreteria dell'Ordine.",
+                tenant.name
+            ),
+            "Scegli la nuova password",
+        ),
+        _ => return None,
+    };
+    Some(Text {
+        subject: format!("{subject} – {}", tenant.name),
+        paragraphs: vec![
+            greeting,
+            what,
+            format!("Il collegamento vale fino al {until} e si può usare una sola volta."),
+        ],
+        link: (format!("{public_url}{path}"), words.into()),
+    })
+}
+
+/// What the message says, for its template (the event's code, or an account e-mail) and
+/// recipient.
 pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
+    if let Some(t) = account_text(due, tenant, public_url) {
+        return t;
+    }
     let p = &due.payload;
     let code = field(p, &["codice"]).unwrap_or("");
     let protocol = field(p, &["dettagli", "protocollo"]).or(field(p, &["protocollo"]));
@@ -60,6 +103,13 @@ pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
     };
     let mut paragraphs = Vec::new();
     match kind {
+        Some(EventKind::Submitted) => {
+            paragraphs.push(format!(
+                "Il {} ha ricevuto l'{reference}, di ammissione al patrocinio a spese dello Stato. La segreteria la registrerà nel protocollo; riceverà un messaggio a ogni passaggio.",
+                tenant.name
+            ));
+            paragraphs.push("Conservi il codice dell'istanza e il PIN ricevuti alla presentazione: servono per seguirla e per rispondere a eventuali richieste. La ricevuta si scarica dalla pagina dell'istanza.".into());
+        }
         Some(EventKind::Registered) => paragraphs.push(format!(
             "La segreteria ha registrato nel protocollo l'{reference}, di ammissione al patrocinio a spese dello Stato: ora è all'esame dell'Ordine. Riceverà un messaggio a ogni passaggio."
         )),
@@ -105,7 +155,10 @@ pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
         }
     }
     Text {
-        subject: format!("{label} – istanza {code}"),
+        subject: match kind {
+            Some(EventKind::Submitted) => format!("Istanza {code} ricevuta"),
+            _ => format!("{label} – istanza {code}"),
+        },
         paragraphs,
         link: area,
     }
@@ -196,7 +249,7 @@ mod tests {
             template: template.into(),
             payload,
             attempts: 0,
-            application_id: Uuid::nil(),
+            application_id: None,
         }
     }
 

@@ -70,7 +70,8 @@ pub struct Due {
     pub template: String,
     pub payload: Value,
     pub attempts: i32,
-    pub application_id: Uuid,
+    /// `None` for account e-mails.
+    pub application_id: Option<Uuid>,
 }
 
 /// The Ordine's messages due now, locked until the transaction ends (another worker skips
@@ -80,12 +81,12 @@ pub async fn take_due(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Due>>
     Ok(sqlx::query_as(
         "SELECT o.id, o.recipient, o.recipient_kind, o.template, o.payload, o.attempts,
                 e.application_id
-           FROM outbox o JOIN events e ON e.id = o.event_id
+           FROM outbox o LEFT JOIN events e ON e.id = o.event_id
           WHERE o.status = 'in_attesa' AND o.next_attempt_at <= now()
             AND NOT EXISTS (
-                SELECT 1 FROM outbox p JOIN events pe ON pe.id = p.event_id
-                 WHERE p.status = 'in_attesa' AND p.id < o.id
-                   AND p.recipient = o.recipient AND pe.application_id = e.application_id)
+                SELECT 1 FROM outbox p LEFT JOIN events pe ON pe.id = p.event_id
+                 WHERE p.status = 'in_attesa' AND p.id < o.id AND p.recipient = o.recipient
+                   AND pe.application_id IS NOT DISTINCT FROM e.application_id)
           ORDER BY o.id
           LIMIT $1
           FOR UPDATE OF o SKIP LOCKED",
@@ -95,10 +96,12 @@ pub async fn take_due(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Due>>
     .await?)
 }
 
+/// Marks a message sent; an account link it carried is forgotten (the e-mail has it now).
 pub async fn mark_sent(tx: &mut TenantTx, id: i64, message_id: &str) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'inviato', sent_at = now(), message_id = $2,
-                attempts = attempts + 1, last_error = NULL
+                attempts = attempts + 1, last_error = NULL,
+                payload = payload - 'percorso'
           WHERE id = $1",
     )
     .bind(id)
@@ -169,4 +172,30 @@ pub async fn retry(
     .await?
     .rows_affected()
         == 1)
+}
+
+/// Queues the e-mail with an account link (`attivazione` or `reimpostazione`) to the account's
+/// own address; the path carries the token until the message is sent.
+pub async fn account_link(
+    tx: &mut TenantTx,
+    user: Uuid,
+    purpose: &str,
+    path: &str,
+    valid_until: &str,
+) -> anyhow::Result<()> {
+    let tenant = tx.tenant().0;
+    sqlx::query(
+        "INSERT INTO outbox (tenant_id, recipient, recipient_kind, template, payload)
+         SELECT $1, email, 'utente', $3,
+                jsonb_build_object('percorso', $4::text, 'scadenza', $5::text, 'nome', full_name)
+           FROM users WHERE id = $2",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(purpose)
+    .bind(path)
+    .bind(valid_until)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }

@@ -315,6 +315,19 @@ pub async fn issue_link(
     .bind(expires)
     .execute(tx.conn())
     .await?;
+    // The link also goes by e-mail to the account's address.
+    let slug: String = sqlx::query_scalar("SELECT slug FROM tenants WHERE id = $1")
+        .bind(tenant)
+        .fetch_one(tx.conn())
+        .await?;
+    super::outbox::account_link(
+        tx,
+        id,
+        purpose,
+        &format!("/{slug}/imposta-password/{token}"),
+        &crate::domain::time::format_date_time(expires),
+    )
+    .await?;
     Ok(expires)
 }
 

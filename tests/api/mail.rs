@@ -250,21 +250,31 @@ async fn the_registration_e_mail_reaches_lawyer_and_applicant_once_and_a_rollbac
         .await;
     assert_eq!(res.status(), 409);
 
-    let mails = smtp.wait_for(2).await;
+    // The receipt of the filing, then the registration: each to the lawyer and the applicant.
+    let all = smtp.wait_for(4).await;
     settle().await;
     let mails_after = smtp.received();
-    assert_eq!(mails_after.len(), 2, "{mails_after:#?}");
+    assert_eq!(mails_after.len(), 4, "{mails_after:#?}");
     let rows = outbox(&app).await;
     assert_eq!(
         rows.len(),
-        2,
+        4,
         "one row per recipient, none for the refused change"
     );
     let recipients: HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(recipients.len(), 2);
     assert!(
         recipients.contains("mario.rossi@example.it"),
         "{recipients:?}"
     );
+    let (receipts, mails): (Vec<&Mail>, Vec<&Mail>) =
+        all.iter().partition(|m| m.subject.ends_with("ricevuta"));
+    assert_eq!(receipts.len(), 2);
+    for m in &receipts {
+        assert_eq!(m.subject, format!("Istanza {code} ricevuta"));
+        assert!(m.text.contains("ha ricevuto l'istanza"), "{}", m.text);
+        assert!(!m.text.contains("protocollo n."));
+    }
     for m in &mails {
         assert!(recipients.iter().any(|r| m.to.contains(r)), "{}", m.to);
         assert!(
@@ -324,11 +334,12 @@ async fn with_the_smtp_server_down_nothing_is_lost_and_each_recipient_gets_them_
         )
         .await;
     assert_eq!(res.status(), 303);
-    // Registration (lawyer, applicant), assignment (rapporteur), request (lawyer, applicant).
+    // Receipt and registration (lawyer, applicant), assignment (rapporteur), request (lawyer,
+    // applicant).
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let rows = outbox(&app).await;
-        if rows.len() == 5 && rows.iter().any(|r| r.2 >= 2) {
+        if rows.len() == 7 && rows.iter().any(|r| r.2 >= 2) {
             assert!(rows.iter().all(|r| r.1 == "in_attesa"), "{rows:?}");
             break;
         }
@@ -337,18 +348,18 @@ async fn with_the_smtp_server_down_nothing_is_lost_and_each_recipient_gets_them_
     }
     // The server comes back.
     smtp.start().await;
-    let mails = smtp.wait_for(5).await;
+    let mails = smtp.wait_for(7).await;
     settle().await;
     let mails = {
         let again = smtp.received();
-        assert_eq!(again.len(), 5, "{again:#?}");
-        assert_eq!(mails.len(), 5);
+        assert_eq!(again.len(), 7, "{again:#?}");
+        assert_eq!(mails.len(), 7);
         again
     };
     assert!(outbox(&app).await.iter().all(|r| r.1 == "inviato"));
     let ids: HashSet<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
-    assert_eq!(ids.len(), 5);
-    // The lawyer and the applicant: each got the registration, then the request.
+    assert_eq!(ids.len(), 7);
+    // The lawyer and the applicant: each got the receipt, the registration, then the request.
     let parties: Vec<&str> = mails
         .iter()
         .filter(|m| m.subject.contains("Registrata nel protocollo"))
@@ -361,13 +372,14 @@ async fn with_the_smtp_server_down_nothing_is_lost_and_each_recipient_gets_them_
             .filter(|m| m.to == who)
             .map(|m| m.subject.as_str())
             .collect();
-        assert_eq!(subjects.len(), 2, "{subjects:?}");
+        assert_eq!(subjects.len(), 3, "{subjects:?}");
+        assert!(subjects[0].ends_with("ricevuta"), "{subjects:?}");
         assert!(
-            subjects[0].contains("Registrata nel protocollo"),
+            subjects[1].contains("Registrata nel protocollo"),
             "{subjects:?}"
         );
         assert!(
-            subjects[1].contains("Richiesta di integrazione"),
+            subjects[2].contains("Richiesta di integrazione"),
             "{subjects:?}"
         );
     }
@@ -399,10 +411,12 @@ async fn two_workers_at_once_never_send_a_message_twice() {
     for id in &ids {
         register(&app, &seg, *id).await;
     }
-    let mails = smtp.wait_for(2 * ids.len()).await;
+    // The first filing's receipts, then two registration messages per application.
+    let expected = 2 + 2 * ids.len();
+    let mails = smtp.wait_for(expected).await;
     settle().await;
     let all = smtp.received();
-    assert_eq!(all.len(), 2 * ids.len(), "{all:#?}");
+    assert_eq!(all.len(), expected, "{all:#?}");
     assert_eq!(mails.len(), all.len());
     let distinct: HashSet<&str> = all.iter().map(|m| m.message_id.as_str()).collect();
     assert_eq!(distinct.len(), all.len(), "a Message-ID arrived twice");
@@ -421,7 +435,7 @@ async fn a_worker_that_dies_between_the_250_and_its_commit_sends_one_copy_with_t
     let (id, _) = submitted(&app, &of.o).await;
     let seg = app.login(&of.secretariat).await;
     register(&app, &seg, id).await;
-    assert_eq!(outbox(&app).await.len(), 2);
+    assert_eq!(outbox(&app).await.len(), 4);
     // Rows may be taken (FOR UPDATE) but not updated: the worker will hang right after the
     // server's 250, before marking the row sent.
     let mut holder = app.admin_connection().await;
@@ -460,11 +474,11 @@ async fn a_worker_that_dies_between_the_250_and_its_commit_sends_one_copy_with_t
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     holder.execute("COMMIT").await.unwrap();
-    // The row is still waiting: it goes again, then the other one.
-    smtp.wait_for(3).await;
+    // The row is still waiting: it goes again, then the others.
+    smtp.wait_for(5).await;
     settle().await;
     let all = smtp.received();
-    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all.len(), 5, "{all:#?}");
     let twice: Vec<&Mail> = all
         .iter()
         .filter(|m| m.message_id == first[0].message_id)
@@ -472,7 +486,7 @@ async fn a_worker_that_dies_between_the_250_and_its_commit_sends_one_copy_with_t
     assert_eq!(twice.len(), 2, "one duplicate, with the same Message-ID");
     assert_eq!(twice[0].text, twice[1].text);
     let distinct: HashSet<&str> = all.iter().map(|m| m.message_id.as_str()).collect();
-    assert_eq!(distinct.len(), 2);
+    assert_eq!(distinct.len(), 4);
     assert!(outbox(&app).await.iter().all(|r| r.1 == "inviato"));
     drop(second);
 }
@@ -495,8 +509,9 @@ async fn an_address_refused_by_its_server_is_shown_to_the_administrator_who_send
     .unwrap();
     let seg = app.login(&of.secretariat).await;
     register(&app, &seg, id).await;
-    // The lawyer's message goes; the refused one is set aside at once (a 5xx does not change).
-    smtp.wait_for(1).await;
+    // The receipts and the lawyer's message go; the refused one is set aside at once (a 5xx
+    // does not change).
+    smtp.wait_for(3).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let refused: i64 = loop {
         let row: Option<(i64, i32)> = sqlx::query_as(
@@ -542,9 +557,9 @@ async fn an_address_refused_by_its_server_is_shown_to_the_administrator_who_send
         .post(&app, &format!("{page_url}/{refused}/riprova"), &[])
         .await;
     assert_eq!(res.status(), 303);
-    let mails = smtp.wait_for(2).await;
-    assert!(mails[1].to.contains("rifiuta.rossi@example.it"));
-    assert!(mails[1].subject.contains("Registrata nel protocollo"));
+    let mails = smtp.wait_for(4).await;
+    assert!(mails[3].to.contains("rifiuta.rossi@example.it"));
+    assert!(mails[3].subject.contains("Registrata nel protocollo"));
     let (_, page) = admin.page(&app, &page_url).await;
     assert!(!page.contains(&format!("messaggio-{refused}")));
     // Only undeliverable messages can be sent again.
@@ -552,4 +567,80 @@ async fn an_address_refused_by_its_server_is_shown_to_the_administrator_who_send
         .post(&app, &format!("{page_url}/{refused}/riprova"), &[])
         .await;
     assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn an_account_link_goes_by_e_mail_and_is_forgotten_once_sent() {
+    use patrocinio::domain::access::Role;
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let app = with_mail(&smtp).await;
+    let of = office(&app).await;
+    let admin = app
+        .user(
+            SLUG,
+            "amministrazione@ordine.example.it",
+            &[Role::Amministratore],
+            true,
+            None,
+        )
+        .await;
+    let admin = app.login(&admin).await;
+    let councillor = &of.councillors[0];
+    let res = admin
+        .post(
+            &app,
+            &format!("/{SLUG}/amministrazione/utenti/{}/link", councillor.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Parte anche per e-mail"));
+    let mails = smtp.wait_for(1).await;
+    let m = &mails[0];
+    assert!(m.to.contains(&councillor.email), "{}", m.to);
+    assert!(
+        m.subject.starts_with("Reimpostazione della password"),
+        "{}",
+        m.subject
+    );
+    assert!(m.text.contains("si può usare una sola volta"));
+    let start = m.text.find("http").expect("a link in the e-mail");
+    let link = m.text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{}/{SLUG}/imposta-password/", app.address)),
+        "{link}"
+    );
+    // The same link the administrator sees, and it works.
+    assert!(page.contains(&link));
+    let form = crate::helpers::new_client()
+        .get(&link)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    // Once sent, the outbox no longer holds the token.
+    let mut conn = app.admin_connection().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let kept: bool = sqlx::query_scalar(
+            "SELECT bool_or(payload ? 'percorso') FROM app.outbox WHERE template = 'reimpostazione'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if !kept {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the token is still in the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

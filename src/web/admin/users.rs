@@ -1,7 +1,7 @@
 //! Accounts and roles: invite, change roles, disable, issue activation and reset links.
 //!
-//! Until e-mail arrives (notifications), a link is shown here once for the administrator to
-//! pass on; it is valid 48 hours and works once.
+//! A link goes by e-mail to the account's address and is also shown here once, for the
+//! administrator to pass on if the e-mail does not arrive; it is valid 48 hours and works once.
 
 use axum::{
     Form as HtmlForm,
@@ -78,7 +78,7 @@ async fn page(
                 Some(Notice::Done(m)) => div class="alert alert-success" role="status" { (m) },
                 Some(Notice::Problem(m)) => div class="alert alert-danger" role="alert" { (m) },
                 Some(Notice::Link { name, url }) => div class="alert alert-info" role="status" {
-                    p { "Link per " strong { (name) } ", valido " (LINK_VALIDITY_HOURS) " ore e utilizzabile una sola volta. Comunicarlo all'interessato: non verrà mostrato di nuovo." }
+                    p { "Link per " strong { (name) } ", valido " (LINK_VALIDITY_HOURS) " ore e utilizzabile una sola volta. Parte anche per e-mail all'indirizzo dell'account; se serve, comunicarlo all'interessato: non verrà mostrato di nuovo." }
                     p class="mb-0 text-break" { code id="link-account" { (url) } }
                 },
                 None => {}

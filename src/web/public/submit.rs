@@ -33,6 +33,7 @@ use crate::{
         attachments::Attachment,
         audit, events, integrations,
         lawyers::Lawyer,
+        outbox,
         tenants::Tenant,
     },
     web::{
@@ -112,7 +113,7 @@ pub async fn submit(
     } else {
         "Richiedente (istanza on-line)"
     });
-    events::insert(
+    let event = events::insert(
         &mut tx,
         events::NewEvent {
             application: id,
@@ -123,6 +124,15 @@ pub async fn submit(
             details: json!({ "canale": row.channel }),
             also: None,
         },
+    )
+    .await?;
+    // The receipt by e-mail: to the chosen lawyer and to the applicant, if they gave an address.
+    outbox::to_parties(
+        &mut tx,
+        event,
+        id,
+        EventKind::Submitted.code(),
+        &json!({ "codice": row.code, "evento": EventKind::Submitted.code() }),
     )
     .await?;
     tx.commit().await?;
