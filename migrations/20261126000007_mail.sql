@@ -12,3 +12,11 @@ ALTER TABLE app.outbox ALTER COLUMN event_id DROP NOT NULL;
 UPDATE app.outbox SET status = 'inviato' WHERE sent_at IS NOT NULL;
 DROP INDEX app.outbox_pending;
 CREATE INDEX outbox_pending ON app.outbox (tenant_id, next_attempt_at, id) WHERE status = 'in_attesa';
+-- The application a message is about (none for account e-mails): messages to one recipient
+-- about one application go out in order.
+ALTER TABLE app.outbox ADD COLUMN application_id uuid REFERENCES app.applications (id) ON DELETE CASCADE;
+UPDATE app.outbox o SET application_id = e.application_id FROM app.events e WHERE e.id = o.event_id;
+-- Reminders are sent once: two days before an integration deadline, and when the ten-day
+-- clock is about to expire.
+ALTER TABLE app.integration_requests ADD COLUMN reminded_at timestamptz;
+ALTER TABLE app.applications ADD COLUMN clock_reminded_at timestamptz;

@@ -132,6 +132,7 @@ impl Application {
             .mailer
             .clone()
             .map(|m| crate::mail::worker::spawn(self.db.clone(), m));
+        let reminders = crate::mail::reminders::spawn(self.db.clone());
         let hub = self.hub.clone();
         // Live sockets would hold the graceful shutdown open: they are closed first, with
         // 1012, so that clients reconnect to the next instance.
@@ -152,6 +153,7 @@ impl Application {
         if let Some(mail) = mail {
             mail.abort();
         }
+        reminders.abort();
         purge.abort();
         prune.abort();
         sessions.abort();

@@ -82,6 +82,7 @@ pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
     let note = field(p, &["dettagli", "nota"]);
     let kind = EventKind::from_code(&due.template);
     let label = kind.map_or(due.template.as_str(), |k| k.label());
+    let until = field(p, &["dettagli", "scadenza"]).unwrap_or("");
     let reference = match protocol {
         Some(n) => format!("istanza {code} (protocollo n. {n})"),
         None => format!("istanza {code}"),
@@ -102,6 +103,31 @@ pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
         ),
     };
     let mut paragraphs = Vec::new();
+    // The reminders, which are no event of the history.
+    let reminder = match due.template.as_str() {
+        "promemoria_integrazione" => Some((
+            format!("Promemoria: integrazione entro il {until} – istanza {code}"),
+            vec![
+                format!("Il {until} scade il termine per integrare l'{reference}, come chiesto dal consigliere relatore."),
+                "Senza l'integrazione nei termini l'istanza può essere dichiarata inammissibile. Se ha già risposto, ignori questo messaggio.".to_owned(),
+            ],
+        )),
+        "termine_in_scadenza" => Some((
+            format!("Termine per decidere in scadenza – istanza {code}"),
+            vec![format!(
+                "Il termine di dieci giorni per decidere sull'{reference} scade il {until} ({}).",
+                note.unwrap_or("")
+            )],
+        )),
+        _ => None,
+    };
+    if let Some((subject, paragraphs)) = reminder {
+        return Text {
+            subject,
+            paragraphs,
+            link: area,
+        };
+    }
     match kind {
         Some(EventKind::Submitted) => {
             paragraphs.push(format!(
@@ -110,6 +136,9 @@ pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
             ));
             paragraphs.push("Conservi il codice dell'istanza e il PIN ricevuti alla presentazione: servono per seguirla e per rispondere a eventuali richieste. La ricevuta si scarica dalla pagina dell'istanza.".into());
         }
+        Some(EventKind::IntegrationAnswered) => paragraphs.push(format!(
+            "È arrivata la risposta alla richiesta di integrazione dell'{reference}: documenti e risposte sono nella pratica."
+        )),
         Some(EventKind::Registered) => paragraphs.push(format!(
             "La segreteria ha registrato nel protocollo l'{reference}, di ammissione al patrocinio a spese dello Stato: ora è all'esame dell'Ordine. Riceverà un messaggio a ogni passaggio."
         )),

@@ -1,11 +1,13 @@
 //! E-mail: the messages (`messages`: Italian, plain text and HTML, with the Ordine's name and
-//! PEC) and the worker (`worker`) that sends the outbox over SMTP with lettre.
+//! PEC), the worker (`worker`) that sends the outbox over SMTP with lettre, and the reminders
+//! (`reminders`) that deadlines are near.
 //!
 //! Exactly once is impossible over SMTP: a message is marked sent after the server's 250, in
 //! the transaction that holds its row, so a crash in between sends it again. Its Message-ID
 //! is fixed per outbox row, so the copy is the same message and recognisable as such.
 
 pub mod messages;
+pub mod reminders;
 pub mod worker;
 
 use std::time::Duration;

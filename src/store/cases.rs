@@ -329,6 +329,8 @@ pub enum Notify {
     /// One account (the councillor given the case).
     User(Uuid),
     Both(Uuid),
+    /// The rapporteur, if any, and the secretariat.
+    Staff(Option<Uuid>),
 }
 
 /// One change of an application.
@@ -419,14 +421,20 @@ pub async fn advance(tx: &mut TenantTx, c: Change<'_>) -> anyhow::Result<Result<
     match c.notify {
         Notify::Nobody => {}
         Notify::Parties => {
-            outbox::to_parties(tx, event_id, c.case.id, template, &payload).await?;
+            outbox::to_parties(tx, Some(event_id), c.case.id, template, &payload).await?;
         }
         Notify::User(u) => {
-            outbox::to_user(tx, event_id, u, template, &payload).await?;
+            outbox::to_user(tx, Some(event_id), c.case.id, u, template, &payload).await?;
         }
         Notify::Both(u) => {
-            outbox::to_parties(tx, event_id, c.case.id, template, &payload).await?;
-            outbox::to_user(tx, event_id, u, template, &payload).await?;
+            outbox::to_parties(tx, Some(event_id), c.case.id, template, &payload).await?;
+            outbox::to_user(tx, Some(event_id), c.case.id, u, template, &payload).await?;
+        }
+        Notify::Staff(rapporteur) => {
+            if let Some(u) = rapporteur {
+                outbox::to_user(tx, Some(event_id), c.case.id, u, template, &payload).await?;
+            }
+            outbox::to_secretariat(tx, Some(event_id), c.case.id, template, &payload).await?;
         }
     }
     Ok(Ok(Advanced { event_id, version }))

@@ -13,15 +13,16 @@ use crate::{
 /// else PEC) and the applicant's e-mail when they gave one. Returns how many were queued.
 pub async fn to_parties(
     tx: &mut TenantTx,
-    event_id: i64,
+    event_id: Option<i64>,
     application: Uuid,
     template: &str,
     payload: &Value,
 ) -> anyhow::Result<u64> {
     let tenant = tx.tenant().0;
     Ok(sqlx::query(
-        "INSERT INTO outbox (tenant_id, event_id, recipient, recipient_kind, template, payload)
-         SELECT DISTINCT $1::uuid, $2::bigint, r, kind, $4, $5 FROM (
+        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, recipient_kind,
+                             template, payload)
+         SELECT DISTINCT $1::uuid, $2::bigint, $3::uuid, r, kind, $4, $5 FROM (
              SELECT COALESCE(l.email, l.pec) AS r, 'avvocato' AS kind FROM applications a
                JOIN lawyers l ON l.id = a.lawyer_id WHERE a.id = $3
              UNION
@@ -41,19 +42,46 @@ pub async fn to_parties(
 /// Queues one message to an account of the Ordine (a councillor given a case, say).
 pub async fn to_user(
     tx: &mut TenantTx,
-    event_id: i64,
+    event_id: Option<i64>,
+    application: Uuid,
     user: Uuid,
     template: &str,
     payload: &Value,
 ) -> anyhow::Result<u64> {
     let tenant = tx.tenant().0;
     Ok(sqlx::query(
-        "INSERT INTO outbox (tenant_id, event_id, recipient, template, payload)
-         SELECT $1, $2, email, $4, $5 FROM users WHERE id = $3 AND status = 'attivo'",
+        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, template, payload)
+         SELECT $1, $2, $6, email, $4, $5 FROM users WHERE id = $3 AND status = 'attivo'",
     )
     .bind(tenant)
     .bind(event_id)
     .bind(user)
+    .bind(template)
+    .bind(payload)
+    .bind(application)
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
+}
+
+/// Queues one message to each active account of the Ordine's secretariat.
+pub async fn to_secretariat(
+    tx: &mut TenantTx,
+    event_id: Option<i64>,
+    application: Uuid,
+    template: &str,
+    payload: &Value,
+) -> anyhow::Result<u64> {
+    let tenant = tx.tenant().0;
+    Ok(sqlx::query(
+        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, template, payload)
+         SELECT $1, $2, $3, u.email, $4, $5 FROM users u
+          WHERE u.status = 'attivo'
+            AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'segreteria')",
+    )
+    .bind(tenant)
+    .bind(event_id)
+    .bind(application)
     .bind(template)
     .bind(payload)
     .execute(tx.conn())
@@ -80,16 +108,16 @@ pub struct Due {
 pub async fn take_due(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Due>> {
     Ok(sqlx::query_as(
         "SELECT o.id, o.recipient, o.recipient_kind, o.template, o.payload, o.attempts,
-                e.application_id
-           FROM outbox o LEFT JOIN events e ON e.id = o.event_id
+                o.application_id
+           FROM outbox o
           WHERE o.status = 'in_attesa' AND o.next_attempt_at <= now()
             AND NOT EXISTS (
-                SELECT 1 FROM outbox p LEFT JOIN events pe ON pe.id = p.event_id
+                SELECT 1 FROM outbox p
                  WHERE p.status = 'in_attesa' AND p.id < o.id AND p.recipient = o.recipient
-                   AND pe.application_id IS NOT DISTINCT FROM e.application_id)
+                   AND p.application_id IS NOT DISTINCT FROM o.application_id)
           ORDER BY o.id
           LIMIT $1
-          FOR UPDATE OF o SKIP LOCKED",
+          FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
     .fetch_all(tx.conn())

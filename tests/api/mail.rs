@@ -644,3 +644,65 @@ async fn an_account_link_goes_by_e_mail_and_is_forgotten_once_sent() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn reminders_go_once_before_the_integration_deadline_and_when_the_clock_runs_out() {
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let app = with_mail(&smtp).await;
+    let of = office(&app).await;
+    let (id, code) = submitted(&app, &of.o).await;
+    let (_seg, rel) = crate::workflow::in_examination(&app, &of, id).await;
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    let v = version_of(&page);
+    let res = rel
+        .post(
+            &app,
+            &format!("{}/integrazione", case_path("consiglieri", id)),
+            &[("versione", &v), ("documenti", "redditi"), ("scadenza", "")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    // Receipt and registration (2 + 2), assignment (1), request (2).
+    smtp.wait_for(7).await;
+    // Two days to the integration deadline; one to the end of the ten days.
+    let mut conn = app.admin_connection().await;
+    sqlx::query("UPDATE app.integration_requests SET due_on = current_date + 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE app.applications SET protocol_at = now() - interval '9 days' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // An instance that starts looks for reminders at once; a second one finds none left.
+    let second = app.another_instance().await;
+    let mails = smtp.wait_for(10).await;
+    let third = app.another_instance().await;
+    settle().await;
+    assert_eq!(smtp.received().len(), 10);
+    let reminders: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("Promemoria: integrazione entro il"))
+        .collect();
+    assert_eq!(reminders.len(), 2, "to the lawyer and the applicant");
+    for m in &reminders {
+        assert!(m.subject.contains(&code));
+        assert!(m.text.contains("può essere dichiarata inammissibile"));
+    }
+    let clock: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("Termine per decidere in scadenza"))
+        .collect();
+    assert_eq!(clock.len(), 1, "to the one secretariat account");
+    assert!(clock[0].to.contains(&of.secretariat.email));
+    assert!(
+        clock[0].text.contains("manca 1 giorno"),
+        "{}",
+        clock[0].text
+    );
+    drop((second, third));
+}

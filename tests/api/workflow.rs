@@ -911,12 +911,16 @@ async fn an_integration_request_answered_by_the_lawyer() {
         "the answer is registered in the protocol"
     );
     let mail: Vec<String> = sqlx::query_scalar(
-        "SELECT recipient FROM app.outbox WHERE template = 'integrazione_ricevuta'",
+        "SELECT recipient FROM app.outbox WHERE template = 'integrazione_ricevuta' ORDER BY id",
     )
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert_eq!(mail, ["rossi@ordine.example.it"]);
+    // The rapporteur and the secretariat hear of it.
+    assert_eq!(
+        mail,
+        ["rossi@ordine.example.it", "segreteria@ordine.example.it"]
+    );
 }
 
 #[tokio::test]

@@ -275,7 +275,7 @@ pub async fn receive(
         kind: EventKind::IntegrationAnswered,
         actor: who.1,
         details: json!({ "protocollo": entry.number().to_string() }),
-        notify: case.rapporteur_id.map_or(Notify::Nobody, Notify::User),
+        notify: Notify::Staff(case.rapporteur_id),
     };
     Ok(match cases::advance(tx, change).await? {
         Ok(_) => Answered::Done,

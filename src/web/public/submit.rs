@@ -129,7 +129,7 @@ pub async fn submit(
     // The receipt by e-mail: to the chosen lawyer and to the applicant, if they gave an address.
     outbox::to_parties(
         &mut tx,
-        event,
+        Some(event),
         id,
         EventKind::Submitted.code(),
         &json!({ "codice": row.code, "evento": EventKind::Submitted.code() }),
