@@ -20,3 +20,8 @@ UPDATE app.outbox o SET application_id = e.application_id FROM app.events e WHER
 -- clock is about to expire.
 ALTER TABLE app.integration_requests ADD COLUMN reminded_at timestamptz;
 ALTER TABLE app.applications ADD COLUMN clock_reminded_at timestamptz;
+-- A councillor's choice for the e-mail of a new assignment: at once, in a morning digest, or
+-- never (legal notices have no such choice).
+ALTER TABLE app.users ADD COLUMN mail_assignments text NOT NULL DEFAULT 'subito'
+    CHECK (mail_assignments IN ('subito', 'riepilogo', 'mai'));
+ALTER TABLE app.outbox ADD COLUMN digest boolean NOT NULL DEFAULT false;

@@ -7,6 +7,7 @@ pub mod codice_fiscale;
 pub mod deadline;
 pub mod income;
 pub mod money;
+pub mod notifications;
 pub mod protocol;
 pub mod register;
 pub mod tenant;

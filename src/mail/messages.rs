@@ -193,6 +193,34 @@ pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
     }
 }
 
+/// A councillor's morning digest: the assignments since the last one.
+pub fn digest_text(rows: &[&Due], tenant: &Tenant, public_url: &str) -> Text {
+    let mut paragraphs = vec![format!(
+        "Le sono state assegnate, come consigliere relatore, {} nuove pratiche:",
+        rows.len()
+    )];
+    for d in rows {
+        let code = field(&d.payload, &["codice"]).unwrap_or("");
+        paragraphs.push(
+            match field(&d.payload, &["protocollo"])
+                .or(field(&d.payload, &["dettagli", "protocollo"]))
+            {
+                Some(n) => format!("• istanza {code} (protocollo n. {n})"),
+                None => format!("• istanza {code}"),
+            },
+        );
+    }
+    paragraphs.push("Le trova nella sua coda di lavoro.".into());
+    Text {
+        subject: format!("Pratiche assegnate: {}", rows.len()),
+        paragraphs,
+        link: (
+            format!("{public_url}/{}/consiglieri", tenant.slug),
+            "Apri la coda di lavoro".into(),
+        ),
+    }
+}
+
 /// The whole message, ready for SMTP; `Err` when the recipient is not a valid address.
 pub fn build(
     mailer: &Mailer,
@@ -200,11 +228,36 @@ pub fn build(
     due: &Due,
     message_id: &str,
 ) -> Result<Message, String> {
-    let to: Mailbox = due
-        .recipient
+    compose(
+        mailer,
+        tenant,
+        &due.recipient,
+        text(due, tenant, &mailer.public_url),
+        message_id,
+    )
+}
+
+/// A digest of several rows to one recipient.
+pub fn build_digest(
+    mailer: &Mailer,
+    tenant: &Tenant,
+    rows: &[&Due],
+    message_id: &str,
+) -> Result<Message, String> {
+    let t = digest_text(rows, tenant, &mailer.public_url);
+    compose(mailer, tenant, &rows[0].recipient, t, message_id)
+}
+
+fn compose(
+    mailer: &Mailer,
+    tenant: &Tenant,
+    recipient: &str,
+    t: Text,
+    message_id: &str,
+) -> Result<Message, String> {
+    let to: Mailbox = recipient
         .parse()
         .map_err(|_| "indirizzo del destinatario non valido".to_owned())?;
-    let t = text(due, tenant, &mailer.public_url);
     let signature = [
         tenant.name.clone(),
         tenant
@@ -279,6 +332,7 @@ mod tests {
             payload,
             attempts: 0,
             application_id: None,
+            digest: false,
         }
     }
 

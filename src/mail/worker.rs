@@ -3,6 +3,7 @@
 //! SMTP, marks it sent in the same transaction, or schedules the next attempt with an
 //! exponential backoff; after [`super::MAX_ATTEMPTS`] the row is set aside as undeliverable.
 //! A temporary SMTP failure (the server down) stops the round: the rest waits for the next.
+//! A councillor's digest rows go as one message.
 
 use std::{sync::Arc, time::Duration};
 
@@ -39,18 +40,28 @@ pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
         let mut tx = db.tenant_tx(tenant.id).await?;
         let due = outbox::take_due(&mut tx, BATCH).await?;
         let mut server_down = false;
-        for d in &due {
-            let message_id = mailer.message_id(tenant.id, d.id);
-            let message = match messages::build(mailer, &tenant, d, &message_id) {
+        for rows in sendings(&due) {
+            let first = rows[0];
+            let message_id = mailer.message_id(tenant.id, first.id);
+            let built = if first.digest {
+                messages::build_digest(mailer, &tenant, &rows, &message_id)
+            } else {
+                messages::build(mailer, &tenant, first, &message_id)
+            };
+            let message = match built {
                 Ok(m) => m,
                 Err(reason) => {
-                    outbox::mark_failed(&mut tx, d.id, &reason, None).await?;
+                    for d in &rows {
+                        outbox::mark_failed(&mut tx, d.id, &reason, None).await?;
+                    }
                     continue;
                 }
             };
             match mailer.send(message).await {
                 Ok(()) => {
-                    outbox::mark_sent(&mut tx, d.id, &message_id).await?;
+                    for d in &rows {
+                        outbox::mark_sent(&mut tx, d.id, &message_id).await?;
+                    }
                     sent += 1;
                 }
                 Err(e) => {
@@ -58,12 +69,14 @@ pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
                     let retry = if e.is_permanent() {
                         None
                     } else {
-                        mailer.retry_after(d.attempts)
+                        mailer.retry_after(first.attempts)
                     };
                     let reason = format!("invio non riuscito: {e}");
-                    outbox::mark_failed(&mut tx, d.id, &reason, retry).await?;
+                    for d in &rows {
+                        outbox::mark_failed(&mut tx, d.id, &reason, retry).await?;
+                    }
                     // The server's words may quote the address: only the code is logged.
-                    tracing::warn!(outbox = d.id, code = ?e.status(), "e-mail not sent");
+                    tracing::warn!(outbox = first.id, code = ?e.status(), "e-mail not sent");
                     if !e.is_permanent() {
                         server_down = true;
                         break;
@@ -77,4 +90,22 @@ pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
         }
     }
     Ok(sent)
+}
+
+/// One message per row, except the digest rows of one recipient, which go together (the
+/// digest's Message-ID is its first row's).
+fn sendings(due: &[outbox::Due]) -> Vec<Vec<&outbox::Due>> {
+    let mut out: Vec<Vec<&outbox::Due>> = Vec::new();
+    for d in due {
+        if d.digest
+            && let Some(group) = out
+                .iter_mut()
+                .find(|g| g[0].digest && g[0].recipient == d.recipient)
+        {
+            group.push(d);
+        } else {
+            out.push(vec![d]);
+        }
+    }
+    out
 }

@@ -39,7 +39,8 @@ pub async fn to_parties(
     .rows_affected())
 }
 
-/// Queues one message to an account of the Ordine (a councillor given a case, say).
+/// Queues one message to an account of the Ordine (a councillor given a case, say). A new
+/// assignment follows the councillor's choice: at once, in the morning digest, or not at all.
 pub async fn to_user(
     tx: &mut TenantTx,
     event_id: Option<i64>,
@@ -49,9 +50,15 @@ pub async fn to_user(
     payload: &Value,
 ) -> anyhow::Result<u64> {
     let tenant = tx.tenant().0;
+    let assignment = matches!(template, "assegnata" | "riassegnata");
     Ok(sqlx::query(
-        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, template, payload)
-         SELECT $1, $2, $6, email, $4, $5 FROM users WHERE id = $3 AND status = 'attivo'",
+        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, template, payload,
+                             digest, next_attempt_at)
+         SELECT $1, $2, $6, email, $4, $5, digest,
+                CASE WHEN digest THEN $8 ELSE now() END
+           FROM (SELECT email, $7 AND mail_assignments = 'riepilogo' AS digest, mail_assignments
+                   FROM users WHERE id = $3 AND status = 'attivo') u
+          WHERE NOT ($7 AND mail_assignments = 'mai')",
     )
     .bind(tenant)
     .bind(event_id)
@@ -59,6 +66,8 @@ pub async fn to_user(
     .bind(template)
     .bind(payload)
     .bind(application)
+    .bind(assignment)
+    .bind(crate::domain::notifications::next_digest(chrono::Utc::now()))
     .execute(tx.conn())
     .await?
     .rows_affected())
@@ -100,6 +109,8 @@ pub struct Due {
     pub attempts: i32,
     /// `None` for account e-mails.
     pub application_id: Option<Uuid>,
+    /// Goes in the recipient's morning digest.
+    pub digest: bool,
 }
 
 /// The Ordine's messages due now, locked until the transaction ends (another worker skips
@@ -108,13 +119,15 @@ pub struct Due {
 pub async fn take_due(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Due>> {
     Ok(sqlx::query_as(
         "SELECT o.id, o.recipient, o.recipient_kind, o.template, o.payload, o.attempts,
-                o.application_id
+                o.application_id, o.digest
            FROM outbox o
           WHERE o.status = 'in_attesa' AND o.next_attempt_at <= now()
             AND NOT EXISTS (
                 SELECT 1 FROM outbox p
                  WHERE p.status = 'in_attesa' AND p.id < o.id AND p.recipient = o.recipient
-                   AND p.application_id IS NOT DISTINCT FROM o.application_id)
+                   AND p.application_id IS NOT DISTINCT FROM o.application_id
+                   -- a digest waits for the morning; what is urgent does not wait for it
+                   AND NOT p.digest)
           ORDER BY o.id
           LIMIT $1
           FOR UPDATE SKIP LOCKED",

@@ -354,3 +354,31 @@ pub async fn spend_link(tx: &mut TenantTx, token: &str) -> anyhow::Result<bool> 
     .rows_affected()
         == 1)
 }
+
+/// The councillor's choice for the e-mail of a new assignment.
+pub async fn assignment_mail(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> anyhow::Result<crate::domain::notifications::AssignmentMail> {
+    let code: String = sqlx::query_scalar("SELECT mail_assignments FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(
+        crate::domain::notifications::AssignmentMail::from_code(&code)
+            .unwrap_or(crate::domain::notifications::AssignmentMail::Subito),
+    )
+}
+
+pub async fn set_assignment_mail(
+    tx: &mut TenantTx,
+    id: Uuid,
+    choice: crate::domain::notifications::AssignmentMail,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE users SET mail_assignments = $2 WHERE id = $1")
+        .bind(id)
+        .bind(choice.code())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -474,6 +474,16 @@ pub fn route_table() -> Vec<RouteDef> {
         ),
         RouteDef::get("/{slug}/consiglieri", Tenant, rapporteur::entry),
         RouteDef::get(
+            "/{slug}/consiglieri/avvisi",
+            Tenant,
+            rapporteur::notices::show,
+        ),
+        RouteDef::post(
+            "/{slug}/consiglieri/avvisi",
+            Tenant,
+            rapporteur::notices::save,
+        ),
+        RouteDef::get(
             "/{slug}/consiglieri/firma",
             Tenant,
             rapporteur::signing_list,

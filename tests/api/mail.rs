@@ -706,3 +706,91 @@ async fn reminders_go_once_before_the_integration_deadline_and_when_the_clock_ru
     );
     drop((second, third));
 }
+
+#[tokio::test]
+async fn a_councillor_chooses_how_to_hear_of_new_assignments() {
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let app = with_mail(&smtp).await;
+    let of = office(&app).await;
+    let (rossi, verdi) = (&of.councillors[0], &of.councillors[1]);
+    let rel = app.login(rossi).await;
+    let url = format!("/{SLUG}/consiglieri/avvisi");
+    let (status, page) = rel.page(&app, &url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Nuove pratiche assegnate"));
+    assert!(
+        page.contains(r#"value="subito" checked"#),
+        "at once by default"
+    );
+    // A choice that does not exist is refused with a message.
+    let res = rel.post(&app, &url, &[("assegnazioni", "sempre")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Scegliere come ricevere")
+    );
+    let res = rel.post(&app, &url, &[("assegnazioni", "riepilogo")]).await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = rel.page(&app, &format!("{url}?salvato=1")).await;
+    assert!(page.contains("Scelta salvata."));
+    assert!(page.contains(r#"value="riepilogo" checked"#));
+    let other = app.login(verdi).await;
+    let res = other.post(&app, &url, &[("assegnazioni", "mai")]).await;
+    assert_eq!(res.status(), 303);
+
+    let (first, _) = submitted(&app, &of.o).await;
+    let mut ids = copies(&app, first, 2).await;
+    ids.insert(0, first);
+    let seg = app.login(&of.secretariat).await;
+    crate::workflow::register_and_assign(&app, &seg, ids[0], rossi.id).await;
+    crate::workflow::register_and_assign(&app, &seg, ids[1], rossi.id).await;
+    crate::workflow::register_and_assign(&app, &seg, ids[2], verdi.id).await;
+    // Receipts (2) and registrations (3 × 2); no assignment e-mail now.
+    smtp.wait_for(8).await;
+    settle().await;
+    let now = smtp.received();
+    assert_eq!(now.len(), 8, "{now:#?}");
+    assert!(!now.iter().any(|m| m.subject.contains("Assegnata")));
+    let mut conn = app.admin_connection().await;
+    let waiting: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT recipient, next_attempt_at > now() FROM app.outbox
+          WHERE template = 'assegnata' AND status = 'in_attesa' ORDER BY id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        waiting,
+        [(rossi.email.clone(), true), (rossi.email.clone(), true)],
+        "the digest waits for the morning; nothing for who chose none"
+    );
+    // Morning comes.
+    sqlx::query("UPDATE app.outbox SET next_attempt_at = now() WHERE digest")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mails = smtp.wait_for(9).await;
+    settle().await;
+    assert_eq!(smtp.received().len(), 9);
+    let digest = &mails[8];
+    assert!(digest.to.contains(&rossi.email));
+    assert_eq!(digest.subject, "Pratiche assegnate: 2");
+    assert_eq!(
+        digest.text.matches("• istanza").count(),
+        2,
+        "{}",
+        digest.text
+    );
+    let ids: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT message_id FROM app.outbox WHERE template = 'assegnata' ORDER BY id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0].as_deref(), Some(digest.message_id.as_str()));
+    assert_eq!(ids[0], ids[1], "one message for both rows");
+}
