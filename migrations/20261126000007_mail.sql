@@ -25,3 +25,5 @@ ALTER TABLE app.applications ADD COLUMN clock_reminded_at timestamptz;
 ALTER TABLE app.users ADD COLUMN mail_assignments text NOT NULL DEFAULT 'subito'
     CHECK (mail_assignments IN ('subito', 'riepilogo', 'mai'));
 ALTER TABLE app.outbox ADD COLUMN digest boolean NOT NULL DEFAULT false;
+-- Sent to a lawyer's PEC (they gave no ordinary e-mail): through the Ordine's PEC provider.
+ALTER TABLE app.outbox ADD COLUMN via_pec boolean NOT NULL DEFAULT false;

@@ -64,6 +64,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "sender of the e-mails (replies go to the Ordine's PEC)",
     ),
     (
+        "PATROCINIO_PEC_DIR",
+        "(unset)",
+        "folder with one `<slug>.url` per Ordine that sends PEC: the SMTP URL of its certified-mail provider; messages to a lawyer's PEC go that way, from the Ordine's PEC address",
+    ),
+    (
         "PATROCINIO_MAIL_RETRY_SECONDS",
         "60",
         "first wait after a failed sending; it doubles at each attempt (at most 1 hour); after 8 attempts the message is marked undeliverable",
@@ -154,6 +159,7 @@ pub struct Config {
     pub log_filter: String,
     pub log_format: LogFormat,
     pub smtp_url: Option<String>,
+    pub pec_dir: Option<PathBuf>,
     pub mail_from: String,
     pub mail_retry: std::time::Duration,
 }
@@ -205,6 +211,7 @@ impl Default for Config {
             log_filter: "info".into(),
             log_format: LogFormat::Text,
             smtp_url: None,
+            pec_dir: None,
             mail_from: "Patrocinio <noreply@localhost>".into(),
             mail_retry: std::time::Duration::from_secs(60),
         }
@@ -290,6 +297,7 @@ impl Config {
                 }
                 "PATROCINIO_LOG" => config.log_filter = value,
                 "PATROCINIO_SMTP_URL" => config.smtp_url = Some(value),
+                "PATROCINIO_PEC_DIR" => config.pec_dir = Some(PathBuf::from(value)),
                 "PATROCINIO_MAIL_FROM" => config.mail_from = value,
                 "PATROCINIO_MAIL_RETRY_SECONDS" => {
                     let seconds: u64 = value

@@ -227,14 +227,10 @@ pub fn build(
     tenant: &Tenant,
     due: &Due,
     message_id: &str,
+    from: &Mailbox,
 ) -> Result<Message, String> {
-    compose(
-        mailer,
-        tenant,
-        &due.recipient,
-        text(due, tenant, &mailer.public_url),
-        message_id,
-    )
+    let t = text(due, tenant, &mailer.public_url);
+    compose(tenant, &due.recipient, t, message_id, from)
 }
 
 /// A digest of several rows to one recipient.
@@ -245,15 +241,15 @@ pub fn build_digest(
     message_id: &str,
 ) -> Result<Message, String> {
     let t = digest_text(rows, tenant, &mailer.public_url);
-    compose(mailer, tenant, &rows[0].recipient, t, message_id)
+    compose(tenant, &rows[0].recipient, t, message_id, &mailer.from)
 }
 
 fn compose(
-    mailer: &Mailer,
     tenant: &Tenant,
     recipient: &str,
     t: Text,
     message_id: &str,
+    from: &Mailbox,
 ) -> Result<Message, String> {
     let to: Mailbox = recipient
         .parse()
@@ -289,7 +285,7 @@ fn compose(
     };
     let mut builder = Message::builder()
         .message_id(Some(message_id.to_owned()))
-        .from(mailer.from.clone())
+        .from(from.clone())
         .to(to)
         .subject(t.subject);
     if let Some(pec) = tenant
@@ -333,6 +329,7 @@ mod tests {
             attempts: 0,
             application_id: None,
             digest: false,
+            via_pec: false,
         }
     }
 

@@ -10,7 +10,7 @@ pub mod messages;
 pub mod reminders;
 pub mod worker;
 
-use std::time::Duration;
+use std::{collections::HashMap, path::PathBuf, sync::Mutex, time::Duration};
 
 use anyhow::Context;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::Mailbox};
@@ -29,6 +29,10 @@ pub struct Mailer {
     domain: String,
     pub public_url: String,
     retry: Duration,
+    /// `<slug>.url` files: each Ordine's PEC provider.
+    pec_dir: Option<PathBuf>,
+    /// The PEC transports made so far, by slug (`None`: the Ordine has none).
+    pec: Mutex<HashMap<String, Option<AsyncSmtpTransport<Tokio1Executor>>>>,
 }
 
 impl Mailer {
@@ -55,6 +59,8 @@ impl Mailer {
             domain,
             public_url: public_url.trim_end_matches('/').to_owned(),
             retry: config.mail_retry,
+            pec_dir: config.pec_dir.clone(),
+            pec: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -72,7 +78,34 @@ impl Mailer {
         })
     }
 
-    pub async fn send(&self, message: Message) -> Result<(), lettre::transport::smtp::Error> {
-        self.transport.send(message).await.map(|_| ())
+    /// The Ordine's PEC provider, if it has one (`<PATROCINIO_PEC_DIR>/<slug>.url`).
+    pub fn pec_transport(&self, slug: &str) -> Option<AsyncSmtpTransport<Tokio1Executor>> {
+        let dir = self.pec_dir.as_ref()?;
+        let mut cache = self.pec.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(slug.to_owned())
+            .or_insert_with(|| {
+                let url = std::fs::read_to_string(dir.join(format!("{slug}.url"))).ok()?;
+                match AsyncSmtpTransport::<Tokio1Executor>::from_url(url.trim()) {
+                    Ok(b) => Some(b.timeout(Some(Duration::from_secs(20))).build()),
+                    Err(e) => {
+                        tracing::warn!(ordine = slug, error = %e, "PEC provider URL not valid");
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
+    /// Sends through `via` (the Ordine's PEC provider) or the ordinary SMTP server.
+    pub async fn send(
+        &self,
+        message: Message,
+        via: Option<&AsyncSmtpTransport<Tokio1Executor>>,
+    ) -> Result<(), lettre::transport::smtp::Error> {
+        via.unwrap_or(&self.transport)
+            .send(message)
+            .await
+            .map(|_| ())
     }
 }

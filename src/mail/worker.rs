@@ -9,6 +9,8 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::task::JoinHandle;
 
+use lettre::message::Mailbox;
+
 use super::{Mailer, messages};
 use crate::{
     db::Db,
@@ -43,10 +45,22 @@ pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
         for rows in sendings(&due) {
             let first = rows[0];
             let message_id = mailer.message_id(tenant.id, first.id);
+            // To a PEC address: from the Ordine's PEC, through its provider, if it has one.
+            let pec = first
+                .via_pec
+                .then(|| mailer.pec_transport(&tenant.slug))
+                .flatten()
+                .zip(
+                    tenant
+                        .pec
+                        .as_deref()
+                        .and_then(|p| p.parse::<Mailbox>().ok()),
+                );
             let built = if first.digest {
                 messages::build_digest(mailer, &tenant, &rows, &message_id)
             } else {
-                messages::build(mailer, &tenant, first, &message_id)
+                let from = pec.as_ref().map_or(&mailer.from, |(_, from)| from);
+                messages::build(mailer, &tenant, first, &message_id, from)
             };
             let message = match built {
                 Ok(m) => m,
@@ -57,7 +71,7 @@ pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
                     continue;
                 }
             };
-            match mailer.send(message).await {
+            match mailer.send(message, pec.as_ref().map(|(via, _)| via)).await {
                 Ok(()) => {
                     for d in &rows {
                         outbox::mark_sent(&mut tx, d.id, &message_id).await?;

@@ -21,12 +21,13 @@ pub async fn to_parties(
     let tenant = tx.tenant().0;
     Ok(sqlx::query(
         "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, recipient_kind,
-                             template, payload)
-         SELECT DISTINCT $1::uuid, $2::bigint, $3::uuid, r, kind, $4, $5 FROM (
-             SELECT COALESCE(l.email, l.pec) AS r, 'avvocato' AS kind FROM applications a
-               JOIN lawyers l ON l.id = a.lawyer_id WHERE a.id = $3
+                             template, payload, via_pec)
+         SELECT DISTINCT $1::uuid, $2::bigint, $3::uuid, r, kind, $4, $5, via_pec FROM (
+             SELECT COALESCE(l.email, l.pec) AS r, 'avvocato' AS kind,
+                    l.email IS NULL AS via_pec
+               FROM applications a JOIN lawyers l ON l.id = a.lawyer_id WHERE a.id = $3
              UNION
-             SELECT applicant_email, 'richiedente' FROM applications WHERE id = $3
+             SELECT applicant_email, 'richiedente', false FROM applications WHERE id = $3
          ) recipients WHERE r IS NOT NULL AND r <> ''",
     )
     .bind(tenant)
@@ -111,6 +112,8 @@ pub struct Due {
     pub application_id: Option<Uuid>,
     /// Goes in the recipient's morning digest.
     pub digest: bool,
+    /// To a PEC address, through the Ordine's PEC provider when it has one.
+    pub via_pec: bool,
 }
 
 /// The Ordine's messages due now, locked until the transaction ends (another worker skips
@@ -119,7 +122,7 @@ pub struct Due {
 pub async fn take_due(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Due>> {
     Ok(sqlx::query_as(
         "SELECT o.id, o.recipient, o.recipient_kind, o.template, o.payload, o.attempts,
-                o.application_id, o.digest
+                o.application_id, o.digest, o.via_pec
            FROM outbox o
           WHERE o.status = 'in_attesa' AND o.next_attempt_at <= now()
             AND NOT EXISTS (

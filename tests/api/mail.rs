@@ -45,6 +45,7 @@ struct Mail {
     /// aiosmtpd's delivery counter: the order of arrival.
     order: u64,
     message_id: String,
+    from: String,
     to: String,
     subject: String,
     text: String,
@@ -196,6 +197,7 @@ fn parse(path: &Path) -> Mail {
     Mail {
         order,
         message_id: header("Message-ID"),
+        from: header("From"),
         to: header("To"),
         subject: header("Subject"),
         text: part("text/plain"),
@@ -793,4 +795,40 @@ async fn a_councillor_chooses_how_to_hear_of_new_assignments() {
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0].as_deref(), Some(digest.message_id.as_str()));
     assert_eq!(ids[0], ids[1], "one message for both rows");
+}
+
+#[tokio::test]
+async fn a_lawyer_with_only_a_pec_address_is_written_to_through_the_ordines_pec_provider() {
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let mut pec = Smtp::new(free_port());
+    pec.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(format!("{SLUG}.url")), pec.url()).unwrap();
+    let (url, pec_dir) = (smtp.url(), dir.path().to_path_buf());
+    let app = spawn_app_with(move |c| {
+        c.smtp_url = Some(url);
+        c.mail_retry = Duration::from_secs(1);
+        c.pec_dir = Some(pec_dir);
+    })
+    .await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+    register(&app, &seg, id).await;
+    // The receipt and the registration: to the lawyer's PEC by the Ordine's PEC, to the
+    // applicant by ordinary e-mail.
+    let certified = pec.wait_for(2).await;
+    let ordinary = smtp.wait_for(2).await;
+    settle().await;
+    assert_eq!(pec.received().len(), 2);
+    assert_eq!(smtp.received().len(), 2);
+    for m in &certified {
+        assert!(m.to.contains("@pec."), "{}", m.to);
+        assert!(m.from.contains("segreteria@pec.example.it"), "{}", m.from);
+    }
+    for m in &ordinary {
+        assert!(m.to.contains("mario.rossi@example.it"), "{}", m.to);
+        assert!(m.from.contains("noreply@localhost"), "{}", m.from);
+    }
 }
