@@ -131,7 +131,7 @@ impl Application {
         let mail = self
             .mailer
             .clone()
-            .map(|m| crate::mail::worker::spawn(self.db.clone(), m));
+            .map(|m| crate::mail::worker::spawn(self.db.clone(), m, self.storage.clone()));
         let reminders = crate::mail::reminders::spawn(self.db.clone());
         let hub = self.hub.clone();
         // Live sockets would hold the graceful shutdown open: they are closed first, with

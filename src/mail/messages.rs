@@ -3,7 +3,7 @@
 
 use lettre::{
     Message,
-    message::{Mailbox, MultiPart},
+    message::{Attachment, Mailbox, MultiPart, header::ContentType},
 };
 use maud::html;
 use serde_json::Value;
@@ -222,15 +222,24 @@ pub fn digest_text(rows: &[&Due], tenant: &Tenant, public_url: &str) -> Text {
 }
 
 /// The whole message, ready for SMTP; `Err` when the recipient is not a valid address.
+/// A file that goes with a message: (name, content type, bytes).
+pub type File = (String, &'static str, Vec<u8>);
+
 pub fn build(
     mailer: &Mailer,
     tenant: &Tenant,
     due: &Due,
     message_id: &str,
     from: &Mailbox,
+    file: Option<File>,
 ) -> Result<Message, String> {
-    let t = text(due, tenant, &mailer.public_url);
-    compose(tenant, &due.recipient, t, message_id, from)
+    let mut t = text(due, tenant, &mailer.public_url);
+    if let Some((name, _, _)) = &file {
+        t.paragraphs.push(format!(
+            "La delibera firmata è allegata a questo messaggio ({name})."
+        ));
+    }
+    compose(tenant, &due.recipient, t, message_id, from, file)
 }
 
 /// A digest of several rows to one recipient.
@@ -241,7 +250,14 @@ pub fn build_digest(
     message_id: &str,
 ) -> Result<Message, String> {
     let t = digest_text(rows, tenant, &mailer.public_url);
-    compose(tenant, &rows[0].recipient, t, message_id, &mailer.from)
+    compose(
+        tenant,
+        &rows[0].recipient,
+        t,
+        message_id,
+        &mailer.from,
+        None,
+    )
 }
 
 fn compose(
@@ -250,6 +266,7 @@ fn compose(
     t: Text,
     message_id: &str,
     from: &Mailbox,
+    file: Option<File>,
 ) -> Result<Message, String> {
     let to: Mailbox = recipient
         .parse()
@@ -295,8 +312,20 @@ fn compose(
     {
         builder = builder.reply_to(pec);
     }
+    let body = MultiPart::alternative_plain_html(plain, rich.into_string());
+    let body = match file {
+        Some((name, kind, bytes)) => {
+            MultiPart::mixed()
+                .multipart(body)
+                .singlepart(Attachment::new(name).body(
+                    bytes,
+                    ContentType::parse(kind).map_err(|e| format!("allegato non valido: {e}"))?,
+                ))
+        }
+        None => body,
+    };
     builder
-        .multipart(MultiPart::alternative_plain_html(plain, rich.into_string()))
+        .multipart(body)
         .map_err(|e| format!("messaggio non componibile: {e}"))
 }
 

@@ -13,8 +13,9 @@ use lettre::message::Mailbox;
 
 use super::{Mailer, messages};
 use crate::{
-    db::Db,
-    store::{outbox, tenants},
+    db::{Db, TenantTx},
+    storage::Storage,
+    store::{decisions, outbox, tenants, tenants::Tenant},
 };
 
 /// Pause between rounds when there was nothing to send.
@@ -22,10 +23,10 @@ const IDLE: Duration = Duration::from_secs(1);
 /// Rows taken per Ordine per round.
 const BATCH: i64 = 20;
 
-pub fn spawn(db: Db, mailer: Arc<Mailer>) -> JoinHandle<()> {
+pub fn spawn(db: Db, mailer: Arc<Mailer>, storage: Storage) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match round(&db, &mailer).await {
+            match round(&db, &mailer, &storage).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "mail worker"),
@@ -36,7 +37,7 @@ pub fn spawn(db: Db, mailer: Arc<Mailer>) -> JoinHandle<()> {
 }
 
 /// One round over every Ordine; returns how many messages were sent.
-pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
+pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Result<usize> {
     let mut sent = 0;
     for tenant in tenants::list(db).await? {
         let mut tx = db.tenant_tx(tenant.id).await?;
@@ -60,7 +61,8 @@ pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
                 messages::build_digest(mailer, &tenant, &rows, &message_id)
             } else {
                 let from = pec.as_ref().map_or(&mailer.from, |(_, from)| from);
-                messages::build(mailer, &tenant, first, &message_id, from)
+                let file = signed_delibera(&mut tx, storage, &tenant, first).await;
+                messages::build(mailer, &tenant, first, &message_id, from, file)
             };
             let message = match built {
                 Ok(m) => m,
@@ -104,6 +106,32 @@ pub async fn round(db: &Db, mailer: &Mailer) -> anyhow::Result<usize> {
         }
     }
     Ok(sent)
+}
+
+/// The signed delibera, for the e-mail that announces it, when the Ordine chose to attach it.
+/// Without it the message still goes, with the link.
+async fn signed_delibera(
+    tx: &mut TenantTx,
+    storage: &Storage,
+    tenant: &Tenant,
+    due: &outbox::Due,
+) -> Option<messages::File> {
+    if due.template != "delibera_firmata" || !tenant.settings.delibera_by_email {
+        return None;
+    }
+    let decision = decisions::current(tx, due.application_id?).await.ok()??;
+    let (key, kind, name) = decision.signed_file()?;
+    match storage.get(&key).await {
+        Ok(bytes) => Some((name, kind, bytes)),
+        Err(e) => {
+            tracing::warn!(
+                outbox = due.id,
+                error = format!("{e:#}"),
+                "signed delibera not read"
+            );
+            None
+        }
+    }
 }
 
 /// One message per row, except the digest rows of one recipient, which go together (the

@@ -50,6 +50,7 @@ struct Mail {
     subject: String,
     text: String,
     html: String,
+    attachments: Vec<(String, Vec<u8>)>,
 }
 
 struct Smtp {
@@ -188,12 +189,11 @@ fn parse(path: &Path) -> Mail {
         mailparse::MailHeaderMap::get_first_value(&m.get_headers(), h).unwrap_or_default()
     };
     let part = |mime: &str| {
-        m.subparts
-            .iter()
-            .find(|p| p.ctype.mimetype == mime)
+        find_part(&m, mime)
             .map(|p| p.get_body().unwrap())
             .unwrap_or_default()
     };
+    let attachments = attachments_of(&m);
     Mail {
         order,
         message_id: header("Message-ID"),
@@ -202,7 +202,34 @@ fn parse(path: &Path) -> Mail {
         subject: header("Subject"),
         text: part("text/plain"),
         html: part("text/html"),
+        attachments,
     }
+}
+
+fn find_part<'a>(
+    m: &'a mailparse::ParsedMail<'a>,
+    mime: &str,
+) -> Option<&'a mailparse::ParsedMail<'a>> {
+    if m.ctype.mimetype == mime {
+        return Some(m);
+    }
+    m.subparts.iter().find_map(|p| find_part(p, mime))
+}
+
+/// (file name, bytes) of each attachment.
+fn attachments_of(m: &mailparse::ParsedMail<'_>) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for p in &m.subparts {
+        let d = p.get_content_disposition();
+        if d.disposition == mailparse::DispositionType::Attachment {
+            out.push((
+                d.params.get("filename").cloned().unwrap_or_default(),
+                p.get_body_raw().unwrap(),
+            ));
+        }
+        out.extend(attachments_of(p));
+    }
+    out
 }
 
 async fn with_mail(smtp: &Smtp) -> TestApp {
@@ -830,5 +857,78 @@ async fn a_lawyer_with_only_a_pec_address_is_written_to_through_the_ordines_pec_
     for m in &ordinary {
         assert!(m.to.contains("mario.rossi@example.it"), "{}", m.to);
         assert!(m.from.contains("noreply@localhost"), "{}", m.from);
+    }
+}
+
+#[tokio::test]
+async fn the_signed_delibera_goes_attached_when_the_ordine_chooses_so() {
+    use crate::workflow::{in_examination, personal_cf, propose, set_cf, upload_signed};
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let app = with_mail(&smtp).await;
+    let of = office(&app).await;
+    let mut conn = app.admin_connection().await;
+    sqlx::query(
+        "UPDATE app.tenants SET settings = settings || '{\"delibera_by_email\": true}' WHERE slug = $1",
+    )
+    .bind(SLUG)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let cf = personal_cf("Rossi", "Paola");
+    set_cf(&app, of.councillors[0].id, &cf).await;
+    let (id, code) = submitted(&app, &of.o).await;
+    let (_seg, rel) = in_examination(&app, &of, id).await;
+    let res = propose(
+        &app,
+        &rel,
+        id,
+        &[("esito", "ammissione"), ("modello", "requisiti")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    // The councillor takes the delibera to sign (the ZIP of those waiting), signs it with
+    // their own tool, and uploads it.
+    let zipped = rel
+        .client
+        .get(app.url(&format!("/{SLUG}/consiglieri/firma/delibere.zip")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    let mut pdf = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_index(0).unwrap(), &mut pdf).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let signed = crate::signing::Signer::new(&cf).p7m(&pdf);
+    let (_, body) = upload_signed(&app, &rel, vec![("delibera.pdf.p7m", signed.clone())]).await;
+    assert!(body.contains("Firme verificate e registrate"), "{body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let announced = loop {
+        let got: Vec<Mail> = smtp
+            .received()
+            .into_iter()
+            .filter(|m| m.subject.starts_with("Delibera firmata digitalmente"))
+            .collect();
+        if got.len() == 2 {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "{got:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for m in &announced {
+        assert!(m.subject.contains(&code));
+        assert!(
+            m.text.contains("La delibera firmata è allegata"),
+            "{}",
+            m.text
+        );
+        assert_eq!(m.attachments.len(), 1);
+        let (name, bytes) = &m.attachments[0];
+        assert!(name.ends_with(".pdf.p7m"), "{name}");
+        assert_eq!(bytes, &signed, "the signed file, as verified");
     }
 }

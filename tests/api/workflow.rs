@@ -1288,7 +1288,7 @@ async fn with_council_sessions_proposals_are_adopted_together_in_an_adunanza() {
 }
 
 /// Gives an account its codice fiscale (the signer's identity in the certificate).
-async fn set_cf(app: &TestApp, user: Uuid, cf: &str) {
+pub async fn set_cf(app: &TestApp, user: Uuid, cf: &str) {
     let mut conn = app.admin_connection().await;
     sqlx::query("UPDATE app.users SET codice_fiscale = $2 WHERE id = $1")
         .bind(user)
@@ -1298,7 +1298,7 @@ async fn set_cf(app: &TestApp, user: Uuid, cf: &str) {
         .unwrap();
 }
 
-fn personal_cf(surname: &str, name: &str) -> String {
+pub fn personal_cf(surname: &str, name: &str) -> String {
     crate::public_form::person_cf(
         surname,
         name,
@@ -1309,7 +1309,7 @@ fn personal_cf(surname: &str, name: &str) -> String {
     )
 }
 
-async fn upload_signed(
+pub async fn upload_signed(
     app: &TestApp,
     rel: &LoggedIn,
     files: Vec<(&str, Vec<u8>)>,

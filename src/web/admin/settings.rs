@@ -109,6 +109,7 @@ struct SettingsForm {
     oidc_mfa: bool,
     council_sessions: bool,
     seal: bool,
+    delibera_by_email: bool,
 }
 
 /// The Ordine's seal is in `PATROCINIO_SEAL_DIR` and can be read.
@@ -155,6 +156,11 @@ fn settings_page(
                     input class="form-check-input" type="checkbox" id="sigillo" name="sigillo" value="si" checked[typed.seal] aria-describedby="sigillo-aiuto";
                     label class="form-check-label" for="sigillo" { "Delibere sigillate dal server con il sigillo elettronico dell'Ordine" }
                     small id="sigillo-aiuto" class="form-text d-block" { "Al posto della firma digitale del consigliere con il proprio dispositivo. Certificato e chiave sono installati dal gestore del servizio, mai caricati da questa pagina." }
+                }
+                div class="form-check mb-4" {
+                    input class="form-check-input" type="checkbox" id="delibera_email" name="delibera_email" value="si" checked[typed.delibera_by_email] aria-describedby="delibera_email-aiuto";
+                    label class="form-check-label" for="delibera_email" { "Allegare la delibera firmata all'e-mail dell'esito" }
+                    small id="delibera_email-aiuto" class="form-text d-block" { "Se non attivo, l'e-mail dà solo il collegamento all'area dell'avvocato e alla pagina dell'istanza, dove la delibera si scarica." }
                 }
                 div class="form-group" {
                     label class="active" for="incorporamento" { "Siti che possono incorporare il modulo pubblico (facoltativo)" }
@@ -212,6 +218,7 @@ pub async fn settings(
         oidc_mfa: oidc.is_some_and(|o| o.second_factor),
         council_sessions: s.council_sessions,
         seal: s.seal,
+        delibera_by_email: s.delibera_by_email,
     };
     Ok(settings_page(&tenant, &who, &typed, None))
 }
@@ -256,6 +263,7 @@ pub async fn save_settings(
             "oidc_secondo_fattore" => typed.oidc_mfa = !value.is_empty(),
             "adunanze" => typed.council_sessions = !value.is_empty(),
             "sigillo" => typed.seal = !value.is_empty(),
+            "delibera_email" => typed.delibera_by_email = !value.is_empty(),
             _ => {}
         }
     }
@@ -330,6 +338,7 @@ pub async fn save_settings(
         oidc,
         council_sessions: typed.council_sessions,
         seal: typed.seal,
+        delibera_by_email: typed.delibera_by_email,
         ..tenant.settings.clone()
     };
     if let (Some(bytes), Some(kind)) = (logo, logo_kind) {

@@ -261,17 +261,8 @@ pub async fn download<R: AreaRole>(
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    let (key, content_type, name) = match (signed, &d.signed_key, &d.pdf_key) {
-        (true, Some(k), _) if d.signed_kind.as_deref() == Some("cades") => (
-            k.clone(),
-            "application/pkcs7-mime",
-            format!("{}.p7m", d.file_name()),
-        ),
-        (true, Some(k), _) => (
-            k.clone(),
-            "application/pdf",
-            d.file_name().replace(".pdf", "-firmata.pdf"),
-        ),
+    let (key, content_type, name) = match (signed, d.signed_file(), &d.pdf_key) {
+        (true, Some(file), _) => file,
         (false, _, Some(k)) => (k.clone(), "application/pdf", d.file_name()),
         _ => return Err(AppError::NotFound),
     };
