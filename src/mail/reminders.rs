@@ -89,6 +89,8 @@ async fn clocks(tx: &mut TenantTx, today: NaiveDate) -> anyhow::Result<u64> {
     let open: Vec<Row> = sqlx::query_as(
         "SELECT id, code, state, protocol_at, protocol_year, protocol_number FROM applications
           WHERE protocol_at IS NOT NULL AND decided_at IS NULL AND clock_reminded_at IS NULL
+            -- only those that can be two days from the end (the exact count is below)
+            AND protocol_at < now() - interval '7 days'
           FOR UPDATE SKIP LOCKED",
     )
     .fetch_all(tx.conn())
