@@ -119,12 +119,12 @@ pub struct Report {
     open_seconds: f64,
 }
 
+#[derive(Clone)]
 struct Account {
     role: Role,
     email: String,
     secret: Option<String>,
     user_id: Uuid,
-    lawyer_id: Option<Uuid>,
     /// Sockets this account opens.
     sockets: usize,
 }
@@ -372,8 +372,8 @@ async fn accounts(
                 .flatten();
             let account = match demo_account {
                 Some((_, email, secret)) => {
-                    let (user_id, lawyer_id): (Uuid, Option<Uuid>) = sqlx::query_as(
-                        "SELECT id, lawyer_id FROM app.users WHERE tenant_id = $1 AND email = $2",
+                    let user_id: Uuid = sqlx::query_scalar(
+                        "SELECT id FROM app.users WHERE tenant_id = $1 AND email = $2",
                     )
                     .bind(tenant.0)
                     .bind(email)
@@ -384,7 +384,6 @@ async fn accounts(
                         email: email.clone(),
                         secret: secret.clone(),
                         user_id,
-                        lawyer_id,
                         sockets: take,
                     }
                 }
@@ -439,7 +438,6 @@ async fn accounts(
                         email,
                         secret,
                         user_id,
-                        lawyer_id,
                         sockets: take,
                     }
                 }
@@ -556,14 +554,7 @@ async fn drive(
     for (t, o) in ordini.iter().enumerate() {
         for (k, acc) in o.accounts.iter().enumerate() {
             let (gate, base, slug) = (gate.clone(), base.to_owned(), o.slug.clone());
-            let acc = Account {
-                role: acc.role,
-                email: acc.email.clone(),
-                secret: acc.secret.clone(),
-                user_id: acc.user_id,
-                lawyer_id: acc.lawyer_id,
-                sockets: acc.sockets,
-            };
+            let acc = acc.clone();
             logins.push(tokio::spawn(async move {
                 let _permit = gate.acquire().await?;
                 anyhow::Ok((t, k, log_in(&base, &slug, &acc).await?))

@@ -232,13 +232,31 @@ fn attachments_of(m: &mailparse::ParsedMail<'_>) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-async fn with_mail(smtp: &Smtp) -> TestApp {
+/// An instance's configuration for sending to `smtp`, retrying after a second.
+fn mailing(smtp: &Smtp) -> impl FnOnce(&mut patrocinio::Config) + use<> {
     let url = smtp.url();
-    spawn_app_with(move |c| {
+    move |c| {
         c.smtp_url = Some(url);
         c.mail_retry = Duration::from_secs(1);
-    })
-    .await
+    }
+}
+
+async fn with_mail(smtp: &Smtp) -> TestApp {
+    spawn_app_with(mailing(smtp)).await
+}
+
+/// The rapporteur asks for a document (a message to the parties).
+async fn request_integration(app: &TestApp, rel: &crate::helpers::LoggedIn, id: Uuid) {
+    let (_, page) = rel.page(app, &case_path("consiglieri", id)).await;
+    let v = version_of(&page);
+    let res = rel
+        .post(
+            app,
+            &format!("{}/integrazione", case_path("consiglieri", id)),
+            &[("versione", &v), ("documenti", "redditi"), ("scadenza", "")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
 }
 
 /// (recipient, status, attempts, Message-ID) of every outbox row, oldest first.
@@ -352,17 +370,8 @@ async fn with_the_smtp_server_down_nothing_is_lost_and_each_recipient_gets_them_
     let of = office(&app).await;
     let (id, _) = submitted(&app, &of.o).await;
     let (_seg, rel) = crate::workflow::in_examination(&app, &of, id).await;
-    // The rapporteur asks for a document: a second message to the parties.
-    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
-    let v = version_of(&page);
-    let res = rel
-        .post(
-            &app,
-            &format!("{}/integrazione", case_path("consiglieri", id)),
-            &[("versione", &v), ("documenti", "redditi"), ("scadenza", "")],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
+    // A second message to the parties.
+    request_integration(&app, &rel, id).await;
     // Receipt and registration (lawyer, applicant), assignment (rapporteur), request (lawyer,
     // applicant).
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -425,13 +434,7 @@ async fn two_workers_at_once_never_send_a_message_twice() {
     let mut smtp = Smtp::new(free_port());
     smtp.start().await;
     let app = with_mail(&smtp).await;
-    let url = smtp.url();
-    let second = app
-        .another_instance_with(move |c| {
-            c.smtp_url = Some(url);
-            c.mail_retry = Duration::from_secs(1);
-        })
-        .await;
+    let second = app.another_instance_with(mailing(&smtp)).await;
     let of = office(&app).await;
     let (first, _) = submitted(&app, &of.o).await;
     let mut ids: Vec<Uuid> = copies(&app, first, 7).await;
@@ -473,13 +476,7 @@ async fn a_worker_that_dies_between_the_250_and_its_commit_sends_one_copy_with_t
         .execute("LOCK TABLE app.outbox IN SHARE MODE")
         .await
         .unwrap();
-    let url = smtp.url();
-    let second = app
-        .another_instance_with(move |c| {
-            c.smtp_url = Some(url);
-            c.mail_retry = Duration::from_secs(1);
-        })
-        .await;
+    let second = app.another_instance_with(mailing(&smtp)).await;
     let first = smtp.wait_for(1).await;
     // The worker dies there: its database session ends before the commit.
     let mut admin = app.admin_connection().await;
@@ -682,16 +679,7 @@ async fn reminders_go_once_before_the_integration_deadline_and_when_the_clock_ru
     let of = office(&app).await;
     let (id, code) = submitted(&app, &of.o).await;
     let (_seg, rel) = crate::workflow::in_examination(&app, &of, id).await;
-    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
-    let v = version_of(&page);
-    let res = rel
-        .post(
-            &app,
-            &format!("{}/integrazione", case_path("consiglieri", id)),
-            &[("versione", &v), ("documenti", "redditi"), ("scadenza", "")],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
+    request_integration(&app, &rel, id).await;
     // Receipt and registration (2 + 2), assignment (1), request (2).
     smtp.wait_for(7).await;
     // Two days to the integration deadline; one to the end of the ten days.
@@ -832,10 +820,9 @@ async fn a_lawyer_with_only_a_pec_address_is_written_to_through_the_ordines_pec_
     pec.start().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(format!("{SLUG}.url")), pec.url()).unwrap();
-    let (url, pec_dir) = (smtp.url(), dir.path().to_path_buf());
+    let (configure, pec_dir) = (mailing(&smtp), dir.path().to_path_buf());
     let app = spawn_app_with(move |c| {
-        c.smtp_url = Some(url);
-        c.mail_retry = Duration::from_secs(1);
+        configure(c);
         c.pec_dir = Some(pec_dir);
     })
     .await;

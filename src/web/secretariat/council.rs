@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{TITLE, Typed, show};
+use super::{TITLE, Typed, refuse};
 use crate::{
     domain::{
         application::{Action, Actor, Outcome, check::parse_date, workflow::EventKind},
@@ -426,16 +426,7 @@ pub async fn schedule(
             error: Some(("adunanza", "Scegliere un'adunanza convocata.".into())),
             ..Typed::default()
         };
-        return show(
-            &state,
-            &tenant,
-            &who,
-            id,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            typed,
-        )
-        .await;
+        return refuse(&state, &tenant, &who, id, typed).await;
     };
     let facts = case::facts(&tenant, &who, &c, false);
     let to = match case::check(
@@ -497,16 +488,7 @@ pub async fn send_back(
             reason: f.motivo,
             ..Typed::default()
         };
-        return show(
-            &state,
-            &tenant,
-            &who,
-            id,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            typed,
-        )
-        .await;
+        return refuse(&state, &tenant, &who, id, typed).await;
     }
     let grant = case::view_grant(&tenant, &who)?;
     let viewer = case::viewer(&grant, &who);

@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{board, show};
+use super::{board, refuse};
 use crate::{
     domain::{
         application::{Action, Actor, ApplicationCode, Stage, workflow::EventKind},
@@ -130,16 +130,7 @@ pub async fn register(
             )),
             ..Typed::default()
         };
-        return show(
-            &state,
-            &tenant,
-            &who,
-            id,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            typed,
-        )
-        .await;
+        return refuse(&state, &tenant, &who, id, typed).await;
     }
     let grant = case::view_grant(&tenant, &who)?;
     let viewer = case::viewer(&grant, &who);
@@ -299,16 +290,7 @@ pub async fn assign(
             reason: f.motivo,
             ..Typed::default()
         };
-        return show(
-            &state,
-            &tenant,
-            &who,
-            id,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            typed,
-        )
-        .await;
+        return refuse(&state, &tenant, &who, id, typed).await;
     }
     let r = chosen.expect("checked above");
     let facts = case::facts(&tenant, &who, &c, false);
@@ -376,16 +358,7 @@ pub async fn urgency(
             )),
             ..Typed::default()
         };
-        return show(
-            &state,
-            &tenant,
-            &who,
-            id,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            typed,
-        )
-        .await;
+        return refuse(&state, &tenant, &who, id, typed).await;
     }
     let grant = case::view_grant(&tenant, &who)?;
     let viewer = case::viewer(&grant, &who);
@@ -453,16 +426,7 @@ pub async fn cancel_registration(
             reason: f.motivo,
             ..Typed::default()
         };
-        return show(
-            &state,
-            &tenant,
-            &who,
-            id,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            typed,
-        )
-        .await;
+        return refuse(&state, &tenant, &who, id, typed).await;
     }
     let grant = case::view_grant(&tenant, &who)?;
     let viewer = case::viewer(&grant, &who);

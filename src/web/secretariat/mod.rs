@@ -237,6 +237,26 @@ pub async fn case_page(
 }
 
 /// The case page with the secretariat's actions; `typed` refills a refused form.
+/// The case page again, with the form as typed and the error next to its field (422).
+pub(crate) async fn refuse(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Segreteria>,
+    id: uuid::Uuid,
+    typed: intake::Typed,
+) -> Result<Response, AppError> {
+    show(
+        state,
+        tenant,
+        who,
+        id,
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        typed,
+    )
+    .await
+}
+
 pub(crate) async fn show(
     state: &AppState,
     tenant: &CurrentTenant,

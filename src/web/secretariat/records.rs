@@ -2,12 +2,12 @@
 //! judge's revocation of an admission (art. 136), the re-proposal of a refused application to
 //! the judge (art. 126 c.3) and the judge's decree on it.
 
-use axum::{Form as HtmlForm, extract::State, http::StatusCode, response::Response};
+use axum::{Form as HtmlForm, extract::State, response::Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Typed, show};
+use super::Typed;
 use crate::{
     domain::{
         application::{Action, Actor, Stage, check::parse_date, workflow::EventKind},
@@ -56,16 +56,7 @@ async fn refuse(
         record: Some(form),
         ..Typed::default()
     };
-    show(
-        state,
-        tenant,
-        who,
-        id,
-        None,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        typed,
-    )
-    .await
+    super::refuse(state, tenant, who, id, typed).await
 }
 
 pub async fn withdraw(
