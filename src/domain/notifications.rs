@@ -1,25 +1,28 @@
-//! What a person may choose about their e-mails. Legal notices (the outcome, integration
-//! requests, deadlines) always go; a councillor chooses how to hear of new assignments.
+//! What a person may choose about their e-mails. Legal notices (the receipt, integration
+//! requests and their deadlines, the outcome, the terms about to expire) always go; for the
+//! rest each role has one choice: at once, in a morning digest, or not at all.
 
 use chrono::{DateTime, Days, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Rome;
 
-/// The e-mail of a new assignment.
+use super::{access::Role, application::workflow::EventKind};
+
+/// How a choosable notice is delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AssignmentMail {
-    /// At once, one message per assignment.
+pub enum Delivery {
+    /// At once, one message each.
     Subito,
-    /// One message in the morning with the assignments of the day before.
+    /// One message in the morning with those of the day before.
     Riepilogo,
-    /// None: the queue in the area is enough.
+    /// None: the area is enough.
     Mai,
 }
 
 /// The hour of the morning digest, Italian time.
 pub const DIGEST_HOUR: u32 = 7;
 
-impl AssignmentMail {
-    pub const ALL: [AssignmentMail; 3] = [Self::Subito, Self::Riepilogo, Self::Mai];
+impl Delivery {
+    pub const ALL: [Delivery; 3] = [Self::Subito, Self::Riepilogo, Self::Mai];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -32,15 +35,113 @@ impl AssignmentMail {
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.code() == code)
     }
+}
 
-    pub fn label(self) -> &'static str {
+/// A notice that is not a legal one, so its recipient may choose how to get it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    /// A councillor given a case (or a case moved to them).
+    Assegnazioni,
+    /// The secretariat: an applicant answered an integration request (the rapporteur, who
+    /// must act on it, always gets it).
+    Integrazioni,
+    /// A lawyer: their application was registered in the protocol.
+    Protocollo,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 3] = [Self::Assegnazioni, Self::Integrazioni, Self::Protocollo];
+
+    pub fn code(self) -> &'static str {
         match self {
-            Self::Subito => "Subito, un messaggio per ogni pratica assegnata",
-            Self::Riepilogo => {
-                "Un riepilogo al mattino (alle 7) con le pratiche assegnate nel frattempo"
-            }
-            Self::Mai => "Nessun messaggio: consulto la coda nella mia area",
+            Self::Assegnazioni => "assegnazioni",
+            Self::Integrazioni => "integrazioni",
+            Self::Protocollo => "protocollo",
         }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.code() == code)
+    }
+
+    /// Who chooses it.
+    pub fn role(self) -> Role {
+        match self {
+            Self::Assegnazioni => Role::Consigliere,
+            Self::Integrazioni => Role::Segreteria,
+            Self::Protocollo => Role::Avvocato,
+        }
+    }
+
+    /// The choosable notice that an event's e-mail is, for a recipient holding `role`;
+    /// `None` for a legal notice (or what the role needs to work), which always goes.
+    pub fn of(role: Role, template: &str) -> Option<Self> {
+        let kind = EventKind::from_code(template)?;
+        Self::ALL.into_iter().find(|t| {
+            t.role() == role
+                && match t {
+                    Self::Assegnazioni => {
+                        matches!(kind, EventKind::Assigned | EventKind::Reassigned)
+                    }
+                    Self::Integrazioni => kind == EventKind::IntegrationAnswered,
+                    Self::Protocollo => kind == EventKind::Registered,
+                }
+        })
+    }
+
+    /// The heading of its choice.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Assegnazioni => "Nuove pratiche assegnate",
+            Self::Integrazioni => "Integrazioni depositate dai richiedenti",
+            Self::Protocollo => "Registrazione nel protocollo delle mie istanze",
+        }
+    }
+
+    /// The words of one option.
+    pub fn label(self, d: Delivery) -> &'static str {
+        match (self, d) {
+            (Self::Assegnazioni, Delivery::Subito) => {
+                "Subito, un messaggio per ogni pratica assegnata"
+            }
+            (Self::Integrazioni, Delivery::Subito) => {
+                "Subito, un messaggio per ogni integrazione depositata"
+            }
+            (Self::Protocollo, Delivery::Subito) => {
+                "Subito, un messaggio con il numero di protocollo di ogni istanza"
+            }
+            (_, Delivery::Riepilogo) => {
+                "Un riepilogo al mattino (alle 7) con quelli arrivati nel frattempo"
+            }
+            (Self::Assegnazioni, Delivery::Mai) => {
+                "Nessun messaggio: consulto la coda nella mia area"
+            }
+            (Self::Integrazioni, Delivery::Mai) => {
+                "Nessun messaggio: le vedo nella bacheca della segreteria"
+            }
+            (Self::Protocollo, Delivery::Mai) => {
+                "Nessun messaggio: vedo il numero di protocollo nella mia area"
+            }
+        }
+    }
+}
+
+/// What always arrives to someone holding `role`, whatever they choose.
+pub fn always(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Consigliere => &[
+            "la risposta a una richiesta di integrazione su una pratica che le è assegnata",
+            "il rinvio di una sua pratica da parte del Consiglio o la sua rimessa in istruttoria",
+        ],
+        Role::Segreteria => {
+            &["il termine di dieci giorni per decidere su un'istanza, due giorni prima che scada"]
+        }
+        Role::Avvocato => &[
+            "la ricevuta di presentazione delle istanze",
+            "le richieste di integrazione e il promemoria due giorni prima della scadenza",
+            "la decisione del Consiglio e la delibera firmata",
+        ],
+        Role::Amministratore => &[],
     }
 }
 
@@ -86,9 +187,40 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for c in AssignmentMail::ALL {
-            assert_eq!(AssignmentMail::from_code(c.code()), Some(c));
+        for c in Delivery::ALL {
+            assert_eq!(Delivery::from_code(c.code()), Some(c));
         }
-        assert_eq!(AssignmentMail::from_code("sempre"), None);
+        assert_eq!(Delivery::from_code("sempre"), None);
+        for t in Topic::ALL {
+            assert_eq!(Topic::from_code(t.code()), Some(t));
+        }
+    }
+
+    #[test]
+    fn legal_notices_have_no_topic_and_a_topic_belongs_to_one_role() {
+        assert_eq!(
+            Topic::of(Role::Consigliere, "assegnata"),
+            Some(Topic::Assegnazioni)
+        );
+        assert_eq!(
+            Topic::of(Role::Consigliere, "riassegnata"),
+            Some(Topic::Assegnazioni)
+        );
+        assert_eq!(
+            Topic::of(Role::Segreteria, "integrazione_ricevuta"),
+            Some(Topic::Integrazioni)
+        );
+        // The rapporteur must act on an answer: always sent.
+        assert_eq!(Topic::of(Role::Consigliere, "integrazione_ricevuta"), None);
+        assert_eq!(
+            Topic::of(Role::Avvocato, "protocollata"),
+            Some(Topic::Protocollo)
+        );
+        for legal in ["integrazione_richiesta", "delibera_firmata", "presentata"] {
+            for role in Role::ALL {
+                assert_eq!(Topic::of(role, legal), None, "{legal}");
+            }
+        }
+        assert_eq!(Topic::of(Role::Avvocato, "promemoria_integrazione"), None);
     }
 }

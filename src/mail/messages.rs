@@ -9,7 +9,10 @@ use maud::html;
 use serde_json::Value;
 
 use super::Mailer;
-use crate::{domain::application::workflow::EventKind, store::outbox::Due, store::tenants::Tenant};
+use crate::{
+    domain::{application::workflow::EventKind, notifications::Topic},
+    store::{outbox::Due, tenants::Tenant},
+};
 
 /// Subject and paragraphs of one message.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,10 +73,52 @@ fn account_text(due: &Due, tenant: &Tenant, public_url: &str) -> Option<Text> {
     })
 }
 
+/// What a message is, in a few words, for the pages that list them.
+pub fn template_label(template: &str) -> &str {
+    match template {
+        "attivazione" => "Attivazione dell'account",
+        "reimpostazione" => "Reimpostazione della password",
+        "bozza_creata" => "Codice e PIN della bozza",
+        "promemoria_integrazione" => "Promemoria della scadenza dell'integrazione",
+        "termine_in_scadenza" => "Termine per decidere in scadenza",
+        _ => EventKind::from_code(template).map_or(template, |k| k.label()),
+    }
+}
+
+/// A new draft's code and PIN, to the address given when starting it.
+fn draft_text(due: &Due, tenant: &Tenant, public_url: &str) -> Option<Text> {
+    if due.template != "bozza_creata" {
+        return None;
+    }
+    let code = field(&due.payload, &["codice"]).unwrap_or("");
+    let mut paragraphs = vec![
+        "Buongiorno,".to_owned(),
+        format!(
+            "è stata creata sul servizio del {} la bozza di un'istanza di ammissione al patrocinio a spese dello Stato. Con il codice e il PIN si riprende la compilazione da qualsiasi dispositivo e, dopo l'invio, si segue l'istanza.",
+            tenant.name
+        ),
+        format!("Codice dell'istanza: {code}"),
+    ];
+    if let Some(pin) = field(&due.payload, &["pin"]) {
+        paragraphs.push(format!("PIN: {pin}"));
+    }
+    paragraphs.push("Conservi questo messaggio e non lo inoltri: chi conosce codice e PIN può leggere e modificare la bozza. Se non ha creato lei l'istanza, può ignorarlo.".into());
+    Some(Text {
+        subject: format!("Istanza {code}: codice e PIN per riprendere la compilazione"),
+        paragraphs,
+        link: (
+            format!("{public_url}/{}/istanza#riprendi", tenant.slug),
+            "Riprendi la compilazione".into(),
+        ),
+    })
+}
+
 /// What the message says, for its template (the event's code, or an account e-mail) and
 /// recipient.
 pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
-    if let Some(t) = account_text(due, tenant, public_url) {
+    if let Some(t) =
+        account_text(due, tenant, public_url).or_else(|| draft_text(due, tenant, public_url))
+    {
         return t;
     }
     let p = &due.payload;
@@ -193,31 +238,68 @@ pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
     }
 }
 
-/// A councillor's morning digest: the assignments since the last one.
+/// A morning digest: the choosable notices of one recipient since the last one (new
+/// assignments, answered integrations, protocol registrations).
 pub fn digest_text(rows: &[&Due], tenant: &Tenant, public_url: &str) -> Text {
-    let mut paragraphs = vec![format!(
-        "Le sono state assegnate, come consigliere relatore, {} nuove pratiche:",
-        rows.len()
-    )];
+    let topic_of = |d: &Due| {
+        Topic::ALL
+            .into_iter()
+            .find(|t| Topic::of(t.role(), &d.template) == Some(*t))
+    };
+    let topic = topic_of(rows[0]).filter(|t| rows.iter().all(|d| topic_of(d) == Some(*t)));
+    let n = rows.len();
+    let slug = tenant.slug.as_str();
+    let (subject, intro, link) = match topic {
+        Some(Topic::Assegnazioni) => (
+            format!("Pratiche assegnate: {n}"),
+            format!("Le sono state assegnate, come consigliere relatore, {n} nuove pratiche:"),
+            (
+                format!("{public_url}/{slug}/consiglieri"),
+                "Apri la coda di lavoro",
+            ),
+        ),
+        Some(Topic::Integrazioni) => (
+            format!("Integrazioni depositate: {n}"),
+            format!("Sono arrivate {n} risposte a richieste di integrazione:"),
+            (
+                format!("{public_url}/{slug}/segreteria"),
+                "Apri la bacheca della segreteria",
+            ),
+        ),
+        Some(Topic::Protocollo) => (
+            format!("Istanze registrate nel protocollo: {n}"),
+            format!("La segreteria ha registrato nel protocollo {n} sue istanze:"),
+            (
+                format!("{public_url}/{slug}/avvocati"),
+                "Apri la sua area riservata",
+            ),
+        ),
+        None => (
+            format!("Riepilogo degli avvisi: {n}"),
+            format!("Gli avvisi dall'ultimo riepilogo ({n}):"),
+            (format!("{public_url}/{slug}/accesso"), "Accedi al servizio"),
+        ),
+    };
+    let mut paragraphs = vec![intro];
     for d in rows {
         let code = field(&d.payload, &["codice"]).unwrap_or("");
-        paragraphs.push(
-            match field(&d.payload, &["protocollo"])
-                .or(field(&d.payload, &["dettagli", "protocollo"]))
-            {
-                Some(n) => format!("• istanza {code} (protocollo n. {n})"),
-                None => format!("• istanza {code}"),
-            },
-        );
+        let mut line = match field(&d.payload, &["protocollo"])
+            .or(field(&d.payload, &["dettagli", "protocollo"]))
+        {
+            Some(n) => format!("• istanza {code} (protocollo n. {n})"),
+            None => format!("• istanza {code}"),
+        };
+        if topic.is_none() {
+            let label =
+                EventKind::from_code(&d.template).map_or(d.template.as_str(), |k| k.label());
+            line.push_str(&format!(": {label}"));
+        }
+        paragraphs.push(line);
     }
-    paragraphs.push("Le trova nella sua coda di lavoro.".into());
     Text {
-        subject: format!("Pratiche assegnate: {}", rows.len()),
+        subject,
         paragraphs,
-        link: (
-            format!("{public_url}/{}/consiglieri", tenant.slug),
-            "Apri la coda di lavoro".into(),
-        ),
+        link: (link.0, link.1.into()),
     }
 }
 
@@ -248,16 +330,10 @@ pub fn build_digest(
     tenant: &Tenant,
     rows: &[&Due],
     message_id: &str,
+    from: &Mailbox,
 ) -> Result<Message, String> {
     let t = digest_text(rows, tenant, &mailer.public_url);
-    compose(
-        tenant,
-        &rows[0].recipient,
-        t,
-        message_id,
-        &mailer.from,
-        None,
-    )
+    compose(tenant, &rows[0].recipient, t, message_id, from, None)
 }
 
 fn compose(

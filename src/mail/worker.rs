@@ -3,7 +3,7 @@
 //! SMTP, marks it sent in the same transaction, or schedules the next attempt with an
 //! exponential backoff; after [`super::MAX_ATTEMPTS`] the row is set aside as undeliverable.
 //! A temporary SMTP failure (the server down) stops the round: the rest waits for the next.
-//! A councillor's digest rows go as one message.
+//! The morning digest rows of one recipient go as one message.
 
 use std::{sync::Arc, time::Duration};
 
@@ -57,10 +57,10 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
                         .as_deref()
                         .and_then(|p| p.parse::<Mailbox>().ok()),
                 );
+            let from = pec.as_ref().map_or(&mailer.from, |(_, from)| from);
             let built = if first.digest {
-                messages::build_digest(mailer, &tenant, &rows, &message_id)
+                messages::build_digest(mailer, &tenant, &rows, &message_id, from)
             } else {
-                let from = pec.as_ref().map_or(&mailer.from, |(_, from)| from);
                 let file = signed_delibera(&mut tx, storage, &tenant, first).await;
                 messages::build(mailer, &tenant, first, &message_id, from, file)
             };

@@ -6,11 +6,16 @@ use uuid::Uuid;
 
 use crate::{
     db::TenantTx,
-    domain::access::{Grant, ManageSettings},
+    domain::{
+        access::{Grant, ManageSettings, Role},
+        notifications::{Topic, next_digest},
+    },
 };
 
 /// Queues one message per address of the application's parties: the chosen lawyer (e-mail,
-/// else PEC) and the applicant's e-mail when they gave one. Returns how many were queued.
+/// else PEC) and the applicant's e-mail when they gave one. A lawyer with an account gets a
+/// choosable notice as they chose (at once, in the morning digest, or not at all). Returns
+/// how many were queued.
 pub async fn to_parties(
     tx: &mut TenantTx,
     event_id: Option<i64>,
@@ -19,29 +24,39 @@ pub async fn to_parties(
     payload: &Value,
 ) -> anyhow::Result<u64> {
     let tenant = tx.tenant().0;
+    let topic = Topic::of(Role::Avvocato, template).map(Topic::code);
     Ok(sqlx::query(
         "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, recipient_kind,
-                             template, payload, via_pec)
-         SELECT DISTINCT $1::uuid, $2::bigint, $3::uuid, r, kind, $4, $5, via_pec FROM (
+                             template, payload, via_pec, digest, next_attempt_at)
+         SELECT DISTINCT $1::uuid, $2::bigint, $3::uuid, r, kind, $4, $5, via_pec,
+                delivery = 'riepilogo', CASE WHEN delivery = 'riepilogo' THEN $7 ELSE now() END
+           FROM (
              SELECT COALESCE(l.email, l.pec) AS r, 'avvocato' AS kind,
-                    l.email IS NULL AS via_pec
+                    l.email IS NULL AS via_pec,
+                    COALESCE((SELECT c.delivery FROM users u
+                                JOIN mail_choices c ON c.user_id = u.id AND c.topic = $6
+                               WHERE u.lawyer_id = l.id AND u.status = 'attivo'), 'subito')
+                        AS delivery
                FROM applications a JOIN lawyers l ON l.id = a.lawyer_id WHERE a.id = $3
              UNION
-             SELECT applicant_email, 'richiedente', false FROM applications WHERE id = $3
-         ) recipients WHERE r IS NOT NULL AND r <> ''",
+             SELECT applicant_email, 'richiedente', false, 'subito'
+               FROM applications WHERE id = $3
+         ) recipients WHERE r IS NOT NULL AND r <> '' AND delivery <> 'mai'",
     )
     .bind(tenant)
     .bind(event_id)
     .bind(application)
     .bind(template)
     .bind(payload)
+    .bind(topic)
+    .bind(next_digest(chrono::Utc::now()))
     .execute(tx.conn())
     .await?
     .rows_affected())
 }
 
-/// Queues one message to an account of the Ordine (a councillor given a case, say). A new
-/// assignment follows the councillor's choice: at once, in the morning digest, or not at all.
+/// Queues one message to an account of the Ordine (a councillor given a case, say), as they
+/// chose for a choosable notice (a new assignment): at once, in the morning digest, or not at all.
 pub async fn to_user(
     tx: &mut TenantTx,
     event_id: Option<i64>,
@@ -50,31 +65,10 @@ pub async fn to_user(
     template: &str,
     payload: &Value,
 ) -> anyhow::Result<u64> {
-    let tenant = tx.tenant().0;
-    let assignment = matches!(template, "assegnata" | "riassegnata");
-    Ok(sqlx::query(
-        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, template, payload,
-                             digest, next_attempt_at)
-         SELECT $1, $2, $6, email, $4, $5, digest,
-                CASE WHEN digest THEN $8 ELSE now() END
-           FROM (SELECT email, $7 AND mail_assignments = 'riepilogo' AS digest, mail_assignments
-                   FROM users WHERE id = $3 AND status = 'attivo') u
-          WHERE NOT ($7 AND mail_assignments = 'mai')",
-    )
-    .bind(tenant)
-    .bind(event_id)
-    .bind(user)
-    .bind(template)
-    .bind(payload)
-    .bind(application)
-    .bind(assignment)
-    .bind(crate::domain::notifications::next_digest(chrono::Utc::now()))
-    .execute(tx.conn())
-    .await?
-    .rows_affected())
+    to_accounts(tx, event_id, application, Some(user), template, payload).await
 }
 
-/// Queues one message to each active account of the Ordine's secretariat.
+/// Queues one message to each active account of the Ordine's secretariat, as each chose.
 pub async fn to_secretariat(
     tx: &mut TenantTx,
     event_id: Option<i64>,
@@ -82,18 +76,48 @@ pub async fn to_secretariat(
     template: &str,
     payload: &Value,
 ) -> anyhow::Result<u64> {
+    to_accounts(tx, event_id, application, None, template, payload).await
+}
+
+/// One account (`Some`, a councillor) or every secretariat account (`None`).
+async fn to_accounts(
+    tx: &mut TenantTx,
+    event_id: Option<i64>,
+    application: Uuid,
+    user: Option<Uuid>,
+    template: &str,
+    payload: &Value,
+) -> anyhow::Result<u64> {
     let tenant = tx.tenant().0;
+    let role = if user.is_some() {
+        Role::Consigliere
+    } else {
+        Role::Segreteria
+    };
+    let topic = Topic::of(role, template).map(Topic::code);
     Ok(sqlx::query(
-        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, template, payload)
-         SELECT $1, $2, $3, u.email, $4, $5 FROM users u
-          WHERE u.status = 'attivo'
-            AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'segreteria')",
+        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, template, payload,
+                             digest, next_attempt_at)
+         SELECT $1, $2, $3, email, $4, $5, delivery = 'riepilogo',
+                CASE WHEN delivery = 'riepilogo' THEN $8 ELSE now() END
+           FROM (SELECT u.email, COALESCE(c.delivery, 'subito') AS delivery
+                   FROM users u
+                   LEFT JOIN mail_choices c ON c.user_id = u.id AND c.topic = $7
+                  WHERE u.status = 'attivo'
+                    AND CASE WHEN $6::uuid IS NULL
+                             THEN EXISTS (SELECT 1 FROM user_roles r
+                                           WHERE r.user_id = u.id AND r.role = 'segreteria')
+                             ELSE u.id = $6 END) u
+          WHERE delivery <> 'mai'",
     )
     .bind(tenant)
     .bind(event_id)
     .bind(application)
     .bind(template)
     .bind(payload)
+    .bind(user)
+    .bind(topic)
+    .bind(next_digest(chrono::Utc::now()))
     .execute(tx.conn())
     .await?
     .rows_affected())
@@ -140,12 +164,13 @@ pub async fn take_due(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Due>>
     .await?)
 }
 
-/// Marks a message sent; an account link it carried is forgotten (the e-mail has it now).
+/// Marks a message sent; the secret it carried (an account link, a draft's PIN) is forgotten:
+/// the e-mail has it now.
 pub async fn mark_sent(tx: &mut TenantTx, id: i64, message_id: &str) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'inviato', sent_at = now(), message_id = $2,
                 attempts = attempts + 1, last_error = NULL,
-                payload = payload - 'percorso'
+                payload = payload - 'percorso' - 'pin'
           WHERE id = $1",
     )
     .bind(id)
@@ -239,6 +264,32 @@ pub async fn account_link(
     .bind(purpose)
     .bind(path)
     .bind(valid_until)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Queues the e-mail with a new draft's code and PIN to the address given when starting it;
+/// the PIN stays in the row only until the message is sent.
+pub async fn draft_pin(
+    tx: &mut TenantTx,
+    application: Uuid,
+    email: &str,
+    code: &str,
+    pin: &str,
+) -> anyhow::Result<()> {
+    let tenant = tx.tenant().0;
+    sqlx::query(
+        "INSERT INTO outbox (tenant_id, application_id, recipient, recipient_kind, template,
+                             payload)
+         VALUES ($1, $2, $3, 'richiedente', 'bozza_creata',
+                 jsonb_build_object('codice', $4::text, 'pin', $5::text))",
+    )
+    .bind(tenant)
+    .bind(application)
+    .bind(email)
+    .bind(code)
+    .bind(pin)
     .execute(tx.conn())
     .await?;
     Ok(())

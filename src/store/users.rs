@@ -5,7 +5,10 @@ use uuid::Uuid;
 
 use crate::{
     db::TenantTx,
-    domain::access::{Grant, ManageUsers, Role},
+    domain::{
+        access::{Grant, ManageUsers, Role},
+        notifications::{Delivery, Topic},
+    },
     store::applications::token_hash,
 };
 
@@ -355,30 +358,41 @@ pub async fn spend_link(tx: &mut TenantTx, token: &str) -> anyhow::Result<bool> 
         == 1)
 }
 
-/// The councillor's choice for the e-mail of a new assignment.
-pub async fn assignment_mail(
-    tx: &mut TenantTx,
-    id: Uuid,
-) -> anyhow::Result<crate::domain::notifications::AssignmentMail> {
-    let code: String = sqlx::query_scalar("SELECT mail_assignments FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_one(tx.conn())
-        .await?;
-    Ok(
-        crate::domain::notifications::AssignmentMail::from_code(&code)
-            .unwrap_or(crate::domain::notifications::AssignmentMail::Subito),
-    )
+/// How the person gets each choosable notice (the default, at once, for those not chosen).
+pub async fn mail_choices(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<Vec<(Topic, Delivery)>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT topic, delivery FROM mail_choices WHERE user_id = $1")
+            .bind(id)
+            .fetch_all(tx.conn())
+            .await?;
+    Ok(Topic::ALL
+        .into_iter()
+        .map(|t| {
+            let chosen = rows
+                .iter()
+                .find(|(topic, _)| topic == t.code())
+                .and_then(|(_, d)| Delivery::from_code(d));
+            (t, chosen.unwrap_or(Delivery::Subito))
+        })
+        .collect())
 }
 
-pub async fn set_assignment_mail(
+pub async fn set_mail_choice(
     tx: &mut TenantTx,
     id: Uuid,
-    choice: crate::domain::notifications::AssignmentMail,
+    topic: Topic,
+    delivery: Delivery,
 ) -> anyhow::Result<()> {
-    sqlx::query("UPDATE users SET mail_assignments = $2 WHERE id = $1")
-        .bind(id)
-        .bind(choice.code())
-        .execute(tx.conn())
-        .await?;
+    let tenant = tx.tenant().0;
+    sqlx::query(
+        "INSERT INTO mail_choices (tenant_id, user_id, topic, delivery) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, topic) DO UPDATE SET delivery = EXCLUDED.delivery",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(topic.code())
+    .bind(delivery.code())
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }

@@ -41,10 +41,20 @@ impl<'a> PageMeta<'a> {
     /// A page of a reserved area: the header shows who is logged in, with the logout button,
     /// and htmx sends the session's CSRF token with every request.
     pub fn area<R: AreaRole>(title: &'a str, tenant: &'a Tenant, who: &'a InArea<R>) -> Self {
+        Self::signed_in(title, tenant, &who.user, &who.csrf)
+    }
+
+    /// A page of the person's own (e-mail choices), whatever their roles.
+    pub fn signed_in(
+        title: &'a str,
+        tenant: &'a Tenant,
+        user: &'a SessionUser,
+        csrf: &'a str,
+    ) -> Self {
         Self {
             title,
             tenant: Some(tenant),
-            user: Some((&who.user, &who.csrf)),
+            user: Some((user, csrf)),
         }
     }
 }
@@ -98,6 +108,7 @@ pub fn page(meta: &PageMeta, content: Markup) -> Markup {
                                 @if let (Some((user, csrf)), Some(t)) = (meta.user, meta.tenant) {
                                     div class="it-header-slim-right-zone" {
                                         span class="text-white me-3 d-none d-md-inline" { (user.name) }
+                                        a class="text-white me-3" href=(format!("/{}/avvisi", t.slug)) { "Avvisi e-mail" }
                                         form method="post" action=(format!("/{}/esci", t.slug)) class="d-inline" {
                                             (csrf_field(csrf))
                                             button type="submit" class="btn btn-primary btn-sm" { "Esci" }

@@ -21,6 +21,7 @@ pub mod admin;
 mod health;
 mod home;
 pub mod lawyer;
+mod notices;
 pub mod public;
 pub mod rapporteur;
 pub mod secretariat;
@@ -472,17 +473,9 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             secretariat::attachment_content,
         ),
+        RouteDef::get("/{slug}/avvisi", Tenant, notices::show),
+        RouteDef::post("/{slug}/avvisi", Tenant, notices::save),
         RouteDef::get("/{slug}/consiglieri", Tenant, rapporteur::entry),
-        RouteDef::get(
-            "/{slug}/consiglieri/avvisi",
-            Tenant,
-            rapporteur::notices::show,
-        ),
-        RouteDef::post(
-            "/{slug}/consiglieri/avvisi",
-            Tenant,
-            rapporteur::notices::save,
-        ),
         RouteDef::get(
             "/{slug}/consiglieri/firma",
             Tenant,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     helpers::{TestApp, spawn_app_with},
-    workflow::{SLUG, case_path, copies, office, register, submitted, version_of},
+    workflow::{SLUG, between, case_path, copies, office, register, submitted, version_of},
 };
 
 /// aiosmtpd's Maildir handler that refuses some recipients, as a real server refuses a
@@ -732,7 +732,7 @@ async fn a_councillor_chooses_how_to_hear_of_new_assignments() {
     let of = office(&app).await;
     let (rossi, verdi) = (&of.councillors[0], &of.councillors[1]);
     let rel = app.login(rossi).await;
-    let url = format!("/{SLUG}/consiglieri/avvisi");
+    let url = format!("/{SLUG}/avvisi");
     let (status, page) = rel.page(&app, &url).await;
     assert_eq!(status, 200);
     assert!(page.contains("Nuove pratiche assegnate"));
@@ -752,7 +752,7 @@ async fn a_councillor_chooses_how_to_hear_of_new_assignments() {
     let res = rel.post(&app, &url, &[("assegnazioni", "riepilogo")]).await;
     assert_eq!(res.status(), 303);
     let (_, page) = rel.page(&app, &format!("{url}?salvato=1")).await;
-    assert!(page.contains("Scelta salvata."));
+    assert!(page.contains("Scelte salvate."));
     assert!(page.contains(r#"value="riepilogo" checked"#));
     let other = app.login(verdi).await;
     let res = other.post(&app, &url, &[("assegnazioni", "mai")]).await;
@@ -918,4 +918,250 @@ async fn the_signed_delibera_goes_attached_when_the_ordine_chooses_so() {
         assert!(name.ends_with(".pdf.p7m"), "{name}");
         assert_eq!(bytes, &signed, "the signed file, as verified");
     }
+}
+
+#[tokio::test]
+async fn the_draft_code_and_pin_go_to_the_address_given_and_the_pin_is_then_forgotten() {
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let app = with_mail(&smtp).await;
+    let _of = office(&app).await;
+    let url = app.url(&format!("/{SLUG}/istanza/nuova"));
+    // A wrong address: said in Italian, what was typed is kept, no draft.
+    let res = app
+        .client
+        .post(&url)
+        .form(&[("email", "anna.rossi@example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("L&#39;indirizzo e-mail non è valido")
+            || body.contains("L'indirizzo e-mail non è valido")
+    );
+    assert!(body.contains(r#"value="anna.rossi@example""#));
+    assert!(body.contains(r#"aria-invalid="true""#));
+
+    let res = app
+        .client
+        .post(&url)
+        .form(&[("email", " Anna.Rossi@Example.it ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let code = between(&body, "id=\"codice-istanza\">", "<")
+        .unwrap()
+        .to_owned();
+    let pin = between(&body, "id=\"pin-istanza\">", "<")
+        .unwrap()
+        .to_owned();
+    assert!(body.contains("inviati anche a <strong>anna.rossi@example.it</strong>"));
+
+    let mails = smtp.wait_for(1).await;
+    settle().await;
+    assert_eq!(smtp.received().len(), 1);
+    let m = &mails[0];
+    assert!(m.to.contains("anna.rossi@example.it"), "{}", m.to);
+    assert_eq!(
+        m.subject,
+        format!("Istanza {code}: codice e PIN per riprendere la compilazione")
+    );
+    assert!(m.text.contains(&format!("Codice dell'istanza: {code}")));
+    assert!(m.text.contains(&format!("PIN: {pin}")));
+    assert!(m.text.contains(&format!("/{SLUG}/istanza#riprendi")));
+    assert!(m.html.contains(&pin));
+
+    // Sent: the PIN is no longer kept in clear.
+    let mut conn = app.admin_connection().await;
+    let (status, has_pin): (String, bool) = sqlx::query_as(
+        "SELECT status, payload ? 'pin' FROM app.outbox WHERE template = 'bozza_creata'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), has_pin), ("inviato", false));
+
+    // Code and PIN from the e-mail open the draft on another device.
+    let other = crate::helpers::new_client();
+    let res = other
+        .post(app.url(&format!("/{SLUG}/istanza/riprendi")))
+        .form(&[("codice", code.as_str()), ("pin", pin.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+
+    // Without an address nothing is sent.
+    let res = app.client.post(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!res.text().await.unwrap().contains("inviati anche a"));
+    settle().await;
+    assert_eq!(smtp.received().len(), 1);
+}
+
+#[tokio::test]
+async fn lawyers_and_the_secretariat_choose_too_and_legal_notices_cannot_be_switched_off() {
+    use patrocinio::domain::access::Role;
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let app = with_mail(&smtp).await;
+    let of = office(&app).await;
+    let url = format!("/{SLUG}/avvisi");
+    // Only for someone logged in.
+    let res = app.client.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/accesso?torna=")
+    );
+
+    let lawyer = app
+        .user(
+            SLUG,
+            "anna.bianchi@avvocati.example.it",
+            &[Role::Avvocato],
+            false,
+            Some(of.o.lawyer),
+        )
+        .await;
+    let avv = app.login(&lawyer).await;
+    let (status, page) = avv.page(&app, &url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Registrazione nel protocollo delle mie istanze"));
+    assert!(page.contains("la decisione del Consiglio e la delibera firmata"));
+    assert!(!page.contains("Nuove pratiche assegnate"));
+    assert_eq!(
+        avv.post(&app, &url, &[("protocollo", "riepilogo")])
+            .await
+            .status(),
+        303
+    );
+
+    // A second secretariat account keeps the default.
+    let desk = app
+        .user(
+            SLUG,
+            "sportello@ordine.example.it",
+            &[Role::Segreteria],
+            true,
+            None,
+        )
+        .await;
+
+    let admin = app
+        .user(
+            SLUG,
+            "amministrazione@ordine.example.it",
+            &[Role::Amministratore],
+            true,
+            None,
+        )
+        .await;
+    let adm = app.login(&admin).await;
+    let (status, page) = adm.page(&app, &url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Per il suo ruolo non ci sono altri avvisi da scegliere."));
+    assert!(page.contains("attivazione, reimpostazione della password"));
+
+    let (id, code) = submitted(&app, &of.o).await;
+    let (seg, rel) = crate::workflow::in_examination(&app, &of, id).await;
+    let (_, page) = seg.page(&app, &url).await;
+    assert!(page.contains("Integrazioni depositate dai richiedenti"));
+    assert!(page.contains("il termine di dieci giorni per decidere"));
+    // Nothing chosen: refused with a message.
+    let res = seg.post(&app, &url, &[]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains(
+        "Scegliere come ricevere gli avvisi: «Integrazioni depositate dai richiedenti»."
+    ));
+    assert_eq!(
+        seg.post(&app, &url, &[("integrazioni", "mai")])
+            .await
+            .status(),
+        303
+    );
+    let (_, page) = seg.page(&app, &url).await;
+    assert!(page.contains(r#"value="mai" checked"#));
+    request_integration(&app, &rel, id).await;
+    let (_, page) = avv.page(&app, &case_path("avvocati", id)).await;
+    let v = version_of(&page);
+    let res = avv
+        .client
+        .post(app.url(&format!(
+            "{}/integrazione?_csrf={}",
+            case_path("avvocati", id),
+            avv.csrf
+        )))
+        .multipart(crate::workflow::multipart_answer(
+            &v,
+            &[("file_redditi", "cu-2025.pdf")],
+            None,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // Receipt (2), registration (applicant only), assignment, request (2), answer (rapporteur
+    // and the secretariat account that did not switch it off).
+    smtp.wait_for(8).await;
+    settle().await;
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 8, "{mails:#?}");
+    let answered: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("Integrazione ricevuta"))
+        .collect();
+    assert_eq!(answered.len(), 2, "{answered:#?}");
+    assert!(
+        answered
+            .iter()
+            .any(|m| m.to.contains(&of.councillors[0].email))
+    );
+    assert!(answered.iter().any(|m| m.to.contains(&desk.email)));
+    assert!(
+        !answered
+            .iter()
+            .any(|m| m.to.contains(&of.secretariat.email))
+    );
+    // The lawyer had the legal notices at once, the registration waits for the morning.
+    let mut conn = app.admin_connection().await;
+    let lawyer_address: String =
+        sqlx::query_scalar("SELECT COALESCE(email, pec) FROM app.lawyers WHERE id = $1")
+            .bind(of.o.lawyer)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let to_lawyer: Vec<&str> = mails
+        .iter()
+        .filter(|m| m.to.contains(&lawyer_address))
+        .map(|m| m.subject.as_str())
+        .collect();
+    assert_eq!(to_lawyer.len(), 2, "receipt and request: {to_lawyer:?}");
+    assert!(
+        !to_lawyer
+            .iter()
+            .any(|s| s.starts_with("Registrata nel protocollo"))
+    );
+    sqlx::query("UPDATE app.outbox SET next_attempt_at = now() WHERE digest")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mails = smtp.wait_for(9).await;
+    let digest = &mails[8];
+    assert!(digest.to.contains(&lawyer_address));
+    assert_eq!(digest.subject, "Istanze registrate nel protocollo: 1");
+    assert!(
+        digest
+            .text
+            .contains(&format!("• istanza {code} (protocollo n. ")),
+        "{}",
+        digest.text
+    );
+    assert!(digest.text.contains(&format!("/{SLUG}/avvocati")));
 }

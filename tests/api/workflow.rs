@@ -801,7 +801,7 @@ async fn ask(app: &TestApp, rel: &LoggedIn, id: Uuid) {
     assert_eq!(res.status(), 303);
 }
 
-fn multipart_answer(
+pub fn multipart_answer(
     version: &str,
     files: &[(&str, &str)],
     answer: Option<&str>,

@@ -101,6 +101,10 @@ pub fn parse_date(input: &str) -> Option<NaiveDate> {
         .ok()
 }
 
+/// An optional e-mail address that is not one.
+pub const EMAIL_INVALID: &str =
+    "L'indirizzo e-mail non è valido: verificarlo oppure lasciare il campo vuoto.";
+
 pub fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
@@ -410,12 +414,7 @@ fn applicant(form: &Form, ctx: &Context, out: &mut Issues) {
         ),
     }
     if !a.email.is_empty() && !is_email(&a.email) {
-        out.block(
-            "V5",
-            s,
-            "email",
-            "L'indirizzo e-mail non è valido: verificarlo oppure lasciare il campo vuoto.",
-        );
+        out.block("V5", s, "email", EMAIL_INVALID);
     }
 }
 

@@ -11,9 +11,9 @@ use maud::{Markup, html};
 use crate::{
     domain::{
         access::{Grant, ManageSettings, authorize},
-        application::workflow::EventKind,
         time,
     },
+    mail::messages,
     store::{
         audit::{self, Actor, Entry},
         outbox,
@@ -73,7 +73,7 @@ pub async fn list(
                                 tr id=(format!("messaggio-{}", r.id)) {
                                     td { (r.recipient) }
                                     td {
-                                        (EventKind::from_code(&r.template).map_or(r.template.as_str(), |k| k.label()))
+                                        (messages::template_label(&r.template))
                                         br; small { "del " (time::format_date_time(r.created_at)) }
                                     }
                                     td { (r.code.as_deref().unwrap_or("—")) }

@@ -331,47 +331,75 @@ impl<R: AreaRole> FromRequestParts<super::AppState> for InArea<R> {
         parts: &mut Parts,
         state: &super::AppState,
     ) -> Result<Self, Response> {
-        let tenant = CurrentTenant::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let Some(user) = user else {
-            let back = parts.uri.path();
-            let target = format!(
-                "/{}/accesso?torna={}",
-                tenant.slug,
-                url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
-            );
-            return Err(Redirect::to(&target).into_response());
-        };
-        if !user.has(R::ROLE) {
-            // On a page that names a record the answer does not even say it exists.
-            let names_record = parts
-                .extensions
-                .get::<axum::extract::MatchedPath>()
-                .is_some_and(|m| super::tenant::names_a_record(m.as_str()));
-            let refusal = if names_record {
-                AppError::NotFound
-            } else {
-                AppError::Forbidden
-            };
-            return Err(refusal.into_response());
-        }
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|(s, m)| (s, m).into_response())?;
-        let csrf = session
-            .get::<String>(CSRF_KEY)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let SignedIn { user, csrf } = signed_in(parts, state, Some(R::ROLE)).await?;
         Ok(Self {
             user,
             csrf,
             _role: std::marker::PhantomData,
         })
     }
+}
+
+/// Anyone logged in to this Ordine, whatever their roles: their own pages (e-mail choices).
+pub struct SignedIn {
+    pub user: SessionUser,
+    pub csrf: String,
+}
+
+impl FromRequestParts<super::AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Response> {
+        signed_in(parts, state, None).await
+    }
+}
+
+/// The person logged in to this Ordine, holding `role` when one is asked; otherwise the login
+/// page (not logged in) or a refusal (403, or 404 on a page that names a record).
+async fn signed_in(
+    parts: &mut Parts,
+    state: &super::AppState,
+    role: Option<Role>,
+) -> Result<SignedIn, Response> {
+    let tenant = CurrentTenant::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let MaybeUser(user) = MaybeUser::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Some(user) = user else {
+        let back = parts.uri.path();
+        let target = format!(
+            "/{}/accesso?torna={}",
+            tenant.slug,
+            url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        );
+        return Err(Redirect::to(&target).into_response());
+    };
+    if role.is_some_and(|r| !user.has(r)) {
+        // On a page that names a record the answer does not even say it exists.
+        let names_record = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .is_some_and(|m| super::tenant::names_a_record(m.as_str()));
+        let refusal = if names_record {
+            AppError::NotFound
+        } else {
+            AppError::Forbidden
+        };
+        return Err(refusal.into_response());
+    }
+    let session = Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(s, m)| (s, m).into_response())?;
+    let csrf = session
+        .get::<String>(CSRF_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    Ok(SignedIn { user, csrf })
 }

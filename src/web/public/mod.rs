@@ -53,16 +53,17 @@ use crate::{
         attachments::{self as attachment_store, Attachment},
         lawyers::{self, Lawyer},
         offices::{self, Office},
+        outbox,
         tenants::Tenant,
     },
 };
 
 /// What the applicant needs to know before starting, and the two ways in.
 pub async fn entry(tenant: CurrentTenant) -> Markup {
-    entry_page(&tenant, None, "")
+    entry_page(&tenant, &views::EntryForms::default())
 }
 
-fn entry_page(tenant: &Tenant, resume_error: Option<&str>, code: &str) -> Markup {
+fn entry_page(tenant: &Tenant, forms: &views::EntryForms) -> Markup {
     let base = format!("/{}", tenant.slug);
     layout::page(
         &PageMeta::tenant("Istanza di ammissione", tenant),
@@ -73,7 +74,7 @@ fn entry_page(tenant: &Tenant, resume_error: Option<&str>, code: &str) -> Markup
                 "L'istanza può essere presentata dal richiedente oppure dall'avvocato che lo assiste, "
                 "senza registrarsi. Il Consiglio dell'Ordine decide entro dieci giorni dal deposito (art. 126 D.P.R. 115/2002)."
             }
-            (views::entry_actions(tenant, resume_error, code))
+            (views::entry_actions(tenant, forms))
             h2 class="h4 mt-4" { "Per quali giudizi" }
             p {
                 "Il Consiglio dell'Ordine decide sulle istanze per i giudizi civili (compresi famiglia, lavoro, "
@@ -107,18 +108,38 @@ fn with_cookie(mut res: Response, cookie: Option<axum::http::HeaderValue>) -> Re
     res
 }
 
-/// Creates a draft with a fresh code and PIN and shows them once. A lawyer logged in to this
-/// Ordine is recorded as the filer, so that the application appears in their area.
+/// Creates a draft with a fresh code and PIN and shows them once; with an e-mail address
+/// (optional) they also go there. A lawyer logged in to this Ordine is recorded as the filer,
+/// so that the application appears in their area.
 pub async fn create(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     MaybeUser(user): MaybeUser,
     headers: HeaderMap,
+    body: String,
 ) -> Result<Response, AppError> {
+    // The form has one optional field: read it whatever the body (a bare POST starts too).
+    let email = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "email")
+        .map(|(_, v)| v.trim().to_lowercase())
+        .unwrap_or_default();
+    if !email.is_empty() && !check::is_email(&email) {
+        let forms = views::EntryForms {
+            email: &email,
+            start_error: Some(check::EMAIL_INVALID),
+            ..Default::default()
+        };
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            entry_page(&tenant, &forms),
+        )
+            .into_response());
+    }
     let filer = user
         .filter(|u| u.tenant == tenant.id && u.has(Role::Avvocato))
         .map(|u| u.id);
-    start_draft(&state, &tenant, &headers, "portale", filer).await
+    let email = (!email.is_empty()).then_some(email.as_str());
+    start_draft(&state, &tenant, &headers, "portale", filer, email).await
 }
 
 /// A new draft through `channel` (`portale`, or `sportello`, `posta`, `pec` when the
@@ -129,6 +150,7 @@ pub async fn start_draft(
     headers: &HeaderMap,
     channel: &str,
     filed_by_user: Option<Uuid>,
+    email: Option<&str>,
 ) -> Result<Response, AppError> {
     let pin = crypto::random_pin();
     let pin_hash = crypto::hash_secret(pin.as_str()).await?;
@@ -145,10 +167,13 @@ pub async fn start_draft(
     }
     let (device, cookie) = access::ensure_device_token(state, headers);
     applications::grant_device(&mut tx, &device, id).await?;
+    if let Some(email) = email {
+        outbox::draft_pin(&mut tx, id, email, code.as_str(), &pin.display()).await?;
+    }
     tx.commit().await?;
     tracing::info!(application.id = %id, channel, "draft created");
     Ok(with_cookie(
-        views::created_page(tenant, id, code.as_str(), &pin.display()).into_response(),
+        views::created_page(tenant, id, code.as_str(), &pin.display(), email).into_response(),
         cookie,
     ))
 }
@@ -182,7 +207,12 @@ pub async fn resume(
             } else {
                 REFUSED
             };
-            let mut res = entry_page(&tenant, Some(message), &input.codice).into_response();
+            let forms = views::EntryForms {
+                code: &input.codice,
+                resume_error: Some(message),
+                ..Default::default()
+            };
+            let mut res = entry_page(&tenant, &forms).into_response();
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(res);
         }

@@ -723,7 +723,13 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// The draft's code and PIN, shown once right after creation.
-pub fn created_page(tenant: &Tenant, id: Uuid, code: &str, pin: &str) -> Markup {
+pub fn created_page(
+    tenant: &Tenant,
+    id: Uuid,
+    code: &str,
+    pin: &str,
+    email: Option<&str>,
+) -> Markup {
     layout::page(
         &PageMeta::tenant("Istanza creata", tenant),
         html! {
@@ -738,21 +744,47 @@ pub fn created_page(tenant: &Tenant, id: Uuid, code: &str, pin: &str) -> Markup 
                     dt class="col-sm-3" { "PIN" }
                     dd class="col-sm-9 h3 text-monospace" id="pin-istanza" { (pin) }
                 }
+                @if let Some(email) = email {
+                    p class="mt-2 mb-0" { "Codice e PIN sono stati inviati anche a " strong { (email) } "." }
+                }
             }
             a class="btn btn-primary mt-3" href=(step_url(tenant, id, Step::Filing)) { "Inizia la compilazione" }
         },
     )
 }
 
-/// Start a new application or resume one with code and PIN.
-pub fn entry_actions(tenant: &Tenant, resume_error: Option<&str>, code: &str) -> Markup {
+/// What the entry page shows again after a refusal: what was typed and what was wrong.
+#[derive(Default)]
+pub struct EntryForms<'a> {
+    /// The address for code and PIN, to start.
+    pub email: &'a str,
+    pub start_error: Option<&'a str>,
+    /// The code typed to resume.
+    pub code: &'a str,
+    pub resume_error: Option<&'a str>,
+}
+
+/// Start a new application (code and PIN also by e-mail, if one is given) or resume one with
+/// code and PIN.
+pub fn entry_actions(tenant: &Tenant, forms: &EntryForms) -> Markup {
     html! {
         div class="row mt-4" {
             div class="col-md-6 mb-4" {
                 div class="card card-bg h-100" { div class="card-body" {
                     h2 class="h4 card-title" { "Nuova istanza" }
                     p { "Si riceveranno un codice e un PIN per riprendere la compilazione e seguire l'istanza." }
-                    form method="post" action=(format!("{}/nuova", base(tenant))) {
+                    form method="post" action=(format!("{}/nuova", base(tenant))) novalidate {
+                        @if let Some(error) = forms.start_error {
+                            div class="alert alert-danger" role="alert" id="email-bozza-errore" { (error) }
+                        }
+                        div class="form-group" {
+                            label class="active" for="email-bozza" { "E-mail per ricevere codice e PIN (facoltativa)" }
+                            input type="email" class=(if forms.start_error.is_some() { "form-control is-invalid" } else { "form-control" })
+                                id="email-bozza" name="email" value=(forms.email) autocomplete="email"
+                                aria-invalid=[forms.start_error.map(|_| "true")]
+                                aria-describedby=(if forms.start_error.is_some() { "email-bozza-errore email-bozza-aiuto" } else { "email-bozza-aiuto" });
+                            small id="email-bozza-aiuto" class="form-text" { "Per non perderli: si possono comunque annotare alla pagina successiva." }
+                        }
                         button type="submit" class="btn btn-primary" { "Compila una nuova istanza" }
                     }
                 }}
@@ -760,7 +792,7 @@ pub fn entry_actions(tenant: &Tenant, resume_error: Option<&str>, code: &str) ->
             div class="col-md-6 mb-4" {
                 div class="card card-bg h-100" { div class="card-body" {
                     h2 class="h4 card-title" id="riprendi" { "Riprendi un'istanza" }
-                    (code_pin_form(&format!("{}/riprendi", base(tenant)), "Riprendi", resume_error, code))
+                    (code_pin_form(&format!("{}/riprendi", base(tenant)), "Riprendi", forms.resume_error, forms.code))
                 }}
             }
         }

@@ -2,7 +2,6 @@
 //! examination and decision.
 
 mod examination;
-pub mod notices;
 mod signing;
 
 pub use examination::{propose, request_integration, send_back};
@@ -51,7 +50,7 @@ pub async fn entry(
         &PageMeta::area(TITLE, &tenant, &who),
         html! {
             h1 { (TITLE) }
-            p { a href=(format!("/{}/consiglieri/avvisi", tenant.slug)) { "Avvisi per e-mail: come ricevere le nuove assegnazioni" } }
+            p { a href=(format!("/{}/avvisi", tenant.slug)) { "Avvisi per e-mail: come ricevere le nuove assegnazioni" } }
             (live::container("/ws?vista=consiglieri", sections))
         },
     ))

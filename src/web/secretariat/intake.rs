@@ -512,7 +512,7 @@ pub async fn counter(
         c @ ("sportello" | "posta" | "pec") => c,
         _ => "sportello",
     };
-    public::start_draft(&state, &tenant, &headers, channel, Some(who.user.id)).await
+    public::start_draft(&state, &tenant, &headers, channel, Some(who.user.id), None).await
 }
 
 fn field_error(typed: &Typed, field: &str) -> Option<String> {
