@@ -84,7 +84,7 @@ fn page(
                     (csrf_field(&who.csrf))
                     @for (topic, current) in choices {
                         fieldset class="mb-3" {
-                            legend class="h4" { (topic.title()) }
+                            legend class="h4 px-0 mb-3" { (topic.title()) }
                             @for d in Delivery::ALL {
                                 @let id = format!("{}-{}", topic.code(), d.code());
                                 div class="form-check" {
