@@ -7,6 +7,8 @@
 //! `loadtest ws`: the live workspace under load (see `ws.rs`): N Ordini, S sockets, E changes
 //! over HTTP; change → fragment latency beside a bare LISTEN client, and memory per socket.
 
+mod mail;
+mod setup;
 mod ws;
 
 use std::{
@@ -47,6 +49,9 @@ enum Command {
     },
     /// Sockets of many Ordini, changes over HTTP, latency to every socket.
     Ws(ws::Args),
+    /// The e-mail outbox: idle cost over many Ordini, and a burst of messages to a real SMTP
+    /// server.
+    Mail(mail::Args),
 }
 
 #[derive(Serialize)]
@@ -100,6 +105,13 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
                 .with_context(|| format!("writing {}", json.display()))?;
             ws::print(&report, &json);
+        }
+        Command::Mail(args) => {
+            let json = args.json.clone();
+            let report = mail::run(args).await?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            mail::print(&report, &json);
         }
     }
     Ok(())

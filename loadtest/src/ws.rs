@@ -18,7 +18,6 @@
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -30,11 +29,7 @@ use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use patrocinio::{
-    db::{
-        Db,
-        embedded::{EmbeddedOptions, EmbeddedPostgres},
-        provision,
-    },
+    db::Db,
     domain::{
         access::{ManageUsers, Role, authorize},
         application::{Stage, matter::ListMatter},
@@ -45,15 +40,13 @@ use patrocinio::{
 };
 use reqwest::cookie::CookieStore;
 use serde::Serialize;
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, PgConnection};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use uuid::Uuid;
 
-use crate::Percentiles;
+use crate::{Percentiles, setup};
 
-const DATABASE: &str = "patrocinio_carico";
-const APP_PASSWORD: &str = "carico-solo-locale";
 /// How long a change may take to reach a socket before it counts as missed.
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -181,88 +174,33 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
     }
     std::fs::create_dir_all(&a.work_dir)?;
     let work = std::path::absolute(&a.work_dir)?;
-    let server_bin = std::path::absolute(&a.server)?;
-    if !server_bin.exists() {
-        bail!(
-            "{} not found: build it first (cargo build --release)",
-            server_bin.display()
-        );
-    }
 
     // 1. The database.
-    let (_embedded, admin_base) = match &a.database_url {
-        Some(url) => (None, without_database(url)?),
-        None => {
-            let mut options = EmbeddedOptions::new(work.join("pg"));
-            options.durable = false;
-            options.max_connections = 300;
-            let pg =
-                tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options)).await??;
-            let base = without_database(&pg.superuser_url("postgres"))?;
-            (Some(pg), base)
-        }
-    };
-    let mut admin = PgConnection::connect(&format!("{admin_base}/postgres")).await?;
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)").as_str())
-        .await?;
-    admin
-        .execute(format!("CREATE DATABASE {DATABASE}").as_str())
-        .await?;
-    provision::ensure_roles(&mut admin, APP_PASSWORD).await?;
-    admin.close().await?;
-    let admin_url = format!("{admin_base}/{DATABASE}");
-    let mut admin = PgConnection::connect(&admin_url).await?;
-    provision::migrate(&mut admin).await?;
-    let app_url = {
-        let mut u = url::Url::parse(&admin_url)?;
-        u.set_username(provision::APP_ROLE)
-            .map_err(|_| anyhow::anyhow!("bad URL"))?;
-        u.set_password(Some(APP_PASSWORD))
-            .map_err(|_| anyhow::anyhow!("bad URL"))?;
-        u.to_string()
-    };
+    let database = setup::database(&work, a.database_url.as_deref()).await?;
+    let mut admin = PgConnection::connect(&database.admin_url).await?;
 
     // 2. The Ordini and their accounts.
     let started = Instant::now();
-    let db = Db::connect(&app_url, 8).await?;
-    let files = work.join("files");
-    let storage = patrocinio::storage::Storage::local(&files)?;
-    let pdf =
-        Arc::new(tokio::task::spawn_blocking(patrocinio::documents::pdf::PdfEngine::new).await?);
     let hash = patrocinio::crypto::hash_secret(patrocinio::demo::DEMO_PASSWORD).await?;
+    let files = work.join("files");
+    let (seeded, db) = setup::ordini(&database, &files, a.tenants).await?;
     let mut ordini = Vec::new();
-    for t in 0..a.tenants {
+    for (t, o) in seeded.into_iter().enumerate() {
         let share = a.sockets / a.tenants + usize::from(t < a.sockets % a.tenants);
-        let slug = format!("carico-{t:03}");
-        let seeded = patrocinio::demo::seed_ordine(
-            &db,
-            &storage,
-            &pdf,
-            &slug,
-            &format!("Ordine di prova n. {t}"),
-        )
-        .await?;
-        let id: TenantId = TenantId(
-            sqlx::query_scalar("SELECT id FROM app.tenants WHERE slug = $1")
-                .bind(&slug)
-                .fetch_one(&mut admin)
-                .await?,
-        );
         let accounts = accounts(
             &db,
             &mut admin,
-            id,
-            &seeded.accounts,
+            o.id,
+            &o.seeded.accounts,
             share,
             a.per_user,
             &hash,
         )
         .await?;
-        let cases = cases(&mut admin, id).await?;
+        let cases = cases(&mut admin, o.id).await?;
         ordini.push(Ordine {
-            slug,
-            id,
+            slug: o.slug,
+            id: o.id,
             accounts,
             cases,
         });
@@ -277,60 +215,11 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
     );
 
     // 3. The service.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = std::fs::File::create(work.join("server.log"))?;
-    let mut cmd = tokio::process::Command::new(&server_bin);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PATROCINIO_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut server = cmd
-        .arg("serve")
-        .env("DATABASE_URL", &app_url)
-        .env("PATROCINIO_BIND", format!("127.0.0.1:{port}"))
-        .env("PATROCINIO_FILES_DIR", &files)
-        .env("PATROCINIO_DATA_DIR", &work)
-        .env("PATROCINIO_RATE_LIMITS", "accesso=1000000")
-        .env("PATROCINIO_LOG", "warn")
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", server_bin.display()))?;
-    let pid = server.id().context("server pid")?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/ready")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        if Instant::now() > deadline || server.try_wait()?.is_some() {
-            bail!(
-                "the server did not start: see {}",
-                work.join("server.log").display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    let result = drive(&a, &base, pid, &ordini, &admin_url).await;
-    let _ = server.start_kill();
-    let _ = server.wait().await;
+    let limits = [("PATROCINIO_RATE_LIMITS", "accesso=1000000".to_owned())];
+    let server = setup::server(&a.server, &database, &work, &files, &limits).await?;
+    let result = drive(&a, &server.base, server.pid, &ordini, &database.admin_url).await;
+    server.stop().await;
     result
-}
-
-fn without_database(url: &str) -> anyhow::Result<String> {
-    let mut u = url::Url::parse(url).context("DATABASE_URL is not a URL")?;
-    u.set_path("");
-    Ok(u.to_string().trim_end_matches('/').to_owned())
 }
 
 /// The demo's accounts of one Ordine plus as many more as its sockets need.
