@@ -1,15 +1,24 @@
 //! The mail worker: for each Ordine in turn, takes the due outbox rows with
 //! `FOR UPDATE SKIP LOCKED` (so several instances never take the same row), sends each over
-//! SMTP, marks it sent in the same transaction, or schedules the next attempt with an
-//! exponential backoff; after [`super::MAX_ATTEMPTS`] the row is set aside as undeliverable.
-//! A temporary SMTP failure (the server down) stops the round: the rest waits for the next.
+//! SMTP (up to [`AT_ONCE`] at the same time), marks it sent in the same transaction, or
+//! schedules the next attempt with an exponential backoff; after [`super::MAX_ATTEMPTS`] the
+//! row is set aside as undeliverable. A temporary SMTP failure (the server down) stops the
+//! round: what was not tried yet waits for the next.
 //! The morning digest rows of one recipient go as one message.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use futures_util::StreamExt;
 
 use tokio::task::JoinHandle;
 
-use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
 
 use super::{Mailer, messages};
 use crate::{
@@ -21,7 +30,13 @@ use crate::{
 /// Pause between rounds when there was nothing to send.
 const IDLE: Duration = Duration::from_secs(1);
 /// Rows taken per Ordine per round.
-const BATCH: i64 = 20;
+const BATCH: i64 = 48;
+/// Messages of one Ordine sent at the same time, each on its own SMTP connection (kept in the
+/// transport's pool, which holds 10): within what relays usually allow one client. A message
+/// takes about 45 ms even on loopback, nearly all of it waiting (it matches TCP's delayed-ACK
+/// timer after lettre's two writes of the body), so throughput grows with this number
+/// (`loadtest mail`, 50 Ordini: 22 messages/s one at a time, 154 with 8, 258 with 16).
+const AT_ONCE: usize = 8;
 
 pub fn spawn(db: Db, mailer: Arc<Mailer>, storage: Storage) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -42,7 +57,8 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
     for tenant in tenants::list(db).await? {
         let mut tx = db.tenant_tx(tenant.id).await?;
         let due = outbox::take_due(&mut tx, BATCH).await?;
-        let mut server_down = false;
+        // Composed first (the signed delibera is read in the transaction), then sent together.
+        let mut ready = Vec::new();
         for rows in sendings(&due) {
             let first = rows[0];
             let message_id = mailer.message_id(tenant.id, first.id);
@@ -64,48 +80,84 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
                 let file = signed_delibera(&mut tx, storage, &tenant, first).await;
                 messages::build(mailer, &tenant, first, &message_id, from, file)
             };
-            let message = match built {
-                Ok(m) => m,
+            match built {
+                Ok(message) => ready.push((rows, message_id, message, pec.map(|(via, _)| via))),
                 Err(reason) => {
                     for d in &rows {
                         outbox::mark_failed(&mut tx, d.id, &reason, None).await?;
                     }
-                    continue;
                 }
-            };
-            match mailer.send(message, pec.as_ref().map(|(via, _)| via)).await {
-                Ok(()) => {
+            }
+        }
+        // After a temporary failure (the server down) the rest is not tried: it waits,
+        // untouched, for the next round.
+        let down = AtomicBool::new(false);
+        let sendings: Vec<_> = ready
+            .into_iter()
+            .map(|(rows, message_id, message, via)| {
+                send(mailer, &down, rows, message_id, message, via)
+            })
+            .collect();
+        let results: Vec<_> = futures_util::stream::iter(sendings)
+            .buffered(AT_ONCE)
+            .collect()
+            .await;
+        for (rows, message_id, result) in results {
+            match result {
+                None => {}
+                Some(Ok(())) => {
                     for d in &rows {
                         outbox::mark_sent(&mut tx, d.id, &message_id).await?;
                     }
                     sent += 1;
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     // A permanent refusal (5xx: no such mailbox, say) will not change with time.
                     let retry = if e.is_permanent() {
                         None
                     } else {
-                        mailer.retry_after(first.attempts)
+                        mailer.retry_after(rows[0].attempts)
                     };
                     let reason = format!("invio non riuscito: {e}");
                     for d in &rows {
                         outbox::mark_failed(&mut tx, d.id, &reason, retry).await?;
                     }
                     // The server's words may quote the address: only the code is logged.
-                    tracing::warn!(outbox = first.id, code = ?e.status(), "e-mail not sent");
-                    if !e.is_permanent() {
-                        server_down = true;
-                        break;
-                    }
+                    tracing::warn!(outbox = rows[0].id, code = ?e.status(), "e-mail not sent");
                 }
             }
         }
         tx.commit().await?;
-        if server_down {
+        if down.into_inner() {
             break;
         }
     }
     Ok(sent)
+}
+
+type Sent<'a> = (
+    Vec<&'a outbox::Due>,
+    String,
+    Option<Result<(), lettre::transport::smtp::Error>>,
+);
+
+/// One message; not tried (`None`) once another found the server down.
+async fn send<'a>(
+    mailer: &Mailer,
+    down: &AtomicBool,
+    rows: Vec<&'a outbox::Due>,
+    message_id: String,
+    message: lettre::Message,
+    via: Option<AsyncSmtpTransport<Tokio1Executor>>,
+) -> Sent<'a> {
+    if down.load(Ordering::Relaxed) {
+        return (rows, message_id, None);
+    }
+    let result = mailer.send(message, via.as_ref()).await;
+    if result.as_ref().is_err_and(|e| !e.is_permanent()) {
+        down.store(true, Ordering::Relaxed);
+    }
+    (rows, message_id, Some(result))
 }
 
 /// The signed delibera, for the e-mail that announces it, when the Ordine chose to attach it.

@@ -79,7 +79,8 @@ pub async fn to_secretariat(
     to_accounts(tx, event_id, application, None, template, payload).await
 }
 
-/// One account (`Some`, a councillor) or every secretariat account (`None`).
+/// One account (`Some`; what it may choose is a councillor's) or every secretariat account
+/// (`None`; what the secretariat may choose).
 async fn to_accounts(
     tx: &mut TenantTx,
     event_id: Option<i64>,
