@@ -26,18 +26,8 @@ use crate::{Percentiles, setup};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The service binary (build it with `cargo build --release`).
-    #[arg(long, default_value = "target/release/patrocinio")]
-    server: PathBuf,
-    /// An admin (superuser) URL of a PostgreSQL server; unset = an embedded PostgreSQL.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: Option<String>,
-    /// Where the embedded PostgreSQL, the files and the server's log go.
-    #[arg(long, default_value = "target/loadtest")]
-    work_dir: PathBuf,
-    /// Ordini.
-    #[arg(long, short = 't', default_value_t = 50)]
-    tenants: usize,
+    #[command(flatten)]
+    common: setup::Common,
     /// Messages queued at once.
     #[arg(long, short = 'm', default_value_t = 2_000)]
     messages: usize,
@@ -139,19 +129,18 @@ async fn until_sent(admin: &mut PgConnection, after: i64, limit: Duration) -> an
 }
 
 pub async fn run(a: Args) -> anyhow::Result<Report> {
-    if a.tenants == 0 || a.messages == 0 {
+    if a.common.tenants == 0 || a.messages == 0 {
         bail!("at least one Ordine and one message");
     }
-    std::fs::create_dir_all(&a.work_dir)?;
-    let work = std::path::absolute(&a.work_dir)?;
-    let database = setup::database(&work, a.database_url.as_deref()).await?;
+    let work = a.common.work_dir()?;
+    let database = setup::database(&work, a.common.database_url.as_deref()).await?;
     let files = work.join("files");
     let started = Instant::now();
-    let (_, db) = setup::ordini(&database, &files, a.tenants).await?;
+    let (_, db) = setup::ordini(&database, &files, a.common.tenants).await?;
     db.close().await;
     println!(
         "{} Ordini seeded in {:.1} s",
-        a.tenants,
+        a.common.tenants,
         started.elapsed().as_secs_f64()
     );
     let mut admin = PgConnection::connect(&database.admin_url).await?;
@@ -161,7 +150,7 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
         ("PATROCINIO_SMTP_URL", format!("smtp://127.0.0.1:{port}")),
         ("PATROCINIO_MAIL_RETRY_SECONDS", "1".to_owned()),
     ];
-    let server = setup::server(&a.server, &database, &work, &files, &env).await?;
+    let server = setup::server(&a.common.server, &database, &work, &files, &env).await?;
     let result = measure(&a, &mut admin, server.pid).await;
     server.stop().await;
     result
@@ -238,7 +227,7 @@ async fn measure(a: &Args, admin: &mut PgConnection, pid: u32) -> anyhow::Result
         h.record(w.max(1) as u64)?;
     }
     Ok(Report {
-        tenants: a.tenants,
+        tenants: a.common.tenants,
         seeded_messages,
         idle_seconds: a.idle_seconds,
         idle_cpu_percent,

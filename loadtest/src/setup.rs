@@ -22,6 +22,31 @@ use patrocinio::{
 };
 use sqlx::{Connection, Executor, PgConnection};
 
+/// The options of every scenario.
+#[derive(clap::Args)]
+pub struct Common {
+    /// The service binary (build it with `cargo build --release`).
+    #[arg(long, default_value = "target/release/patrocinio")]
+    pub server: PathBuf,
+    /// An admin (superuser) URL of a PostgreSQL server; unset = an embedded PostgreSQL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where the embedded PostgreSQL, the files and the server's log go.
+    #[arg(long, default_value = "target/loadtest")]
+    work_dir: PathBuf,
+    /// Ordini.
+    #[arg(long, short = 't', default_value_t = 50)]
+    pub tenants: usize,
+}
+
+impl Common {
+    /// The work folder, made if missing, as an absolute path.
+    pub fn work_dir(&self) -> anyhow::Result<PathBuf> {
+        std::fs::create_dir_all(&self.work_dir)?;
+        Ok(std::path::absolute(&self.work_dir)?)
+    }
+}
+
 const DATABASE: &str = "patrocinio_carico";
 const APP_PASSWORD: &str = "carico-solo-locale";
 

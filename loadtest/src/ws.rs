@@ -52,18 +52,8 @@ const WAIT: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The service binary (build it with `cargo build --release`).
-    #[arg(long, default_value = "target/release/patrocinio")]
-    server: PathBuf,
-    /// An admin (superuser) URL of a PostgreSQL server; unset = an embedded PostgreSQL.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: Option<String>,
-    /// Where the embedded PostgreSQL, the files and the server's log go.
-    #[arg(long, default_value = "target/loadtest")]
-    work_dir: PathBuf,
-    /// Ordini.
-    #[arg(long, short = 't', default_value_t = 50)]
-    tenants: usize,
+    #[command(flatten)]
+    common: setup::Common,
     /// Sockets in all.
     #[arg(long, short = 's', default_value_t = 5_000)]
     sockets: usize,
@@ -169,24 +159,24 @@ fn totp_now(secret: &str) -> anyhow::Result<String> {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<Report> {
-    if a.tenants == 0 || a.sockets < a.tenants * 3 || a.per_user == 0 || a.events == 0 {
+    if a.common.tenants == 0 || a.sockets < a.common.tenants * 3 || a.per_user == 0 || a.events == 0
+    {
         bail!("at least 3 sockets per Ordine, one socket per account and one change");
     }
-    std::fs::create_dir_all(&a.work_dir)?;
-    let work = std::path::absolute(&a.work_dir)?;
+    let work = a.common.work_dir()?;
 
     // 1. The database.
-    let database = setup::database(&work, a.database_url.as_deref()).await?;
+    let database = setup::database(&work, a.common.database_url.as_deref()).await?;
     let mut admin = PgConnection::connect(&database.admin_url).await?;
 
     // 2. The Ordini and their accounts.
     let started = Instant::now();
     let hash = patrocinio::crypto::hash_secret(patrocinio::demo::DEMO_PASSWORD).await?;
     let files = work.join("files");
-    let (seeded, db) = setup::ordini(&database, &files, a.tenants).await?;
+    let (seeded, db) = setup::ordini(&database, &files, a.common.tenants).await?;
     let mut ordini = Vec::new();
     for (t, o) in seeded.into_iter().enumerate() {
-        let share = a.sockets / a.tenants + usize::from(t < a.sockets % a.tenants);
+        let share = a.sockets / a.common.tenants + usize::from(t < a.sockets % a.common.tenants);
         let accounts = accounts(
             &db,
             &mut admin,
@@ -216,7 +206,7 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
 
     // 3. The service.
     let limits = [("PATROCINIO_RATE_LIMITS", "accesso=1000000".to_owned())];
-    let server = setup::server(&a.server, &database, &work, &files, &limits).await?;
+    let server = setup::server(&a.common.server, &database, &work, &files, &limits).await?;
     let result = drive(&a, &server.base, server.pid, &ordini, &database.admin_url).await;
     server.stop().await;
     result

@@ -40,14 +40,6 @@ enum Said {
     Problem(String),
 }
 
-/// The choosable notices of the person's roles.
-fn topics(who: &SignedIn) -> Vec<Topic> {
-    Topic::ALL
-        .into_iter()
-        .filter(|t| who.user.has(t.role()))
-        .collect()
-}
-
 fn page(
     tenant: &CurrentTenant,
     who: &SignedIn,
@@ -115,12 +107,13 @@ pub async fn show(
     Query(q): Query<ShowQuery>,
 ) -> Result<Markup, AppError> {
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let current = users::mail_choices(&mut tx, who.user.id).await?;
-    tx.commit().await?;
-    let choices: Vec<(Topic, Option<Delivery>)> = topics(&who)
+    let choices: Vec<(Topic, Option<Delivery>)> = users::mail_choices(&mut tx, who.user.id)
+        .await?
         .into_iter()
-        .map(|t| (t, current.iter().find(|(c, _)| *c == t).map(|(_, d)| *d)))
+        .filter(|(t, _)| who.user.has(t.role()))
+        .map(|(t, d)| (t, Some(d)))
         .collect();
+    tx.commit().await?;
     let said = if q.salvato.is_some() {
         Said::Saved
     } else {
@@ -135,8 +128,9 @@ pub async fn save(
     who: SignedIn,
     HtmlForm(f): HtmlForm<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    let typed: Vec<(Topic, Option<Delivery>)> = topics(&who)
+    let typed: Vec<(Topic, Option<Delivery>)> = Topic::ALL
         .into_iter()
+        .filter(|t| who.user.has(t.role()))
         .map(|t| (t, f.get(t.code()).and_then(|c| Delivery::from_code(c))))
         .collect();
     if let Some((missing, _)) = typed.iter().find(|(_, d)| d.is_none()) {
@@ -153,9 +147,8 @@ pub async fn save(
     }
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let mut details = serde_json::Map::new();
-    for (topic, delivery) in &typed {
-        let delivery = delivery.unwrap_or(Delivery::Subito);
-        users::set_mail_choice(&mut tx, who.user.id, *topic, delivery).await?;
+    for (topic, delivery) in typed.iter().filter_map(|(t, d)| Some((*t, (*d)?))) {
+        users::set_mail_choice(&mut tx, who.user.id, topic, delivery).await?;
         details.insert(topic.code().into(), delivery.code().into());
     }
     audit::record(

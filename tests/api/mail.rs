@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     helpers::{TestApp, spawn_app_with},
-    workflow::{SLUG, between, case_path, copies, office, register, submitted, version_of},
+    workflow::{SLUG, case_path, copies, office, register, submitted, version_of},
 };
 
 /// aiosmtpd's Maildir handler that refuses some recipients, as a real server refuses a
@@ -959,12 +959,7 @@ async fn the_draft_code_and_pin_go_to_the_address_given_and_the_pin_is_then_forg
         .unwrap();
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
-    let code = between(&body, "id=\"codice-istanza\">", "<")
-        .unwrap()
-        .to_owned();
-    let pin = between(&body, "id=\"pin-istanza\">", "<")
-        .unwrap()
-        .to_owned();
+    let (code, pin) = crate::public_form::code_and_pin(&body);
     assert!(body.contains("inviati anche a <strong>anna.rossi@example.it</strong>"));
 
     let mails = smtp.wait_for(1).await;

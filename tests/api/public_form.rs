@@ -85,6 +85,13 @@ fn between<'b>(body: &'b str, start: &str, end: &str) -> Option<&'b str> {
     Some(&body[from..from + len])
 }
 
+/// The code and PIN the page of a new draft shows.
+pub fn code_and_pin(body: &str) -> (String, String) {
+    let code = between(body, "id=\"codice-istanza\">", "<").unwrap();
+    let pin = between(body, "id=\"pin-istanza\">", "<").unwrap();
+    (code.to_owned(), pin.to_owned())
+}
+
 pub async fn new_draft<'a>(app: &'a TestApp, slug: &str) -> Draft<'a> {
     let res = app
         .client
@@ -94,12 +101,7 @@ pub async fn new_draft<'a>(app: &'a TestApp, slug: &str) -> Draft<'a> {
         .unwrap();
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
-    let code = between(&body, "id=\"codice-istanza\">", "<")
-        .unwrap()
-        .to_owned();
-    let pin = between(&body, "id=\"pin-istanza\">", "<")
-        .unwrap()
-        .to_owned();
+    let (code, pin) = code_and_pin(&body);
     let start = between(
         &body,
         &format!("href=\"/{slug}/istanza/"),
