@@ -517,3 +517,22 @@ impl TestApp {
         format!("{}/{}", server().app_base, self.db_name)
     }
 }
+
+/// A Python that has aiosmtpd: `python3` on PATH, or Debian's own (`python3-aiosmtpd` serves
+/// `/usr/bin/python3`, which a python3 of the user's own earlier on PATH hides).
+pub fn python_with_aiosmtpd() -> &'static str {
+    static FOUND: OnceLock<&'static str> = OnceLock::new();
+    FOUND.get_or_init(|| {
+        ["python3", "/usr/bin/python3"]
+            .into_iter()
+            .find(|py| {
+                std::process::Command::new(py)
+                    .args(["-c", "import aiosmtpd"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .unwrap_or("python3")
+    })
+}

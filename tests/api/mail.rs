@@ -13,7 +13,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, spawn_app_with},
+    helpers::{TestApp, python_with_aiosmtpd, spawn_app_with},
     workflow::{SLUG, case_path, copies, office, register, submitted, version_of},
 };
 
@@ -87,7 +87,7 @@ impl Smtp {
 
     async fn spawn(&mut self, refusing: bool) {
         let maildir = self.dir.path().join("posta");
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python_with_aiosmtpd());
         cmd.args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{}", self.port));
         if refusing {
@@ -102,7 +102,7 @@ impl Smtp {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 not found: these tests need it with aiosmtpd (python3 -m pip install aiosmtpd)");
+            .expect("python3 not found: tests/run installs it with aiosmtpd");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
@@ -111,7 +111,7 @@ impl Smtp {
         {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!(
-                    "aiosmtpd exited ({status}): install it with python3 -m pip install aiosmtpd"
+                    "aiosmtpd exited ({status}): tests/run installs it (Debian's python3-aiosmtpd)"
                 );
             }
             assert!(Instant::now() < deadline, "aiosmtpd did not start");
