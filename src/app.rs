@@ -1,6 +1,10 @@
 //! `Application::build(config)`: the pool, the listener and the router; then run until stopped.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    sync::Arc,
+};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -13,6 +17,9 @@ use crate::{
     storage::Storage,
     web::{self, AppState, FileLimits, WebSettings, ratelimit::Limiters},
 };
+
+/// How long requests in flight may take to finish once the service is told to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct Application {
     listener: TcpListener,
@@ -136,18 +143,33 @@ impl Application {
         let hub = self.hub.clone();
         // Live sockets would hold the graceful shutdown open: they are closed first, with
         // 1012, so that clients reconnect to the next instance.
+        let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             shutdown.await;
             hub.shut_down();
+            let _ = stopping_tx.send(());
         };
-        let served = axum::serve(
+        let serve = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
-        .context("server error");
+        .into_future();
+        // Requests in flight get a bounded time to finish; then the server stops anyway.
+        let served = tokio::select! {
+            served = serve => served.context("server error"),
+            () = async {
+                if stopping.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown: stopped");
+                Ok(())
+            }
+        };
         listener.abort();
         logins.abort();
         if let Some(mail) = mail {

@@ -156,6 +156,9 @@ pub fn main() -> ExitCode {
             } => list_tenants(config).await,
         }
     });
+    // A render still running on a blocking thread (its request already answered) does not hold
+    // the process: it is abandoned.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

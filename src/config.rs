@@ -94,6 +94,8 @@ pub struct RateLimits {
     pub status: u32,
     /// Login attempts (password and second factor).
     pub login: u32,
+    /// PDFs made on request (a draft's application, a receipt).
+    pub pdf: u32,
 }
 
 impl Default for RateLimits {
@@ -104,6 +106,7 @@ impl Default for RateLimits {
             submit: 60,
             status: 60,
             login: 60,
+            pdf: 120,
         }
     }
 }
@@ -127,8 +130,9 @@ impl RateLimits {
                 "invio" => limits.submit = value,
                 "stato" => limits.status = value,
                 "accesso" => limits.login = value,
+                "pdf" => limits.pdf = value,
                 other => bail!(
-                    "PATROCINIO_RATE_LIMITS: unknown limit {other:?} (nuova, allegati, invio, stato, accesso)"
+                    "PATROCINIO_RATE_LIMITS: unknown limit {other:?} (nuova, allegati, invio, stato, accesso, pdf)"
                 ),
             }
         }

@@ -1,5 +1,6 @@
 //! Documents: the PDFs we generate (typst) and the digital signatures we verify (openssl).
 
+pub mod active;
 pub mod delibera;
 pub mod pdf;
 pub mod seal;

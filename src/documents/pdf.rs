@@ -80,6 +80,18 @@ pub enum PdfError {
     Export(String),
 }
 
+/// How long a render waits for its turn before the request is answered "busy".
+pub const RENDER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A render that did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum Bounded {
+    #[error("every renderer is busy")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Compiles the embedded templates into PDF/A-2b documents.
 ///
 /// Fonts are parsed and the Typst standard library is built once, in
@@ -91,6 +103,8 @@ pub struct PdfEngine {
 }
 
 struct Inner {
+    /// Renders that may run at once (one per core): the rest wait their turn, briefly.
+    permits: Arc<tokio::sync::Semaphore>,
     library: LazyHash<Library>,
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
@@ -134,7 +148,9 @@ impl PdfEngine {
         let book = FontBook::from_fonts(&fonts);
         let standards = PdfStandards::new(&[PdfStandard::A_2b])
             .expect("PDF/A-2b is a valid standard on its own");
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let inner = Inner {
+            permits: Arc::new(tokio::sync::Semaphore::new(cores.min(4))),
             library: LazyHash::new(Library::default()),
             book: LazyHash::new(book),
             fonts,
@@ -178,6 +194,29 @@ impl PdfEngine {
         drop(document);
         typst::comemo::evict(CACHE_MAX_AGE);
         result
+    }
+
+    /// Renders on a blocking thread, at most one per core at a time. A request that does not
+    /// get its turn within [`RENDER_WAIT`] gets [`Bounded::Busy`]. The turn belongs to the
+    /// render itself: a request that gives up (timeout, client gone) still holds it until its
+    /// render ends, so abandoned work can never pile up beyond the bound.
+    pub async fn render_bounded(
+        &self,
+        template: Template,
+        data: serde_json::Value,
+    ) -> Result<Vec<u8>, Bounded> {
+        let permit = tokio::time::timeout(RENDER_WAIT, self.inner.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| Bounded::Busy)?
+            .map_err(|e| Bounded::Failed(e.into()))?;
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            engine.render(template, &data)
+        })
+        .await
+        .map_err(|e| Bounded::Failed(e.into()))?
+        .map_err(|e| Bounded::Failed(e.into()))
     }
 
     /// Compiles without exporting; also returns Typst's warnings (used by the
@@ -655,6 +694,30 @@ mod tests {
     fn engine() -> &'static PdfEngine {
         static ENGINE: std::sync::OnceLock<PdfEngine> = std::sync::OnceLock::new();
         ENGINE.get_or_init(PdfEngine::new)
+    }
+
+    #[tokio::test]
+    async fn a_render_that_waits_too_long_for_its_turn_is_refused_as_busy() {
+        let e = PdfEngine::new();
+        let all = e.inner.permits.available_permits() as u32;
+        let held = e
+            .inner
+            .permits
+            .clone()
+            .acquire_many_owned(all)
+            .await
+            .unwrap();
+        let out = e
+            .render_bounded(Template::Ricevuta, ricevuta_minima())
+            .await;
+        assert!(matches!(out, Err(Bounded::Busy)), "{out:?}");
+        // Once a turn is free, the same request renders.
+        drop(held);
+        let pdf = e
+            .render_bounded(Template::Ricevuta, ricevuta_minima())
+            .await
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF"));
     }
 
     fn tool(name: &str) -> Command {

@@ -185,19 +185,25 @@ fn parse_fraction(f: &str) -> Result<i64, EuroError> {
     Ok(cents)
 }
 
+/// A whole number written the Italian way: `20.000`.
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    grouped
+}
+
 impl fmt::Display for Euro {
     /// Italian format: `13.659,64` (negative amounts get a leading `-`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let abs = self.0.unsigned_abs();
-        let euros = (abs / 100).to_string();
+        let grouped = group_thousands(abs / 100);
         let cents = abs % 100;
-        let mut grouped = String::with_capacity(euros.len() + euros.len() / 3 + 4);
-        for (i, c) in euros.chars().enumerate() {
-            if i > 0 && (euros.len() - i).is_multiple_of(3) {
-                grouped.push('.');
-            }
-            grouped.push(c);
-        }
         let sign = if self.0 < 0 { "-" } else { "" };
         let text = format!("{sign}{grouped},{cents:02}");
         f.pad(&text)

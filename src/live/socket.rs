@@ -34,7 +34,7 @@ use super::{
 };
 use crate::{
     domain::{access::Role, application::Stage},
-    store::{presence, tenants},
+    store::{audit, presence, tenants},
     web::{
         AppState,
         auth::Auth,
@@ -50,6 +50,9 @@ const PONG_WITHIN: Duration = Duration::from_secs(60);
 const PRESENCE_EVERY: Duration = Duration::from_secs(20);
 /// How often the clocks on a board are looked at (they change colour with the date).
 const CLOCK_EVERY: Duration = Duration::from_secs(60);
+
+/// The largest message or frame a client may send (pongs and close frames are tiny).
+const MAX_INBOUND: usize = 4096;
 
 /// Close codes: 1012 (restart: clients reconnect), 1008 (policy: they do not).
 const SERVICE_RESTART: u16 = 1012;
@@ -110,8 +113,11 @@ fn upgrade(
     session: Option<String>,
     slot: Slot,
 ) -> Response {
+    // Clients only send pongs and close frames: anything larger than this ends the socket.
     ws.read_buffer_size(4096)
         .write_buffer_size(0)
+        .max_message_size(MAX_INBOUND)
+        .max_frame_size(MAX_INBOUND)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
             run(socket, state, view, who, session).await;
@@ -144,21 +150,37 @@ pub async fn staff(
     let tenant = tenants::get(&state.db, user.tenant)
         .await?
         .ok_or(AppError::NotFound)?;
-    let Some(slot) = state.hub.slot(user.id) else {
+    let who = Who {
+        tenant,
+        user: Some(user),
+    };
+    // A case the person may not open is not joined (presence) nor rendered: 404, audited,
+    // exactly like its page.
+    let mut tx = state.db.tenant_tx(who.tenant.id).await?;
+    let visible = view.may_see(&mut tx, &who).await?;
+    tx.commit().await?;
+    if !visible {
+        let user = who.user.as_ref().expect("set above");
+        audit::record_alone(
+            &state.db,
+            who.tenant.id,
+            audit::Entry {
+                actor: &audit::Actor::user(user.id, user.name.clone()),
+                action: "accesso_negato",
+                target_kind: Some("percorso"),
+                target_id: Some("/ws".into()),
+                outcome: "negato",
+                details: serde_json::json!({ "vista": q.vista, "pratica": q.id }),
+            },
+        )
+        .await?;
+        return Err(AppError::NotFound);
+    }
+    let Some(slot) = state.hub.slot(who.user.as_ref().expect("set above").id) else {
         return Err(AppError::TooManyRequests(Duration::from_secs(30)));
     };
     let session_id = session.id().map(|id| id.to_string());
-    Ok(upgrade(
-        ws,
-        state,
-        view,
-        Who {
-            tenant,
-            user: Some(user),
-        },
-        session_id,
-        slot,
-    ))
+    Ok(upgrade(ws, state, view, who, session_id, slot))
 }
 
 /// `GET /{slug}/istanza/{id}/ws`: the public status page of one application, for the device

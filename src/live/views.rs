@@ -173,12 +173,31 @@ impl View {
         }))
     }
 
-    /// Presence changed on an application: the list of who else is looking.
+    /// Whether the person may see the application of a case view (other views: always).
+    pub async fn may_see(&self, tx: &mut TenantTx, who: &Who) -> anyhow::Result<bool> {
+        let View::Case { id, .. } = self else {
+            return Ok(true);
+        };
+        let Some((grant, lawyer_id)) = self.grant(who) else {
+            return Ok(false);
+        };
+        let viewer = Viewer {
+            grant: &grant,
+            lawyer_id,
+        };
+        Ok(crate::store::cases::get(tx, &viewer, *id).await?.is_some())
+    }
+
+    /// Presence changed on an application: the list of who else is looking (nothing for a
+    /// person who may no longer see it).
     pub async fn render_presence(&self, db: &Db, who: &Who) -> anyhow::Result<Option<String>> {
         let (View::Case { id, .. }, Some(user)) = (self, who.user.as_ref()) else {
             return Ok(None);
         };
         let mut tx = db.tenant_tx(who.tenant.id).await?;
+        if !self.may_see(&mut tx, who).await? {
+            return Ok(None);
+        }
         let others = presence::others(&mut tx, *id, user.id).await?;
         tx.commit().await?;
         Ok(Some(presence_list(&others).into_string()))

@@ -100,6 +100,21 @@ pub async fn find_by_code(
     .await?)
 }
 
+/// The same, with the row locked until the transaction ends: PIN attempts on one code are
+/// checked one after the other, so each sees the failures before it (no burst gets past the
+/// lock).
+pub async fn find_by_code_locked(
+    tx: &mut TenantTx,
+    code: &ApplicationCode,
+) -> anyhow::Result<Option<ApplicationRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE code = $1 FOR UPDATE"
+    ))
+    .bind(code.as_str())
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
 /// A wrong PIN: after 10 in a row the code is locked for 15 minutes.
 pub async fn record_pin_failure(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<()> {
     sqlx::query(
@@ -133,6 +148,8 @@ pub async fn save_form(
     form: &Form,
     today: chrono::NaiveDate,
 ) -> anyhow::Result<bool> {
+    // The pages never offer more; this is the last guard (the table checks the size too).
+    anyhow::ensure!(form.within_limits(), "form over its limits");
     let applicant_cf = CodiceFiscale::parse(form.applicant.cf())
         .ok()
         .map(|cf| cf.as_str().to_owned());

@@ -33,8 +33,11 @@ impl Attachment {
     }
 }
 
-const COLUMNS: &str = "id, application_id, kind, filename, content_type, size_bytes, sha256, \
-                       storage_key, signature, integration_request_id, created_at";
+/// Names stored before the upload dropped invisible controls (`uploads::clean_name`) lose them
+/// here, as they are read.
+const COLUMNS: &str = "id, application_id, kind, \
+     regexp_replace(filename, '[\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF]', '', 'g') AS filename, \
+     content_type, size_bytes, sha256, storage_key, signature, integration_request_id, created_at";
 
 pub async fn list(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<Vec<Attachment>> {
     Ok(sqlx::query_as(&format!(
@@ -111,9 +114,11 @@ pub async fn delete(
     .await?)
 }
 
-pub async fn total_size(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT coalesce(sum(size_bytes), 0)::bigint FROM attachments WHERE application_id = $1",
+/// How many documents an application has, and their bytes in all.
+pub async fn usage(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT count(*), coalesce(sum(size_bytes), 0)::bigint FROM attachments
+         WHERE application_id = $1",
     )
     .bind(application)
     .fetch_one(tx.conn())

@@ -14,6 +14,7 @@ use axum::{
 use maud::{Markup, html};
 
 use super::layout;
+use crate::documents::pdf::Bounded;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -25,9 +26,24 @@ pub enum AppError {
     Unavailable,
     #[error("too many requests")]
     TooManyRequests(std::time::Duration),
+    /// Busy right now (e.g. every PDF renderer at work): try again after the wait.
+    #[error("busy")]
+    Busy(std::time::Duration),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+
+impl From<Bounded> for AppError {
+    fn from(e: Bounded) -> Self {
+        match e {
+            Bounded::Busy => AppError::Busy(BUSY_RETRY),
+            Bounded::Failed(e) => AppError::Internal(e),
+        }
+    }
+}
+
+/// When to try again after every PDF renderer was busy.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Carried in the response's extensions from [`AppError`] to [`render_errors`].
 #[derive(Clone, Debug)]
@@ -43,6 +59,15 @@ impl IntoResponse for AppError {
             AppError::TooManyRequests(wait) => {
                 retry_after = Some(wait.as_secs().max(1));
                 StatusCode::TOO_MANY_REQUESTS
+            }
+            AppError::Busy(wait) => {
+                retry_after = Some(wait.as_secs().max(1));
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            // A busy renderer reached through `anyhow` (inside a larger operation).
+            AppError::Internal(e) if matches!(e.downcast_ref(), Some(Bounded::Busy)) => {
+                retry_after = Some(BUSY_RETRY.as_secs());
+                StatusCode::SERVICE_UNAVAILABLE
             }
             AppError::Internal(e) => {
                 // `{:#}` shows the context chain; sqlx errors carry no row values.

@@ -55,6 +55,11 @@ pub fn is_https_origin(origin: &str) -> bool {
     host_ok && port_ok
 }
 
+/// A response shown in the browser that must run nothing (an uploaded image): its CSP gets
+/// `sandbox`.
+#[derive(Clone, Copy, Debug)]
+pub struct Sandboxed;
+
 pub async fn security_headers(
     State(settings): State<Arc<WebSettings>>,
     req: Request,
@@ -65,10 +70,15 @@ pub async fn security_headers(
         .extensions()
         .get::<FrameAncestors>()
         .map_or("'none'", |f| f.0.as_str());
+    let sandbox = if res.extensions().get::<Sandboxed>().is_some() {
+        "; sandbox"
+    } else {
+        ""
+    };
     let csp = format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors {ancestors}"
+         form-action 'self'; frame-ancestors {ancestors}{sandbox}"
     );
     let headers = res.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&csp) {

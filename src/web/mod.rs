@@ -304,7 +304,8 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/istanza/{id}/pdf",
             TenantEmbeddable,
             public::application_pdf,
-        ),
+        )
+        .limited(Bucket::Pdf),
         RouteDef::get(
             "/{slug}/istanza/{id}/ricevuta",
             TenantEmbeddable,
@@ -314,7 +315,8 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/istanza/{id}/ricevuta.pdf",
             TenantEmbeddable,
             public::receipt_pdf,
-        ),
+        )
+        .limited(Bucket::Pdf),
         RouteDef::post(
             "/{slug}/istanza/{id}/invia",
             TenantEmbeddable,

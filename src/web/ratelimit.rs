@@ -9,14 +9,14 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    http::HeaderMap,
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{HeaderMap, request::Parts},
     middleware::Next,
     response::Response,
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
-use super::error::AppError;
+use super::{AppState, error::AppError};
 use crate::config::RateLimits;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Bucket {
     Status,
     /// Password and second-factor attempts, per address (accounts have their own limit).
     Login,
+    /// PDFs rendered on request.
+    Pdf,
 }
 
 pub struct Limiters {
@@ -35,8 +37,11 @@ pub struct Limiters {
     submit: DefaultKeyedRateLimiter<IpAddr>,
     status: DefaultKeyedRateLimiter<IpAddr>,
     login: DefaultKeyedRateLimiter<IpAddr>,
-    /// Per account (Ordine and e-mail, or Ordine and user): 10 attempts, then one every 90 s.
-    account: DefaultKeyedRateLimiter<String>,
+    pdf: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per account (Ordine and e-mail, or Ordine and user) and client address: 10 attempts,
+    /// then one every 90 s. Keyed with the address, so that nobody can lock a person out of
+    /// their account by failing on purpose from elsewhere.
+    account: DefaultKeyedRateLimiter<(String, IpAddr)>,
     trust_forwarded_for: bool,
 }
 
@@ -54,6 +59,7 @@ impl Limiters {
             submit: per_hour(limits.submit),
             status: per_hour(limits.status),
             login: per_hour(limits.login),
+            pdf: per_hour(limits.pdf),
             account: RateLimiter::keyed(
                 Quota::with_period(Duration::from_secs(90))
                     .expect("non-zero period")
@@ -70,15 +76,18 @@ impl Limiters {
             Bucket::Submit => &self.submit,
             Bucket::Status => &self.status,
             Bucket::Login => &self.login,
+            Bucket::Pdf => &self.pdf,
         }
     }
 
-    /// One attempt on an account; `Err` with the wait when over the limit.
-    pub fn check_account(&self, key: &str) -> Result<(), Duration> {
+    /// One attempt on an account from `client`; `Err` with the wait when over the limit.
+    pub fn check_account(&self, key: &str, client: ClientAddr) -> Result<(), Duration> {
         self.account
-            .check_key(&key.to_owned())
+            .check_key(&(key.to_owned(), client.0))
             .map_err(|not_until| {
-                not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+                not_until
+                    .wait_time_from(governor::clock::DefaultClock::default().now())
+                    .max(Duration::from_secs(1))
             })
     }
 
@@ -89,9 +98,12 @@ impl Limiters {
             Bucket::Upload,
             Bucket::Submit,
             Bucket::Status,
+            Bucket::Login,
+            Bucket::Pdf,
         ] {
             self.limiter(bucket).retain_recent();
         }
+        self.account.retain_recent();
     }
 
     /// The client's address: the peer, or behind a trusted proxy the last hop it appended.
@@ -121,4 +133,22 @@ pub async fn limit(
         return Err(AppError::TooManyRequests(wait.max(Duration::from_secs(1))));
     }
     Ok(next.run(req).await)
+}
+
+/// The client's address as the rate limits see it (the peer, or behind a trusted proxy the last
+/// hop it appended).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let ConnectInfo(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("no peer address"))?;
+        Ok(Self(state.limiters.client(peer, &parts.headers)))
+    }
 }

@@ -11,9 +11,13 @@ use crate::{
     db::TenantTx,
     documents::{
         ExtractedContent, SignatureSummary,
+        active::{self, Active},
         signature::{self, FileKind, SignatureError},
     },
-    domain::{application::attachment::AttachmentKind, tenant::TenantId},
+    domain::{
+        application::attachment::{AttachmentKind, MAX_ATTACHMENTS},
+        tenant::TenantId,
+    },
     storage::Storage,
     store::attachments,
 };
@@ -24,17 +28,47 @@ pub fn v37(name: &str) -> String {
     )
 }
 
+/// A PDF with active content (scripts, actions, embedded files) or that is also something else.
+pub fn active_message(name: &str, what: Active) -> String {
+    match what {
+        Active::Polyglot => format!(
+            "Il file {name} non è un PDF regolare: contiene anche un archivio o una pagina web. Salvarlo di nuovo come PDF (per esempio con «Stampa» e «Salva come PDF») e ricaricarlo."
+        ),
+        _ => format!(
+            "Il file {name} contiene script, azioni automatiche o file incorporati, che non si possono accettare. Salvarlo di nuovo come PDF semplice (per esempio con «Stampa» e «Salva come PDF») e ricaricarlo."
+        ),
+    }
+}
+
+/// The application already has as many documents as it may.
+pub fn too_many_files(name: &str) -> String {
+    format!(
+        "Il file {name} non è stato caricato: un'istanza può avere al massimo {MAX_ATTACHMENTS} documenti. Riunire più pagine in un solo PDF, oppure eliminare i documenti non necessari."
+    )
+}
+
 pub fn v29(name: &str) -> String {
     format!(
         "La firma digitale del file {name} non risulta valida o il certificato è scaduto. Ricaricare il documento firmato correttamente."
     )
 }
 
-/// A file name safe to show and to store: the last path component, no control characters,
-/// at most 150 characters.
+/// Characters that change how the text around them is shown without being seen themselves:
+/// bidirectional controls (`fattura\u{202E}fdp.exe` shows as "fatturaexe.pdf") and zero-width
+/// marks. The store drops them from older names too, as it reads them.
+pub fn is_invisible_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A file name safe to show and to store: the last path component, no control characters
+/// (nor invisible ones), at most 150 characters.
 pub fn clean_name(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(150).collect();
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !is_invisible_control(*c))
+        .take(150)
+        .collect();
     let cleaned = cleaned.trim().to_owned();
     if cleaned.is_empty() {
         "documento".into()
@@ -166,6 +200,9 @@ pub fn check(file: &UploadedFile) -> Result<Checked, String> {
         FileKind::Jpeg => checked.content_type = "image/jpeg",
         FileKind::Png => checked.content_type = "image/png",
         FileKind::Pdf => {
+            if let Some(what) = active::scan(&file.bytes) {
+                return Err(active_message(&name, what));
+            }
             checked.content_type = "application/pdf";
             match signature::verify_pades(&file.bytes, now) {
                 Ok(report) => checked.signature = Some(SignatureSummary::from_report(&report)),
@@ -177,6 +214,14 @@ pub fn check(file: &UploadedFile) -> Result<Checked, String> {
             checked.content_type = "application/pkcs7-mime";
             match signature::verify_cades(&file.bytes, now) {
                 Ok(report) => {
+                    if let Some(what) = report
+                        .content
+                        .as_deref()
+                        .filter(|c| signature::sniff(c) == FileKind::Pdf)
+                        .and_then(active::scan)
+                    {
+                        return Err(active_message(&name, what));
+                    }
                     checked.extracted = report.content.clone();
                     checked.signature = Some(SignatureSummary::from_report(&report));
                 }
@@ -271,5 +316,7 @@ mod tests {
         assert_eq!(clean_name("../../etc/passwd"), "passwd");
         assert_eq!(clean_name("a\u{0}b\nc.pdf"), "abc.pdf");
         assert_eq!(clean_name(""), "documento");
+        assert_eq!(clean_name("fattura\u{202E}fdp.exe"), "fatturafdp.exe");
+        assert_eq!(clean_name("a\u{200B}b\u{2066}c\u{FEFF}.pdf"), "abc.pdf");
     }
 }

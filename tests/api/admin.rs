@@ -25,8 +25,8 @@ fn settings_form(
     fields: &[(&str, &str)],
     logo: Option<Vec<u8>>,
 ) -> reqwest::multipart::Form {
-    let _ = me;
-    let mut form = reqwest::multipart::Form::new();
+    // The session's CSRF token comes first, as the page's form sends it.
+    let mut form = reqwest::multipart::Form::new().text("_csrf", me.csrf.clone());
     for (k, v) in fields {
         form = form.text(k.to_string(), v.to_string());
     }
@@ -44,10 +44,7 @@ async fn settings_are_validated_saved_and_used() {
     let app = spawn_app().await;
     ordine(&app, "vallenera").await;
     let me = admin(&app).await;
-    let url = app.url(&format!(
-        "/vallenera/amministrazione/impostazioni?_csrf={}",
-        me.csrf
-    ));
+    let url = app.url("/vallenera/amministrazione/impostazioni");
 
     let res = me
         .client

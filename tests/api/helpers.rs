@@ -282,6 +282,11 @@ impl TestApp {
         }
     }
 
+    /// The folder of this test's files.
+    pub fn files_dir(&self) -> &std::path::Path {
+        self.files.path()
+    }
+
     pub fn ws_url(&self, path: &str) -> String {
         format!("{}{path}", self.address.replacen("http://", "ws://", 1))
     }

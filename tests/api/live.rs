@@ -450,3 +450,115 @@ async fn the_public_status_page_follows_its_application_only() {
     register(&app, &seg, id).await;
     wait_for(&mut ws, "Registrata nel protocollo").await;
 }
+
+#[tokio::test]
+async fn a_socket_that_sends_more_than_a_few_kib_is_closed() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let seg = app.login(&of.secretariat).await;
+    let mut ws = open(&app, &seg, "/ws?vista=segreteria").await;
+    // Clients only send pongs and close frames: 64 KiB is an abuse, not a message.
+    let _ = ws.send(Message::Text("x".repeat(64 * 1024).into())).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the socket stayed open after a 64 KiB message"),
+        }
+    }
+    // The public status page's socket has the same bound.
+    let (id, code, pin) = submitted_with_pin(&app, &of.o).await;
+    let (phone, jar) = crate::helpers::client_with_jar();
+    let res = phone
+        .post(app.url(&format!("/{SLUG}/istanza/stato")))
+        .form(&[("codice", code.as_str()), ("pin", pin.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    use reqwest::cookie::CookieStore;
+    let cookie = jar
+        .cookies(&app.url("/").parse().unwrap())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut ws = connect(
+        &app,
+        &format!("/{SLUG}/istanza/{id}/ws"),
+        Some(&cookie),
+        Some(&app.address),
+    )
+    .await
+    .expect("the status page's socket");
+    next_text(&mut ws, PATIENCE).await.expect("a snapshot");
+    let _ = ws.send(Message::Binary(vec![0u8; 64 * 1024].into())).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the public socket stayed open after a 64 KiB message"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lawyer_cannot_join_or_watch_a_case_they_may_not_open() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+    register(&app, &seg, id).await;
+    // A lawyer of the same Ordine who is not the application's lawyer.
+    let marco = app
+        .user(
+            SLUG,
+            "marco@avvocati.example.it",
+            &[Role::Avvocato],
+            false,
+            None,
+        )
+        .await;
+    let marco = app.login(&marco).await;
+    let (status, _) = marco.page(&app, &case_path("avvocati", id)).await;
+    assert_eq!(status, 404, "the page is not theirs");
+    let mut seg_case = open(
+        &app,
+        &seg,
+        &format!("/ws?vista=pratica&area=segreteria&id={id}&versione=0"),
+    )
+    .await;
+    let path = format!("/ws?vista=pratica&area=avvocati&id={id}");
+    assert_eq!(
+        status_of(connect(&app, &path, Some(&marco.cookie(&app)), Some(&app.address)).await).await,
+        404,
+        "nor is its socket"
+    );
+    // Nobody joined: the secretariat's page lists no one.
+    assert!(
+        next_text(&mut seg_case, Duration::from_secs(2))
+            .await
+            .is_none_or(|m| !m.contains("marco@")),
+        "the refused lawyer appeared among those present"
+    );
+    let tenant = patrocinio::store::tenants::find_by_slug(&app.db, SLUG)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut tx = app.db.tenant_tx(tenant).await.unwrap();
+    let (present, denied): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM presence WHERE application_id = $1),
+                (SELECT count(*) FROM audit_log WHERE action = 'accesso_negato'
+                   AND details->>'vista' = 'pratica')",
+    )
+    .bind(id)
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(present, 1, "only the secretariat is present");
+    assert_eq!(denied, 1, "the refusal is audited");
+}

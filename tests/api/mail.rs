@@ -1094,12 +1094,9 @@ async fn lawyers_and_the_secretariat_choose_too_and_legal_notices_cannot_be_swit
     let v = version_of(&page);
     let res = avv
         .client
-        .post(app.url(&format!(
-            "{}/integrazione?_csrf={}",
-            case_path("avvocati", id),
-            avv.csrf
-        )))
+        .post(app.url(&format!("{}/integrazione", case_path("avvocati", id))))
         .multipart(crate::workflow::multipart_answer(
+            Some(&avv.csrf),
             &v,
             &[("file_redditi", "cu-2025.pdf")],
             None,

@@ -17,5 +17,6 @@ mod pages;
 mod platform;
 mod public_form;
 mod register;
+mod robustness;
 mod signing;
 mod workflow;

@@ -55,15 +55,14 @@ async fn admin(app: &TestApp) -> LoggedIn {
 }
 
 async fn upload(app: &TestApp, me: &LoggedIn, name: &str, bytes: Vec<u8>) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
-    );
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", me.csrf.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
     me.client
-        .post(app.url(&format!(
-            "/vallenera/amministrazione/albo?_csrf={}",
-            me.csrf
-        )))
+        .post(app.url("/vallenera/amministrazione/albo"))
         .multipart(form)
         .send()
         .await

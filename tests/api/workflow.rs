@@ -274,27 +274,39 @@ async fn intake_registration_assignment_and_examination() {
     let (status, page) = rossi.page(&app, &case_path("consiglieri", id)).await;
     assert_eq!(status, 200);
     assert!(page.contains("Assegnata al consigliere relatore"));
-    let attachment = between(
-        &page,
-        &format!("{}/allegati/", case_path("consiglieri", id)),
-        "\"",
-    )
-    .unwrap();
-    let res = rossi
-        .client
-        .get(app.url(&format!(
-            "{}/allegati/{attachment}",
-            case_path("consiglieri", id)
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    // Uploaded PDFs are downloaded, never shown in our pages' origin; images are shown, in a
+    // sandbox.
+    let prefix = format!("{}/allegati/", case_path("consiglieri", id));
+    let mut kinds = Vec::new();
+    for link in page.split(&format!("href=\"{prefix}")).skip(1) {
+        let attachment = link.split('"').next().unwrap();
+        let res = rossi
+            .client
+            .get(app.url(&format!("{prefix}{attachment}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let h = res.headers();
+        let (ty, disposition, csp) = (
+            h["content-type"].to_str().unwrap().to_owned(),
+            h["content-disposition"].to_str().unwrap().to_owned(),
+            h["content-security-policy"].to_str().unwrap().to_owned(),
+        );
+        if ty.starts_with("image/") {
+            assert!(
+                disposition.starts_with("inline") && csp.ends_with("; sandbox"),
+                "{ty}: {disposition} {csp}"
+            );
+        } else {
+            assert!(disposition.starts_with("attachment"), "{ty}: {disposition}");
+        }
+        kinds.push(ty);
+    }
     assert!(
-        res.headers()["content-disposition"]
-            .to_str()
-            .unwrap()
-            .starts_with("inline")
+        kinds.iter().any(|k| k == "application/pdf")
+            && kinds.iter().any(|k| k.starts_with("image/")),
+        "{kinds:?}"
     );
     // The other councillor does not see it.
     let verdi = app.login(&of.councillors[1]).await;
@@ -801,12 +813,18 @@ async fn ask(app: &TestApp, rel: &LoggedIn, id: Uuid) {
     assert_eq!(res.status(), 303);
 }
 
+/// An integration answer as the browser sends it (the session's CSRF token first, in an area).
 pub fn multipart_answer(
+    csrf: Option<&str>,
     version: &str,
     files: &[(&str, &str)],
     answer: Option<&str>,
 ) -> reqwest::multipart::Form {
-    let mut form = reqwest::multipart::Form::new().text("versione", version.to_owned());
+    let mut form = reqwest::multipart::Form::new();
+    if let Some(token) = csrf {
+        form = form.text("_csrf", token.to_owned());
+    }
+    let mut form = form.text("versione", version.to_owned());
     for (field, name) in files {
         form = form.part(
             field.to_string(),
@@ -850,17 +868,14 @@ async fn an_integration_request_answered_by_the_lawyer() {
     assert_eq!(status, 200);
     assert!(page.contains("Rispondi alla richiesta di integrazione"));
     let v = version_of(&page);
-    let url = app.url(&format!(
-        "{}/integrazione?_csrf={}",
-        case_path("avvocati", id),
-        avv.csrf
-    ));
+    let url = app.url(&format!("{}/integrazione", case_path("avvocati", id)));
 
     // Only one of the two documents, no reply: refused, the document sent is kept.
     let res = avv
         .client
         .post(&url)
         .multipart(multipart_answer(
+            Some(&avv.csrf),
             &v,
             &[("file_redditi", "cu-2025.pdf")],
             None,
@@ -882,6 +897,7 @@ async fn an_integration_request_answered_by_the_lawyer() {
         .client
         .post(&url)
         .multipart(multipart_answer(
+            Some(&avv.csrf),
             &v,
             &[("file_stato_famiglia", "stato di famiglia.pdf")],
             Some("Luca Rossi, nato nel 2015"),
@@ -966,6 +982,7 @@ async fn the_applicant_answers_from_the_status_page_and_an_expired_deadline_is_f
     let res = phone
         .post(&answer_url)
         .multipart(multipart_answer(
+            None,
             &v,
             &[
                 ("file_redditi", "cu.pdf"),
@@ -1314,7 +1331,7 @@ pub async fn upload_signed(
     rel: &LoggedIn,
     files: Vec<(&str, Vec<u8>)>,
 ) -> (u16, String) {
-    let mut form = reqwest::multipart::Form::new();
+    let mut form = reqwest::multipart::Form::new().text("_csrf", rel.csrf.clone());
     for (name, bytes) in files {
         form = form.part(
             "firmati",
@@ -1323,7 +1340,7 @@ pub async fn upload_signed(
     }
     let res = rel
         .client
-        .post(app.url(&format!("/{SLUG}/consiglieri/firma?_csrf={}", rel.csrf)))
+        .post(app.url(&format!("/{SLUG}/consiglieri/firma")))
         .multipart(form)
         .send()
         .await

@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most documents one application holds (filing and integration answers together): enough
+/// for every kind with several files each; scans of many pages belong in one PDF.
+pub const MAX_ATTACHMENTS: i64 = 40;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttachmentKind {

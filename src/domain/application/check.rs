@@ -7,13 +7,13 @@ use chrono::{Datelike, NaiveDate};
 use super::{
     Step,
     attachment::AttachmentKind,
-    form::{APPLICANT_KEY, Form, PersonIncome, VICTIM_OFFENCES},
+    form::{APPLICANT_KEY, Form, MAX_MEMBERS, PersonIncome, VICTIM_OFFENCES},
     matter::{ListMatter, Matter},
 };
 use crate::domain::{
     codice_fiscale::{CfError, CodiceFiscale, Sex},
     income::{Threshold, threshold_on},
-    money::Euro,
+    money::{Euro, group_thousands},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,11 +105,14 @@ pub fn parse_date(input: &str) -> Option<NaiveDate> {
 pub const EMAIL_INVALID: &str =
     "L'indirizzo e-mail non è valido: verificarlo oppure lasciare il campo vuoto.";
 
+/// An address the mailer will take: lettre's own parser (the one that builds every message)
+/// must accept it, and its domain must have a dot (no local hosts).
 pub fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
-    !local.is_empty()
+    s.parse::<lettre::Address>().is_ok()
+        && !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
@@ -228,6 +231,7 @@ fn check_cf(
 
 pub fn check(form: &Form, ctx: &Context) -> Vec<Issue> {
     let mut out = Issues(Vec::new());
+    limits(form, &mut out);
     filing(form, ctx, &mut out);
     applicant(form, ctx, &mut out);
     household(form, &mut out);
@@ -415,6 +419,38 @@ fn applicant(form: &Form, ctx: &Context, out: &mut Issues) {
     }
     if !a.email.is_empty() && !is_email(&a.email) {
         out.block("V5", s, "email", EMAIL_INVALID);
+    }
+}
+
+/// The message of a text longer than its field allows.
+pub fn too_long_message(max: usize, typed: usize) -> String {
+    format!(
+        "Il testo è troppo lungo: al massimo {} caratteri (ne sono stati inseriti {}). Abbreviarlo per poter salvare questa pagina.",
+        group_thousands(max as u64),
+        group_thousands(typed as u64)
+    )
+}
+
+/// Texts over their limit and too many household members: the step is not stored until they
+/// are fixed (what was typed is shown back).
+fn limits(form: &Form, out: &mut Issues) {
+    for f in form.text_fields().iter().filter(|f| f.too_long()) {
+        out.block(
+            "L1",
+            f.step,
+            &f.field,
+            too_long_message(f.max, f.value.chars().count()),
+        );
+    }
+    if form.household.members.len() > MAX_MEMBERS {
+        out.block(
+            "L2",
+            Step::Household,
+            "lives_alone",
+            format!(
+                "Si possono indicare al massimo {MAX_MEMBERS} familiari conviventi: per un nucleo più numeroso rivolgersi alla segreteria dell'Ordine."
+            ),
+        );
     }
 }
 
@@ -1343,6 +1379,9 @@ mod tests {
         assert!(is_email("anna.bianchi@pec.ordine.it"));
         assert!(!is_email("anna@pec"));
         assert!(!is_email("a b@pec.it"));
+        // What the form once accepted and the mailer then refused.
+        assert!(!is_email("a'\"(){}&=x@evil.example"));
+        assert!(is_email("o'brien+patrocinio@example.it"));
         assert!(is_rg_number("1234/2025"));
         assert!(is_rg_number("1234/2025-1"));
         assert!(!is_rg_number("1234-2025"));

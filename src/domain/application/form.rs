@@ -309,6 +309,30 @@ pub const DECLARATION_TEXTS: [(&str, &str); 4] = [
     ),
 ];
 
+/// The longest a one-line field may be (names, places, numbers, choices), in characters.
+pub const MAX_LINE: usize = 200;
+/// The longest short explanation (why only the personal income counts).
+pub const MAX_NOTE: usize = 2_000;
+/// The longest of the case's texts (facts, law, evidence): about six printed pages each.
+pub const MAX_TEXT: usize = 20_000;
+/// The most household members one application lists.
+pub const MAX_MEMBERS: usize = 20;
+
+/// One free-text field of the form with its limit.
+pub struct TextField<'a> {
+    pub step: Step,
+    /// The id of the field on the page (what messages are attached to).
+    pub field: String,
+    pub value: &'a str,
+    pub max: usize,
+}
+
+impl TextField<'_> {
+    pub fn too_long(&self) -> bool {
+        self.value.len() > self.max && self.value.chars().count() > self.max
+    }
+}
+
 impl Form {
     /// Stores what a step's HTML form sent. Returns `false` for steps without fields.
     pub fn update(&mut self, step: Step, f: &Fields) -> bool {
@@ -380,8 +404,14 @@ impl Form {
                 };
             }
             Step::Income => {
-                let persons = f
-                    .all("person")
+                // Only the applicant and the listed members have income rows, once each.
+                let mut keys = f.all("person");
+                keys.retain(|k| {
+                    k == APPLICANT_KEY || self.household.members.iter().any(|m| &m.id == k)
+                });
+                let mut seen = std::collections::HashSet::new();
+                keys.retain(|k| seen.insert(k.clone()));
+                let persons = keys
                     .into_iter()
                     .map(|key| {
                         let field = |name: &str| f.get(&format!("{name}_{key}"));
@@ -441,6 +471,151 @@ impl Form {
             }
         }
         true
+    }
+
+    /// Every text the user typed, with its step, its field id and its limit: a step with a
+    /// longer one is never stored (the page shows it back with its message instead).
+    pub fn text_fields(&self) -> Vec<TextField<'_>> {
+        fn field(step: Step, field: impl Into<String>, value: &str, max: usize) -> TextField<'_> {
+            TextField {
+                step,
+                field: field.into(),
+                value,
+                max,
+            }
+        }
+        let f = &self.filing;
+        let a = &self.applicant;
+        let c = &self.case;
+        let mut out = vec![
+            field(Step::Filing, "filed_by", &f.filed_by, MAX_LINE),
+            field(Step::Filing, "matter", &f.matter, MAX_LINE),
+            field(
+                Step::Filing,
+                "judicial_office",
+                &f.judicial_office,
+                MAX_LINE,
+            ),
+        ];
+        out.extend(
+            [
+                ("kind", &a.kind),
+                ("surname", &a.surname),
+                ("given_name", &a.given_name),
+                ("sex", &a.sex),
+                ("birth_date", &a.birth_date),
+                ("birth_place", &a.birth_place),
+                ("codice_fiscale", &a.codice_fiscale),
+                ("citizenship", &a.citizenship),
+                ("address", &a.address),
+                ("postcode", &a.postcode),
+                ("city", &a.city),
+                ("email", &a.email),
+                ("phone", &a.phone),
+                ("id_document", &a.id_document),
+                ("id_document_expiry", &a.id_document_expiry),
+                ("entity_name", &a.entity_name),
+                ("entity_cf", &a.entity_cf),
+                ("entity_seat", &a.entity_seat),
+                ("representative", &a.representative),
+                ("permit", &a.permit),
+                ("permit_expiry", &a.permit_expiry),
+                ("lawful_stay", &a.lawful_stay),
+                ("foreign_income", &a.foreign_income),
+                ("consular", &a.consular),
+            ]
+            .into_iter()
+            .map(|(name, value)| field(Step::Applicant, name, value, MAX_LINE)),
+        );
+        for m in &self.household.members {
+            for (name, value) in [
+                ("id", &m.id),
+                ("surname", &m.surname),
+                ("given_name", &m.given_name),
+                ("codice_fiscale", &m.codice_fiscale),
+                ("relationship", &m.relationship),
+                ("birth_date", &m.birth_date),
+            ] {
+                out.push(field(
+                    Step::Household,
+                    format!("member_{}_{name}", m.id),
+                    value,
+                    MAX_LINE,
+                ));
+            }
+        }
+        let i = &self.income;
+        out.extend([
+            field(Step::Income, "year", &i.year, MAX_LINE),
+            field(
+                Step::Income,
+                "personal_only_reason",
+                &i.personal_only_reason,
+                MAX_LINE,
+            ),
+            field(
+                Step::Income,
+                "personal_only_detail",
+                &i.personal_only_detail,
+                MAX_NOTE,
+            ),
+            field(Step::Income, "victim_offence", &i.victim_offence, MAX_LINE),
+        ]);
+        for p in &i.persons {
+            for (name, value) in [
+                ("person", &p.person),
+                ("source", &p.source),
+                ("taxable", &p.taxable),
+                ("has_exempt", &p.has_exempt),
+                ("exempt", &p.exempt),
+                ("has_withholding", &p.has_withholding),
+                ("withholding", &p.withholding),
+                ("has_substitute", &p.has_substitute),
+                ("substitute", &p.substitute),
+            ] {
+                out.push(field(
+                    Step::Income,
+                    format!("{name}_{}", p.person),
+                    value,
+                    MAX_LINE,
+                ));
+            }
+        }
+        out.extend(
+            [
+                ("counterparty_name", &c.counterparty_name, MAX_LINE),
+                ("counterparty_address", &c.counterparty_address, MAX_LINE),
+                ("counterparty_cf", &c.counterparty_cf, MAX_LINE),
+                ("pending", &c.pending, MAX_LINE),
+                ("rg_number", &c.rg_number, MAX_LINE),
+                ("next_hearing", &c.next_hearing, MAX_LINE),
+                ("facts", &c.facts, MAX_TEXT),
+                ("law", &c.law, MAX_TEXT),
+                ("evidence", &c.evidence, MAX_TEXT),
+            ]
+            .into_iter()
+            .map(|(name, value, max)| field(Step::Case, name, value, max)),
+        );
+        out.push(field(
+            Step::Lawyer,
+            "lawyer_id",
+            &self.lawyer.lawyer_id,
+            MAX_LINE,
+        ));
+        out.push(field(
+            Step::Attachments,
+            "signature_mode",
+            &self.signature_mode,
+            MAX_LINE,
+        ));
+        out
+    }
+
+    /// Whether the form may be stored: no text over its limit, no more members than allowed.
+    pub fn within_limits(&self) -> bool {
+        self.household.members.len() <= MAX_MEMBERS
+            && self.income.persons.len() <= MAX_MEMBERS + 1
+            && !self.text_fields().iter().any(TextField::too_long)
     }
 
     pub fn mark_visited(&mut self, step: Step) {

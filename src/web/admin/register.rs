@@ -94,7 +94,8 @@ async fn upload_page(
             @if let Some(p) = problem {
                 div class="alert alert-danger" role="alert" { (p) }
             }
-            form method="post" action=(format!("{base}?_csrf={}", who.csrf)) enctype="multipart/form-data" class="card card-bg p-3 mb-4" {
+            form method="post" action=(base) enctype="multipart/form-data" class="card card-bg p-3 mb-4" {
+                (layout::csrf_field(&who.csrf))
                 div class="form-group" {
                     label class="active" for="file" { "File CSV dell'albo" }
                     input type="file" id="file" name="file" class="form-control" accept=".csv,text/csv";

@@ -142,7 +142,8 @@ fn settings_page(
         "Impostazioni dell'Ordine",
         notice,
         html! {
-            form method="post" action=(format!("{base}?_csrf={}", who.csrf)) enctype="multipart/form-data" novalidate {
+            form method="post" action=(base) enctype="multipart/form-data" novalidate {
+                (layout::csrf_field(&who.csrf))
                 (Input::text("nome", "Denominazione dell'Ordine", &typed.name).render(&[]))
                 (Input::text("pec", "PEC della segreteria", &typed.pec).kind("email").render(&[]))
                 (Input::text("giorni_integrazione", "Giorni per rispondere a una richiesta di integrazione", &typed.days)

@@ -26,6 +26,7 @@ use crate::{
         components::Input,
         error::AppError,
         layout::{self, PageMeta},
+        ratelimit::ClientAddr,
         tenant::{CurrentTenant, PathParams},
     },
 };
@@ -166,26 +167,36 @@ fn refused(
     (status, login_page(tenant, Some(message), email, back)).into_response()
 }
 
+/// A 429 page that says when to try again.
+fn retry_after(mut res: Response, wait: std::time::Duration) -> Response {
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(wait.as_secs().max(1)),
+    );
+    res
+}
+
 pub async fn login(
     State(state): State<AppState>,
     tenant: CurrentTenant,
+    client: ClientAddr,
     mut auth: Auth,
     HtmlForm(form): HtmlForm<LoginForm>,
 ) -> Result<Response, AppError> {
     let email = normalize_email(&form.email);
     let back = safe_back(&tenant, &form.torna);
-    if state
+    if let Err(wait) = state
         .limiters
-        .check_account(&format!("{}:{email}", tenant.id))
-        .is_err()
+        .check_account(&format!("{}:{email}", tenant.id), client)
     {
-        return Ok(refused(
+        let page = refused(
             &tenant,
             StatusCode::TOO_MANY_REQUESTS,
             TOO_MANY,
             &email,
             &back,
-        ));
+        );
+        return Ok(retry_after(page, wait));
     }
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let user = users::find_by_email(&mut tx, &email).await?;
@@ -361,22 +372,23 @@ pub async fn code_form(tenant: CurrentTenant, auth: Auth) -> Response {
 pub async fn code(
     State(state): State<AppState>,
     tenant: CurrentTenant,
+    client: ClientAddr,
     mut auth: Auth,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Result<Response, AppError> {
     let Some(p) = pending(&auth, &tenant).await else {
         return Ok(expired(&tenant));
     };
-    if state
+    if let Err(wait) = state
         .limiters
-        .check_account(&format!("{}:{}", tenant.id, p.user))
-        .is_err()
+        .check_account(&format!("{}:{}", tenant.id, p.user), client)
     {
-        return Ok((
+        let page = (
             StatusCode::TOO_MANY_REQUESTS,
             code_page(&tenant, Some(TOO_MANY)),
         )
-            .into_response());
+            .into_response();
+        return Ok(retry_after(page, wait));
     }
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let user = users::get(&mut tx, p.user)

@@ -22,6 +22,7 @@ use axum::{
 };
 use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend};
 use chrono::Utc;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tower_sessions::{
@@ -223,8 +224,9 @@ pub async fn enforce_lifetime(
 }
 
 /// The CSRF token of a session: sent by htmx in `X-CSRF-Token` (the `hx-headers` of the page),
-/// by plain forms in the `_csrf` field, by multipart forms in the query string. A session that
-/// holds a token accepts no state-changing request without it.
+/// by plain forms in the `_csrf` field, by multipart forms (uploads) in a `_csrf` field that
+/// comes first in the body. Never in a URL, where it would reach logs and `Referer`. A session
+/// that holds a token accepts no state-changing request without it.
 pub async fn csrf_token(session: Session, req: Request, next: Next) -> Result<Response, AppError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(next.run(req).await);
@@ -244,14 +246,28 @@ pub async fn csrf_token(session: Session, req: Request, next: Next) -> Result<Re
             Err(AppError::Forbidden)
         };
     }
-    if let Some(q) = req.uri().query()
-        && let Some((_, v)) = url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "_csrf")
-    {
-        return if matches(&v) {
-            Ok(next.run(req).await)
-        } else {
-            Err(AppError::Forbidden)
+    if let Some(boundary) = multipart_boundary(&req) {
+        // Only the first part is read here (a few bytes); the upload streams on untouched.
+        let (parts, body) = req.into_parts();
+        let mut stream = body.into_data_stream();
+        let mut head = Vec::new();
+        let token = loop {
+            if let Some(found) = first_field(&head, &boundary, "_csrf") {
+                break found;
+            }
+            match stream.next().await {
+                Some(Ok(chunk)) if head.len() < MULTIPART_HEAD => head.extend_from_slice(&chunk),
+                _ => break None,
+            }
         };
+        if !token.is_some_and(|t| matches(&t)) {
+            return Err(AppError::Forbidden);
+        }
+        let rest = futures_util::stream::once(async move { Ok(axum::body::Bytes::from(head)) })
+            .chain(stream);
+        return Ok(next
+            .run(Request::from_parts(parts, Body::from_stream(rest)))
+            .await);
     }
     let form = req
         .headers()
@@ -272,6 +288,44 @@ pub async fn csrf_token(session: Session, req: Request, next: Next) -> Result<Re
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
+}
+
+/// How much of a multipart body is read to find its first field.
+const MULTIPART_HEAD: usize = 8 * 1024;
+
+/// The boundary of a `multipart/form-data` request.
+fn multipart_boundary(req: &Request) -> Option<String> {
+    let ct = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let (kind, params) = ct.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// The value of the first part of a multipart body, if that part is the text field `name` and
+/// is complete in `head`: `Some(None)` when the first part is complete and is something else.
+fn first_field(head: &[u8], boundary: &str, name: &str) -> Option<Option<String>> {
+    let text = String::from_utf8_lossy(head);
+    let start = format!("--{boundary}\r\n");
+    let Some(rest) = text.strip_prefix(start.as_str()) else {
+        // Not even the opening boundary: give up once it should have arrived.
+        return (head.len() >= start.len()).then_some(None);
+    };
+    let (headers, rest) = rest.split_once("\r\n\r\n")?;
+    let (value, _) = rest.split_once(&format!("\r\n--{boundary}"))?;
+    let named = headers.lines().any(|h| {
+        let h = h.to_ascii_lowercase();
+        h.starts_with("content-disposition:")
+            && h.contains(&format!("name=\"{name}\""))
+            && !h.contains("filename=")
+    });
+    Some(named.then(|| value.to_owned()))
 }
 
 /// The logged-in person, if any, and only if logged in to the Ordine of this page.

@@ -148,9 +148,7 @@ pub async fn adopt(
         session,
     };
     let data = data(tenant, case, d, &adopted, signer);
-    let engine = docs.pdf.clone();
-    let pdf =
-        tokio::task::spawn_blocking(move || engine.render(Template::Delibera, &data)).await??;
+    let pdf = docs.pdf.render_bounded(Template::Delibera, data).await?;
     let sha = hex::encode(Sha256::digest(&pdf));
     let key = format!("{}/{}/delibere/{}.pdf", tenant.id, case.id, d.id);
     let sealed = match (docs.seal_dir, tenant.settings.seal) {

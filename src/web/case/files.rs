@@ -1,5 +1,5 @@
-//! The documents of a case, opened in the browser by the people who may see the case: PDFs
-//! and images inline, the content of a `.p7m` extracted at upload.
+//! The documents of a case, opened by the people who may see the case: images shown in a
+//! sandbox, PDFs and the rest downloaded, the content of a `.p7m` extracted at upload.
 
 use axum::{
     http::{HeaderValue, header},
@@ -13,13 +13,15 @@ use crate::{
         AppState,
         auth::{AreaRole, InArea},
         error::AppError,
+        headers::Sandboxed,
         public::attachments::file_response,
         tenant::{CurrentTenant, PathParams},
     },
 };
 
-/// Types a browser shows by itself; anything else is downloaded.
-const INLINE: &[&str] = &["application/pdf", "image/jpeg", "image/png"];
+/// Types shown in the browser (in a sandbox); anything else, PDFs included, is downloaded: a
+/// PDF shown inline runs in our origin, and the browser's viewer refuses a sandbox.
+const INLINE: &[&str] = &["image/jpeg", "image/png"];
 
 pub async fn serve<R: AreaRole>(
     state: &AppState,
@@ -68,6 +70,7 @@ pub async fn serve<R: AreaRole>(
         if let Some(v) = disposition.and_then(|v| HeaderValue::from_str(&v).ok()) {
             res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
+        res.extensions_mut().insert(Sandboxed);
     }
     Ok(res)
 }

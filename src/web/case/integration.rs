@@ -9,7 +9,7 @@ use crate::{
     domain::{
         application::{
             Action, Actor, Facts,
-            attachment::AttachmentKind,
+            attachment::{AttachmentKind, MAX_ATTACHMENTS},
             integration::{self, FieldError},
             transition,
             workflow::EventKind,
@@ -100,8 +100,10 @@ pub fn request_card(r: &Request, today: chrono::NaiveDate) -> Markup {
 
 /// The answer form (multipart): one file input per document asked, one reply per question, an
 /// optional further document. Files already sent are listed and need not be sent again.
+/// `csrf`: the session's token, in a reserved area (it must be the form's first field).
 pub fn answer_form(
     action: &str,
+    csrf: Option<&str>,
     version: i32,
     r: &Request,
     provided: &[AttachmentKind],
@@ -116,6 +118,7 @@ pub fn answer_form(
     };
     html! {
         form method="post" action=(action) enctype="multipart/form-data" class="card card-bg mb-4" novalidate {
+            @if let Some(token) = csrf { (crate::web::layout::csrf_field(token)) }
             div class="card-body" {
                 h2 class="h5 card-title" { "Rispondi alla richiesta di integrazione" }
                 @if !errors.is_empty() {
@@ -217,6 +220,10 @@ pub async fn receive(
             }
             continue;
         };
+        if crate::store::attachments::usage(tx, case.id).await?.0 >= MAX_ATTACHMENTS {
+            errors.push((field, uploads::too_many_files(&file.display_name())));
+            continue;
+        }
         match uploads::check(&file) {
             Ok(checked) => {
                 let owner = Owner {

@@ -171,7 +171,7 @@ async fn show(
         @if let Some(r) = &open {
             (integration::request_card(r, case::today()))
             @if may_answer {
-                (integration::answer_form(&format!("{url}/integrazione?_csrf={}", who.csrf), c.version, r, &provided, &answers, &errors))
+                (integration::answer_form(&format!("{url}/integrazione"), Some(&who.csrf), c.version, r, &provided, &answers, &errors))
             }
         }
         p { a href=(format!("/{}/avvocati", tenant.slug)) { "Torna alle mie istanze" } }

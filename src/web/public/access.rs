@@ -66,13 +66,14 @@ pub enum Unlock {
     Locked,
 }
 
-/// Checks code and PIN. Wrong PINs are counted per application.
+/// Checks code and PIN. Wrong PINs are counted per application, one attempt at a time (the
+/// row stays locked until the caller's transaction ends).
 pub async fn unlock(tx: &mut TenantTx, code: &str, pin: &str) -> Result<Unlock, AppError> {
     let (Some(code), Some(pin)) = (ApplicationCode::parse(code), Pin::parse(pin)) else {
         dummy_verify(pin).await;
         return Ok(Unlock::Refused);
     };
-    let Some(row) = applications::find_by_code(tx, &code).await? else {
+    let Some(row) = applications::find_by_code_locked(tx, &code).await? else {
         dummy_verify(pin.as_str()).await;
         return Ok(Unlock::Refused);
     };

@@ -16,7 +16,7 @@ use super::{Access, Locked, RenderStep, Viewed, open, refuse, render_step, views
 use crate::{
     domain::application::{
         Stage as AppStateKind, Step,
-        attachment::AttachmentKind,
+        attachment::{AttachmentKind, MAX_ATTACHMENTS},
         check::{Issue, Severity},
     },
     store::{attachments as store, lawyers},
@@ -24,7 +24,7 @@ use crate::{
         AppState,
         error::AppError,
         tenant::{CurrentTenant, PathParams},
-        uploads::{self, v29, v37},
+        uploads::{self, too_many_files, v29, v37},
     },
 };
 
@@ -116,8 +116,10 @@ pub async fn upload(
         ));
     }
     if problems.is_empty() {
-        let used = store::total_size(&mut tx, id).await?;
-        if (used as u64) + file.bytes.len() as u64 > limits.max_application_bytes {
+        let (count, used) = store::usage(&mut tx, id).await?;
+        if count >= MAX_ATTACHMENTS {
+            problems.push(issue("file", too_many_files(&display_name)));
+        } else if (used as u64) + file.bytes.len() as u64 > limits.max_application_bytes {
             problems.push(issue(
                 "file",
                 format!(

@@ -54,7 +54,7 @@ async fn render(
         Some(r) if row.state() == Stage::IntegrazioneRichiesta => html! {
             p class="text-muted" { "Istanza " span class="text-monospace" { (row.code) } }
             (answer::request_card(&r, crate::web::case::today()))
-            (answer::answer_form(&format!("{}/{id}/integrazione", views::base(tenant)), row.version, &r, &provided, &answers, &errors))
+            (answer::answer_form(&format!("{}/{id}/integrazione", views::base(tenant)), None, row.version, &r, &provided, &answers, &errors))
         },
         _ => html! {
             div class="alert alert-info" role="status" { "Non ci sono richieste di integrazione in attesa di risposta per questa istanza." }

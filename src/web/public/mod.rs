@@ -610,14 +610,18 @@ pub async fn save_step(
         form.mark_visited(step);
     }
     align_incomes(&mut form);
-    applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
+    // A text over its limit is never stored: the page shows what was typed with its message.
+    let fits = form.within_limits();
+    if fits {
+        applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
+    }
 
     let facts = Facts::load(&mut tx, id, &form).await?;
     let blocking = facts
         .check(&tenant, &form)
         .into_iter()
         .any(|i| i.step == step && i.blocks());
-    if acted || blocking {
+    if acted || blocking || !fits {
         let page = render_step(
             &state,
             &tenant,
@@ -632,7 +636,7 @@ pub async fn save_step(
         )
         .await?;
         tx.commit().await?;
-        let status = if blocking && !acted {
+        let status = if (blocking && !acted) || !fits {
             StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::OK
@@ -668,7 +672,9 @@ pub async fn verify_step(
     let mut form = row.form.0.clone();
     form.update(step, &Fields(pairs));
     align_incomes(&mut form);
-    applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
+    if form.within_limits() {
+        applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
+    }
     let facts = Facts::load(&mut tx, id, &form).await?;
     tx.commit().await?;
     let issues: Vec<Issue> = facts

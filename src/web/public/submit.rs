@@ -388,11 +388,7 @@ async fn pdf_response(
     data: Value,
     name: String,
 ) -> Result<Response, AppError> {
-    let engine = state.pdf.clone();
-    let bytes = tokio::task::spawn_blocking(move || engine.render(template, &data))
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(anyhow::Error::from)?;
+    let bytes = state.pdf.render_bounded(template, data).await?;
     Ok(file_response(bytes, "application/pdf", &name))
 }
 

@@ -93,7 +93,8 @@ fn page(
                         }
                     }
                 }
-                form method="post" action=(format!("{}?_csrf={}", url(tenant), who.csrf)) enctype="multipart/form-data" class="card card-bg" {
+                form method="post" action=(url(tenant)) enctype="multipart/form-data" class="card card-bg" {
+                    (layout::csrf_field(&who.csrf))
                     div class="card-body" {
                         label for="firmati" class="form-label fw-semibold" { "File firmati" }
                         input type="file" class="form-control mb-3" id="firmati" name="firmati" multiple accept=".p7m,.pdf";
