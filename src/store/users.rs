@@ -94,6 +94,61 @@ pub async fn find_by_email(tx: &mut TenantTx, email: &str) -> anyhow::Result<Opt
     with_roles(tx, user).await
 }
 
+/// The account bound to `subject` at the OpenID Connect provider `issuer`, if any.
+pub async fn find_by_subject(
+    tx: &mut TenantTx,
+    issuer: &str,
+    subject: &str,
+) -> anyhow::Result<Option<User>> {
+    let user = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE id =
+             (SELECT user_id FROM oidc_subjects WHERE issuer = $1 AND subject = $2)"
+    ))
+    .bind(issuer)
+    .bind(subject)
+    .fetch_optional(tx.conn())
+    .await?;
+    with_roles(tx, user).await
+}
+
+/// The subject the account is bound to at `issuer`, if any.
+pub async fn subject_at(
+    tx: &mut TenantTx,
+    id: Uuid,
+    issuer: &str,
+) -> anyhow::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT subject FROM oidc_subjects WHERE user_id = $1 AND issuer = $2")
+            .bind(id)
+            .bind(issuer)
+            .fetch_optional(tx.conn())
+            .await?,
+    )
+}
+
+/// Binds the account to `subject` at `issuer` (its first login through that provider);
+/// `false` if the account or the subject is already bound there.
+pub async fn bind_subject(
+    tx: &mut TenantTx,
+    id: Uuid,
+    issuer: &str,
+    subject: &str,
+) -> anyhow::Result<bool> {
+    let tenant = tx.tenant().0;
+    Ok(sqlx::query(
+        "INSERT INTO oidc_subjects (tenant_id, user_id, issuer, subject) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(issuer)
+    .bind(subject)
+    .execute(tx.conn())
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 pub async fn list(tx: &mut TenantTx, _grant: &Grant<ManageUsers>) -> anyhow::Result<Vec<User>> {
     let users: Vec<User> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users ORDER BY lower(full_name)"

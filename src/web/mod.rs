@@ -181,6 +181,7 @@ pub fn route_table() -> Vec<RouteDef> {
         RouteDef::get("/{slug}/accesso/oidc", Tenant, auth::oidc::start).limited(Bucket::Login),
         RouteDef::get("/{slug}/accesso/oidc/ritorno", Tenant, auth::oidc::callback)
             .limited(Bucket::Login),
+        RouteDef::get("/{slug}/accesso/oidc/jwks.json", Tenant, auth::oidc::jwks),
         RouteDef::get(
             "/{slug}/imposta-password/{token}",
             Tenant,

@@ -124,6 +124,71 @@ async fn settings_are_validated_saved_and_used() {
 }
 
 #[tokio::test]
+async fn every_settings_error_is_shown_at_once_with_everything_typed() {
+    let app = spawn_app().await;
+    ordine(&app, "vallenera").await;
+    let me = admin(&app).await;
+    let url = app.url("/vallenera/amministrazione/impostazioni");
+    let res = me
+        .client
+        .post(&url)
+        .multipart(settings_form(
+            &me,
+            &[
+                ("nome", "Or"),
+                ("pec", "non-una-pec"),
+                ("giorni_integrazione", "120"),
+                (
+                    "incorporamento",
+                    "http://www.ordine.example.it\nhttps://ok.example.it\nftp://altro.example.it",
+                ),
+                ("oidc_emittente", "ftp://id.example.it"),
+                ("oidc_etichetta", "SPID di prova"),
+                ("oidc_acr", "https://www.spid.gov.it/SpidL2"),
+                ("oidc_secondo_fattore", "1"),
+            ],
+            Some(b"not an image".to_vec()),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    for message in [
+        "Ci sono 9 dati da correggere",
+        "Indicare la denominazione dell'Ordine.",
+        "La PEC non è un indirizzo valido.",
+        "I giorni per l'integrazione devono essere un numero da 1 a 90.",
+        "«http://www.ordine.example.it» non è un indirizzo https:// valido",
+        "«ftp://altro.example.it» non è un indirizzo https:// valido",
+        "Il logo deve essere un'immagine PNG o JPEG.",
+        "L'emittente OpenID Connect deve essere un indirizzo https://",
+        "Indicare il client ID assegnato dal provider.",
+        "Indicare il client secret, oppure scegliere la chiave dell'Ordine.",
+    ] {
+        assert!(body.contains(message), "{message}");
+    }
+    for typed in [
+        "value=\"Or\"",
+        "value=\"non-una-pec\"",
+        "value=\"120\"",
+        "https://ok.example.it",
+        "value=\"ftp://id.example.it\"",
+        "value=\"SPID di prova\"",
+        "value=\"https://www.spid.gov.it/SpidL2\"",
+    ] {
+        assert!(body.contains(typed), "typed value kept: {typed}");
+    }
+    assert!(
+        body.contains(
+            "id=\"oidc_secondo_fattore\" name=\"oidc_secondo_fattore\" value=\"1\" checked"
+        ),
+        "ticked box kept"
+    );
+    assert!(body.contains("aria-invalid=\"true\""), "fields marked");
+}
+
+#[tokio::test]
 async fn the_competence_map_drives_the_public_form() {
     let app = spawn_app().await;
     ordine(&app, "vallenera").await;

@@ -14,17 +14,21 @@ use crate::{
     documents::signature::{FileKind, sniff},
     domain::{
         access::{Grant, ManageRegister, ManageSettings, authorize},
-        application::{check::is_email, matter::ListMatter},
+        application::{
+            Step,
+            check::{Issue, Severity, is_email},
+            matter::ListMatter,
+        },
     },
     store::{
         audit::{self, Actor, Entry},
         lawyers, offices,
-        tenants::{self, OidcSettings, TenantSettings},
+        tenants::{self, ClientAuth, OidcSettings, TenantSettings},
     },
     web::{
         AppState,
-        auth::{Amministratore, InArea},
-        components::Input,
+        auth::{Amministratore, InArea, oidc::provider},
+        components::{Input, error_summary, feedback, messages_for, radios, textarea},
         error::AppError,
         headers::is_https_origin,
         layout::{self, PageMeta, csrf_field},
@@ -107,6 +111,9 @@ struct SettingsForm {
     oidc_secret: String,
     oidc_label: String,
     oidc_mfa: bool,
+    oidc_acr: String,
+    /// `segreto` or `chiave`.
+    oidc_auth: String,
     council_sessions: bool,
     seal: bool,
     delibera_by_email: bool,
@@ -121,75 +128,122 @@ fn seal_installed(state: &AppState, slug: &str) -> bool {
         .is_some_and(|dir| matches!(crate::documents::seal::Seal::load(dir, slug), Ok(Some(_))))
 }
 
-/// The identity provider's URL: HTTPS, or plain HTTP on this machine (a local test provider).
+/// The identity provider's URL: HTTPS, or plain HTTP on this machine (a local test provider);
+/// no query or fragment.
 fn is_issuer(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| {
-        u.scheme() == "https"
-            || (u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost")))
+        (u.scheme() == "https"
+            || (u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost"))))
+            && u.query().is_none()
+            && u.fragment().is_none()
     })
 }
 
+const AUTH_SECRET: &str = "segreto";
+const AUTH_KEY: &str = "chiave";
+
+fn client_auth(code: &str) -> ClientAuth {
+    if code == AUTH_KEY {
+        ClientAuth::PrivateKey
+    } else {
+        ClientAuth::Secret
+    }
+}
+
+/// A message for one field of the settings form.
+fn issue(field: &str, message: impl Into<String>) -> Issue {
+    Issue {
+        rule: "impostazioni",
+        step: Step::Filing,
+        field: field.to_owned(),
+        severity: Severity::Blocking,
+        message: message.into(),
+    }
+}
+
 fn settings_page(
+    state: &AppState,
     tenant: &CurrentTenant,
     who: &InArea<Amministratore>,
     typed: &SettingsForm,
+    issues: &[Issue],
     notice: Option<Result<&str, &str>>,
 ) -> Markup {
     let base = format!("/{}/amministrazione/impostazioni", tenant.slug);
+    let public = &state.settings.public_url;
+    let key = tenant
+        .settings
+        .oidc
+        .as_ref()
+        .is_some_and(|o| o.private_key.is_some());
+    let default_acr = tenants::DEFAULT_ACR_VALUES;
     frame(
         tenant,
         who,
         "Impostazioni dell'Ordine",
         notice,
         html! {
+            (error_summary(issues))
             form method="post" action=(base) enctype="multipart/form-data" novalidate {
                 (layout::csrf_field(&who.csrf))
-                (Input::text("nome", "Denominazione dell'Ordine", &typed.name).render(&[]))
-                (Input::text("pec", "PEC della segreteria", &typed.pec).kind("email").render(&[]))
+                (Input::text("nome", "Denominazione dell'Ordine", &typed.name).render(issues))
+                (Input::text("pec", "PEC della segreteria", &typed.pec).kind("email").optional().render(issues))
                 (Input::text("giorni_integrazione", "Giorni per rispondere a una richiesta di integrazione", &typed.days)
-                    .kind("number").hint("Di norma 15").width("col-md-4").render(&[]))
+                    .kind("number").hint("Di norma 15").width("col-md-4").render(issues))
                 div class="form-check mb-4" {
                     input class="form-check-input" type="checkbox" id="adunanze" name="adunanze" value="si" checked[typed.council_sessions] aria-describedby="adunanze-aiuto";
                     label class="form-check-label" for="adunanze" { "Il Consiglio decide in adunanza" }
                     small id="adunanze-aiuto" class="form-text d-block" { "Se attivo, le proposte dei relatori sono iscritte all'ordine del giorno e deliberate insieme; altrimenti la decisione del relatore è definitiva." }
                 }
                 div class="form-check mb-4" {
-                    input class="form-check-input" type="checkbox" id="sigillo" name="sigillo" value="si" checked[typed.seal] aria-describedby="sigillo-aiuto";
+                    input class="form-check-input" type="checkbox" id="sigillo" name="sigillo" value="si" checked[typed.seal] aria-describedby="sigillo-aiuto sigillo-errore";
                     label class="form-check-label" for="sigillo" { "Delibere sigillate dal server con il sigillo elettronico dell'Ordine" }
                     small id="sigillo-aiuto" class="form-text d-block" { "Al posto della firma digitale del consigliere con il proprio dispositivo. Certificato e chiave sono installati dal gestore del servizio, mai caricati da questa pagina." }
+                    (feedback("sigillo", &messages_for(issues, "sigillo")))
                 }
                 div class="form-check mb-4" {
                     input class="form-check-input" type="checkbox" id="delibera_email" name="delibera_email" value="si" checked[typed.delibera_by_email] aria-describedby="delibera_email-aiuto";
                     label class="form-check-label" for="delibera_email" { "Allegare la delibera firmata all'e-mail dell'esito" }
                     small id="delibera_email-aiuto" class="form-text d-block" { "Se non attivo, l'e-mail dà solo il collegamento all'area dell'avvocato e alla pagina dell'istanza, dove la delibera si scarica." }
                 }
-                div class="form-group" {
-                    label class="active" for="incorporamento" { "Siti che possono incorporare il modulo pubblico (facoltativo)" }
-                    textarea class="form-control" id="incorporamento" name="incorporamento" rows="3" aria-describedby="incorporamento-aiuto" { (typed.origins) }
-                    small id="incorporamento-aiuto" class="form-text" { "Un indirizzo https:// per riga, ad esempio https://www.ordineavvocati.example.it" }
-                }
+                (textarea("incorporamento", "Siti che possono incorporare il modulo pubblico (facoltativo)", &typed.origins,
+                    Some("Un indirizzo https:// per riga, ad esempio https://www.ordineavvocati.example.it"), 3, issues))
                 div class="form-group" {
                     label class="active" for="logo" { "Logo (PNG o JPEG, al massimo 512 kB; facoltativo)" }
-                    input type="file" class="form-control" id="logo" name="logo" accept="image/png,image/jpeg";
+                    input type="file" class="form-control" id="logo" name="logo" accept="image/png,image/jpeg" aria-describedby="logo-errore";
+                    (feedback("logo", &messages_for(issues, "logo")))
                 }
                 fieldset class="mt-4" {
                     legend class="h5" { "Accesso con il servizio di identità dell'Ordine (OpenID Connect, facoltativo)" }
                     p class="small" {
                         "Indirizzo di ritorno da registrare presso il provider: "
-                        code { (format!("/{}/accesso/oidc/ritorno", tenant.slug)) } " (preceduto dall'indirizzo pubblico del servizio). "
-                        "Lasciare vuoto l'emittente per disattivare."
+                        code id="oidc-ritorno" { (format!("{public}/{}/accesso/oidc/ritorno", tenant.slug)) } ". "
+                        "Lasciare vuoto l'emittente per disattivare. Al salvataggio il servizio legge il documento di configurazione del provider: se non risponde, le impostazioni non si salvano."
                     }
-                    (Input::text("oidc_emittente", "Emittente (issuer)", &typed.oidc_issuer).optional().hint("Ad esempio https://id.ordine.example.it").render(&[]))
-                    div class="row" {
-                        (Input::text("oidc_client_id", "Client ID", &typed.oidc_client).optional().width("col-md-6").render(&[]))
-                        (Input::text("oidc_client_secret", "Client secret", "").kind("password").optional()
-                            .hint("Lasciare vuoto per mantenere quello salvato").width("col-md-6").render(&[]))
+                    (Input::text("oidc_emittente", "Emittente (issuer)", &typed.oidc_issuer).optional()
+                        .hint("Esattamente come lo pubblica il provider, ad esempio https://id.ordine.example.it/").render(issues))
+                    (Input::text("oidc_client_id", "Client ID", &typed.oidc_client).optional().render(issues))
+                    (radios("oidc_autenticazione", "Autenticazione del servizio presso il provider", &[
+                        (AUTH_SECRET, "Client secret (client_secret_basic o client_secret_post, secondo quanto il provider dichiara)"),
+                        (AUTH_KEY, "Chiave dell'Ordine (private_key_jwt, richiesta dalla federazione OpenID di SPID e CIE)"),
+                    ], if typed.oidc_auth.is_empty() { AUTH_SECRET } else { &typed.oidc_auth }, None, issues))
+                    (Input::text("oidc_client_secret", "Client secret", &typed.oidc_secret).kind("password").optional()
+                        .autocomplete("new-password")
+                        .hint("Solo con il client secret. Lasciare vuoto per mantenere quello salvato").render(issues))
+                    p class="small" {
+                        "Con la chiave dell'Ordine, il servizio genera la coppia di chiavi al salvataggio e pubblica la chiave pubblica (jwks_uri) all'indirizzo "
+                        code id="oidc-jwks" { (format!("{public}/{}/accesso/oidc/jwks.json", tenant.slug)) }
+                        ", da registrare presso il provider. La chiave privata non lascia il servizio."
+                        @if key { " La chiave è già stata generata." }
                     }
-                    (Input::text("oidc_etichetta", "Testo del pulsante", &typed.oidc_label).optional().hint("Ad esempio: SPID o CIE").render(&[]))
+                    (Input::text("oidc_etichetta", "Testo del pulsante", &typed.oidc_label).optional().hint("Ad esempio: SPID o CIE").render(issues))
                     div class="form-check mb-3" {
                         input type="checkbox" id="oidc_secondo_fattore" name="oidc_secondo_fattore" value="1" checked[typed.oidc_mfa];
-                        label for="oidc_secondo_fattore" { "Il provider garantisce un secondo fattore: niente codice di verifica dopo l'accesso" }
+                        label for="oidc_secondo_fattore" { "Il provider garantisce un secondo fattore: niente codice di verifica quando il provider lo attesta" }
                     }
+                    (Input::text("oidc_acr", "Livelli di autenticazione richiesti (acr_values)", &typed.oidc_acr).optional()
+                        .hint(&format!("Separati da spazi, in ordine di preferenza; se vuoto: {default_acr}. Se il provider non attesta uno di questi livelli (acr) o un secondo fattore (amr: mfa, otp, hwk, sc), si chiede il codice di verifica."))
+                        .render(issues))
                 }
                 @if tenant.settings.logo.is_some() {
                     p { img src=(format!("/{}/logo", tenant.slug)) alt=(format!("Logo attuale: {}", tenant.name)) height="64"; }
@@ -201,6 +255,7 @@ fn settings_page(
 }
 
 pub async fn settings(
+    State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Amministratore>,
 ) -> Result<Markup, AppError> {
@@ -217,13 +272,21 @@ pub async fn settings(
         oidc_secret: String::new(),
         oidc_label: oidc.map(|o| o.label.clone()).unwrap_or_default(),
         oidc_mfa: oidc.is_some_and(|o| o.second_factor),
+        oidc_acr: oidc.map(|o| o.acr_values.clone()).unwrap_or_default(),
+        oidc_auth: match oidc.map(|o| o.client_auth) {
+            Some(ClientAuth::PrivateKey) => AUTH_KEY.into(),
+            _ => AUTH_SECRET.into(),
+        },
         council_sessions: s.council_sessions,
         seal: s.seal,
         delibera_by_email: s.delibera_by_email,
     };
-    Ok(settings_page(&tenant, &who, &typed, None))
+    Ok(settings_page(&state, &tenant, &who, &typed, &[], None))
 }
 
+/// Saves the settings when every field is right; otherwise the page again with every message
+/// at once, each at its field, and everything typed (a chosen logo must be chosen again: a
+/// browser never fills a file field).
 pub async fn save_settings(
     State(state): State<AppState>,
     tenant: CurrentTenant,
@@ -233,13 +296,16 @@ pub async fn save_settings(
     let grant = settings_grant(&tenant, &who)?;
     let mut typed = SettingsForm::default();
     let mut logo: Option<Vec<u8>> = None;
-    let mut problem: Option<String> = None;
+    let mut issues: Vec<Issue> = Vec::new();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(_) => {
-                problem = Some("Il logo supera la dimensione massima di 512 kB.".into());
+                issues.push(issue(
+                    "logo",
+                    "Il logo supera la dimensione massima di 512 kB.",
+                ));
                 break;
             }
         };
@@ -257,16 +323,23 @@ pub async fn save_settings(
             "pec" => typed.pec = value.trim().to_lowercase(),
             "giorni_integrazione" => typed.days = value.trim().to_owned(),
             "incorporamento" => typed.origins = value.trim().to_owned(),
-            "oidc_emittente" => typed.oidc_issuer = value.trim().trim_end_matches('/').to_owned(),
+            "oidc_emittente" => typed.oidc_issuer = value.trim().to_owned(),
             "oidc_client_id" => typed.oidc_client = value.trim().to_owned(),
             "oidc_client_secret" => typed.oidc_secret = value.trim().to_owned(),
             "oidc_etichetta" => typed.oidc_label = value.trim().to_owned(),
             "oidc_secondo_fattore" => typed.oidc_mfa = !value.is_empty(),
+            "oidc_acr" => {
+                typed.oidc_acr = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            }
+            "oidc_autenticazione" => typed.oidc_auth = value.trim().to_owned(),
             "adunanze" => typed.council_sessions = !value.is_empty(),
             "sigillo" => typed.seal = !value.is_empty(),
             "delibera_email" => typed.delibera_by_email = !value.is_empty(),
             _ => {}
         }
+    }
+    if typed.oidc_auth.is_empty() {
+        typed.oidc_auth = AUTH_SECRET.into();
     }
     let origins: Vec<String> = typed
         .origins
@@ -280,59 +353,55 @@ pub async fn save_settings(
         .ok()
         .filter(|d| (1..=90).contains(d));
     let logo_kind = logo.as_deref().map(sniff);
-    problem = problem.or_else(|| {
-        if typed.name.chars().count() < 3 {
-            Some("Indicare la denominazione dell'Ordine.".into())
-        } else if !typed.pec.is_empty() && !is_email(&typed.pec) {
-            Some("La PEC non è un indirizzo valido.".into())
-        } else if days.is_none() {
-            Some("I giorni per l'integrazione devono essere un numero da 1 a 90.".into())
-        } else if let Some(bad) = origins.iter().find(|o| !is_https_origin(o)) {
-            Some(format!("«{bad}» non è un indirizzo https:// valido (solo schema, dominio ed eventuale porta)."))
-        } else if !typed.oidc_issuer.is_empty() && !is_issuer(&typed.oidc_issuer) {
-            Some("L'emittente OpenID Connect deve essere un indirizzo https://.".into())
-        } else if !typed.oidc_issuer.is_empty()
-            && (typed.oidc_client.is_empty()
-                || (typed.oidc_secret.is_empty() && tenant.settings.oidc.is_none()))
-        {
-            Some("Per l'accesso con il servizio di identità indicare client ID e client secret.".into())
-        } else if logo.as_ref().is_some_and(|l| l.len() > MAX_LOGO) {
-            Some("Il logo supera la dimensione massima di 512 kB.".into())
-        } else if logo_kind.is_some_and(|k| !matches!(k, FileKind::Png | FileKind::Jpeg)) {
-            Some("Il logo deve essere un'immagine PNG o JPEG.".into())
-        } else if typed.seal && !seal_installed(&state, &tenant.slug) {
-            Some(format!(
-                "Il sigillo elettronico dell'Ordine non è installato sul server: il gestore del servizio deve collocare certificato e chiave nel file {}.pem della cartella dei sigilli (PATROCINIO_SEAL_DIR).",
-                tenant.slug
-            ))
-        } else {
-            None
-        }
-    });
-    if let Some(p) = problem {
-        let page = settings_page(&tenant, &who, &typed, Some(Err(&p)));
+    if typed.name.chars().count() < 3 {
+        issues.push(issue("nome", "Indicare la denominazione dell'Ordine."));
+    }
+    if !typed.pec.is_empty() && !is_email(&typed.pec) {
+        issues.push(issue("pec", "La PEC non è un indirizzo valido."));
+    }
+    if days.is_none() {
+        issues.push(issue(
+            "giorni_integrazione",
+            "I giorni per l'integrazione devono essere un numero da 1 a 90.",
+        ));
+    }
+    for bad in origins.iter().filter(|o| !is_https_origin(o)) {
+        issues.push(issue(
+            "incorporamento",
+            format!("«{bad}» non è un indirizzo https:// valido (solo schema, dominio ed eventuale porta)."),
+        ));
+    }
+    if logo.as_ref().is_some_and(|l| l.len() > MAX_LOGO) {
+        issues.push(issue(
+            "logo",
+            "Il logo supera la dimensione massima di 512 kB.",
+        ));
+    } else if logo_kind.is_some_and(|k| !matches!(k, FileKind::Png | FileKind::Jpeg)) {
+        issues.push(issue("logo", "Il logo deve essere un'immagine PNG o JPEG."));
+    }
+    if typed.seal && !seal_installed(&state, &tenant.slug) {
+        issues.push(issue("sigillo", format!(
+            "Il sigillo elettronico dell'Ordine non è installato sul server: il gestore del servizio deve collocare certificato e chiave nel file {}.pem della cartella dei sigilli (PATROCINIO_SEAL_DIR).",
+            tenant.slug
+        )));
+    }
+    let oidc = oidc_settings(&tenant, &typed, &mut issues).await;
+    if !issues.is_empty() {
+        let page = settings_page(&state, &tenant, &who, &typed, &issues, None);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let oidc = (!typed.oidc_issuer.is_empty()).then(|| OidcSettings {
-        issuer: typed.oidc_issuer.clone(),
-        client_id: typed.oidc_client.clone(),
-        client_secret: if typed.oidc_secret.is_empty() {
-            tenant
-                .settings
-                .oidc
-                .as_ref()
-                .map(|o| o.client_secret.clone())
-                .unwrap_or_default()
-        } else {
-            typed.oidc_secret.clone()
-        },
-        label: if typed.oidc_label.is_empty() {
-            "il servizio di identità dell'Ordine".into()
-        } else {
-            typed.oidc_label.clone()
-        },
-        second_factor: typed.oidc_mfa,
-    });
+    let oidc = match oidc {
+        Some(mut o) => {
+            if o.client_auth == ClientAuth::PrivateKey && o.private_key.is_none() {
+                o.private_key = Some(provider::generate_key().await?);
+                tracing::info!(tenant.id = %tenant.id, "OIDC client key pair generated");
+            }
+            typed.oidc_issuer = o.issuer.clone();
+            Some(o)
+        }
+        None => None,
+    };
+    typed.oidc_secret.clear();
     let mut new = TenantSettings {
         embed_origins: origins,
         integration_days: days,
@@ -359,7 +428,97 @@ pub async fn save_settings(
     tenants::update(&mut tx, &grant, &typed.name, pec, &new).await?;
     tx.commit().await?;
     audit_change(&state, &tenant, &who, "impostazioni_modificate", None).await?;
-    Ok(settings_page(&tenant, &who, &typed, Some(Ok("Impostazioni salvate."))).into_response())
+    // The page shows what was saved (the key just generated, the new logo).
+    let saved = CurrentTenant(std::sync::Arc::new(tenants::Tenant {
+        name: typed.name.clone(),
+        settings: new,
+        ..(*tenant.0).clone()
+    }));
+    Ok(settings_page(
+        &state,
+        &saved,
+        &who,
+        &typed,
+        &[],
+        Some(Ok("Impostazioni salvate.")),
+    )
+    .into_response())
+}
+
+/// The identity provider's settings as typed, checked: `None` when the issuer is blank (login
+/// through the provider off). When the provider's part changed, its discovery document is read
+/// and must name the same issuer and allow the chosen authentication; the issuer saved is the
+/// one it publishes.
+async fn oidc_settings(
+    tenant: &CurrentTenant,
+    typed: &SettingsForm,
+    issues: &mut Vec<Issue>,
+) -> Option<OidcSettings> {
+    if typed.oidc_issuer.is_empty() {
+        return None;
+    }
+    let stored = tenant.settings.oidc.as_ref();
+    let auth = client_auth(&typed.oidc_auth);
+    let before = issues.len();
+    if !is_issuer(&typed.oidc_issuer) {
+        issues.push(issue(
+            "oidc_emittente",
+            "L'emittente OpenID Connect deve essere un indirizzo https:// senza parametri.",
+        ));
+    }
+    if typed.oidc_client.is_empty() {
+        issues.push(issue(
+            "oidc_client_id",
+            "Indicare il client ID assegnato dal provider.",
+        ));
+    }
+    let stored_secret = stored.map(|o| o.client_secret.as_str()).unwrap_or("");
+    if auth == ClientAuth::Secret && typed.oidc_secret.is_empty() && stored_secret.is_empty() {
+        issues.push(issue(
+            "oidc_client_secret",
+            "Indicare il client secret, oppure scegliere la chiave dell'Ordine.",
+        ));
+    }
+    if typed.oidc_acr.chars().count() > 1000 || typed.oidc_acr.chars().any(char::is_control) {
+        issues.push(issue(
+            "oidc_acr",
+            "I livelli di autenticazione sono indirizzi o codici separati da spazi.",
+        ));
+    }
+    let mut cfg = OidcSettings {
+        issuer: typed.oidc_issuer.clone(),
+        client_id: typed.oidc_client.clone(),
+        client_secret: match auth {
+            ClientAuth::PrivateKey => String::new(),
+            ClientAuth::Secret if typed.oidc_secret.is_empty() => stored_secret.to_owned(),
+            ClientAuth::Secret => typed.oidc_secret.clone(),
+        },
+        label: if typed.oidc_label.is_empty() {
+            "il servizio di identità dell'Ordine".into()
+        } else {
+            typed.oidc_label.clone()
+        },
+        second_factor: typed.oidc_mfa,
+        acr_values: typed.oidc_acr.clone(),
+        client_auth: auth,
+        private_key: stored.and_then(|o| o.private_key.clone()),
+    };
+    if issues.len() > before {
+        return Some(cfg);
+    }
+    let changed = stored.is_none_or(|o| {
+        o.issuer != cfg.issuer
+            || o.client_id != cfg.client_id
+            || o.client_auth != cfg.client_auth
+            || !typed.oidc_secret.is_empty()
+    });
+    if changed {
+        match provider::check_at_save(&typed.oidc_issuer, &cfg).await {
+            Ok(published) => cfg.issuer = published,
+            Err((field, message)) => issues.push(issue(field, message)),
+        }
+    }
+    Some(cfg)
 }
 
 /// The Ordine's logo, for its pages and documents.

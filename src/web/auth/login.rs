@@ -35,7 +35,8 @@ const PENDING_KEY: &str = "accesso_in_corso";
 /// Time allowed between the password and the second factor.
 const PENDING_SECONDS: i64 = 300;
 
-/// A login half done: the password was right, the second factor is still due.
+/// A login half done: the password (or the identity provider) was right, the second factor is
+/// still due.
 #[derive(Serialize, Deserialize)]
 pub struct Pending {
     tenant: Uuid,
@@ -44,6 +45,46 @@ pub struct Pending {
     /// The secret being set up (first login of a staff account).
     new_secret: Option<String>,
     back: String,
+    /// How the first factor was proved.
+    #[serde(default)]
+    method: LoginMethod,
+}
+
+/// How the person proved who they are: recorded in the audit log when the login completes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub enum LoginMethod {
+    #[default]
+    Password,
+    /// Through the Ordine's OpenID Connect provider.
+    Oidc {
+        issuer: String,
+        /// The provider's subject, to bind to the account when the login completes (its first
+        /// login through this provider); `None` when the account is already bound.
+        bind_subject: Option<String>,
+        /// The provider's ID token proved a second factor (no TOTP code was asked).
+        provider_second_factor: bool,
+    },
+}
+
+impl LoginMethod {
+    fn audit_details(&self, totp: bool) -> serde_json::Value {
+        let second = if totp { "codice" } else { "nessuno" };
+        match self {
+            LoginMethod::Password => {
+                serde_json::json!({ "metodo": "password", "secondo_fattore": second })
+            }
+            LoginMethod::Oidc {
+                issuer,
+                bind_subject,
+                provider_second_factor,
+            } => serde_json::json!({
+                "metodo": "oidc",
+                "emittente": issuer,
+                "secondo_fattore": if *provider_second_factor { "provider" } else { second },
+                "identita_collegata": bind_subject.is_some(),
+            }),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -107,13 +148,15 @@ fn alert(message: Option<&str>) -> Markup {
     }
 }
 
-fn login_page(tenant: &CurrentTenant, error: Option<&str>, email: &str, back: &str) -> Markup {
+fn login_page(tenant: &CurrentTenant, error: Option<Markup>, email: &str, back: &str) -> Markup {
     page(
         tenant,
         "Accesso all'area riservata",
         html! {
             p { "Per la segreteria, i consiglieri, gli avvocati e l'amministrazione del " (tenant.name) "." }
-            (alert(error))
+            @if let Some(error) = error {
+                div class="alert alert-danger" role="alert" { (error) }
+            }
             form method="post" action=(format!("/{}/accesso", tenant.slug)) novalidate {
                 input type="hidden" name="torna" value=(back);
                 (Input::text("email", "Indirizzo e-mail", email).kind("email").autocomplete("username").render(&[]))
@@ -152,11 +195,6 @@ const WRONG: &str = "E-mail o password non corretti.";
 const TOO_MANY: &str =
     "Troppi tentativi di accesso per questo account: attendere qualche minuto e riprovare.";
 
-/// The login page with a message, for a refused login of any kind.
-pub fn refused_page(tenant: &CurrentTenant, status: StatusCode, message: &str) -> Response {
-    refused(tenant, status, message, "", "")
-}
-
 fn refused(
     tenant: &CurrentTenant,
     status: StatusCode,
@@ -164,7 +202,21 @@ fn refused(
     email: &str,
     back: &str,
 ) -> Response {
-    (status, login_page(tenant, Some(message), email, back)).into_response()
+    (
+        status,
+        login_page(tenant, Some(html! { (message) }), email, back),
+    )
+        .into_response()
+}
+
+/// The login page after a login through the identity provider did not succeed: the message and
+/// a link back to a fresh login page (the address bar still shows the provider's answer).
+pub fn oidc_refused_page(tenant: &CurrentTenant, status: StatusCode, message: &str) -> Response {
+    let error = html! {
+        p class="mb-2" { (message) }
+        a id="torna-accesso" href=(format!("/{}/accesso", tenant.slug)) { "Torna alla pagina di accesso" }
+    };
+    (status, login_page(tenant, Some(error), "", "")).into_response()
 }
 
 /// A 429 page that says when to try again.
@@ -239,9 +291,18 @@ pub async fn login(
     };
     tx.commit().await?;
     if user.needs_second_factor() {
-        return Pending::start(&auth, &tenant, &user, back).await;
+        return Pending::start(&auth, &tenant, &user, back, LoginMethod::Password).await;
     }
-    complete(&state, &tenant, &mut auth, &user, &back, "password").await
+    complete(
+        &state,
+        &tenant,
+        &mut auth,
+        &user,
+        &back,
+        &LoginMethod::Password,
+        false,
+    )
+    .await
 }
 
 impl Pending {
@@ -252,6 +313,7 @@ impl Pending {
         tenant: &CurrentTenant,
         user: &User,
         back: String,
+        method: LoginMethod,
     ) -> Result<Response, AppError> {
         let pending = Pending {
             tenant: tenant.id.0,
@@ -259,6 +321,7 @@ impl Pending {
             at: Utc::now().timestamp(),
             new_secret: user.totp_secret.is_none().then(new_secret),
             back: safe_back(tenant, &back),
+            method,
         };
         let next = if pending.new_secret.is_some() {
             "configura-codice"
@@ -287,14 +350,17 @@ fn totp(secret: &str, email: &str, tenant: &CurrentTenant) -> Result<Totp, AppEr
         .map_err(|e| AppError::Internal(anyhow::anyhow!("totp: {e:?}")))
 }
 
-/// Logs the person in: a new session id, a CSRF token, the login time, an audit entry.
+/// Logs the person in: a new session id, a CSRF token, the login time, an audit entry (how they
+/// proved who they are; `totp`: with their TOTP or recovery code), and for a first login through
+/// the identity provider the binding of its subject to the account.
 pub async fn complete(
     state: &AppState,
     tenant: &CurrentTenant,
     auth: &mut Auth,
     user: &User,
     back: &str,
-    method: &str,
+    method: &LoginMethod,
+    totp: bool,
 ) -> Result<Response, AppError> {
     let back = safe_back(tenant, back);
     let session_user = SessionUser::from_user(tenant.id, user);
@@ -310,6 +376,15 @@ pub async fn complete(
     set.await.map_err(|e| anyhow::anyhow!("session: {e}"))?;
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     users::record_login(&mut tx, user.id).await?;
+    if let LoginMethod::Oidc {
+        issuer,
+        bind_subject: Some(subject),
+        ..
+    } = method
+    {
+        users::bind_subject(&mut tx, user.id, issuer, subject).await?;
+        tracing::info!(user.id = %user.id, "identity provider subject bound to the account");
+    }
     audit::record(
         &mut tx,
         Entry {
@@ -318,7 +393,7 @@ pub async fn complete(
             target_kind: Some("utente"),
             target_id: Some(user.id.to_string()),
             outcome: "ok",
-            details: serde_json::json!({ "metodo": method }),
+            details: method.audit_details(totp),
         },
     )
     .await?;
@@ -428,7 +503,7 @@ pub async fn code(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     tx.commit().await?;
-    complete(&state, &tenant, &mut auth, &user, &p.back, "password").await
+    complete(&state, &tenant, &mut auth, &user, &p.back, &p.method, true).await
 }
 
 fn setup_page(tenant: &CurrentTenant, totp: &Totp, secret: &str, error: Option<&str>) -> Markup {
@@ -520,7 +595,7 @@ pub async fn setup(
     )
     .await?;
     tx.commit().await?;
-    let redirect = complete(&state, &tenant, &mut auth, &user, &p.back, "password").await?;
+    let redirect = complete(&state, &tenant, &mut auth, &user, &p.back, &p.method, true).await?;
     let next = redirect
         .headers()
         .get(axum::http::header::LOCATION)

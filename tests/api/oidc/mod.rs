@@ -1,6 +1,11 @@
 //! OpenID Connect login end to end, against a small provider started by the test: discovery,
-//! JWKS, an authorization endpoint that consents at once, and a token endpoint that checks the
-//! PKCE verifier and signs real RS256 ID tokens.
+//! JWKS, an authorization endpoint that consents at once, a token endpoint that checks the
+//! PKCE verifier and signs real RS256 ID tokens, and a userinfo endpoint. It can misbehave in
+//! ways a certified provider never does (forged tokens, userinfo for another subject);
+//! `certified` runs the same login against `oidc-provider`.
+
+mod certified;
+mod node;
 
 use std::{
     collections::HashMap,
@@ -18,7 +23,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use openssl::{hash::MessageDigest, pkey::PKey, rsa::Rsa, sign::Signer};
 use patrocinio::{
     domain::access::{ManageSettings, Role, authorize},
-    store::tenants::{self, OidcSettings, TenantSettings},
+    store::tenants::{self, ClientAuth, OidcSettings, TenantSettings},
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -45,6 +50,12 @@ struct Provider {
     codes: HashMap<String, Grant>,
     /// Answer discovery with a redirect instead of the document.
     redirect_discovery: bool,
+    /// The e-mail is in the ID token (otherwise only from userinfo).
+    id_token_email: bool,
+    /// The subject userinfo answers for (the ID token's when `None`).
+    userinfo_sub: Option<String>,
+    /// The `acr` of the ID token.
+    acr: Option<String>,
 }
 
 type Shared = Arc<Mutex<Provider>>;
@@ -64,6 +75,7 @@ async fn discovery(State(p): State<Shared>) -> Response {
         "authorization_endpoint": format!("{}/authorize", p.issuer),
         "token_endpoint": format!("{}/token", p.issuer),
         "jwks_uri": format!("{}/jwks", p.issuer),
+        "userinfo_endpoint": format!("{}/userinfo", p.issuer),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -140,11 +152,17 @@ async fn token(
     }
     let now = chrono::Utc::now().timestamp();
     let header = json!({ "alg": "RS256", "typ": "JWT", "kid": "chiave-1" });
-    let claims = json!({
+    let mut claims = json!({
         "iss": p.issuer, "sub": format!("soggetto-{}", p.email), "aud": CLIENT_ID,
         "iat": now, "exp": now + 300, "nonce": grant.nonce,
-        "email": p.email, "email_verified": true,
     });
+    if p.id_token_email {
+        claims["email"] = json!(p.email);
+        claims["email_verified"] = json!(true);
+    }
+    if let Some(acr) = &p.acr {
+        claims["acr"] = json!(acr);
+    }
     let signing_input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
@@ -159,6 +177,18 @@ async fn token(
     .into_response()
 }
 
+async fn userinfo(State(p): State<Shared>, headers: HeaderMap) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer accesso") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let p = p.lock().unwrap();
+    let sub = p
+        .userinfo_sub
+        .clone()
+        .unwrap_or_else(|| format!("soggetto-{}", p.email));
+    Json(json!({ "sub": sub, "email": p.email, "email_verified": true })).into_response()
+}
+
 async fn start_provider(email: &str) -> Shared {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -170,12 +200,16 @@ async fn start_provider(email: &str) -> Shared {
         email: email.into(),
         codes: HashMap::new(),
         redirect_discovery: false,
+        id_token_email: true,
+        userinfo_sub: None,
+        acr: None,
     }));
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
         .route("/authorize", get(authorize_endpoint))
         .route("/token", post(token))
+        .route("/userinfo", get(userinfo))
         .with_state(shared.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     shared
@@ -199,6 +233,9 @@ async fn configure(app: &TestApp, provider: &Shared, second_factor: bool) {
             client_secret: CLIENT_SECRET.into(),
             label: "SPID di prova".into(),
             second_factor,
+            acr_values: String::new(),
+            client_auth: ClientAuth::Secret,
+            private_key: None,
         }),
         ..TenantSettings::default()
     };
@@ -290,6 +327,7 @@ async fn staff_still_need_their_code_unless_the_provider_guarantees_a_second_fac
     );
 
     let provider = start_provider("seg@ordine.it").await;
+    provider.lock().unwrap().acr = Some("https://www.spid.gov.it/SpidL2".into());
     let app = spawn_app().await;
     configure(&app, &provider, true).await;
     app.user(
@@ -358,6 +396,21 @@ async fn forged_tokens_unknown_people_and_wrong_state_are_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
+
+    // Each refusal is audited with its own reason.
+    let t = tenants::find_by_slug(&app.db, "vallenera")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = app.db.tenant_tx(t.id).await.unwrap();
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT details->>'motivo' FROM audit_log WHERE action = 'accesso' ORDER BY seq",
+    )
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(reasons, ["id_token", "no_account", "state"]);
 }
 
 #[tokio::test]
@@ -378,4 +431,44 @@ async fn the_client_does_not_follow_redirects() {
             .unwrap()
             .contains("Il servizio di identità dell'Ordine non risponde")
     );
+}
+
+#[tokio::test]
+async fn userinfo_for_another_subject_is_refused() {
+    let provider = start_provider("avv@ordine.it").await;
+    let app = spawn_app().await;
+    configure(&app, &provider, false).await;
+    app.user("vallenera", "avv@ordine.it", &[Role::Avvocato], false, None)
+        .await;
+    {
+        let mut p = provider.lock().unwrap();
+        p.id_token_email = false;
+        p.userinfo_sub = Some("qualcun-altro".into());
+    }
+    let client = new_client();
+    let (status, _, body) = oidc_login(&app, &client).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("L'accesso tramite il servizio di identità non è riuscito"));
+
+    // The same answer for the right subject: in.
+    provider.lock().unwrap().userinfo_sub = None;
+    let (status, location, _) = oidc_login(&app, &client).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/vallenera/avvocati"))
+    );
+
+    let t = tenants::find_by_slug(&app.db, "vallenera")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = app.db.tenant_tx(t.id).await.unwrap();
+    let reasons: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT details->>'motivo' FROM audit_log WHERE action = 'accesso' ORDER BY seq",
+    )
+    .fetch_all(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(reasons, [Some("userinfo".to_owned()), None]);
 }
