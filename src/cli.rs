@@ -89,6 +89,10 @@ enum OrdineCommand {
 #[derive(Subcommand)]
 enum AlboCommand {
     /// Mostra che cosa cambierebbe importando il file CSV dell'albo; con --applica lo importa.
+    ///
+    /// Se alcune righe hanno errori o qualche avvocato verrebbe disattivato, --applica chiede
+    /// una scelta esplicita (--ignora-errori; --disattiva oppure --senza-disattivazioni) e
+    /// altrimenti non modifica nulla.
     Importa {
         /// Il nome breve dell'Ordine (es. roma).
         #[arg(long)]
@@ -97,6 +101,19 @@ enum AlboCommand {
         file: std::path::PathBuf,
         #[arg(long)]
         applica: bool,
+        /// Applica anche se alcune righe hanno errori: quelle righe non modificano nulla.
+        #[arg(long, requires = "applica")]
+        ignora_errori: bool,
+        /// Disattiva gli avvocati che non compaiono nel file (si possono ripristinare dalla
+        /// pagina dell'importazione).
+        #[arg(long, requires = "applica", conflicts_with = "senza_disattivazioni")]
+        disattiva: bool,
+        /// Applica senza disattivare nessuno.
+        #[arg(long, requires = "applica")]
+        senza_disattivazioni: bool,
+        /// Con --disattiva: conferma anche una disattivazione di più del 10% degli iscritti.
+        #[arg(long, requires = "disattiva")]
+        conferma_disattivazione_massiva: bool,
     },
 }
 
@@ -140,8 +157,20 @@ pub fn main() -> ExitCode {
                         ordine,
                         file,
                         applica,
+                        ignora_errori,
+                        disattiva,
+                        senza_disattivazioni,
+                        conferma_disattivazione_massiva,
                     },
-            } => albo_import(config, ordine, file, applica).await,
+            } => {
+                let choices = AlboChoices {
+                    ignore_errors: ignora_errori,
+                    disable: disattiva,
+                    keep: senza_disattivazioni,
+                    confirm_many: conferma_disattivazione_massiva,
+                };
+                albo_import(config, ordine, file, applica.then_some(choices)).await
+            }
             Command::Ordine {
                 command:
                     OrdineCommand::Crea {
@@ -305,15 +334,35 @@ async fn audit_verify(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The explicit choices of `albo importa --applica`.
+struct AlboChoices {
+    ignore_errors: bool,
+    disable: bool,
+    keep: bool,
+    confirm_many: bool,
+}
+
+/// The option that answers a refusal, for the message.
+fn albo_option(r: &crate::domain::register::Refusal) -> &'static str {
+    use crate::domain::register::Refusal;
+    match r {
+        Refusal::BadLines(_) => "--ignora-errori",
+        Refusal::AbsentUnsaid(_) | Refusal::Changed { .. } => {
+            "--disattiva oppure --senza-disattivazioni"
+        }
+        Refusal::Many { .. } => "--conferma-disattivazione-massiva",
+    }
+}
+
 async fn albo_import(
     config: Config,
     slug: String,
     file: std::path::PathBuf,
-    apply: bool,
+    apply: Option<AlboChoices>,
 ) -> anyhow::Result<()> {
     use crate::{
         domain::access::{ManageRegister, Role, authorize},
-        domain::register,
+        domain::register::{self, AbsentChoice, Choices},
         store::{audit::Actor, register as store},
     };
     let bytes = std::fs::read(&file).with_context(|| format!("lettura di {}", file.display()))?;
@@ -333,38 +382,99 @@ async fn albo_import(
         let mut tx = db.tenant_tx(tenant.id).await?;
         let current = store::current(&mut tx, &grant).await?;
         tx.commit().await?;
-        let plan = register::plan(&records, &current);
+        let plan = register::plan(&records, &bad, &current);
         println!(
-            "da aggiungere: {}\nda aggiornare: {}\nda disattivare: {}\ninvariati: {}\nrighe con errori: {}",
+            "da aggiungere: {}\nda aggiornare: {}\nda disattivare: {} (non presenti nel file)\nlasciati come sono (una riga con errori potrebbe riferirsi a loro): {}\ninvariati: {}\nrighe con errori: {}",
             plan.create.len(),
             plan.update.len(),
             plan.disable.len(),
+            plan.kept.len(),
             plan.unchanged,
             bad.len()
         );
         for b in &bad {
-            println!("  riga {}: {}", b.line, b.reason);
+            match plan.about.get(&b.line) {
+                Some(names) => println!(
+                    "  riga {}: {} (potrebbe riferirsi a: {})",
+                    b.line,
+                    b.reason,
+                    names.join(", ")
+                ),
+                None => println!("  riga {}: {}", b.line, b.reason),
+            }
         }
-        if !apply {
+        if !plan.disable.is_empty() {
+            println!("Da disattivare:");
+            for l in &plan.disable {
+                println!(
+                    "  {} (n. {})",
+                    l.name,
+                    l.register_number.as_deref().unwrap_or("—")
+                );
+            }
+            match plan.unmatched.len() {
+                0 => {}
+                1 => println!(
+                    "Attenzione: 1 riga con errori non è riconducibile a nessun avvocato dell'albo: fra quelli da disattivare potrebbe esserci chi vi è descritto."
+                ),
+                n => println!(
+                    "Attenzione: {n} righe con errori non sono riconducibili a nessun avvocato dell'albo: fra quelli da disattivare potrebbe esserci chi vi è descritto."
+                ),
+            }
+            if plan.disables_many() {
+                println!(
+                    "Attenzione: si disattiverebbe il {}% degli iscritti ({} su {}).",
+                    plan.disable_percent(),
+                    plan.disable.len(),
+                    plan.enrolled
+                );
+            }
+        }
+        let Some(chosen) = apply else {
             println!("Anteprima: nulla è stato modificato (aggiungere --applica per importare).");
             return Ok(());
-        }
+        };
+        let choices = Choices {
+            ignore_errors: chosen.ignore_errors,
+            absent: if chosen.disable {
+                AbsentChoice::Disable {
+                    shown: plan.disable.len(),
+                }
+            } else if chosen.keep {
+                AbsentChoice::Keep
+            } else {
+                AbsentChoice::Unsaid
+            },
+            confirm_many: chosen.confirm_many,
+        };
+        let approved = match register::approve(plan, bad, &choices) {
+            Ok(approved) => approved,
+            Err(rejected) => {
+                let reasons: Vec<String> = rejected
+                    .refusals
+                    .iter()
+                    .map(|r| format!("  - {r} (opzione {})", albo_option(r)))
+                    .collect();
+                bail!(
+                    "importazione non applicata, nulla è stato modificato:\n{}",
+                    reasons.join("\n")
+                );
+            }
+        };
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "albo.csv".into());
         let mut tx = db.tenant_tx(tenant.id).await?;
         let id = store::create_import(&mut tx, &grant, &name, &bytes, None).await?;
-        let total = plan.create.len() + plan.update.len() + plan.disable.len();
-        store::start(&mut tx, id, total).await?;
+        store::start(&mut tx, id, approved.total()).await?;
         tx.commit().await?;
         crate::web::admin::register::run_import(
             db.clone(),
             tenant.id,
             grant,
             id,
-            plan,
-            bad,
+            approved,
             Actor::anonymous("riga di comando"),
         )
         .await;
@@ -379,10 +489,18 @@ async fn albo_import(
         let import = store::get_import(&mut tx, &grant, id).await?.context("import")?;
         tx.commit().await?;
         match import.report {
-            Some(r) if import.status == "applicata" => println!(
-                "Importazione applicata: {} aggiunti, {} aggiornati, {} disattivati, {} account da attivare.",
-                r.created, r.updated, r.disabled, r.accounts
-            ),
+            Some(r) if import.status == "applicata" => {
+                println!(
+                    "Importazione applicata: {} aggiunti, {} aggiornati, {} disattivati, {} account da attivare.",
+                    r.created, r.updated, r.disabled, r.accounts
+                );
+                if r.disabled > 0 {
+                    println!(
+                        "Le disattivazioni si annullano con «Ripristina» nella pagina dell'importazione: /{}/amministrazione/albo/{id}",
+                        tenant.slug
+                    );
+                }
+            }
             _ => bail!("importazione non riuscita: nulla è stato modificato"),
         }
         Ok(())

@@ -12,7 +12,7 @@ use crate::{
     db::TenantTx,
     domain::{
         access::{Grant, ManageRegister, Role},
-        register::{Plan, Record, Status},
+        register::{Approved, Record, Status},
     },
     store::{lawyers, users},
 };
@@ -44,6 +44,7 @@ pub async fn current(
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Report {
     pub created: usize,
     pub updated: usize,
@@ -52,6 +53,10 @@ pub struct Report {
     /// Invited accounts made for new lawyers (activation links are issued separately).
     pub accounts: usize,
     pub bad_lines: Vec<(usize, String)>,
+    /// Lawyers not in the file left as they were because lines with errors may be about them.
+    pub kept: usize,
+    /// Lawyers not in the file whom the administrator chose not to disable.
+    pub not_disabled: usize,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -158,16 +163,26 @@ pub async fn finish(
     Ok(())
 }
 
-/// Applies a plan: lawyers created (each with an invited account when they have an address),
-/// updated, disabled (with their accounts). `progress` is called every few hundred records.
+/// Applies an approved plan: lawyers created (each with an invited account when they have an
+/// address), updated, disabled (with their accounts, each recorded against `import` so that it
+/// can be undone). `progress` is called every few hundred records.
 pub async fn apply(
     tx: &mut TenantTx,
     _grant: &Grant<ManageRegister>,
-    plan: &Plan,
+    import: Uuid,
+    approved: &Approved,
     mut progress: impl FnMut(usize),
 ) -> anyhow::Result<Report> {
+    let plan = approved.plan();
     let mut report = Report {
         unchanged: plan.unchanged,
+        kept: plan.kept.len(),
+        not_disabled: approved.not_disabled(),
+        bad_lines: approved
+            .bad_lines()
+            .iter()
+            .map(|b| (b.line, b.reason.clone()))
+            .collect(),
         ..Report::default()
     };
     let mut done = 0;
@@ -237,15 +252,35 @@ pub async fn apply(
         report.updated += 1;
         tick(&mut done);
     }
-    for (cf, _) in &plan.disable {
-        sqlx::query(
-            "UPDATE lawyers SET status = 'cancellato', updated_at = now() WHERE codice_fiscale = $1",
+    let tenant = tx.tenant().0;
+    for absent in &plan.disable {
+        // Skipped if somebody cancelled the lawyer meanwhile: there is nothing to undo then.
+        let cancelled: Option<(Uuid, String)> = sqlx::query_as(
+            "UPDATE lawyers l SET status = 'cancellato', updated_at = now()
+             FROM (SELECT id, status FROM lawyers
+                   WHERE codice_fiscale = $1 AND status <> 'cancellato' FOR UPDATE) old
+             WHERE l.id = old.id
+             RETURNING l.id, old.status",
         )
-        .bind(cf)
-        .execute(tx.conn())
+        .bind(&absent.codice_fiscale)
+        .fetch_optional(tx.conn())
         .await?;
-        disable_accounts(tx, cf).await?;
-        report.disabled += 1;
+        if let Some((lawyer, previous)) = cancelled {
+            let accounts = disable_accounts(tx, &absent.codice_fiscale).await?;
+            sqlx::query(
+                "INSERT INTO register_deactivations
+                     (tenant_id, import_id, lawyer_id, previous_status, accounts)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(tenant)
+            .bind(import)
+            .bind(lawyer)
+            .bind(previous)
+            .bind(accounts)
+            .execute(tx.conn())
+            .await?;
+            report.disabled += 1;
+        }
         tick(&mut done);
     }
     progress(done);
@@ -253,18 +288,127 @@ pub async fn apply(
 }
 
 /// A lawyer off the register (or suspended) cannot log in any more: the account is disabled
-/// and its sessions end.
-async fn disable_accounts(tx: &mut TenantTx, codice_fiscale: &str) -> anyhow::Result<()> {
-    sqlx::query(
+/// and its sessions end. Returns the accounts it disabled.
+async fn disable_accounts(tx: &mut TenantTx, codice_fiscale: &str) -> anyhow::Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
         "UPDATE users SET status = 'disabilitato', session_epoch = session_epoch + 1,
              updated_at = now()
          WHERE status = 'attivo'
-           AND lawyer_id IN (SELECT id FROM lawyers WHERE codice_fiscale = $1)",
+           AND lawyer_id IN (SELECT id FROM lawyers WHERE codice_fiscale = $1)
+         RETURNING id",
     )
     .bind(codice_fiscale)
-    .execute(tx.conn())
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// A lawyer an import disabled because they were not in the file, as its report lists them.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Deactivation {
+    pub lawyer_id: Uuid,
+    pub name: String,
+    pub register_number: Option<String>,
+    /// How many accounts the import disabled with the lawyer.
+    pub accounts: i32,
+    pub restored_at: Option<DateTime<Utc>>,
+    /// Nothing has changed the lawyer since (a later import, an administrator): the undo is
+    /// still possible.
+    pub restorable: bool,
+}
+
+/// Whether a deactivation can still be undone: not undone yet, and the lawyer is exactly as
+/// the import left them (still cancelled, not updated since).
+const RESTORABLE: &str = "d.restored_at IS NULL AND l.status = 'cancellato'
+                          AND l.updated_at <= d.deactivated_at";
+
+/// The lawyers `import` disabled, by name.
+pub async fn deactivations(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageRegister>,
+    import: Uuid,
+) -> anyhow::Result<Vec<Deactivation>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT d.lawyer_id, l.given_name || ' ' || l.surname AS name, l.register_number,
+                cardinality(d.accounts) AS accounts, d.restored_at, ({RESTORABLE}) AS restorable
+         FROM register_deactivations d JOIN lawyers l ON l.id = d.lawyer_id
+         WHERE d.import_id = $1
+         ORDER BY lower(l.surname), lower(l.given_name), l.id"
+    ))
+    .bind(import)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// What an undo did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// Lawyers put back, each with the number of accounts re-enabled.
+    pub restored: Vec<(Uuid, usize)>,
+    /// Already undone before (a second click): nothing to do.
+    pub already: usize,
+    /// Changed since the import (a later import, an administrator): left as they are.
+    pub changed: usize,
+}
+
+/// Undoes the deactivations of `import` (of one lawyer, or all): each lawyer gets back the
+/// status they had, and the accounts the import disabled are re-enabled unless changed since.
+/// Idempotent: rows are locked, and an undone row is never undone twice.
+pub async fn restore(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageRegister>,
+    import: Uuid,
+    lawyer: Option<Uuid>,
+    by: Option<Uuid>,
+) -> anyhow::Result<Restored> {
+    type Row = (Uuid, String, Vec<Uuid>, DateTime<Utc>, bool, bool);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT d.lawyer_id, d.previous_status, d.accounts, d.deactivated_at,
+                d.restored_at IS NOT NULL, ({RESTORABLE})
+         FROM register_deactivations d JOIN lawyers l ON l.id = d.lawyer_id
+         WHERE d.import_id = $1 AND ($2::uuid IS NULL OR d.lawyer_id = $2)
+         ORDER BY d.lawyer_id
+         FOR UPDATE OF d, l"
+    ))
+    .bind(import)
+    .bind(lawyer)
+    .fetch_all(tx.conn())
     .await?;
-    Ok(())
+    let mut out = Restored::default();
+    for (lawyer, previous, accounts, at, undone, restorable) in rows {
+        if undone {
+            out.already += 1;
+            continue;
+        }
+        if !restorable {
+            out.changed += 1;
+            continue;
+        }
+        sqlx::query("UPDATE lawyers SET status = $2, updated_at = now() WHERE id = $1")
+            .bind(lawyer)
+            .bind(&previous)
+            .execute(tx.conn())
+            .await?;
+        let enabled = sqlx::query(
+            "UPDATE users SET status = 'attivo', updated_at = now()
+             WHERE id = ANY ($1) AND status = 'disabilitato' AND updated_at <= $2",
+        )
+        .bind(&accounts)
+        .bind(at)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE register_deactivations SET restored_at = now(), restored_by = $3
+             WHERE import_id = $1 AND lawyer_id = $2",
+        )
+        .bind(import)
+        .bind(lawyer)
+        .bind(by)
+        .execute(tx.conn())
+        .await?;
+        out.restored.push((lawyer, enabled as usize));
+    }
+    Ok(out)
 }
 
 /// Invited accounts of lawyers (no password yet): for the bulk activation links.

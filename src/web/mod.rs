@@ -289,6 +289,16 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             admin::register::apply,
         ),
+        RouteDef::post(
+            "/{slug}/amministrazione/albo/{import}/ripristina",
+            Tenant,
+            admin::register::restore_all,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/albo/{import}/ripristina/{lawyer}",
+            Tenant,
+            admin::register::restore_one,
+        ),
         RouteDef::get("/{slug}/istanza", TenantEmbeddable, public::entry),
         RouteDef::post("/{slug}/istanza/nuova", TenantEmbeddable, public::create)
             .limited(Bucket::Create),
