@@ -159,6 +159,6 @@ impl Drop for Slot {
 /// socket replaces (by id).
 pub fn container(url: &str, content: Markup) -> Markup {
     html! {
-        div hx-ext="ws" ws-connect=(url) { (content) }
+        div data-hx-ext="ws" data-ws-connect=(url) { (content) }
     }
 }

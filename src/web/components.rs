@@ -33,7 +33,7 @@ pub fn feedback_oob(id: &str, issues: &[&Issue]) -> Markup {
 
 fn feedback_with(id: &str, issues: &[&Issue], oob: Option<&str>) -> Markup {
     html! {
-        div id=(format!("{id}-errore")) class="campo-messaggi" aria-live="polite" hx-swap-oob=[oob] {
+        div id=(format!("{id}-errore")) class="campo-messaggi" aria-live="polite" data-hx-swap-oob=[oob] {
             @for i in issues {
                 @if i.severity == Severity::Blocking {
                     p class="campo-errore" { span class="visually-hidden" { "Errore: " } (i.message) }

@@ -96,7 +96,7 @@ pub fn page(meta: &PageMeta, content: Markup) -> Markup {
                 script src=(assets::url("vendor/htmx-2.0.11/htmx.min.js")) defer {}
                 script src=(assets::url("vendor/htmx-ext-ws-2.0.4/ws.min.js")) defer {}
             }
-            body hx-headers=[meta.user.map(|(_, csrf)| serde_json::json!({ "X-CSRF-Token": csrf }).to_string())] {
+            body data-hx-headers=[meta.user.map(|(_, csrf)| serde_json::json!({ "X-CSRF-Token": csrf }).to_string())] {
                 div class="skiplinks" {
                     a class="visually-hidden-focusable" href="#contenuto" { "Vai al contenuto principale" }
                 }

@@ -415,7 +415,7 @@ pub fn totp_now(secret: &str) -> String {
         .to_string()
 }
 
-/// The CSRF token a reserved page carries in its `hx-headers`.
+/// The CSRF token a reserved page carries in its `data-hx-headers`.
 pub fn csrf_of(body: &str) -> String {
     let start = body
         .find("X-CSRF-Token&quot;:&quot;")

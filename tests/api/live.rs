@@ -412,7 +412,7 @@ async fn the_public_status_page_follows_its_application_only() {
         .await
         .unwrap();
     let body = res.text().await.unwrap();
-    assert!(body.contains(&format!("ws-connect=\"/{SLUG}/istanza/{id}/ws\"")));
+    assert!(body.contains(&format!("data-ws-connect=\"/{SLUG}/istanza/{id}/ws\"")));
     use reqwest::cookie::CookieStore;
     let cookie = jar
         .cookies(&app.url("/").parse().unwrap())

@@ -832,7 +832,7 @@ async fn inline_validation_answers_with_the_field_message_only() {
         body.starts_with("<div id=\"codice_fiscale-errore\""),
         "{body}"
     );
-    assert!(body.contains("hx-swap-oob=\"true\""));
+    assert!(body.contains("data-hx-swap-oob=\"true\""));
     assert!(
         body.contains(
             "Il carattere di controllo del codice fiscale RSSMRA85T10A562T non è corretto"

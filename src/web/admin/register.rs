@@ -545,7 +545,7 @@ pub async fn show(
         }
         "in_corso" => html! {
             // Without JavaScript the page reloads itself; with htmx only the bar is refreshed.
-            div hx-get=(format!("{base}/{id}")) hx-trigger="every 1s" hx-select="#avanzamento" hx-swap="outerHTML" hx-target="#avanzamento" {
+            div data-hx-get=(format!("{base}/{id}")) data-hx-trigger="every 1s" data-hx-select="#avanzamento" data-hx-swap="outerHTML" data-hx-target="#avanzamento" {
                 (progress(&import))
             }
             noscript { p { a href=(format!("{base}/{id}")) { "Aggiorna la pagina" } " per vedere l'avanzamento." } }

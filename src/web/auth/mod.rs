@@ -223,7 +223,7 @@ pub async fn enforce_lifetime(
     next.run(req).await
 }
 
-/// The CSRF token of a session: sent by htmx in `X-CSRF-Token` (the `hx-headers` of the page),
+/// The CSRF token of a session: sent by htmx in `X-CSRF-Token` (the `data-hx-headers` of the page),
 /// by plain forms in the `_csrf` field, by multipart forms (uploads) in a `_csrf` field that
 /// comes first in the body. Never in a URL, where it would reach logs and `Referer`. A session
 /// that holds a token accepts no state-changing request without it.

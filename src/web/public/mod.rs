@@ -682,7 +682,7 @@ pub async fn verify_step(
         .into_iter()
         .filter(|i| i.step == step)
         .collect();
-    // app.js names the field that changed (the element carrying hx-post is its wrapper).
+    // app.js names the field that changed (the element carrying data-hx-post is its wrapper).
     let field = headers
         .get("x-campo")
         .and_then(|v| v.to_str().ok())

@@ -126,8 +126,8 @@ fn step_form(v: &StepView, body: Markup) -> Markup {
         action.clone()
     };
     html! {
-        form method="post" action=(post_to) novalidate hx-boost="true" {
-            div hx-post=(format!("{action}/verifica")) hx-trigger="change" hx-include="closest form" hx-swap="none" {
+        form method="post" action=(post_to) novalidate data-hx-boost="true" {
+            div data-hx-post=(format!("{action}/verifica")) data-hx-trigger="change" data-hx-include="closest form" data-hx-swap="none" {
                 (body)
             }
             div class="d-flex flex-wrap gap-2 mt-4" {
@@ -536,7 +536,7 @@ fn attachments(v: &StepView) -> Markup {
             (v.max_application_mb) " MB in tutto."
         }
         form method="post" action=(upload) enctype="multipart/form-data" class="card card-bg p-3 mb-4"
-            id="carica-allegato" hx-post=(upload) hx-encoding="multipart/form-data" hx-target="body" {
+            id="carica-allegato" data-hx-post=(upload) data-hx-encoding="multipart/form-data" data-hx-target="body" {
             (select("kind", "Tipo di documento", &kinds, "", "Scegliere il tipo", i))
             div class="form-group" {
                 label class="active" for="file" { "File" }
