@@ -14,7 +14,11 @@ use uuid::Uuid;
 
 use crate::{
     db::{Db, TenantTx},
-    domain::{application::Stage, deadline::Clock, time},
+    domain::{
+        application::Stage,
+        deadline::{Clock, Suspension},
+        time,
+    },
     store::{outbox, tenants},
 };
 
@@ -85,22 +89,31 @@ async fn clocks(tx: &mut TenantTx, today: NaiveDate) -> anyhow::Result<u64> {
         chrono::DateTime<Utc>,
         Option<i32>,
         Option<i32>,
+        i32,
+        bool,
     );
     let open: Vec<Row> = sqlx::query_as(
-        "SELECT id, code, state, protocol_at, protocol_year, protocol_number FROM applications
-          WHERE protocol_at IS NOT NULL AND decided_at IS NULL AND clock_reminded_at IS NULL
+        "SELECT a.id, a.code, a.state, a.submitted_at, a.protocol_year, a.protocol_number,
+                s.suspended_days, s.suspended_now
+           FROM applications a, app.clock_suspension(a.id) s
+          WHERE a.submitted_at IS NOT NULL AND a.decided_at IS NULL
+            AND a.clock_reminded_at IS NULL AND NOT s.suspended_now
             -- only those that can be two days from the end (the exact count is below)
-            AND protocol_at < now() - interval '7 days'
-          FOR UPDATE SKIP LOCKED",
+            AND a.submitted_at + make_interval(days => s.suspended_days) < now() - interval '7 days'
+          FOR UPDATE OF a SKIP LOCKED",
     )
     .fetch_all(tx.conn())
     .await?;
     let mut queued = 0;
-    for (id, code, state, protocol_at, year, number) in open {
+    for (id, code, state, filed_at, year, number, suspended_days, suspended_now) in open {
         if !Stage::from_code(&state).is_some_and(Stage::is_open) {
             continue;
         }
-        let clock = Clock::decision(time::rome_date(protocol_at), today);
+        let suspension = Suspension {
+            days: suspended_days.max(0) as u32,
+            now: suspended_now,
+        };
+        let clock = Clock::decision(time::rome_date(filed_at), suspension, today);
         if clock.days_left > DAYS_BEFORE as i64 {
             continue;
         }

@@ -17,7 +17,7 @@ use crate::{
         access::{Grant, Role, Scope, ViewApplications},
         application::{Stage, form::Form, workflow::EventKind},
         assignment::{Councillor, Parties},
-        deadline::Clock,
+        deadline::{Clock, Suspension},
         protocol::ProtocolNumber,
         time,
     },
@@ -88,6 +88,9 @@ pub struct Case {
     pub last_event: Option<String>,
     /// The delibera's number (`12/2026`) once adopted.
     pub delibera: Option<String>,
+    /// Days the ten days stood still for integration requests, and whether they stand now.
+    pub suspended_days: i32,
+    pub suspended_now: bool,
 }
 
 impl Case {
@@ -102,12 +105,16 @@ impl Case {
         })
     }
 
-    /// The ten-day clock, while the Council has yet to decide.
+    /// The ten-day clock from the filing, while the Council has yet to decide.
     pub fn clock(&self, today: NaiveDate) -> Option<Clock> {
-        let at = self.protocol_at?;
+        let filed = self.submitted_at?;
+        let suspension = Suspension {
+            days: self.suspended_days.max(0) as u32,
+            now: self.suspended_now,
+        };
         self.stage()
             .is_open()
-            .then(|| Clock::decision(time::rome_date(at), today))
+            .then(|| Clock::decision(time::rome_date(filed), suspension, today))
     }
 
     pub fn filed_by_applicant(&self) -> bool {
@@ -137,11 +144,14 @@ const SELECT: &str = "SELECT a.id, a.code, a.state, a.channel, a.version, a.form
             AS last_event,
         (SELECT d.number || '/' || d.year FROM decisions d
           WHERE d.application_id = a.id AND d.superseded_at IS NULL AND d.number IS NOT NULL)
-            AS delibera
+            AS delibera,
+        coalesce(s.suspended_days, 0) AS suspended_days,
+        coalesce(s.suspended_now, false) AS suspended_now
     FROM applications a
     LEFT JOIN judicial_offices o ON o.id = a.judicial_office_id
     LEFT JOIN lawyers l ON l.id = a.lawyer_id
-    LEFT JOIN users r ON r.id = a.rapporteur_id";
+    LEFT JOIN users r ON r.id = a.rapporteur_id
+    LEFT JOIN LATERAL (SELECT * FROM app.clock_suspension(a.id)) s ON true";
 
 /// One submitted application, if the viewer may see it.
 pub async fn get(tx: &mut TenantTx, viewer: &Viewer<'_>, id: Uuid) -> anyhow::Result<Option<Case>> {
@@ -244,7 +254,9 @@ impl Sort {
 
     fn order(self) -> &'static str {
         match self {
-            Sort::Deadline => "a.urgent DESC, a.protocol_at ASC NULLS LAST, a.submitted_at ASC",
+            Sort::Deadline => {
+                "a.urgent DESC, a.submitted_at + make_interval(days => coalesce(s.suspended_days, 0)) ASC"
+            }
             Sort::Newest => "a.urgent DESC, a.submitted_at DESC",
         }
     }

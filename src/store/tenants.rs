@@ -24,6 +24,10 @@ pub struct TenantSettings {
     /// Days given to answer an integration request (15 when unset).
     #[serde(default)]
     pub integration_days: Option<u32>,
+    /// The ten days of art. 126 keep running while an integration request waits (by default
+    /// they stand still until the answer).
+    #[serde(default)]
+    pub clock_runs_during_integration: bool,
     /// The Ordine's logo in object storage, and its content type.
     #[serde(default)]
     pub logo: Option<(String, String)>,

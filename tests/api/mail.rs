@@ -695,9 +695,16 @@ async fn reminders_go_once_before_the_integration_deadline_and_when_the_clock_ru
         .await
         .unwrap();
     sqlx::query(
-        "UPDATE app.applications SET protocol_at = now() - interval '9 days' WHERE id = $1",
+        "UPDATE app.applications SET submitted_at = now() - interval '9 days' WHERE id = $1",
     )
     .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // This Ordine lets the ten days run during integrations (by default they stand still).
+    sqlx::query(
+        "UPDATE app.tenants SET settings = settings || '{\"clock_runs_during_integration\": true}'",
+    )
     .execute(&mut conn)
     .await
     .unwrap();

@@ -17,6 +17,7 @@ mod pages;
 mod platform;
 mod public_form;
 mod register;
+mod review;
 mod robustness;
 mod signing;
 mod workflow;

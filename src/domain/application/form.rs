@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Step, matter::Matter};
+use crate::domain::codice_fiscale::CodiceFiscale;
 
 /// The fields of one submitted HTML form, in order (repeated names allowed).
 #[derive(Clone, Debug, Default)]
@@ -333,6 +334,20 @@ impl TextField<'_> {
     }
 }
 
+/// A codice fiscale as it is written (`RSSMRA80A01H501U`) when it is one, whatever the case and
+/// spaces it was typed with; otherwise as typed, so that the message shows what to correct.
+/// Forms saved before this rule are shown through it too.
+pub fn written_cf(typed: &str) -> String {
+    match CodiceFiscale::parse(typed) {
+        Ok(code) => code.as_str().to_owned(),
+        Err(_) => typed.to_owned(),
+    }
+}
+
+fn cf(typed: String) -> String {
+    written_cf(&typed)
+}
+
 impl Form {
     /// Stores what a step's HTML form sent. Returns `false` for steps without fields.
     pub fn update(&mut self, step: Step, f: &Fields) -> bool {
@@ -352,7 +367,7 @@ impl Form {
                     sex: f.get("sex"),
                     birth_date: f.get("birth_date"),
                     birth_place: f.get("birth_place"),
-                    codice_fiscale: f.get("codice_fiscale"),
+                    codice_fiscale: cf(f.get("codice_fiscale")),
                     citizenship: f.get("citizenship"),
                     address: f.get("address"),
                     postcode: f.get("postcode"),
@@ -362,7 +377,7 @@ impl Form {
                     id_document: f.get("id_document"),
                     id_document_expiry: f.get("id_document_expiry"),
                     entity_name: f.get("entity_name"),
-                    entity_cf: f.get("entity_cf"),
+                    entity_cf: cf(f.get("entity_cf")),
                     entity_seat: f.get("entity_seat"),
                     representative: f.get("representative"),
                     permit: f.get("permit"),
@@ -396,7 +411,7 @@ impl Form {
                             id: id.clone(),
                             surname: surnames[i].clone(),
                             given_name: names[i].clone(),
-                            codice_fiscale: cfs[i].clone(),
+                            codice_fiscale: cf(cfs[i].clone()),
                             relationship: rels[i].clone(),
                             birth_date: births[i].clone(),
                         })
@@ -442,7 +457,7 @@ impl Form {
                 self.case = Case {
                     counterparty_name: f.get("counterparty_name"),
                     counterparty_address: f.get("counterparty_address"),
-                    counterparty_cf: f.get("counterparty_cf"),
+                    counterparty_cf: cf(f.get("counterparty_cf")),
                     pending: f.get("pending"),
                     rg_number: f.get("rg_number"),
                     next_hearing: f.get("next_hearing"),
@@ -726,6 +741,20 @@ mod tests {
         assert_eq!(form.income_people().len(), 2);
         form.income.personal_only = true;
         assert_eq!(form.income_people().len(), 1);
+    }
+
+    #[test]
+    fn a_valid_codice_fiscale_is_kept_in_its_written_form_and_a_wrong_one_as_typed() {
+        let mut form = Form::default();
+        form.update(
+            Step::Applicant,
+            &fields(&[
+                ("codice_fiscale", "rssmra 80a01 h501u"),
+                ("entity_cf", "1234"),
+            ]),
+        );
+        assert_eq!(form.applicant.codice_fiscale, "RSSMRA80A01H501U");
+        assert_eq!(form.applicant.entity_cf, "1234");
     }
 
     #[test]

@@ -95,7 +95,7 @@ impl Stage {
                 "La segreteria dell'Ordine registrerà l'istanza nel protocollo e la assegnerà a un consigliere relatore."
             }
             Stage::Protocollata => {
-                "L'istanza sarà assegnata a un consigliere relatore. Il Consiglio decide di norma entro dieci giorni dalla registrazione (art. 126 D.P.R. 115/2002)."
+                "L'istanza sarà assegnata a un consigliere relatore. Il Consiglio decide di norma entro dieci giorni dalla presentazione (art. 126 D.P.R. 115/2002)."
             }
             Stage::InIstruttoria => {
                 "Il consigliere relatore sta esaminando l'istanza; può chiedere documenti mancanti."

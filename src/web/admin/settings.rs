@@ -115,6 +115,7 @@ struct SettingsForm {
     /// `segreto` or `chiave`.
     oidc_auth: String,
     council_sessions: bool,
+    clock_runs: bool,
     seal: bool,
     delibera_by_email: bool,
 }
@@ -194,6 +195,11 @@ fn settings_page(
                     input class="form-check-input" type="checkbox" id="adunanze" name="adunanze" value="si" checked[typed.council_sessions] aria-describedby="adunanze-aiuto";
                     label class="form-check-label" for="adunanze" { "Il Consiglio decide in adunanza" }
                     small id="adunanze-aiuto" class="form-text d-block" { "Se attivo, le proposte dei relatori sono iscritte all'ordine del giorno e deliberate insieme; altrimenti la decisione del relatore è definitiva." }
+                }
+                div class="form-check mb-4" {
+                    input class="form-check-input" type="checkbox" id="termine_integrazione" name="termine_integrazione" value="si" checked[typed.clock_runs] aria-describedby="termine_integrazione-aiuto";
+                    label class="form-check-label" for="termine_integrazione" { "Il termine di dieci giorni decorre anche durante la richiesta di integrazione" }
+                    small id="termine_integrazione-aiuto" class="form-text d-block" { "Di norma il termine per decidere (art. 126) resta sospeso dalla richiesta di integrazione fino alla risposta, e riprende per i giorni che restavano. Attivare solo se l'Ordine lo considera decorrente comunque." }
                 }
                 div class="form-check mb-4" {
                     input class="form-check-input" type="checkbox" id="sigillo" name="sigillo" value="si" checked[typed.seal] aria-describedby="sigillo-aiuto sigillo-errore";
@@ -278,6 +284,7 @@ pub async fn settings(
             _ => AUTH_SECRET.into(),
         },
         council_sessions: s.council_sessions,
+        clock_runs: s.clock_runs_during_integration,
         seal: s.seal,
         delibera_by_email: s.delibera_by_email,
     };
@@ -333,6 +340,7 @@ pub async fn save_settings(
             }
             "oidc_autenticazione" => typed.oidc_auth = value.trim().to_owned(),
             "adunanze" => typed.council_sessions = !value.is_empty(),
+            "termine_integrazione" => typed.clock_runs = !value.is_empty(),
             "sigillo" => typed.seal = !value.is_empty(),
             "delibera_email" => typed.delibera_by_email = !value.is_empty(),
             _ => {}
@@ -407,6 +415,7 @@ pub async fn save_settings(
         integration_days: days,
         oidc,
         council_sessions: typed.council_sessions,
+        clock_runs_during_integration: typed.clock_runs,
         seal: typed.seal,
         delibera_by_email: typed.delibera_by_email,
         ..tenant.settings.clone()

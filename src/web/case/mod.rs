@@ -30,7 +30,7 @@ use crate::{
             Action, Actor, Facts, Stage,
             attachment::AttachmentKind,
             check::{income_summary, parse_date},
-            form::relationship_label,
+            form::{relationship_label, written_cf},
             matter::Matter,
             transition,
             workflow::EventKind,
@@ -344,7 +344,7 @@ pub fn application(file: &CaseFile) -> Markup {
                     thead { tr { th scope="col" { "Familiare" } th scope="col" { "Codice fiscale" } th scope="col" { "Relazione" } } }
                     tbody {
                         @for m in &f.household.members {
-                            tr { td { (m.display_name()) } td class="text-monospace" { (m.codice_fiscale) } td { (relationship_label(&m.relationship)) } }
+                            tr { td { (m.display_name()) } td class="text-monospace" { (written_cf(&m.codice_fiscale)) } td { (relationship_label(&m.relationship)) } }
                         }
                     }
                 }

@@ -23,7 +23,7 @@ use crate::{
             Stage as Kind, Step,
             attachment::AttachmentKind,
             check::{Issue, Severity, income_summary, parse_date},
-            form::{DECLARATION_TEXTS, Form, relationship_label},
+            form::{DECLARATION_TEXTS, Form, relationship_label, written_cf},
             workflow::EventKind,
         },
         time,
@@ -218,7 +218,7 @@ fn receipt_data(state: &AppState, tenant: &Tenant, row: &ApplicationRow, facts: 
         "presentata_il": time::format_date_time(submitted),
         "generata_il_iso": submitted.to_rfc3339(),
         "richiedente": form.applicant.display_name(),
-        "codice_fiscale": form.applicant.cf().to_uppercase(),
+        "codice_fiscale": written_cf(form.applicant.cf()),
         "materia": form.matter().map(|m| m.label()),
         "ufficio": office,
         "avvocato": facts.lawyer.as_ref().map(|l| format!("Avv. {}", l.full_name())),
@@ -230,7 +230,11 @@ fn receipt_data(state: &AppState, tenant: &Tenant, row: &ApplicationRow, facts: 
         "stato_url": format!("{}{}/stato", state.settings.public_url, views::base(tenant)),
         "avvertenze": [
             "Per seguire l'istanza servono il codice e il PIN ricevuti alla creazione della bozza.",
-            "Il Consiglio dell'Ordine decide di norma entro dieci giorni dalla registrazione nel protocollo (art. 126 D.P.R. 115/2002).",
+            if tenant.settings.clock_runs_during_integration {
+                "Il Consiglio dell'Ordine decide di norma entro dieci giorni dalla presentazione (art. 126 D.P.R. 115/2002)."
+            } else {
+                "Il Consiglio dell'Ordine decide di norma entro dieci giorni dalla presentazione (art. 126 D.P.R. 115/2002); il termine resta sospeso mentre si attendono documenti richiesti ad integrazione."
+            },
             "Le variazioni di reddito vanno comunicate secondo l'art. 79, comma 1, lett. d, D.P.R. 115/2002.",
         ],
     })
@@ -333,7 +337,7 @@ fn application_data(tenant: &Tenant, row: &ApplicationRow, facts: &Facts) -> Val
         "richiedente": {
             "tipo": if a.is_entity() { "Ente senza scopo di lucro" } else { "Persona fisica" },
             "nominativo": a.display_name(),
-            "codice_fiscale": a.cf().to_uppercase(),
+            "codice_fiscale": written_cf(a.cf()),
             "nascita": if a.is_entity() { None } else { birth },
             "cittadinanza": citizenship,
             "residenza": if a.is_entity() { a.entity_seat.clone() } else { format!("{} {} {}", a.address, a.postcode, a.city).split_whitespace().collect::<Vec<_>>().join(" ") },
@@ -348,7 +352,7 @@ fn application_data(tenant: &Tenant, row: &ApplicationRow, facts: &Facts) -> Val
             "vive_solo": form.household.lives_alone,
             "componenti": form.household.members.iter().map(|m| json!({
                 "nominativo": m.display_name(),
-                "codice_fiscale": m.codice_fiscale.to_uppercase(),
+                "codice_fiscale": written_cf(&m.codice_fiscale),
                 "relazione": relationship_label(&m.relationship),
                 "nascita": parse_date(&m.birth_date).map(|d| format!("nato/a il {}", time::format_date(d))),
             })).collect::<Vec<_>>(),

@@ -406,10 +406,16 @@ pub fn request_form(
     who: &InArea<Consigliere>,
     c: &cases::Case,
     typed: &Typed,
-    default_days: Option<u32>,
+    settings: &crate::store::tenants::TenantSettings,
 ) -> Markup {
     let t = typed.request.as_ref();
-    let default_due = crate::domain::deadline::integration_due(case::today(), default_days);
+    let default_due =
+        crate::domain::deadline::integration_due(case::today(), settings.integration_days);
+    // Where the ten days keep running during the request, say when the answer would come
+    // after them (by default they stand still, and the two deadlines never collide).
+    let after_decision = c
+        .clock(case::today())
+        .filter(|clock| settings.clock_runs_during_integration && default_due > clock.due);
     html! {
         form method="post" action=(format!("{url}/integrazione")) class="card card-bg mb-4" novalidate {
             div class="card-body" {
@@ -437,7 +443,12 @@ pub fn request_form(
                     input type="date" class="form-control" id="scadenza" name="scadenza"
                         value=(t.map_or_else(|| default_due.format("%Y-%m-%d").to_string(), |t| t.due.clone()))
                         aria-describedby="scadenza-aiuto";
-                    small id="scadenza-aiuto" class="form-text" { "Proposta la scadenza predefinita dell'Ordine." }
+                    small id="scadenza-aiuto" class="form-text" {
+                        "Proposta la scadenza predefinita dell'Ordine."
+                        @if let Some(clock) = after_decision {
+                            " Attenzione: cade dopo il termine di dieci giorni per decidere (" (crate::domain::time::format_date(clock.due)) "), che per scelta dell'Ordine decorre anche durante l'integrazione."
+                        }
+                    }
                     @if let Some(m) = error_of(typed, "scadenza") { p class="campo-errore" { (m) } }
                 }
                 div class="form-group" {
@@ -466,7 +477,7 @@ pub fn actions(
     html! {
         @if mine && c.stage() == Stage::InIstruttoria {
             (proposal_form(&url, who, c, typed, false, final_decision))
-            (request_form(&url, who, c, typed, tenant.settings.integration_days))
+            (request_form(&url, who, c, typed, &tenant.settings))
         }
         @if let Some(r) = open_request {
             (case::integration::request_card(r, case::today()))

@@ -554,7 +554,7 @@ pub fn actions(
             form method="post" action=(format!("{url}/protocolla")) class="card card-bg mb-4" {
                 div class="card-body" {
                     h2 class="h5 card-title" { "Registra nel protocollo" }
-                    p class="small" { "Assegna il prossimo numero di protocollo dell'anno e registra l'impronta SHA-256 dei documenti depositati. Il termine di dieci giorni decorre da ora." }
+                    p class="small" { "Assegna il prossimo numero di protocollo dell'anno e registra l'impronta SHA-256 dei documenti depositati. Il termine di dieci giorni decorre dalla presentazione dell'istanza, non dalla registrazione." }
                     (csrf_field(&who.csrf))
                     input type="hidden" name="versione" value=(c.version);
                     (urgency_fields(c.urgent || near_hearing.is_some(), &urgency_text(typed, c.urgent_reason.as_deref(), near_hearing), urgent_error.clone()))

@@ -1,0 +1,91 @@
+//! What a new user's walkthrough found in the forms and the words: codici fiscali as written,
+//! the ten-day clock from the filing, conflicts of interest, the delibera's figures, mail that
+//! says what happened, re-keying.
+
+use patrocinio::domain::codice_fiscale::Sex;
+
+use crate::{
+    helpers::spawn_app,
+    public_form::{new_draft, ordine, person_cf},
+    workflow::{SLUG, ask, case_path, in_examination, office, submitted},
+};
+
+#[tokio::test]
+async fn a_codice_fiscale_is_kept_and_shown_as_written() {
+    let app = spawn_app().await;
+    ordine(&app, SLUG).await;
+    let d = new_draft(&app, SLUG).await;
+    let cf = person_cf("Rossi", "Mario", 1985, 12, 10, Sex::M);
+    let typed = format!(
+        "{} {} {}",
+        cf[..6].to_lowercase(),
+        cf[6..11].to_lowercase(),
+        cf[11..].to_lowercase()
+    );
+    d.post(
+        "richiedente",
+        &[("kind", "persona"), ("codice_fiscale", typed.as_str())],
+    )
+    .await;
+    let (_, page) = d.get_text("richiedente").await;
+    assert!(page.contains(&format!("value=\"{cf}\"")), "normalised");
+    // A wrong one stays as typed, to be corrected.
+    d.post(
+        "richiedente",
+        &[("kind", "persona"), ("codice_fiscale", "rss mra 00")],
+    )
+    .await;
+    let (_, page) = d.get_text("richiedente").await;
+    assert!(page.contains("value=\"rss mra 00\""));
+}
+
+#[tokio::test]
+async fn the_ten_days_run_from_the_filing_and_stand_still_while_documents_are_awaited() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let mut conn = app.admin_connection().await;
+    // Filed six days ago, registered only now.
+    sqlx::query(
+        "UPDATE app.applications SET submitted_at = now() - interval '6 days' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (seg, rel) = in_examination(&app, &of, id).await;
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    assert!(page.contains("mancano 4 giorni"), "counted from the filing");
+
+    // Documents asked for: the clock stands still.
+    ask(&app, &rel, id).await;
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    assert!(
+        page.contains("sospeso in attesa dell&#39;integrazione")
+            || page.contains("sospeso in attesa dell'integrazione")
+    );
+    // Asked on the third day, answered today: three of the six days stood still.
+    sqlx::query(
+        "UPDATE app.integration_requests SET requested_at = now() - interval '3 days',
+             answered_at = now() WHERE application_id = $1",
+    )
+    .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    assert!(page.contains("mancano 7 giorni"), "three days added back");
+
+    // An Ordine that lets the term run during integrations.
+    sqlx::query(
+        "UPDATE app.tenants SET settings = settings || '{\"clock_runs_during_integration\": true}'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    assert!(
+        page.contains("mancano 4 giorni"),
+        "ten days from the filing, nothing added"
+    );
+}
