@@ -116,7 +116,8 @@ fn register_key(number: &str) -> Option<String> {
     (!key.is_empty()).then(|| key.to_owned())
 }
 
-fn fold(s: &str) -> String {
+/// Lowercase letters and digits, accents taken off: what two spellings of a name share.
+pub fn fold(s: &str) -> String {
     s.chars()
         .flat_map(char::to_lowercase)
         .map(|c| match c {

@@ -89,3 +89,53 @@ async fn the_ten_days_run_from_the_filing_and_stand_still_while_documents_are_aw
         "ten days from the filing, nothing added"
     );
 }
+
+#[tokio::test]
+async fn an_opposing_party_living_with_the_applicant_is_flagged_and_isee_is_not_offered() {
+    let app = spawn_app().await;
+    ordine(&app, SLUG).await;
+    let d = new_draft(&app, SLUG).await;
+    d.step_ok(
+        "famiglia",
+        &[
+            ("member_id", "m1"),
+            ("member_surname", "Verdi"),
+            ("member_given_name", "Càrla"),
+            ("member_relationship", "coniuge"),
+            (
+                "member_codice_fiscale",
+                &person_cf("Verdi", "Carla", 1987, 3, 4, Sex::F),
+            ),
+        ],
+        "redditi",
+    )
+    .await;
+    let (_, page) = d.get_text("redditi").await;
+    assert!(!page.contains("Attestazione ISEE"), "not offered");
+    assert!(page.contains("Il modello ISEE non è utilizzabile"));
+    d.post(
+        "giudizio",
+        &[("counterparty_name", "carla VERDI"), ("pending", "no")],
+    )
+    .await;
+    let (_, page) = d.get_text("giudizio").await;
+    assert!(
+        page.contains("La controparte risulta tra i familiari conviventi (Càrla Verdi)"),
+        "warned on the case step"
+    );
+    // And on the incomes, where the choice is made.
+    d.post("redditi", &[("year", "2025")]).await;
+    let (_, page) = d.get_text("redditi").await;
+    assert!(page.contains("La controparte risulta tra i familiari conviventi"));
+    // Once only the applicant's income counts for the conflict, the warning has done its job.
+    d.post(
+        "redditi",
+        &[
+            ("personal_only", "1"),
+            ("personal_only_reason", "conflitto"),
+        ],
+    )
+    .await;
+    let (_, page) = d.get_text("giudizio").await;
+    assert!(!page.contains("La controparte risulta tra i familiari conviventi"));
+}

@@ -7,13 +7,14 @@ use chrono::{Datelike, NaiveDate};
 use super::{
     Step,
     attachment::AttachmentKind,
-    form::{APPLICANT_KEY, Form, MAX_MEMBERS, PersonIncome, VICTIM_OFFENCES},
+    form::{APPLICANT_KEY, Form, MAX_MEMBERS, Member, PersonIncome, VICTIM_OFFENCES},
     matter::{ListMatter, Matter},
 };
 use crate::domain::{
     codice_fiscale::{CfError, CodiceFiscale, Sex},
     income::{Threshold, threshold_on},
     money::{Euro, group_thousands},
+    register::fold,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -643,6 +644,31 @@ fn income(form: &Form, ctx: &Context, out: &mut Issues) {
     }
 }
 
+/// The household member who is also the opposing party, by codice fiscale or by name (in any
+/// order, accents and case ignored).
+fn counterparty_in_household(form: &Form) -> Option<&Member> {
+    let c = &form.case;
+    let words = |s: &str| {
+        let mut w: Vec<String> = s
+            .split_whitespace()
+            .map(fold)
+            .filter(|w| !w.is_empty())
+            .collect();
+        w.sort();
+        w
+    };
+    let name = words(&c.counterparty_name);
+    let cf = CodiceFiscale::parse(&c.counterparty_cf).ok();
+    form.household.members.iter().find(|m| {
+        let same_cf = cf.as_ref().is_some_and(|cf| {
+            CodiceFiscale::parse(&m.codice_fiscale).is_ok_and(|mcf| mcf.as_str() == cf.as_str())
+        });
+        let same_name =
+            !name.is_empty() && name == words(&format!("{} {}", m.surname, m.given_name));
+        same_cf || same_name
+    })
+}
+
 fn case(form: &Form, ctx: &Context, out: &mut Issues) {
     let s = Step::Case;
     let c = &form.case;
@@ -659,6 +685,16 @@ fn case(form: &Form, ctx: &Context, out: &mut Issues) {
             field,
             "Indicare le generalità e la residenza (o sede) della controparte.",
         );
+    }
+    if let Some(member) = counterparty_in_household(form) {
+        let message = format!(
+            "La controparte risulta tra i familiari conviventi ({}): nel giudizio contro un familiare convivente si considera il solo reddito personale del richiedente (art. 76, comma 4, D.P.R. 115/2002). Verificare i dati e, se è così, indicarlo al passo «Redditi».",
+            member.display_name()
+        );
+        if !(form.income.personal_only && form.income.personal_only_reason == "conflitto") {
+            out.warn("V41", s, "counterparty_name", message.clone());
+            out.warn("V41", Step::Income, "personal_only", message);
+        }
     }
     if !c.counterparty_cf.is_empty() && CodiceFiscale::parse(&c.counterparty_cf).is_err() {
         out.block(

@@ -234,7 +234,8 @@ pub const VICTIM_OFFENCES: &[(&str, &str)] = &[
 pub struct PersonIncome {
     /// [`APPLICANT_KEY`] or a member's id.
     pub person: String,
-    /// `dichiarazione`, `cu`, `nessuno` or `isee` (the last is refused: V17).
+    /// `dichiarazione`, `cu` or `nessuno` ([`INCOME_SOURCES`]); `isee`, once offered, is refused
+    /// (V17) where an older draft still has it.
     pub source: String,
     pub taxable: String,
     pub has_exempt: String,
@@ -252,7 +253,6 @@ pub const INCOME_SOURCES: &[(&str, &str)] = &[
     ),
     ("cu", "Certificazione Unica (CU)"),
     ("nessuno", "Nessun reddito nell'anno"),
-    ("isee", "Attestazione ISEE"),
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
