@@ -289,7 +289,10 @@ impl Seeder<'_> {
             Some(outcome),
             template,
             text,
-            euro(c.income_total_cents).as_deref(),
+            (
+                decision::IncomeBasis::Household,
+                euro(c.income_total_cents).as_deref(),
+            ),
             euro(c.threshold_cents).as_deref(),
         )
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;

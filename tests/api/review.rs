@@ -139,3 +139,65 @@ async fn an_opposing_party_living_with_the_applicant_is_flagged_and_isee_is_not_
     let (_, page) = d.get_text("giudizio").await;
     assert!(!page.contains("La controparte risulta tra i familiari conviventi"));
 }
+
+#[tokio::test]
+async fn the_delibera_states_the_income_the_rapporteur_weighed() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    // The applicant (€ 11.000,00 of their own) lives with the spouse (€ 2.000,00), who is the
+    // opposing party: € 13.000,00 declared in all.
+    let mut conn = app.admin_connection().await;
+    sqlx::query(
+        "UPDATE app.applications SET
+             form = jsonb_set(jsonb_set(jsonb_set(form,
+                 '{household}', '{\"lives_alone\": false, \"members\": [{\"id\": \"m1\",
+                     \"surname\": \"Verdi\", \"given_name\": \"Carla\", \"relationship\": \"coniuge\"}]}'),
+                 '{income,persons}', (form->'income'->'persons') || '[{\"person\": \"m1\",
+                     \"source\": \"cu\", \"taxable\": \"2.000\", \"has_exempt\": \"no\",
+                     \"has_withholding\": \"no\", \"has_substitute\": \"no\"}]'),
+                 '{case,counterparty_name}', '\"Verdi Carla\"'),
+             income_total_cents = 1300000
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_, rel) = in_examination(&app, &of, id).await;
+    let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;
+    // Both figures are offered; the applicant's own is suggested (the spouse is the opposing party).
+    assert!(page.contains("€ 13.000,00") && page.contains("€ 11.000,00"));
+    assert!(page.contains("id=\"reddito-conflitto\" value=\"conflitto\" checked"));
+    let res = crate::workflow::propose(
+        &app,
+        &rel,
+        id,
+        &[
+            ("esito", "ammissione"),
+            ("modello", "requisiti"),
+            ("reddito", "conflitto"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let pdf = rel
+        .client
+        .get(app.url(&format!("{}/delibera.pdf", case_path("consiglieri", id))))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let text = crate::workflow::pdf_text(&pdf);
+    assert!(
+        text.contains("solo reddito personale del richiedente"),
+        "{text}"
+    );
+    assert!(text.contains("pari a € 11.000,00"), "{text}");
+    assert!(!text.contains("13.000,00"), "{text}");
+    // Not yet signed, and it does not say it is.
+    assert!(!text.contains("firmato digitalmente"), "{text}");
+    assert!(!text.contains('\u{200B}'));
+}

@@ -646,7 +646,7 @@ fn income(form: &Form, ctx: &Context, out: &mut Issues) {
 
 /// The household member who is also the opposing party, by codice fiscale or by name (in any
 /// order, accents and case ignored).
-fn counterparty_in_household(form: &Form) -> Option<&Member> {
+pub fn counterparty_in_household(form: &Form) -> Option<&Member> {
     let c = &form.case;
     let words = |s: &str| {
         let mut w: Vec<String> = s

@@ -1,10 +1,15 @@
 //! The decision (delibera): reason templates per outcome, the operative part, the legal
 //! references, and the checks on what the rapporteur writes.
 
-use super::Outcome;
+use super::{
+    Outcome, check,
+    form::{APPLICANT_KEY, Form},
+};
+use crate::domain::money::Euro;
 
-/// A model of reasons the rapporteur starts from. `{reddito}` and `{limite}` are filled from
-/// the application.
+/// A model of reasons the rapporteur starts from. `{reddito}` (the income weighed, with what it
+/// is made of) and `{limite}` are filled from the application and the rapporteur's choice of
+/// [`IncomeBasis`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Template {
     pub code: &'static str,
@@ -20,14 +25,14 @@ pub const TEMPLATES: &[Template] = &[
         code: "requisiti",
         outcome: Outcome::Ammissione,
         title: "Requisiti di reddito e non manifesta infondatezza",
-        text: "Esaminata l'istanza e la documentazione allegata; rilevato che il reddito complessivo dichiarato, pari a {reddito}, non supera il limite di {limite} previsto dall'art. 76 del D.P.R. 30 maggio 2002, n. 115; ritenuto che le ragioni del richiedente non appaiono manifestamente infondate (art. 122 D.P.R. 115/2002).",
+        text: "Esaminata l'istanza e la documentazione allegata; rilevato che {reddito} non supera il limite di {limite} previsto dall'art. 76 del D.P.R. 30 maggio 2002, n. 115; ritenuto che le ragioni del richiedente non appaiono manifestamente infondate (art. 122 D.P.R. 115/2002).",
         needs_text: false,
     },
     Template {
         code: "reddito",
         outcome: Outcome::Rigetto,
         title: "Reddito superiore al limite",
-        text: "Esaminata l'istanza e la documentazione allegata; rilevato che il reddito complessivo dichiarato, pari a {reddito}, supera il limite di {limite} previsto dall'art. 76 del D.P.R. 30 maggio 2002, n. 115.",
+        text: "Esaminata l'istanza e la documentazione allegata; rilevato che {reddito} supera il limite di {limite} previsto dall'art. 76 del D.P.R. 30 maggio 2002, n. 115.",
         needs_text: false,
     },
     Template {
@@ -59,6 +64,89 @@ pub const TEMPLATES: &[Template] = &[
         needs_text: false,
     },
 ];
+
+/// Which income the decision weighs (art. 76 D.P.R. 115/2002).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncomeBasis {
+    /// The sum of the household's incomes (c. 2).
+    Household,
+    /// Only the applicant's: the case concerns personality rights (c. 4).
+    PersonalRights,
+    /// Only the applicant's: their interests conflict with the household's (c. 4).
+    Conflict,
+}
+
+impl IncomeBasis {
+    pub const ALL: [IncomeBasis; 3] = [
+        IncomeBasis::Household,
+        IncomeBasis::Conflict,
+        IncomeBasis::PersonalRights,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            IncomeBasis::Household => "nucleo",
+            IncomeBasis::PersonalRights => "personalita",
+            IncomeBasis::Conflict => "conflitto",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IncomeBasis::Household => {
+                "Il reddito complessivo del nucleo familiare (art. 76, comma 2)"
+            }
+            IncomeBasis::Conflict => {
+                "Il solo reddito del richiedente: conflitto di interessi con i familiari conviventi (art. 76, comma 4)"
+            }
+            IncomeBasis::PersonalRights => {
+                "Il solo reddito del richiedente: causa sui diritti della personalità (art. 76, comma 4)"
+            }
+        }
+    }
+
+    pub fn is_personal(self) -> bool {
+        self != IncomeBasis::Household
+    }
+
+    /// What the reasons say of the income weighed, `amount` included.
+    fn phrase(self, amount: &str) -> String {
+        match self {
+            IncomeBasis::Household => {
+                format!("il reddito complessivo dichiarato, pari a {amount},")
+            }
+            IncomeBasis::Conflict => format!(
+                "il reddito rilevante, costituito dal solo reddito personale del richiedente in ragione del conflitto di interessi con i familiari conviventi (art. 76, comma 4, D.P.R. 115/2002), pari a {amount},"
+            ),
+            IncomeBasis::PersonalRights => format!(
+                "il reddito rilevante, costituito dal solo reddito personale del richiedente trattandosi di causa relativa a diritti della personalità (art. 76, comma 4, D.P.R. 115/2002), pari a {amount},"
+            ),
+        }
+    }
+}
+
+/// The basis the rapporteur's form starts from: what the applicant declared (only their own
+/// income, and why), or only their own when the opposing party lives with them.
+pub fn suggested_basis(form: &Form) -> IncomeBasis {
+    match (
+        form.income.personal_only,
+        form.income.personal_only_reason.as_str(),
+    ) {
+        (true, "personalita") => IncomeBasis::PersonalRights,
+        (true, _) => IncomeBasis::Conflict,
+        _ if check::counterparty_in_household(form).is_some() => IncomeBasis::Conflict,
+        _ => IncomeBasis::Household,
+    }
+}
+
+/// The applicant's own income (art. 76 c.4), when every amount of it is readable.
+pub fn applicant_income(form: &Form) -> Option<Euro> {
+    check::person_total(form.income_of(APPLICANT_KEY)?)
+}
 
 pub fn template(code: &str) -> Option<&'static Template> {
     TEMPLATES.iter().find(|t| t.code == code)
@@ -98,7 +186,7 @@ pub fn reasons(
     outcome: Option<Outcome>,
     template_code: &str,
     own_text: &str,
-    income: Option<&str>,
+    income: (IncomeBasis, Option<&str>),
     threshold: Option<&str>,
 ) -> Result<(Outcome, String), Vec<(String, String)>> {
     let mut errors = Vec::new();
@@ -153,7 +241,10 @@ pub fn reasons(
     let mut text = template
         .map(|t| {
             t.text
-                .replace("{reddito}", income.unwrap_or("non indicato"))
+                .replace(
+                    "{reddito}",
+                    &income.0.phrase(income.1.unwrap_or("non indicato")),
+                )
                 .replace("{limite}", threshold.unwrap_or("non indicato"))
         })
         .unwrap_or_default();
@@ -169,6 +260,25 @@ pub fn reasons(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NO_INCOME: (IncomeBasis, Option<&str>) = (IncomeBasis::Household, None);
+
+    #[test]
+    fn the_income_weighed_is_said_as_the_rapporteur_chose_it() {
+        let (_, text) = reasons(
+            Some(Outcome::Ammissione),
+            "requisiti",
+            "",
+            (IncomeBasis::Conflict, Some("€ 9.200,00")),
+            Some("€ 13.659,64"),
+        )
+        .unwrap();
+        assert!(text.contains(
+            "il solo reddito personale del richiedente in ragione del conflitto di interessi"
+        ));
+        assert!(text.contains("pari a € 9.200,00, non supera il limite di € 13.659,64"));
+        assert!(!text.contains("complessivo"));
+    }
 
     #[test]
     fn every_outcome_has_templates_an_operative_part_and_references() {
@@ -188,7 +298,7 @@ mod tests {
             Some(Outcome::Ammissione),
             "requisiti",
             "",
-            Some("€ 11.000,00"),
+            (IncomeBasis::Household, Some("€ 11.000,00")),
             Some("€ 13.659,64"),
         )
         .unwrap();
@@ -198,7 +308,7 @@ mod tests {
             Some(Outcome::Rigetto),
             "infondatezza",
             "La pretesa è prescritta dal 2019.",
-            None,
+            (IncomeBasis::Household, None),
             None,
         )
         .unwrap();
@@ -207,25 +317,35 @@ mod tests {
 
     #[test]
     fn what_is_missing_is_said_in_italian() {
-        assert_eq!(reasons(None, "", "", None, None).unwrap_err()[0].0, "esito");
-        let e = reasons(Some(Outcome::Rigetto), "requisiti", "", None, None).unwrap_err();
+        assert_eq!(
+            reasons(None, "", "", NO_INCOME, None).unwrap_err()[0].0,
+            "esito"
+        );
+        let e = reasons(Some(Outcome::Rigetto), "requisiti", "", NO_INCOME, None).unwrap_err();
         assert_eq!(
             e[0].1,
             "Il modello di motivazione scelto non corrisponde all'esito."
         );
-        let e = reasons(Some(Outcome::Rigetto), "infondatezza", "breve", None, None).unwrap_err();
+        let e = reasons(
+            Some(Outcome::Rigetto),
+            "infondatezza",
+            "breve",
+            NO_INCOME,
+            None,
+        )
+        .unwrap_err();
         assert!(
             e[0].1
                 .starts_with("Il modello scelto richiede di esporre i motivi")
         );
-        let e = reasons(Some(Outcome::Inammissibilita), "", "", None, None).unwrap_err();
+        let e = reasons(Some(Outcome::Inammissibilita), "", "", NO_INCOME, None).unwrap_err();
         assert_eq!(e[0].0, "motivazione");
         assert!(
             reasons(
                 Some(Outcome::Inammissibilita),
                 "",
                 "Materia penale: competente il giudice.",
-                None,
+                NO_INCOME,
                 None
             )
             .is_ok()

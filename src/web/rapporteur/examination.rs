@@ -9,7 +9,10 @@ use serde_json::json;
 use super::{Typed, show};
 use crate::{
     domain::application::{
-        Action, Actor, Outcome, Stage, attachment::AttachmentKind, decision, integration,
+        Action, Actor, Outcome, Stage,
+        attachment::AttachmentKind,
+        decision::{self, IncomeBasis},
+        integration,
         workflow::EventKind,
     },
     store::{
@@ -157,6 +160,9 @@ pub struct ProposalForm {
     pub modello: String,
     #[serde(default)]
     pub motivazione: String,
+    /// The income weighed ([`decision::IncomeBasis`] code).
+    #[serde(default)]
+    pub reddito: String,
 }
 
 /// The rapporteur's proposal with reasons. When the Ordine does not decide in council
@@ -182,11 +188,13 @@ pub async fn propose(
     let expired = integrations::open_for(&mut tx, id)
         .await?
         .is_some_and(|r| r.is_expired(case::today()));
+    let basis =
+        IncomeBasis::from_code(&f.reddito).unwrap_or_else(|| decision::suggested_basis(&c.form));
     let reasons = decision::reasons(
         Outcome::from_code(&f.esito),
         &f.modello,
         &f.motivazione,
-        euro(c.income_total_cents).as_deref(),
+        (basis, income_on(&c, basis).as_deref()),
         euro(c.threshold_cents).as_deref(),
     );
     let (outcome, reasons) = match reasons {
@@ -328,6 +336,15 @@ pub async fn send_back(
     Ok(case::done(&tenant, &who, id, "rimessa"))
 }
 
+/// The income weighed on `basis`: the household's total as stored, or the applicant's own.
+pub fn income_on(c: &cases::Case, basis: IncomeBasis) -> Option<String> {
+    if basis.is_personal() {
+        decision::applicant_income(&c.form).map(|e| format!("€ {e}"))
+    } else {
+        euro(c.income_total_cents)
+    }
+}
+
 /// The proposal form: outcome, a model of reasons per outcome, the rapporteur's own text.
 pub fn proposal_form(
     url: &str,
@@ -380,6 +397,19 @@ pub fn proposal_form(
                         }
                     }
                     @if let Some(m) = error_of(typed, "modello") { p class="campo-errore" role="alert" { (m) } }
+                }
+                @let basis = t.and_then(|t| IncomeBasis::from_code(&t.reddito)).unwrap_or_else(|| decision::suggested_basis(&c.form));
+                fieldset id="reddito" class="mt-3" {
+                    legend class="h6" { "Reddito considerato nella motivazione" }
+                    @for b in IncomeBasis::ALL {
+                        div class="form-check" {
+                            input class="form-check-input" type="radio" name="reddito" id=(format!("reddito-{}", b.code())) value=(b.code())
+                                checked[b == basis];
+                            label class="form-check-label" for=(format!("reddito-{}", b.code())) {
+                                (b.label()) ": " (income_on(c, b).unwrap_or_else(|| "non calcolabile".into()))
+                            }
+                        }
+                    }
                 }
                 div class="form-group mt-3" {
                     label class="active" for="motivazione" { "Motivazione (testo libero, aggiunto al modello)" }
