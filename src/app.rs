@@ -68,6 +68,7 @@ impl Application {
             settings: Arc::new(WebSettings {
                 public_url: url.clone(),
                 seal_dir: config.seal_dir.clone(),
+                mail_configured: mailer.is_some(),
                 limits: FileLimits {
                     max_file_bytes: config.max_file_bytes,
                     max_application_bytes: config.max_application_bytes,

@@ -202,9 +202,9 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// A message set aside as undeliverable, as the Ordine's administrator sees it.
+/// A message of the outgoing queue, as the Ordine's administrator sees it.
 #[derive(Debug, sqlx::FromRow)]
-pub struct Undelivered {
+pub struct Queued {
     pub id: i64,
     pub recipient: String,
     pub template: String,
@@ -212,19 +212,76 @@ pub struct Undelivered {
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn undelivered(
+/// How many messages are waiting, sent and undeliverable.
+#[derive(Debug, Default, sqlx::FromRow)]
+pub struct QueueCounts {
+    pub waiting: i64,
+    pub sent: i64,
+    pub undelivered: i64,
+}
+
+pub async fn counts(
     tx: &mut TenantTx,
     _grant: &Grant<ManageSettings>,
-) -> anyhow::Result<Vec<Undelivered>> {
+) -> anyhow::Result<QueueCounts> {
     Ok(sqlx::query_as(
-        "SELECT id, recipient, template, payload->>'codice' AS code, attempts, last_error,
-                created_at
-           FROM outbox WHERE status = 'non_recapitabile' ORDER BY id DESC LIMIT 500",
+        "SELECT count(*) FILTER (WHERE status = 'in_attesa') AS waiting,
+                count(*) FILTER (WHERE status = 'inviato') AS sent,
+                count(*) FILTER (WHERE status = 'non_recapitabile') AS undelivered
+           FROM outbox",
     )
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// The messages with `status` (`in_attesa`, `inviato`, `non_recapitabile`): the waiting ones
+/// oldest first (next to go), the others most recent first; at most `limit`.
+pub async fn with_status(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageSettings>,
+    status: &str,
+    limit: i64,
+) -> anyhow::Result<Vec<Queued>> {
+    let order = if status == "in_attesa" {
+        "id ASC"
+    } else {
+        "id DESC"
+    };
+    Ok(sqlx::query_as(&format!(
+        "SELECT id, recipient, template, payload->>'codice' AS code, attempts, last_error,
+                created_at, next_attempt_at, sent_at
+           FROM outbox WHERE status = $1 ORDER BY {order} LIMIT $2"
+    ))
+    .bind(status)
+    .bind(limit)
     .fetch_all(tx.conn())
     .await?)
+}
+
+/// The messages about one application, oldest first, with where each stands (the case page
+/// says what left, when, and what waits or failed).
+pub async fn for_application(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<Vec<Sent>> {
+    Ok(sqlx::query_as(
+        "SELECT recipient, template, status, created_at, sent_at FROM outbox
+          WHERE application_id = $1 ORDER BY id LIMIT 200",
+    )
+    .bind(application)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct Sent {
+    pub recipient: String,
+    pub template: String,
+    /// `in_attesa`, `inviato` or `non_recapitabile`.
+    pub status: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Puts an undeliverable message back in the queue, due now; `false` when it is not one.

@@ -70,6 +70,8 @@ pub struct WebSettings {
     pub limits: FileLimits,
     /// The Ordini's electronic seals (`PATROCINIO_SEAL_DIR`).
     pub seal_dir: Option<std::path::PathBuf>,
+    /// An SMTP server is configured: e-mails leave (otherwise they wait in the outbox).
+    pub mail_configured: bool,
 }
 
 impl WebSettings {

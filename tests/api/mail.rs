@@ -592,8 +592,16 @@ async fn an_address_refused_by_its_server_is_shown_to_the_administrator_who_send
     let mails = smtp.wait_for(4).await;
     assert!(mails[3].to.contains("rifiuta.rossi@example.it"));
     assert!(mails[3].subject.contains("Registrata nel protocollo"));
-    let (_, page) = admin.page(&app, &page_url).await;
+    let (_, page) = admin
+        .page(&app, &format!("{page_url}?stato=non_recapitabile"))
+        .await;
     assert!(!page.contains(&format!("messaggio-{refused}")));
+    assert!(page.contains("Nessun messaggio non recapitato."));
+    let (_, page) = admin.page(&app, &format!("{page_url}?stato=inviato")).await;
+    assert!(
+        page.contains(&format!("messaggio-{refused}")),
+        "now among the sent"
+    );
     // Only undeliverable messages can be sent again.
     let res = admin
         .post(&app, &format!("{page_url}/{refused}/riprova"), &[])
@@ -967,7 +975,9 @@ async fn the_draft_code_and_pin_go_to_the_address_given_and_the_pin_is_then_forg
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     let (code, pin) = crate::public_form::code_and_pin(&body);
-    assert!(body.contains("inviati anche a <strong>anna.rossi@example.it</strong>"));
+    assert!(
+        body.contains("verranno inviati anche per e-mail a <strong>anna.rossi@example.it</strong>")
+    );
 
     let mails = smtp.wait_for(1).await;
     settle().await;
@@ -1006,7 +1016,12 @@ async fn the_draft_code_and_pin_go_to_the_address_given_and_the_pin_is_then_forg
     // Without an address nothing is sent.
     let res = app.client.post(&url).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(!res.text().await.unwrap().contains("inviati anche a"));
+    assert!(
+        !res.text()
+            .await
+            .unwrap()
+            .contains("inviati anche per e-mail")
+    );
     settle().await;
     assert_eq!(smtp.received().len(), 1);
 }

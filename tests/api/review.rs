@@ -201,3 +201,47 @@ async fn the_delibera_states_the_income_the_rapporteur_weighed() {
     assert!(!text.contains("firmato digitalmente"), "{text}");
     assert!(!text.contains('\u{200B}'));
 }
+
+#[tokio::test]
+async fn without_a_mail_server_nobody_is_told_that_mail_was_sent() {
+    // The test instance has no SMTP server: every e-mail waits in the outbox.
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let res = app
+        .client
+        .post(app.url(&format!("/{SLUG}/istanza/nuova")))
+        .form(&[("email", "anna.rossi@example.it")])
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("verranno inviati anche per e-mail a"));
+    assert!(!body.contains("sono stati inviati"));
+    let (id, _) = submitted(&app, &of.o).await;
+
+    let admin = app
+        .user(
+            SLUG,
+            "admin@ordine.example.it",
+            &[patrocinio::domain::access::Role::Amministratore],
+            true,
+            None,
+        )
+        .await;
+    let admin = app.login(&admin).await;
+    let (_, page) = admin
+        .page(&app, &format!("/{SLUG}/amministrazione/posta"))
+        .await;
+    assert!(page.contains("Il servizio non ha un server di posta configurato"));
+    assert!(!page.contains("tutta la posta è stata consegnata"));
+    // What waits is listed, with the count of each list.
+    assert!(page.contains("In attesa di invio ("));
+    assert!(page.contains("anna.rossi@example.it"));
+    assert!(page.contains("Inviati (0)"));
+    // The case page says the receipt waits, not that it went.
+    let seg = app.login(&of.secretariat).await;
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    assert!(page.contains("Comunicazioni per e-mail"));
+    assert!(page.contains("in attesa di invio"));
+    assert!(!page.contains("inviata il"));
+}

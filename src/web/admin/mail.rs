@@ -1,12 +1,13 @@
-//! Undelivered e-mail: the messages the worker set aside (an address refused by its server, an
-//! invalid one, too many failed attempts), with the reason, and a button to send one again
-//! once the cause is solved.
+//! The outgoing mail of the Ordine: what waits to leave (and why, when a sending failed), what
+//! left and when, and what could not be delivered, with the reason and a button to send it
+//! again once the cause is solved. It says so plainly when no mail server is configured.
 
 use axum::{
-    extract::State,
+    extract::{Query, State},
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use crate::{
     domain::{
@@ -16,7 +17,7 @@ use crate::{
     mail::messages,
     store::{
         audit::{self, Actor, Entry},
-        outbox,
+        outbox::{self, Queued},
     },
     web::{
         AppState,
@@ -35,66 +36,140 @@ fn grant(
         .ok_or(AppError::Forbidden)
 }
 
+pub const TITLE: &str = "Posta in uscita";
+
+/// The three lists of the page, by the outbox's status.
+const LISTS: [(&str, &str); 3] = [
+    ("non_recapitabile", "Non recapitati"),
+    ("in_attesa", "In attesa di invio"),
+    ("inviato", "Inviati"),
+];
+
+/// The most messages a list shows.
+const SHOWN: i64 = 200;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    stato: String,
+}
+
 pub async fn list(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Amministratore>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Markup, AppError> {
     let grant = grant(&tenant, &who)?;
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let rows = outbox::undelivered(&mut tx, &grant).await?;
+    let counts = outbox::counts(&mut tx, &grant).await?;
+    // By default the list that needs attention: the undelivered, else the waiting.
+    let status = match q.stato.as_str() {
+        s if LISTS.iter().any(|(code, _)| *code == s) => s,
+        _ if counts.undelivered > 0 => "non_recapitabile",
+        _ if counts.waiting > 0 => "in_attesa",
+        _ => "inviato",
+    };
+    let rows = outbox::with_status(&mut tx, &grant, status, SHOWN).await?;
     tx.commit().await?;
     let base = format!("/{}/amministrazione/posta", tenant.slug);
+    let count_of = |code: &str| match code {
+        "in_attesa" => counts.waiting,
+        "inviato" => counts.sent,
+        _ => counts.undelivered,
+    };
     Ok(layout::page(
-        &PageMeta::area("Posta non recapitata", &tenant, &who),
+        &PageMeta::area(TITLE, &tenant, &who),
         html! {
-            (layout::breadcrumb(&[("Amministrazione", Some(&format!("/{}/amministrazione", tenant.slug))), ("Posta non recapitata", None)]))
-            h1 { "Posta non recapitata" }
+            (layout::breadcrumb(&[("Amministrazione", Some(&format!("/{}/amministrazione", tenant.slug))), (TITLE, None)]))
+            h1 { (TITLE) }
+            @if !state.settings.mail_configured {
+                div class="alert alert-warning" role="status" id="posta-non-configurata" {
+                    "Il servizio non ha un server di posta configurato: nessun messaggio viene inviato. I messaggi restano in attesa e partiranno quando il gestore della piattaforma configurerà il server (PATROCINIO_SMTP_URL)."
+                }
+            }
             p {
-                "I messaggi che il servizio non è riuscito a consegnare: l'indirizzo è stato rifiutato dal server di destinazione, non è valido, o gli invii sono falliti per 8 volte di seguito. "
-                "Risolta la causa (per esempio corretto l'indirizzo nell'albo), il messaggio si può inviare di nuovo."
+                "Le e-mail e le PEC che il servizio invia per conto dell'Ordine. Un invio non riuscito è ritentato più volte a intervalli crescenti; "
+                "se il server di destinazione rifiuta l'indirizzo, o dopo 8 tentativi, il messaggio è messo tra i non recapitati: risolta la causa (per esempio corretto l'indirizzo nell'albo) si può inviare di nuovo."
+            }
+            ul class="nav nav-tabs mb-3" {
+                @for (code, label) in LISTS {
+                    li class="nav-item" {
+                        a class=(if code == status { "nav-link active" } else { "nav-link" })
+                            aria-current=[(code == status).then_some("page")]
+                            href=(format!("{base}?stato={code}")) {
+                            (label) " (" (count_of(code)) ")"
+                        }
+                    }
+                }
             }
             @if rows.is_empty() {
-                div class="alert alert-success" role="status" { "Nessun messaggio da recapitare: tutta la posta è stata consegnata." }
+                p id="posta-vuota" { (match status {
+                    "in_attesa" => "Nessun messaggio in attesa di invio.",
+                    "inviato" => "Nessun messaggio inviato finora.",
+                    _ => "Nessun messaggio non recapitato.",
+                }) }
             } @else {
-                div class="table-responsive" {
-                    table class="table" {
-                        caption { (rows.len()) " messaggi non recapitati, dal più recente" }
-                        thead { tr {
-                            th scope="col" { "Destinatario" }
-                            th scope="col" { "Messaggio" }
-                            th scope="col" { "Istanza" }
-                            th scope="col" { "Tentativi" }
-                            th scope="col" { "Motivo" }
-                            th scope="col" { span class="visually-hidden" { "Azioni" } }
-                        } }
-                        tbody {
-                            @for r in &rows {
-                                tr id=(format!("messaggio-{}", r.id)) {
-                                    td { (r.recipient) }
-                                    td {
-                                        (messages::template_label(&r.template))
-                                        br; small { "del " (time::format_date_time(r.created_at)) }
-                                    }
-                                    td { (r.code.as_deref().unwrap_or("—")) }
+                (table(&rows, status, &base, &who.csrf, count_of(status)))
+            }
+        },
+    ))
+}
+
+fn table(rows: &[Queued], status: &str, base: &str, csrf: &str, total: i64) -> Markup {
+    let shown = rows.len();
+    html! {
+        div class="table-responsive" {
+            table class="table" {
+                caption {
+                    (crate::web::components::count(total as usize, "messaggio", "messaggi"))
+                    @if (shown as i64) < total { ", i " (shown) " " @if status == "in_attesa" { "meno recenti" } @else { "più recenti" } }
+                }
+                thead { tr {
+                    th scope="col" { "Destinatario" }
+                    th scope="col" { "Messaggio" }
+                    th scope="col" { "Istanza" }
+                    @match status {
+                        "inviato" => th scope="col" { "Inviato il" },
+                        "in_attesa" => { th scope="col" { "Tentativi" } th scope="col" { "Prossimo tentativo" } th scope="col" { "Ultimo errore" } },
+                        _ => { th scope="col" { "Tentativi" } th scope="col" { "Motivo" } th scope="col" { span class="visually-hidden" { "Azioni" } } },
+                    }
+                } }
+                tbody {
+                    @for r in rows {
+                        tr id=(format!("messaggio-{}", r.id)) {
+                            td { (r.recipient) }
+                            td {
+                                (messages::template_label(&r.template))
+                                br; small { "creato il " (time::format_date_time(r.created_at)) }
+                            }
+                            td { (r.code.as_deref().unwrap_or("—")) }
+                            @match status {
+                                "inviato" => td { (r.sent_at.map(time::format_date_time).unwrap_or_default()) },
+                                "in_attesa" => {
+                                    td { (r.attempts) }
+                                    td { (time::format_date_time(r.next_attempt_at)) }
+                                    td { (r.last_error.as_deref().unwrap_or("—")) }
+                                },
+                                _ => {
                                     td { (r.attempts) }
                                     td { (r.last_error.as_deref().unwrap_or("—")) }
                                     td {
                                         form method="post" action=(format!("{base}/{}/riprova", r.id)) {
-                                            (csrf_field(&who.csrf))
+                                            (csrf_field(csrf))
                                             button type="submit" class="btn btn-outline-primary btn-sm" {
                                                 "Invia di nuovo" span class="visually-hidden" { " a " (r.recipient) }
                                             }
                                         }
                                     }
-                                }
+                                },
                             }
                         }
                     }
                 }
             }
-        },
-    ))
+        }
+    }
 }
 
 pub async fn retry(

@@ -33,8 +33,8 @@ pub async fn home(tenant: CurrentTenant, who: InArea<Amministratore>) -> Markup 
                     "Importazione dell'albo e degli elenchi per il patrocinio, link di attivazione degli account."))
                 (layout::link_card(&format!("{base}/registro"), "it-list", "Registro delle operazioni",
                     "Chi ha fatto che cosa e quando, compresi gli accessi e le consultazioni delle pratiche."))
-                (layout::link_card(&format!("{base}/posta"), "it-mail", "Posta non recapitata",
-                    "I messaggi che non è stato possibile consegnare, con il motivo, da inviare di nuovo."))
+                (layout::link_card(&format!("{base}/posta"), "it-mail", mail::TITLE,
+                    "I messaggi in attesa, inviati e non recapitati, con il motivo; quelli non recapitati si possono inviare di nuovo."))
             }
         },
     )

@@ -99,7 +99,7 @@ pub async fn case_page(
     let id = params.id("id")?;
     let notice = match q.esito.as_deref() {
         Some("integrazione") => {
-            Some("Integrazione inviata: il consigliere relatore ne riceve avviso.")
+            Some("Integrazione inviata: il consigliere relatore ne riceverà avviso per e-mail.")
         }
         Some("rinunciata") => Some("Rinuncia registrata nel protocollo: l'istanza è chiusa."),
         _ => None,

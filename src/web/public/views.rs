@@ -745,7 +745,7 @@ pub fn created_page(
                     dd class="col-sm-9 h3 text-monospace" id="pin-istanza" { (pin) }
                 }
                 @if let Some(email) = email {
-                    p class="mt-2 mb-0" { "Codice e PIN sono stati inviati anche a " strong { (email) } "." }
+                    p class="mt-2 mb-0" { "Codice e PIN verranno inviati anche per e-mail a " strong { (email) } ": conservarli comunque ora." }
                 }
             }
             a class="btn btn-primary mt-3" href=(step_url(tenant, id, Step::Filing)) { "Inizia la compilazione" }

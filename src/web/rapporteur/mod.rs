@@ -164,7 +164,7 @@ pub(crate) async fn show(
 fn outcome_message(code: &str) -> Option<&'static str> {
     Some(match code {
         "integrazione" => {
-            "Richiesta di integrazione inviata: l'avvocato e il richiedente ne ricevono avviso."
+            "Richiesta di integrazione registrata: l'avvocato e il richiedente ne riceveranno avviso per e-mail."
         }
         _ => return None,
     })

@@ -272,6 +272,7 @@ pub(crate) async fn show(
         .await?
         .ok_or(AppError::NotFound)?;
     let file = CaseFile::load(&mut tx, who, found).await?;
+    let mail = crate::store::outbox::for_application(&mut tx, id).await?;
     let councillors = cases::councillors(&mut tx).await?;
     let sessions: Vec<_> = council_store::list(&mut tx)
         .await?
@@ -279,7 +280,10 @@ pub(crate) async fn show(
         .filter(|s| s.is_open())
         .collect();
     tx.commit().await?;
-    let actions = intake::actions(tenant, who, &file, &councillors, &sessions, &typed);
+    let actions = html! {
+        (intake::actions(tenant, who, &file, &councillors, &sessions, &typed))
+        (communications(&mail))
+    };
     Ok((
         status,
         case::page(tenant, who, TITLE, &file, notice, actions),
@@ -287,10 +291,39 @@ pub(crate) async fn show(
         .into_response())
 }
 
+/// The e-mails about the application: to whom, what, and whether they left (and when).
+fn communications(mail: &[crate::store::outbox::Sent]) -> Markup {
+    html! {
+        section class="card card-bg mb-4" aria-labelledby="sez-comunicazioni" {
+            div class="card-body" {
+                h2 class="h5 card-title" id="sez-comunicazioni" { "Comunicazioni per e-mail" }
+                @if mail.is_empty() {
+                    p class="mb-0" { "Nessuna comunicazione." }
+                } @else {
+                    ul class="list-unstyled mb-0 small" {
+                        @for m in mail {
+                            li class="mb-1" {
+                                (crate::mail::messages::template_label(&m.template)) " (" (m.recipient) "): "
+                                @match (m.status.as_str(), m.sent_at) {
+                                    ("inviato", Some(at)) => { "inviata il " (crate::domain::time::format_date_time(at)) },
+                                    ("non_recapitabile", _) => strong { "non recapitata" },
+                                    _ => { "in attesa di invio (dal " (crate::domain::time::format_date_time(m.created_at)) ")" },
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn outcome_message(code: &str) -> Option<&'static str> {
     Some(match code {
         "protocollata" => "Istanza registrata nel protocollo.",
-        "assegnata" => "Pratica assegnata al consigliere relatore, che ne riceve avviso.",
+        "assegnata" => {
+            "Pratica assegnata al consigliere relatore, che ne riceverà avviso per e-mail."
+        }
         "riassegnata" => "Pratica riassegnata.",
         "urgenza" => "Urgenza aggiornata.",
         "annullata" => "Registrazione annullata: l'istanza torna tra quelle da registrare.",
