@@ -436,7 +436,7 @@ async fn insert_application(
     let id = Uuid::new_v4();
     let code = crate::crypto::random_code();
     let hash = crate::crypto::hash_secret(DEMO_PIN).await?;
-    applications::create_draft(tx, id, &code, &hash, "portale", None).await?;
+    applications::create_draft(tx, id, &code, &hash, "portale", None, form).await?;
     applications::save_form(tx, id, form, time::rome_date(Utc::now())).await?;
     if let Some(storage) = files {
         for (kind, name) in [

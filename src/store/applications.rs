@@ -50,11 +50,12 @@ pub async fn create_draft(
     pin_hash: &str,
     channel: &str,
     filed_by_user: Option<Uuid>,
+    form: &Form,
 ) -> anyhow::Result<bool> {
     let tenant = tx.tenant().0;
     let inserted = sqlx::query(
-        "INSERT INTO applications (id, tenant_id, code, pin_hash, channel, filed_by_user)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO applications (id, tenant_id, code, pin_hash, channel, filed_by_user, form)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (tenant_id, code) DO NOTHING",
     )
     .bind(id)
@@ -63,6 +64,7 @@ pub async fn create_draft(
     .bind(pin_hash)
     .bind(channel)
     .bind(filed_by_user)
+    .bind(Json(form))
     .execute(tx.conn())
     .await?
     .rows_affected();

@@ -592,6 +592,11 @@ pub fn router(state: AppState) -> Router {
                 middleware::from_fn_with_state((state.clone(), def.scope), tenant::resolve),
             ),
         };
+        // The session's token guards what a login may do; the public form needs no login (a
+        // lawyer logged in uses it too) and is guarded by the Origin check of every change.
+        if def.scope != Scope::TenantEmbeddable {
+            handler = handler.route_layer(middleware::from_fn(auth::csrf_token));
+        }
         // Outside the tenant lookup: a flood is refused before it reaches the database.
         if let Some(bucket) = def.rate_limit {
             handler = handler.route_layer(middleware::from_fn_with_state(
@@ -622,7 +627,6 @@ pub fn router(state: AppState) -> Router {
     let sessions = auth::layer(&state.db, state.sessions).expect("session store configuration");
     router
         .fallback(error::not_found)
-        .layer(middleware::from_fn(auth::csrf_token))
         .layer(middleware::from_fn_with_state(
             state.sessions.max_age,
             auth::enforce_lifetime,

@@ -245,3 +245,83 @@ async fn without_a_mail_server_nobody_is_told_that_mail_was_sent() {
     assert!(page.contains("in attesa di invio"));
     assert!(!page.contains("inviata il"));
 }
+
+#[tokio::test]
+async fn nothing_typed_once_is_asked_again() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    // The address given at the start is offered as the applicant's when they file.
+    let res = app
+        .client
+        .post(app.url(&format!("/{SLUG}/istanza/nuova")))
+        .form(&[("email", "mario.rossi@example.it")])
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    let start = body.find(&format!("/{SLUG}/istanza/")).unwrap() + SLUG.len() + 10;
+    let id = &body[start..start + 36];
+    let step = |s: &str| app.url(&format!("/{SLUG}/istanza/{id}/{s}"));
+    app.client
+        .post(step("chi-presenta"))
+        .form(&[("filed_by", "richiedente")])
+        .send()
+        .await
+        .unwrap();
+    let page = app
+        .client
+        .get(step("richiedente"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("value=\"mario.rossi@example.it\""),
+        "carried into step 2"
+    );
+
+    // A lawyer starting from their area: filed by them, and they are the chosen lawyer.
+    let anna = app
+        .user(
+            SLUG,
+            "anna@avvocati.example.it",
+            &[patrocinio::domain::access::Role::Avvocato],
+            false,
+            Some(of.o.lawyer),
+        )
+        .await;
+    let anna = app.login(&anna).await;
+    let (_, area) = anna.page(&app, &format!("/{SLUG}/avvocati")).await;
+    assert!(area.contains("Presenta una nuova istanza"));
+    let res = anna
+        .client
+        .post(app.url(&format!("/{SLUG}/istanza/nuova")))
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    let start = body.find(&format!("/{SLUG}/istanza/")).unwrap() + SLUG.len() + 10;
+    let id = body[start..start + 36].to_owned();
+    let (_, page) = anna
+        .page(&app, &format!("/{SLUG}/istanza/{id}/chi-presenta"))
+        .await;
+    assert!(
+        page.contains("value=\"avvocato\" checked"),
+        "filed by the lawyer"
+    );
+    let (_, page) = anna
+        .page(&app, &format!("/{SLUG}/istanza/{id}/avvocato"))
+        .await;
+    assert!(
+        page.contains(&format!("value=\"{}\" checked", of.o.lawyer)),
+        "{page}"
+    );
+    // The applicant's e-mail is not the lawyer's.
+    let (_, page) = anna
+        .page(&app, &format!("/{SLUG}/istanza/{id}/richiedente"))
+        .await;
+    assert!(!page.contains("anna@avvocati.example.it"));
+}

@@ -54,6 +54,9 @@ pub struct Form {
     pub signature_mode: String,
     /// The user confirmed they checked the warnings shown on the review page.
     pub warnings_confirmed: bool,
+    /// The address given when the draft was started (for its code and PIN): offered as the
+    /// applicant's own when the applicant files, never copied for a lawyer (it may be theirs).
+    pub contact_email: String,
     /// Steps the user has submitted at least once: only their messages are shown, so that a
     /// step opened for the first time is not covered in errors.
     pub visited: Vec<Step>,
@@ -349,6 +352,30 @@ fn cf(typed: String) -> String {
 }
 
 impl Form {
+    /// A new draft's form: the address given at the start, and for a lawyer logged in to the
+    /// Ordine, who files and who the lawyer is (nothing re-keyed).
+    pub fn started(contact_email: Option<&str>, lawyer_id: Option<&str>) -> Self {
+        let mut form = Self {
+            contact_email: contact_email.unwrap_or_default().to_owned(),
+            ..Self::default()
+        };
+        if let Some(lawyer) = lawyer_id {
+            form.filing.filed_by = "avvocato".into();
+            form.lawyer.lawyer_id = lawyer.to_owned();
+        }
+        form
+    }
+
+    /// The applicant's e-mail as the form shows it: what was typed, else (when the applicant
+    /// files) the address given at the start.
+    pub fn applicant_email_shown(&self) -> &str {
+        if self.applicant.email.is_empty() && !self.filed_by_lawyer() {
+            &self.contact_email
+        } else {
+            &self.applicant.email
+        }
+    }
+
     /// Stores what a step's HTML form sent. Returns `false` for steps without fields.
     pub fn update(&mut self, step: Step, f: &Fields) -> bool {
         match step {

@@ -135,11 +135,23 @@ pub async fn create(
         )
             .into_response());
     }
-    let filer = user
-        .filter(|u| u.tenant == tenant.id && u.has(Role::Avvocato))
-        .map(|u| u.id);
+    let filer = user.filter(|u| u.tenant == tenant.id && u.has(Role::Avvocato));
     let email = (!email.is_empty()).then_some(email.as_str());
-    start_draft(&state, &tenant, &headers, "portale", filer, email).await
+    let lawyer = filer
+        .as_ref()
+        .and_then(|u| u.lawyer_id)
+        .map(|l| l.to_string());
+    let form = Form::started(email, lawyer.as_deref());
+    start_draft(
+        &state,
+        &tenant,
+        &headers,
+        "portale",
+        filer.map(|u| u.id),
+        email,
+        &form,
+    )
+    .await
 }
 
 /// A new draft through `channel` (`portale`, or `sportello`, `posta`, `pec` when the
@@ -151,6 +163,7 @@ pub async fn start_draft(
     channel: &str,
     filed_by_user: Option<Uuid>,
     email: Option<&str>,
+    form: &Form,
 ) -> Result<Response, AppError> {
     let pin = crypto::random_pin();
     let pin_hash = crypto::hash_secret(pin.as_str()).await?;
@@ -159,7 +172,8 @@ pub async fn start_draft(
     let mut code = crypto::random_code();
     // 40 random bits per code: a collision is rare, a second draw ends it.
     for _ in 0..5 {
-        if applications::create_draft(&mut tx, id, &code, &pin_hash, channel, filed_by_user).await?
+        if applications::create_draft(&mut tx, id, &code, &pin_hash, channel, filed_by_user, form)
+            .await?
         {
             break;
         }

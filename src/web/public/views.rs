@@ -263,7 +263,7 @@ fn applicant(v: &StepView) -> Markup {
             fieldset class="mt-4" {
                 legend class="h4" { "Recapiti" }
                 div class="row" {
-                    (Input::text("email", "E-mail", &a.email).kind("email").autocomplete("email").optional().hint("Per ricevere il codice, il PIN e la ricevuta").width("col-md-6").render(i))
+                    (Input::text("email", "E-mail", v.form.applicant_email_shown()).kind("email").autocomplete("email").optional().hint("Per ricevere il codice, il PIN e la ricevuta").width("col-md-6").render(i))
                     (Input::text("phone", "Telefono", &a.phone).kind("tel").autocomplete("tel").optional().width("col-md-6").render(i))
                 }
             }

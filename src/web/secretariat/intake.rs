@@ -512,7 +512,17 @@ pub async fn counter(
         c @ ("sportello" | "posta" | "pec") => c,
         _ => "sportello",
     };
-    public::start_draft(&state, &tenant, &headers, channel, Some(who.user.id), None).await
+    let form = crate::domain::application::form::Form::default();
+    public::start_draft(
+        &state,
+        &tenant,
+        &headers,
+        channel,
+        Some(who.user.id),
+        None,
+        &form,
+    )
+    .await
 }
 
 fn field_error(typed: &Typed, field: &str) -> Option<String> {
