@@ -274,7 +274,7 @@ mod tests {
         )
         .unwrap();
         assert!(text.contains(
-            "il solo reddito personale del richiedente in ragione del conflitto di interessi"
+            "solo reddito personale del richiedente in ragione del conflitto di interessi"
         ));
         assert!(text.contains("pari a € 9.200,00, non supera il limite di € 13.659,64"));
         assert!(!text.contains("complessivo"));
