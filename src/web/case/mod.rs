@@ -339,12 +339,14 @@ pub fn application(file: &CaseFile) -> Markup {
             @if f.household.lives_alone {
                 p { "Il richiedente dichiara di vivere da solo." }
             } @else {
-                table class="table table-sm" {
-                    caption class="visually-hidden" { "Familiari conviventi" }
-                    thead { tr { th scope="col" { "Familiare" } th scope="col" { "Codice fiscale" } th scope="col" { "Relazione" } } }
-                    tbody {
-                        @for m in &f.household.members {
-                            tr { td { (m.display_name()) } td class="text-monospace" { (m.codice_fiscale) } td { (relationship_label(&m.relationship)) } }
+                div class="table-responsive" tabindex="0" role="region" aria-label="Familiari conviventi" {
+                    table class="table table-sm" {
+                        caption class="visually-hidden" { "Familiari conviventi" }
+                        thead { tr { th scope="col" { "Familiare" } th scope="col" { "Codice fiscale" } th scope="col" { "Relazione" } } }
+                        tbody {
+                            @for m in &f.household.members {
+                                tr { td { (m.display_name()) } td class="text-monospace" { (m.codice_fiscale) } td { (relationship_label(&m.relationship)) } }
+                            }
                         }
                     }
                 }
@@ -352,12 +354,14 @@ pub fn application(file: &CaseFile) -> Markup {
         }
         section class="mb-4" aria-labelledby="sez-redditi" {
             h2 class="h4 border-bottom pb-1" id="sez-redditi" { "Redditi dell'anno " (f.income.year) }
-            table class="table table-sm" {
-                caption class="visually-hidden" { "Redditi per persona" }
-                thead { tr { th scope="col" { "Persona" } th scope="col" class="text-end" { "Reddito rilevante" } } }
-                tbody {
-                    @for (_, label, total) in &income.rows {
-                        tr { td { (label) } td class="text-end" { (total.map(|t| format!("€ {t}")).unwrap_or_else(|| "non calcolabile".into())) } }
+            div class="table-responsive" tabindex="0" role="region" aria-label="Redditi per persona" {
+                table class="table table-sm" {
+                    caption class="visually-hidden" { "Redditi per persona" }
+                    thead { tr { th scope="col" { "Persona" } th scope="col" class="text-end" { "Reddito rilevante" } } }
+                    tbody {
+                        @for (_, label, total) in &income.rows {
+                            tr { td { (label) } td class="text-end" { (total.map(|t| format!("€ {t}")).unwrap_or_else(|| "non calcolabile".into())) } }
+                        }
                     }
                 }
             }

@@ -143,15 +143,17 @@ pub async fn submit(
 fn attachment_rows(attachments: &[Attachment]) -> Markup {
     html! {
         @if !attachments.is_empty() {
-            table class="table table-sm" {
-                caption { "Documenti depositati e loro impronta (SHA-256)" }
-                thead { tr { th scope="col" { "Tipo" } th scope="col" { "File" } th scope="col" { "Impronta SHA-256" } } }
-                tbody {
-                    @for a in attachments {
-                        tr {
-                            td { (AttachmentKind::label_of(&a.kind)) }
-                            td { (a.filename) }
-                            td class="text-monospace small text-break" { (a.sha256) }
+            div class="table-responsive" tabindex="0" role="region" aria-label="Documenti depositati e loro impronta (SHA-256)" {
+                table class="table table-sm" {
+                    caption { "Documenti depositati e loro impronta (SHA-256)" }
+                    thead { tr { th scope="col" { "Tipo" } th scope="col" { "File" } th scope="col" { "Impronta SHA-256" } } }
+                    tbody {
+                        @for a in attachments {
+                            tr {
+                                td { (AttachmentKind::label_of(&a.kind)) }
+                                td { (a.filename) }
+                                td class="text-monospace small text-break" { (a.sha256) }
+                            }
                         }
                     }
                 }

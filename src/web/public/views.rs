@@ -564,27 +564,29 @@ pub fn attachment_list(v: &StepView) -> Markup {
         @if v.attachments.is_empty() {
             p id="allegati-caricati" { "Nessun documento caricato." }
         } @else {
-            table class="table" id="allegati-caricati" {
-                caption { "Documenti caricati" }
-                thead { tr { th scope="col" { "Tipo" } th scope="col" { "File" } th scope="col" { "Firma digitale" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
-                tbody {
-                    @for a in v.attachments {
-                        tr {
-                            td { (AttachmentKind::label_of(&a.kind)) }
-                            td {
-                                a href=(format!("{}/{}/allegati/{}", base(v.tenant), v.id, a.id)) { (a.filename) }
-                                span class="text-muted small" { " · " (size_label(a.size_bytes)) }
-                            }
-                            td {
-                                @match &a.signature {
-                                    Some(s) => { (s.describe()) }
-                                    None => "—",
+            div class="table-responsive" {
+                table class="table" id="allegati-caricati" {
+                    caption { "Documenti caricati" }
+                    thead { tr { th scope="col" { "Tipo" } th scope="col" { "File" } th scope="col" { "Firma digitale" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
+                    tbody {
+                        @for a in v.attachments {
+                            tr {
+                                td { (AttachmentKind::label_of(&a.kind)) }
+                                td {
+                                    a href=(format!("{}/{}/allegati/{}", base(v.tenant), v.id, a.id)) { (a.filename) }
+                                    span class="text-muted small" { " · " (size_label(a.size_bytes)) }
                                 }
-                            }
-                            td {
-                                form method="post" action=(format!("{}/{}/allegati/{}/elimina", base(v.tenant), v.id, a.id)) {
-                                    button type="submit" class="btn btn-link btn-sm p-0" {
-                                        "Elimina " span class="visually-hidden" { (a.filename) }
+                                td {
+                                    @match &a.signature {
+                                        Some(s) => { (s.describe()) }
+                                        None => "—",
+                                    }
+                                }
+                                td {
+                                    form method="post" action=(format!("{}/{}/allegati/{}/elimina", base(v.tenant), v.id, a.id)) {
+                                        button type="submit" class="btn btn-link btn-sm p-0" {
+                                            "Elimina " span class="visually-hidden" { (a.filename) }
+                                        }
                                     }
                                 }
                             }
