@@ -782,7 +782,7 @@ pub async fn in_examination(app: &TestApp, of: &Office, id: Uuid) -> (LoggedIn, 
 }
 
 /// The rapporteur asks for two documents and one clarification.
-async fn ask(app: &TestApp, rel: &LoggedIn, id: Uuid) {
+pub async fn ask(app: &TestApp, rel: &LoggedIn, id: Uuid) {
     let (_, page) = rel.page(app, &case_path("consiglieri", id)).await;
     assert!(
         page.contains("Richiedi un&#39;integrazione") || page.contains("Richiedi un'integrazione")

@@ -26,7 +26,9 @@ pub use attachments::{
     delete as delete_attachment, download as download_attachment, file_response, upload,
 };
 pub use integration::{form as integration_form, submit as integration_submit};
-pub use submit::{application_pdf, receipt, receipt_pdf, status, status_card, status_form, submit};
+pub use submit::{
+    Status, application_pdf, receipt, receipt_pdf, status, status_form, status_panel, submit,
+};
 
 use super::{
     AppState,
