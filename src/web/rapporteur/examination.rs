@@ -144,7 +144,7 @@ pub async fn request_integration(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "integrazione"))
+    Ok(case::done(&tenant, &who, id, "integrazione").await)
 }
 
 #[derive(Deserialize, Default)]
@@ -272,7 +272,7 @@ pub async fn propose(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, outcome_code))
+    Ok(case::done(&tenant, &who, id, outcome_code).await)
 }
 
 #[derive(Deserialize, Default)]
@@ -325,7 +325,7 @@ pub async fn send_back(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &[]));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "rimessa"))
+    Ok(case::done(&tenant, &who, id, "rimessa").await)
 }
 
 /// The proposal form: outcome, a model of reasons per outcome, the rapporteur's own text.

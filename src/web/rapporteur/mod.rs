@@ -8,12 +8,11 @@ pub use examination::{propose, request_integration, send_back};
 pub use signing::{list as signing_list, upload as signing_upload, zip as signing_zip};
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use maud::{Markup, html};
-use serde::Deserialize;
 
 use super::{
     AppState,
@@ -98,22 +97,15 @@ pub async fn queue_sections(
     })
 }
 
-#[derive(Deserialize, Default)]
-pub struct CaseQuery {
-    #[serde(default)]
-    esito: Option<String>,
-}
-
 pub async fn case_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Consigliere>,
     params: PathParams,
-    Query(q): Query<CaseQuery>,
 ) -> Result<Response, AppError> {
     let id = params.id("id")?;
-    let notice = q
-        .esito
+    let notice = case::take_outcome(&who, id)
+        .await
         .as_deref()
         .and_then(outcome_message)
         .map(case::success);

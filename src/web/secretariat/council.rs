@@ -463,7 +463,7 @@ pub async fn schedule(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &[]));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "iscritta"))
+    Ok(case::done(&tenant, &who, id, "iscritta").await)
 }
 
 #[derive(Deserialize)]
@@ -531,5 +531,5 @@ pub async fn send_back(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "rimessa"))
+    Ok(case::done(&tenant, &who, id, "rimessa").await)
 }

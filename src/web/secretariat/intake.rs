@@ -213,7 +213,7 @@ pub async fn register(
     .await?;
     tx.commit().await?;
     tracing::info!(application.id = %id, protocol = %entry.number(), "registered");
-    Ok(case::done(&tenant, &who, id, "protocollata"))
+    Ok(case::done(&tenant, &who, id, "protocollata").await)
 }
 
 #[derive(Deserialize)]
@@ -324,7 +324,7 @@ pub async fn assign(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed_pairs));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, outcome))
+    Ok(case::done(&tenant, &who, id, outcome).await)
 }
 
 #[derive(Deserialize)]
@@ -396,7 +396,7 @@ pub async fn urgency(
     }
     cases::set_urgent(&mut tx, id, reason.as_deref()).await?;
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "urgenza"))
+    Ok(case::done(&tenant, &who, id, "urgenza").await)
 }
 
 #[derive(Deserialize)]
@@ -490,7 +490,7 @@ pub async fn cancel_registration(
     }
     cases::clear_protocol(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "annullata"))
+    Ok(case::done(&tenant, &who, id, "annullata").await)
 }
 
 #[derive(Deserialize)]
