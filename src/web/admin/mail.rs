@@ -2,6 +2,7 @@
 //! invalid one, too many failed attempts), with the reason, and a button to send one again
 //! once the cause is solved.
 
+use crate::domain::plural;
 use axum::{
     extract::State,
     response::{IntoResponse, Redirect, Response},
@@ -59,7 +60,7 @@ pub async fn list(
             } @else {
                 div class="table-responsive" {
                     table class="table" {
-                        caption { (rows.len()) " messaggi non recapitati, dal più recente" }
+                        caption { (plural::count(rows.len(), "messaggio non recapitato", "messaggi non recapitati")) ", dal più recente" }
                         thead { tr {
                             th scope="col" { "Destinatario" }
                             th scope="col" { "Messaggio" }

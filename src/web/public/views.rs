@@ -1,6 +1,7 @@
 //! The pages of the public form. Each step is a plain HTML form that works without JavaScript;
 //! htmx (when present) only boosts submissions and validates a field when the user leaves it.
 
+use crate::domain::plural;
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -621,7 +622,7 @@ fn summary_section(v: &StepView, step: Step, rows: Vec<(&str, String)>) -> Marku
                 }
             }
             @if blocking > 0 {
-                p class="campo-errore" { "Da completare: " (blocking) @if blocking == 1 { " dato" } @else { " dati" } }
+                p class="campo-errore" { "Da completare: " (plural::count(blocking, "dato", "dati")) }
             }
             dl class="row mb-0" {
                 @for (label, value) in rows {

@@ -7,6 +7,7 @@ mod signing;
 pub use examination::{propose, request_integration, send_back};
 pub use signing::{list as signing_list, upload as signing_upload, zip as signing_zip};
 
+use crate::domain::plural;
 use axum::{
     extract::State,
     http::StatusCode,
@@ -80,7 +81,7 @@ pub async fn queue_sections(
                     div class="callout-title" { "Firma" }
                     p class="mb-0" {
                         a href=(format!("{base}/firma")) {
-                            @if to_sign == 1 { "1 delibera attende la sua firma" } @else { (to_sign) " delibere attendono la sua firma" }
+                            (plural::count(to_sign, "delibera attende", "delibere attendono")) " la sua firma"
                         }
                     }
                 }

@@ -1,6 +1,7 @@
 //! Acquisition and registration in the protocol, assignment to a rapporteur, urgency, the
 //! cancellation of a registration, and paper applications keyed in at the counter.
 
+use crate::domain::plural;
 use axum::{
     Form as HtmlForm,
     extract::State,
@@ -575,7 +576,7 @@ pub fn actions(
                             @for r in councillors {
                                 @let conflict = assignment::conflict(r, &c.parties());
                                 option value=(r.id) selected[selected == Some(r.id)] disabled[conflict.is_some() || Some(r.id) == c.rapporteur_id] {
-                                    (r.name) " — " (r.open_cases) @if r.open_cases == 1 { " pratica aperta" } @else { " pratiche aperte" }
+                                    (r.name) " — " (plural::count(r.open_cases, "pratica aperta", "pratiche aperte"))
                                     @if let Some(why) = conflict { " (in conflitto: " (why) ")" }
                                     @if Some(r.id) == suggested { " (suggerito)" }
                                     @if Some(r.id) == c.rapporteur_id { " (attuale)" }
@@ -635,7 +636,7 @@ pub fn actions(
                         div class="select-wrapper mb-3" {
                             label for="adunanza" { "Adunanza" }
                             select id="adunanza" name="adunanza" {
-                                @for s in sessions { option value=(s.id) { (time::format_date(s.held_on)) " (" (s.items) " pratiche)" } }
+                                @for s in sessions { option value=(s.id) { (time::format_date(s.held_on)) " (" (plural::count(s.items, "pratica", "pratiche")) ")" } }
                             }
                             (error_text("adunanza", field_error(typed, "adunanza")))
                         }
