@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod income;
 pub mod money;
 pub mod notifications;
+pub mod plural;
 pub mod protocol;
 pub mod register;
 pub mod tenant;

@@ -570,11 +570,7 @@ pub enum Refusal {
 }
 
 fn lawyers(n: usize) -> String {
-    if n == 1 {
-        "1 avvocato".into()
-    } else {
-        format!("{n} avvocati")
-    }
+    super::plural::count(n, "avvocato", "avvocati")
 }
 
 impl std::fmt::Display for Refusal {

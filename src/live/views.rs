@@ -122,9 +122,11 @@ impl View {
         let app = ev.map(|e| e.signal.application_id);
         let kind = ev.and_then(|e| EventKind::from_code(&e.signal.kind));
         if let View::Status { id } = self {
-            return Ok(applications::get(tx, *id)
-                .await?
-                .map(|row| public::status_card(&row)));
+            let Some(row) = applications::get(tx, *id).await? else {
+                return Ok(None);
+            };
+            let status = public::Status::load(tx, row).await?;
+            return Ok(Some(public::status_panel(&who.tenant, &status)));
         }
         let Some((grant, lawyer_id)) = self.grant(who) else {
             return Ok(None);

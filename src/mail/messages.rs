@@ -1,6 +1,7 @@
 //! The e-mails, in Italian, as plain text and HTML from one set of paragraphs: what happened to
 //! the application, what to do now and where, signed with the Ordine's name and PEC.
 
+use crate::domain::plural;
 use lettre::{
     Message,
     message::{Attachment, Mailbox, MultiPart, header::ContentType},
@@ -252,7 +253,11 @@ pub fn digest_text(rows: &[&Due], tenant: &Tenant, public_url: &str) -> Text {
     let (subject, intro, link) = match topic {
         Some(Topic::Assegnazioni) => (
             format!("Pratiche assegnate: {n}"),
-            format!("Le sono state assegnate, come consigliere relatore, {n} nuove pratiche:"),
+            format!(
+                "{}, come consigliere relatore, {}:",
+                plural::word(n, "Le è stata assegnata", "Le sono state assegnate"),
+                plural::count(n, "nuova pratica", "nuove pratiche")
+            ),
             (
                 format!("{public_url}/{slug}/consiglieri"),
                 "Apri la coda di lavoro",
@@ -260,7 +265,11 @@ pub fn digest_text(rows: &[&Due], tenant: &Tenant, public_url: &str) -> Text {
         ),
         Some(Topic::Integrazioni) => (
             format!("Integrazioni depositate: {n}"),
-            format!("Sono arrivate {n} risposte a richieste di integrazione:"),
+            format!(
+                "{} {} a richieste di integrazione:",
+                plural::word(n, "È arrivata", "Sono arrivate"),
+                plural::count(n, "risposta", "risposte")
+            ),
             (
                 format!("{public_url}/{slug}/segreteria"),
                 "Apri la bacheca della segreteria",
@@ -268,7 +277,10 @@ pub fn digest_text(rows: &[&Due], tenant: &Tenant, public_url: &str) -> Text {
         ),
         Some(Topic::Protocollo) => (
             format!("Istanze registrate nel protocollo: {n}"),
-            format!("La segreteria ha registrato nel protocollo {n} sue istanze:"),
+            format!(
+                "La segreteria ha registrato nel protocollo {}:",
+                plural::count(n, "sua istanza", "sue istanze")
+            ),
             (
                 format!("{public_url}/{slug}/avvocati"),
                 "Apri la sua area riservata",

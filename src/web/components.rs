@@ -269,8 +269,3 @@ pub fn error_summary(issues: &[Issue]) -> Markup {
         }
     }
 }
-
-/// `1 messaggio`, `3 messaggi`: a count with its noun in the right number.
-pub fn count(n: usize, singular: &str, plural: &str) -> String {
-    format!("{n} {}", if n == 1 { singular } else { plural })
-}

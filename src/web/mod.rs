@@ -343,6 +343,11 @@ pub fn route_table() -> Vec<RouteDef> {
         )
         .limited(Bucket::Upload)
         .uploads(),
+        RouteDef::post(
+            "/{slug}/istanza/{id}/allegati/verifica",
+            TenantEmbeddable,
+            public::verify_attachments,
+        ),
         RouteDef::get(
             "/{slug}/istanza/{id}/allegati/{attachment}",
             TenantEmbeddable,

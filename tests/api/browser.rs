@@ -91,7 +91,89 @@ fn screenshots() -> PathBuf {
     dir
 }
 
-/// Runs axe-core on the current page; panics with the violations, if any.
+/// Finds labels drawn over something else: for every visible label of `<main>`, the boxes of
+/// its text lines against the text of everything else and every control but its own (Bootstrap
+/// Italia lifts a field's label above the field, where it can land on the text, checkbox or
+/// file picker before it). Answers one line per overlap.
+const OVERLAPS: &str = r#"
+const hidden = (el) => el.closest('.visually-hidden, [hidden], select, option, textarea, script, style')
+  || !el.checkVisibility({ visibilityProperty: true });
+const textBoxes = (root) => {
+  const out = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const p = n.parentElement;
+    if (!n.data.trim() || !p || hidden(p)) continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    for (const b of range.getClientRects()) {
+      if (b.width > 1 && b.height > 1) out.push({ b, el: p, text: n.data.trim().slice(0, 40) });
+    }
+  }
+  return out;
+};
+const overlap = (a, b) =>
+  Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 &&
+  Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+const main = document.querySelector('main');
+const texts = textBoxes(main);
+const controls = [...main.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter((c) => !c.closest('.visually-hidden') && c.checkVisibility({ visibilityProperty: true }));
+const found = [];
+for (const label of main.querySelectorAll('label')) {
+  if (hidden(label)) continue;
+  const own = label.control;
+  const name = (label.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 50);
+  for (const { b } of textBoxes(label)) {
+    for (const t of texts) {
+      if (label.contains(t.el) || t.el.contains(label)) continue;
+      if (overlap(b, t.b)) found.push(`the label «${name}» covers the text «${t.text}»`);
+    }
+    for (const c of controls) {
+      if (c === own || label.contains(c)) continue;
+      if (overlap(b, c.getBoundingClientRect())) {
+        found.push(`the label «${name}» covers the control ${c.tagName.toLowerCase()}#${c.id || c.name}`);
+      }
+    }
+  }
+}
+return [...new Set(found)];
+"#;
+
+/// Panics if a label of the current page is drawn over other text or another control.
+async fn no_overlaps(c: &Client, name: &str) {
+    let found = c.execute(OVERLAPS, vec![]).await.expect("overlap check");
+    let found: Vec<String> = serde_json::from_value(found).unwrap();
+    assert!(found.is_empty(), "{name}: {}", found.join("; "));
+}
+
+/// Panics if the page is wider than a 390 px phone (it would scroll sideways).
+async fn fits_a_phone(c: &Client, name: &str) {
+    let widths = c
+        .execute(
+            r#"const vw = 390;
+            const wide = [...document.querySelectorAll('body *')].filter((e) => {
+              for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+                if (getComputedStyle(a).overflowX !== 'visible') return false;
+              }
+              const r = e.getBoundingClientRect();
+              return r.width > 0 && r.right > vw + 1;
+            }).slice(0, 5).map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + [...e.classList].join('.'));
+            return [document.documentElement.scrollWidth, wide];"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        widths[0].as_u64().is_some_and(|w| w <= 390),
+        "{name}: the page scrolls sideways on a 390 px phone (scrollWidth {}; wider than the screen: {})",
+        widths[0],
+        widths[1]
+    );
+}
+
+/// Runs axe-core on the current page; panics with the violations, if any. Also fails when a
+/// label covers something else.
 async fn audit(c: &Client, name: &str) {
     let defined = c
         .execute("return typeof window.axe !== 'undefined';", vec![])
@@ -122,6 +204,7 @@ async fn audit(c: &Client, name: &str) {
     );
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+    no_overlaps(c, name).await;
 }
 
 async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
@@ -133,6 +216,35 @@ async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
         assert!(Instant::now() < deadline, "{css} never appeared");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until the JavaScript expression `condition` is true.
+async fn wait_until(c: &Client, condition: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = c
+            .execute(&format!("return Boolean({condition});"), vec![])
+            .await
+            .unwrap();
+        if now == Value::Bool(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never true: {condition}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The alert area at the top of the page is empty (htmx puts failed requests there).
+async fn assert_no_alert(c: &Client) {
+    settle(c).await;
+    let alert = c
+        .execute(
+            "return document.getElementById('avvisi').textContent.trim();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(alert, Value::String(String::new()), "an error alert");
 }
 
 /// Waits until the page shows the step titled `title`.
@@ -380,7 +492,35 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
         }
     }
     audit(&c, "11-allegati-caricati").await;
+    // Choosing the mode is checked and saved at once, like any field (it once answered 405,
+    // with "Operazione non consentita" at the top of the page).
+    c.execute(
+        "window.__verifiche = []; document.body.addEventListener('htmx:afterRequest', (e) => { \
+           if (e.detail.pathInfo.requestPath.endsWith('/allegati/verifica')) window.__verifiche.push(e.detail.xhr.status); });",
+        vec![],
+    )
+    .await
+    .unwrap();
+    choose(&c, "signature_mode-0").await;
+    wait_until(&c, "window.__verifiche.length === 1").await;
     choose(&c, "signature_mode-1").await;
+    wait_until(&c, "window.__verifiche.length === 2").await;
+    let statuses = c
+        .execute("return window.__verifiche;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(statuses, json!([200, 200]));
+    assert_no_alert(&c).await;
+    c.refresh().await.unwrap();
+    on_step(&c, "Allegati e firma").await;
+    let saved = c
+        .find(Locator::Id("signature_mode-1"))
+        .await
+        .unwrap()
+        .prop("checked")
+        .await
+        .unwrap();
+    assert_eq!(saved.as_deref(), Some("true"), "the choice was saved");
     save(&c).await;
 
     on_step(&c, "Riepilogo e invio").await;
@@ -556,4 +696,258 @@ async fn the_boards_update_live_without_a_reload() {
     }
     let _ = rel_browser.close().await;
     let _ = seg_browser.close().await;
+}
+
+/// What the tour of every area needs: applications in several states, an account per role for
+/// the browser (never logged in over HTTP: a TOTP code is accepted once), an Albo import.
+struct Tour {
+    app: crate::helpers::TestApp,
+    /// Applications: asked for documents (filed by the applicant alone), in examination with
+    /// the browser's councillor, just submitted.
+    asked: uuid::Uuid,
+    examined: uuid::Uuid,
+    submitted: uuid::Uuid,
+    /// Code and PIN of `asked`, for the status page.
+    asked_code: String,
+    asked_pin: String,
+    /// A complete draft: id, code and PIN.
+    draft: (String, String, String),
+    albo_preview: String,
+    secretariat: crate::helpers::TestUser,
+    councillor: crate::helpers::TestUser,
+    lawyer: crate::helpers::TestUser,
+    admin: crate::helpers::TestUser,
+}
+
+async fn tour_fixtures() -> Tour {
+    use crate::workflow::{SLUG, ask, in_examination, office, register_and_assign, submitted};
+    use patrocinio::domain::access::Role;
+    let app = crate::helpers::spawn_app().await;
+    let of = office(&app).await;
+    let (asked, asked_code, asked_pin) = crate::workflow::submitted_with_pin(&app, &of.o).await;
+    let (seg, rossi) = in_examination(&app, &of, asked).await;
+    ask(&app, &rossi, asked).await;
+    let (examined, _) = submitted(&app, &of.o).await;
+    register_and_assign(&app, &seg, examined, of.councillors[1].id).await;
+    let (submitted, _) = submitted(&app, &of.o).await;
+    let d = crate::public_form::new_draft(&app, SLUG).await;
+    crate::public_form::fill_complete(&d, &of.o).await;
+    let draft = (d.id.clone(), d.code.clone(), d.pin.clone());
+    let importer = app
+        .user(
+            SLUG,
+            "albo@ordine.example.it",
+            &[Role::Amministratore],
+            true,
+            None,
+        )
+        .await;
+    let importer = app.login(&importer).await;
+    let res = crate::register::upload(
+        &app,
+        &importer,
+        "albo.csv",
+        crate::register::albo_csv().into_bytes(),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let albo_preview = res.headers()["location"].to_str().unwrap().to_owned();
+    let secretariat = app
+        .user(
+            SLUG,
+            "sportello@ordine.example.it",
+            &[Role::Segreteria],
+            true,
+            None,
+        )
+        .await;
+    let lawyer = app
+        .user(
+            SLUG,
+            "anna.bianchi@avvocati.example.it",
+            &[Role::Avvocato],
+            false,
+            Some(of.o.lawyer),
+        )
+        .await;
+    let admin = app
+        .user(
+            SLUG,
+            "amministrazione@ordine.example.it",
+            &[Role::Amministratore],
+            true,
+            None,
+        )
+        .await;
+    let councillor = of.councillors.into_iter().nth(1).unwrap();
+    Tour {
+        asked,
+        examined,
+        submitted,
+        asked_code,
+        asked_pin,
+        draft,
+        albo_preview,
+        secretariat,
+        councillor,
+        lawyer,
+        admin,
+        app,
+    }
+}
+
+/// Opens `path` and checks it: axe, no label over anything else and, on a phone, no sideways
+/// scrolling.
+async fn visit(c: &Client, t: &Tour, phone: bool, path: &str) {
+    c.goto(&t.app.url(path)).await.unwrap();
+    wait_for(c, "main h1").await;
+    check(c, t, phone, path).await;
+}
+
+/// Checks the page shown; its screenshot is named after `path`, with names for the ids.
+async fn check(c: &Client, t: &Tour, phone: bool, path: &str) {
+    let mut name = path.to_owned();
+    for (id, label) in [
+        (t.draft.0.clone(), "bozza"),
+        (t.asked.to_string(), "integrazione-richiesta"),
+        (t.examined.to_string(), "in-esame"),
+        (t.submitted.to_string(), "presentata"),
+    ] {
+        name = name.replace(&id, label);
+    }
+    if let Some(import) = t.albo_preview.rsplit('/').next() {
+        name = name.replace(import, "anteprima");
+    }
+    let name = format!(
+        "{}{}",
+        if phone {
+            "giro-telefono"
+        } else {
+            "giro-desktop"
+        },
+        name.replace(['/', '?', '=', '&'], "-")
+    );
+    if phone {
+        fits_a_phone(c, &name).await;
+    }
+    audit(c, &name).await;
+}
+
+/// Every page of every area with something in it, as each role sees it.
+async fn tour(phone: bool) {
+    use crate::workflow::SLUG;
+    let t = tour_fixtures().await;
+    let (_driver, c) = browser(phone).await;
+    let c = &c;
+
+    // The public form: the complete draft, resumed with code and PIN, step by step.
+    visit(c, &t, phone, &format!("/{SLUG}/istanza")).await;
+    let (draft, code, pin) = &t.draft;
+    type_in(c, "codice", code).await;
+    type_in(c, "pin", pin).await;
+    click(c, "form[action$='/riprendi'] button").await;
+    on_step(c, "Riepilogo e invio").await;
+    for step in patrocinio::domain::application::Step::ALL {
+        visit(
+            c,
+            &t,
+            phone,
+            &format!("/{SLUG}/istanza/{draft}/{}", step.slug()),
+        )
+        .await;
+    }
+    // The status page of the application asked for documents, its answer page and receipt.
+    visit(c, &t, phone, &format!("/{SLUG}/istanza/stato")).await;
+    type_in(c, "codice", &t.asked_code).await;
+    type_in(c, "pin", &t.asked_pin).await;
+    click(c, "main form button[type=submit]").await;
+    wait_for(c, "#stato-istanza .callout").await;
+    check(c, &t, phone, &format!("/{SLUG}/istanza/stato-integrazione")).await;
+    visit(
+        c,
+        &t,
+        phone,
+        &format!("/{SLUG}/istanza/{}/integrazione", t.asked),
+    )
+    .await;
+    visit(
+        c,
+        &t,
+        phone,
+        &format!("/{SLUG}/istanza/{}/ricevuta", t.asked),
+    )
+    .await;
+
+    let cases = [t.asked, t.examined, t.submitted];
+    let areas: [(&crate::helpers::TestUser, Vec<String>); 4] = [
+        (
+            &t.secretariat,
+            [
+                format!("/{SLUG}/segreteria"),
+                format!("/{SLUG}/segreteria/protocollo"),
+                format!("/{SLUG}/segreteria/adunanze"),
+            ]
+            .into_iter()
+            .chain(
+                cases
+                    .iter()
+                    .map(|id| format!("/{SLUG}/segreteria/pratiche/{id}")),
+            )
+            .collect(),
+        ),
+        (
+            &t.councillor,
+            vec![
+                format!("/{SLUG}/consiglieri"),
+                format!("/{SLUG}/consiglieri/firma"),
+                format!("/{SLUG}/consiglieri/pratiche/{}", t.examined),
+            ],
+        ),
+        (
+            &t.lawyer,
+            std::iter::once(format!("/{SLUG}/avvocati"))
+                .chain(
+                    cases
+                        .iter()
+                        .map(|id| format!("/{SLUG}/avvocati/pratiche/{id}")),
+                )
+                .collect(),
+        ),
+        (
+            &t.admin,
+            [
+                "",
+                "/utenti",
+                "/registro",
+                "/posta",
+                "/impostazioni",
+                "/uffici",
+                "/elenchi",
+                "/albo",
+            ]
+            .iter()
+            .map(|p| format!("/{SLUG}/amministrazione{p}"))
+            .chain([t.albo_preview.clone()])
+            .collect(),
+        ),
+    ];
+    for (user, pages) in &areas {
+        c.delete_all_cookies().await.unwrap();
+        log_in(c, &t.app, user).await;
+        for path in pages {
+            visit(c, &t, phone, path).await;
+        }
+        visit(c, &t, phone, &format!("/{SLUG}/avvisi")).await;
+    }
+    c.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn on_a_phone_every_page_of_every_area_fits_the_screen_and_passes_axe() {
+    tour(true).await;
+}
+
+#[tokio::test]
+async fn on_a_desktop_every_page_of_every_area_passes_axe_with_no_label_over_anything() {
+    tour(false).await;
 }

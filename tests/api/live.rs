@@ -451,6 +451,73 @@ async fn the_public_status_page_follows_its_application_only() {
     wait_for(&mut ws, "Registrata nel protocollo").await;
 }
 
+/// The `<div id="stato-istanza">` of a status page, as served.
+fn status_panel_of(page: &str) -> &str {
+    let start = page
+        .find("<div id=\"stato-istanza\"")
+        .expect("the status panel");
+    // The panel is followed by the end of the live container.
+    let rest = &page[start..];
+    let end = rest
+        .find("</div></div></main>")
+        .expect("the panel ends the live container");
+    &rest[..end + "</div>".len()]
+}
+
+#[tokio::test]
+async fn a_live_status_update_shows_what_a_reload_shows() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, code, pin) = submitted_with_pin(&app, &of.o).await;
+    let (phone, jar) = crate::helpers::client_with_jar();
+    let status_page = || {
+        phone
+            .post(app.url(&format!("/{SLUG}/istanza/stato")))
+            .form(&[("codice", code.as_str()), ("pin", pin.as_str())])
+            .send()
+    };
+    let res = status_page().await.unwrap();
+    assert_eq!(res.status(), 200);
+    use reqwest::cookie::CookieStore;
+    let cookie = jar
+        .cookies(&app.url("/").parse().unwrap())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut ws = connect(
+        &app,
+        &format!("/{SLUG}/istanza/{id}/ws"),
+        Some(&cookie),
+        Some(&app.address),
+    )
+    .await
+    .unwrap();
+    next_text(&mut ws, PATIENCE).await.expect("a snapshot");
+
+    // The rapporteur asks for documents while the page is open.
+    let (_, rel) = crate::workflow::in_examination(&app, &of, id).await;
+    crate::workflow::ask(&app, &rel, id).await;
+    let pushed = wait_for(&mut ws, "Integrazione richiesta").await;
+    for expected in [
+        "Occorre inviare i documenti richiesti",
+        "Stato di famiglia o autocertificazione",
+        "Chi è il secondo figlio indicato nelle lettere?",
+        "chiede, entro il",
+        &format!("href=\"/{SLUG}/istanza/{id}/integrazione\""),
+        "Rispondi alla richiesta",
+    ] {
+        assert!(
+            pushed.contains(expected),
+            "the live update lacks {expected}: {pushed}"
+        );
+    }
+
+    // A reload renders exactly the same panel.
+    let page = status_page().await.unwrap().text().await.unwrap();
+    assert_eq!(status_panel_of(&page), pushed.trim());
+}
+
 #[tokio::test]
 async fn a_socket_that_sends_more_than_a_few_kib_is_closed() {
     let app = spawn_app().await;

@@ -847,6 +847,46 @@ async fn inline_validation_answers_with_the_field_message_only() {
     assert!(page.contains("value=\"RSSMRA85T10A562T\""));
 }
 
+#[tokio::test]
+async fn choosing_the_signature_mode_is_checked_and_saved_inline() {
+    let app = spawn_app().await;
+    ordine(&app, "vallenera").await;
+    let d = new_draft(&app, "vallenera").await;
+    // The attachments step's own URL (it once fell into the attachment routes: 405).
+    let choose = |mode: &'static str, radio: &'static str| {
+        app.client
+            .post(d.url("allegati/verifica"))
+            .header("HX-Request", "true")
+            .header("X-Campo", radio)
+            .form(&[("signature_mode", mode)])
+            .send()
+    };
+    let res = choose("autenticata", "signature_mode-0").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    // The radio button stands for its group: the answer fills the group's message area.
+    assert!(
+        body.starts_with("<div id=\"signature_mode-errore\""),
+        "{body}"
+    );
+    assert!(body.contains("data-hx-swap-oob=\"true\""));
+    assert!(
+        body.contains("L&#39;autentica della firma è possibile solo")
+            || body.contains("L'autentica della firma è possibile solo"),
+        "V27: the applicant files alone: {body}"
+    );
+    let (_, page) = d.get_text("allegati").await;
+    assert!(page.contains("value=\"autenticata\" checked"), "saved");
+
+    let res = choose("documento", "signature_mode-1").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.starts_with("<div id=\"signature_mode-errore\""));
+    assert!(!body.contains("campo-errore"), "nothing to correct: {body}");
+    let (_, page) = d.get_text("allegati").await;
+    assert!(page.contains("value=\"documento\" checked"), "saved");
+}
+
 async fn lawyer_draft<'a>(app: &'a TestApp, o: &Ordine) -> Draft<'a> {
     let d = new_draft(app, "vallenera").await;
     let office = o.office.to_string();

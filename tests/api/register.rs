@@ -27,7 +27,7 @@ fn cf(surname: &str, name: &str) -> String {
 
 /// Ordine "vallenera" already holds Anna Bianchi (from the fixture). The file keeps her with a
 /// new PEC, adds two lawyers, and has two bad lines.
-fn albo_csv() -> String {
+pub fn albo_csv() -> String {
     format!(
         "cognome;nome;codice_fiscale;numero_iscrizione;pec;email;stato;materie\n\
          Bianchi;Anna;BNCNNA80A41H501R;1234;anna.nuova@pec.example.it;;attivo;civile|volontaria giurisdizione\n\
@@ -54,7 +54,7 @@ async fn admin(app: &TestApp) -> LoggedIn {
     app.login(&a).await
 }
 
-async fn upload(app: &TestApp, me: &LoggedIn, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+pub async fn upload(app: &TestApp, me: &LoggedIn, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     let form = reqwest::multipart::Form::new()
         .text("_csrf", me.csrf.clone())
         .part(

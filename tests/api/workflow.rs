@@ -221,22 +221,36 @@ async fn intake_registration_assignment_and_examination() {
     }
     assert!(!page.contains("Possibile istanza doppia"));
 
-    // Registration.
-    let number = register(&app, &seg, id).await;
-    let year = patrocinio::domain::protocol::year_of(Utc::now());
-    assert_eq!(number, format!("{year}/0000001"));
-    let (_, page) = seg
-        .page(
+    // Registration: back on the case page, which says so once.
+    let v = version_of(&page);
+    let res = seg
+        .post(
             &app,
-            &format!("{}?esito=protocollata", case_path("segreteria", id)),
+            &format!("{}/protocolla", case_path("segreteria", id)),
+            &[("versione", &v)],
         )
         .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        case_path("segreteria", id).as_str(),
+        "nothing in the URL that a reload would repeat"
+    );
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
     assert!(page.contains("Istanza registrata nel protocollo."));
+    let number = between(&page, "<h1>Pratica ", " ").unwrap().to_owned();
+    let year = patrocinio::domain::protocol::year_of(Utc::now());
+    assert_eq!(number, format!("{year}/0000001"));
     assert!(
         page.contains("mancano 10 giorni"),
         "the ten-day clock starts"
     );
     assert!(page.contains("SHA-256 dei documenti"));
+    let (_, page) = seg.page(&app, &case_path("segreteria", id)).await;
+    assert!(
+        !page.contains("Istanza registrata nel protocollo."),
+        "the notice does not survive a reload"
+    );
 
     // The protocol register shows it with the documents' fingerprint.
     let (_, reg) = seg
@@ -906,6 +920,18 @@ async fn an_integration_request_answered_by_the_lawyer() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+    // The lawyer's case page says it once, and not again after a reload.
+    assert_eq!(
+        res.headers()["location"],
+        case_path("avvocati", id).as_str()
+    );
+    let (_, page) = avv.page(&app, &case_path("avvocati", id)).await;
+    assert!(page.contains("Integrazione inviata"));
+    let (_, page) = avv.page(&app, &case_path("avvocati", id)).await;
+    assert!(
+        !page.contains("Integrazione inviata"),
+        "a stale notice after a reload"
+    );
 
     // The rapporteur sees what changed since the request.
     let (_, page) = rel.page(&app, &case_path("consiglieri", id)).await;

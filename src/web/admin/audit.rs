@@ -70,42 +70,52 @@ pub async fn browse(
             (layout::breadcrumb(&[("Amministrazione", Some(&format!("/{}/amministrazione", tenant.slug))), ("Registro delle operazioni", None)]))
             h1 { "Registro delle operazioni" }
             p { "Le voci non si possono modificare né cancellare; ciascuna è concatenata alla precedente con un'impronta crittografica." }
-            form method="get" action=(base) class="row g-3 mb-4" role="search" {
-                div class="col-md-4 form-group" {
-                    label class="active" for="azione" { "Operazione" }
-                    input type="text" class="form-control" id="azione" name="azione" value=(q.azione);
+            form method="get" action=(base) class="mb-4" role="search" {
+                div class="row" {
+                    div class="col-md-4 form-group" {
+                        label class="active" for="azione" { "Operazione" }
+                        input type="text" class="form-control" id="azione" name="azione" value=(q.azione);
+                    }
+                    div class="col-md-4 form-group" {
+                        label class="active" for="attore" { "Chi" }
+                        input type="text" class="form-control" id="attore" name="attore" value=(q.attore);
+                    }
+                    div class="col-md-4 form-group" {
+                        label class="active" for="oggetto" { "Identificativo dell'oggetto" }
+                        input type="text" class="form-control" id="oggetto" name="oggetto" value=(q.oggetto);
+                    }
                 }
-                div class="col-md-4 form-group" {
-                    label class="active" for="attore" { "Chi" }
-                    input type="text" class="form-control" id="attore" name="attore" value=(q.attore);
-                }
-                div class="col-md-4 form-group" {
-                    label class="active" for="oggetto" { "Identificativo dell'oggetto" }
-                    input type="text" class="form-control" id="oggetto" name="oggetto" value=(q.oggetto);
-                }
-                div class="col-12" { button type="submit" class="btn btn-outline-primary" { "Filtra" } }
+                button type="submit" class="btn btn-outline-primary" { "Filtra" }
             }
-            table class="table table-sm" id="registro" {
-                caption { "Operazioni, dalla più recente" }
-                thead { tr {
-                    th scope="col" { "N." } th scope="col" { "Quando" } th scope="col" { "Chi" }
-                    th scope="col" { "Operazione" } th scope="col" { "Oggetto" } th scope="col" { "Esito" }
-                } }
-                tbody {
-                    @for r in &rows {
-                        tr {
-                            td { (r.seq) }
-                            td { (time::format_date_time(r.at)) }
-                            td { (r.actor) }
-                            td { (r.action) }
-                            td class="text-break small" { (r.target_kind.as_deref().unwrap_or("")) " " (r.target_id.as_deref().unwrap_or("")) }
-                            td { (r.outcome) }
+            div class="table-responsive" tabindex="0" role="region" aria-label="Operazioni, dalla più recente" {
+                table class="table table-sm" id="registro" {
+                    caption { "Operazioni, dalla più recente" }
+                    thead { tr {
+                        th scope="col" { "N." } th scope="col" { "Quando" } th scope="col" { "Chi" }
+                        th scope="col" { "Operazione" } th scope="col" { "Oggetto" } th scope="col" { "Esito" }
+                    } }
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                td { (r.seq) }
+                                td { (time::format_date_time(r.at)) }
+                                td { (r.actor) }
+                                td { (r.action) }
+                                td class="text-break small" { (r.target_kind.as_deref().unwrap_or("")) " " (r.target_id.as_deref().unwrap_or("")) }
+                                td { (r.outcome) }
+                            }
                         }
                     }
                 }
             }
             @if let Some(seq) = next {
-                a href=(format!("{base}?azione={}&attore={}&oggetto={}&prima={seq}", q.azione, q.attore, q.oggetto)) { "Operazioni precedenti" }
+                @let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("azione", &q.azione)
+                    .append_pair("attore", &q.attore)
+                    .append_pair("oggetto", &q.oggetto)
+                    .append_pair("prima", &seq.to_string())
+                    .finish();
+                a href=(format!("{base}?{query}")) { "Operazioni precedenti" }
             }
         },
     ))

@@ -2,6 +2,7 @@
 //! left and when, and what could not be delivered, with the reason and a button to send it
 //! again once the cause is solved. It says so plainly when no mail server is configured.
 
+use crate::domain::plural;
 use axum::{
     extract::{Query, State},
     response::{IntoResponse, Redirect, Response},
@@ -119,10 +120,10 @@ pub async fn list(
 fn table(rows: &[Queued], status: &str, base: &str, csrf: &str, total: i64) -> Markup {
     let shown = rows.len();
     html! {
-        div class="table-responsive" {
+        div class="table-responsive" tabindex="0" role="region" aria-label="Messaggi" {
             table class="table" {
                 caption {
-                    (crate::web::components::count(total as usize, "messaggio", "messaggi"))
+                    (plural::count(total, "messaggio", "messaggi"))
                     @if (shown as i64) < total { ", i " (shown) " " @if status == "in_attesa" { "meno recenti" } @else { "più recenti" } }
                 }
                 thead { tr {

@@ -1,6 +1,7 @@
 //! The register of lawyers (Albo): upload the CSV, see what would change, apply it (in the
 //! background, with progress), read the report; and the activation links of new accounts.
 
+use crate::domain::plural;
 use axum::{
     Form as HtmlForm,
     extract::{Multipart, State},
@@ -246,19 +247,11 @@ fn lines_label(lines: &[usize]) -> String {
 }
 
 fn rows(n: usize) -> String {
-    if n == 1 {
-        "1 riga".into()
-    } else {
-        format!("{n} righe")
-    }
+    plural::count(n, "riga", "righe")
 }
 
 fn lawyers(n: usize) -> String {
-    if n == 1 {
-        "1 avvocato".into()
-    } else {
-        format!("{n} avvocati")
-    }
+    plural::count(n, "avvocato", "avvocati")
 }
 
 fn preview(
@@ -285,29 +278,31 @@ fn preview(
         }
         p { "File " strong { (import.filename) } ", caricato il " (time::format_date_time(import.created_at)) "." }
         ul class="list-unstyled" id="riepilogo-importazione" {
-            li { strong { (plan.create.len()) } " avvocati da aggiungere" }
+            li { strong { (plan.create.len()) } " " (plural::word(plan.create.len(), "avvocato", "avvocati")) " da aggiungere" }
             li { strong { (plan.update.len()) } " da aggiornare" }
             li { strong { (n_off) } " da disattivare (non presenti nel file)" }
             @if !plan.kept.is_empty() {
-                li { strong { (plan.kept.len()) } " lasciati come sono perché una riga con errori potrebbe riferirsi a loro" }
+                li { strong { (plan.kept.len()) } " " (plural::word(plan.kept.len(), "lasciato com'è perché una riga con errori potrebbe riferirsi a lui", "lasciati come sono perché una riga con errori potrebbe riferirsi a loro")) }
             }
-            li { strong { (plan.unchanged) } " invariati" }
-            li { strong { (n_bad) } " righe con errori (non importate)" }
+            li { strong { (plan.unchanged) } " " (plural::word(plan.unchanged, "invariato", "invariati")) }
+            li { strong { (n_bad) } " " (plural::word(n_bad, "riga con errori (non importata)", "righe con errori (non importate)")) }
         }
         @if !bad.is_empty() {
-            table class="table table-sm" id="righe-errate" {
-                caption { "Righe con errori: non modificano nulla" }
-                thead { tr {
-                    th scope="col" { "Riga" } th scope="col" { "Motivo" }
-                    th scope="col" { "Avvocato dell'albo a cui potrebbe riferirsi" }
-                } }
-                tbody { @for b in bad { tr {
-                    td { (b.line) } td { (b.reason) }
-                    td { @match plan.about.get(&b.line) {
-                        Some(names) => (names.join(", ")),
-                        None => em { "nessuno" },
+            div class="table-responsive" tabindex="0" role="region" aria-label="Righe con errori: non modificano nulla" {
+                table class="table table-sm" id="righe-errate" {
+                    caption { "Righe con errori: non modificano nulla" }
+                    thead { tr {
+                        th scope="col" { "Riga" } th scope="col" { "Motivo" }
+                        th scope="col" { "Avvocato dell'albo a cui potrebbe riferirsi" }
                     } }
-                } } }
+                    tbody { @for b in bad { tr {
+                        td { (b.line) } td { (b.reason) }
+                        td { @match plan.about.get(&b.line) {
+                            Some(names) => (names.join(", ")),
+                            None => em { "nessuno" },
+                        } }
+                    } } }
+                }
             }
         }
         @if !plan.create.is_empty() {
@@ -347,18 +342,20 @@ fn preview(
                         "più del " (register::MANY_SHARE_PERCENT) "%. Un file incompleto o letto male dà lo stesso risultato: controllare prima di confermare."
                     }
                 }
-                table class="table table-sm" {
-                    caption { "Avvocati da disattivare" }
-                    thead { tr {
-                        th scope="col" { "Avvocato" } th scope="col" { "Codice fiscale" }
-                        th scope="col" { "Numero di iscrizione" } th scope="col" { "Stato attuale" }
-                    } }
-                    tbody { @for l in plan.disable.iter().take(SHOWN_OFF) { tr {
-                        td { (l.name) } td { (l.codice_fiscale) }
-                        td { (l.register_number.as_deref().unwrap_or("—")) } td { (l.status.code()) }
-                    } } }
+                div class="table-responsive" tabindex="0" role="region" aria-label="Avvocati da disattivare" {
+                    table class="table table-sm" {
+                        caption { "Avvocati da disattivare" }
+                        thead { tr {
+                            th scope="col" { "Avvocato" } th scope="col" { "Codice fiscale" }
+                            th scope="col" { "Numero di iscrizione" } th scope="col" { "Stato attuale" }
+                        } }
+                        tbody { @for l in plan.disable.iter().take(SHOWN_OFF) { tr {
+                            td { (l.name) } td { (l.codice_fiscale) }
+                            td { (l.register_number.as_deref().unwrap_or("—")) } td { (l.status.code()) }
+                        } } }
+                    }
                 }
-                @if n_off > SHOWN_OFF { p { "… e altri " (n_off - SHOWN_OFF) "." } }
+                @if n_off > SHOWN_OFF { p { @if n_off - SHOWN_OFF == 1 { "… e un altro." } @else { "… e altri " (n_off - SHOWN_OFF) "." } } }
             }
         }
         form method="post" action=(format!("{base}/{}/applica", import.id)) id="applica-importazione" class="card card-bg p-3" {
@@ -390,7 +387,7 @@ fn preview(
                     div class="form-check mt-2" {
                         input type="checkbox" id="conferma_massiva" name="conferma_massiva" value="si" checked[chosen.confirm_many];
                         label for="conferma_massiva" {
-                            "Confermo la disattivazione di " (n_off) " avvocati su " (plan.enrolled) " iscritti (" (plan.disable_percent()) "%)"
+                            "Confermo la disattivazione di " (plural::count(n_off, "avvocato", "avvocati")) " su " (plural::count(plan.enrolled, "iscritto", "iscritti")) " (" (plan.disable_percent()) "%)"
                         }
                     }
                 }
@@ -462,37 +459,41 @@ fn report(
                         button type="submit" class="btn btn-outline-primary" { "Ripristina tutti (" (restorable) ")" }
                     }
                 }
-                table class="table table-sm" {
-                    caption { "Avvocati disattivati perché non presenti nel file" }
-                    thead { tr {
-                        th scope="col" { "Avvocato" } th scope="col" { "Numero di iscrizione" }
-                        th scope="col" { "Account disattivati" } th scope="col" { "Ripristino" }
-                    } }
-                    tbody { @for d in off { tr id=(format!("disattivato-{}", d.lawyer_id)) {
-                        td { (d.name) }
-                        td { (d.register_number.as_deref().unwrap_or("—")) }
-                        td { (d.accounts) }
-                        td {
-                            @if let Some(at) = d.restored_at {
-                                "Ripristinato il " (time::format_date_time(at))
-                            } @else if d.restorable {
-                                form method="post" action=(format!("{base}/{import}/ripristina/{}", d.lawyer_id)) {
-                                    (csrf_field(csrf))
-                                    button type="submit" class="btn btn-outline-primary btn-sm" { "Ripristina" span class="visually-hidden" { " " (d.name) } }
+                div class="table-responsive" tabindex="0" role="region" aria-label="Avvocati disattivati perché non presenti nel file" {
+                    table class="table table-sm" {
+                        caption { "Avvocati disattivati perché non presenti nel file" }
+                        thead { tr {
+                            th scope="col" { "Avvocato" } th scope="col" { "Numero di iscrizione" }
+                            th scope="col" { "Account disattivati" } th scope="col" { "Ripristino" }
+                        } }
+                        tbody { @for d in off { tr id=(format!("disattivato-{}", d.lawyer_id)) {
+                            td { (d.name) }
+                            td { (d.register_number.as_deref().unwrap_or("—")) }
+                            td { (d.accounts) }
+                            td {
+                                @if let Some(at) = d.restored_at {
+                                    "Ripristinato il " (time::format_date_time(at))
+                                } @else if d.restorable {
+                                    form method="post" action=(format!("{base}/{import}/ripristina/{}", d.lawyer_id)) {
+                                        (csrf_field(csrf))
+                                        button type="submit" class="btn btn-outline-primary btn-sm" { "Ripristina" span class="visually-hidden" { " " (d.name) } }
+                                    }
+                                } @else {
+                                    "Modificato dopo questa importazione: non si ripristina da qui"
                                 }
-                            } @else {
-                                "Modificato dopo questa importazione: non si ripristina da qui"
                             }
-                        }
-                    } } }
+                        } } }
+                    }
                 }
             }
         }
         @if !r.bad_lines.is_empty() {
-            table class="table table-sm" {
-                caption { "Righe con errori" }
-                thead { tr { th scope="col" { "Riga" } th scope="col" { "Motivo" } } }
-                tbody { @for (line, reason) in &r.bad_lines { tr { td { (line) } td { (reason) } } } }
+            div class="table-responsive" tabindex="0" role="region" aria-label="Righe con errori" {
+                table class="table table-sm" {
+                    caption { "Righe con errori" }
+                    thead { tr { th scope="col" { "Riga" } th scope="col" { "Motivo" } } }
+                    tbody { @for (line, reason) in &r.bad_lines { tr { td { (line) } td { (reason) } } } }
+                }
             }
         }
     }

@@ -568,21 +568,23 @@ async fn offices_page(
         notice,
         html! {
             p { "Gli uffici giudiziari del circondario per cui l'Ordine decide le istanze (art. 124 D.P.R. 115/2002): sono quelli proposti nel modulo pubblico." }
-            table class="table" {
-                caption { "Uffici giudiziari" }
-                thead { tr { th scope="col" { "Ufficio" } th scope="col" { "Stato" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
-                tbody {
-                    @for o in &list {
-                        tr {
-                            td { (o.name) }
-                            td { @if o.active { "In elenco" } @else { "Tolto dall'elenco" } }
-                            td {
-                                form method="post" action=(format!("{base}/{}", o.id)) {
-                                    (csrf_field(&who.csrf))
-                                    input type="hidden" name="attivo" value=(if o.active { "no" } else { "si" });
-                                    button type="submit" class="btn btn-link btn-sm p-0" {
-                                        @if o.active { "Togli" } @else { "Rimetti" }
-                                        span class="visually-hidden" { " " (o.name) }
+            div class="table-responsive" {
+                table class="table" {
+                    caption { "Uffici giudiziari" }
+                    thead { tr { th scope="col" { "Ufficio" } th scope="col" { "Stato" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
+                    tbody {
+                        @for o in &list {
+                            tr {
+                                td { (o.name) }
+                                td { @if o.active { "In elenco" } @else { "Tolto dall'elenco" } }
+                                td {
+                                    form method="post" action=(format!("{base}/{}", o.id)) {
+                                        (csrf_field(&who.csrf))
+                                        input type="hidden" name="attivo" value=(if o.active { "no" } else { "si" });
+                                        button type="submit" class="btn btn-link btn-sm p-0" {
+                                            @if o.active { "Togli" } @else { "Rimetti" }
+                                            span class="visually-hidden" { " " (o.name) }
+                                        }
                                     }
                                 }
                             }

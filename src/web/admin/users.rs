@@ -83,52 +83,54 @@ async fn page(
                 },
                 None => {}
             }
-            table class="table" {
-                caption { "Account dell'Ordine" }
-                thead { tr {
-                    th scope="col" { "Nome" } th scope="col" { "E-mail" } th scope="col" { "Ruoli" }
-                    th scope="col" { "Stato" } th scope="col" { "Ultimo accesso" } th scope="col" { "Azioni" }
-                } }
-                tbody {
-                    @for u in &list {
-                        tr {
-                            td { (u.full_name) }
-                            td { (u.email) }
-                            td {
-                                form method="post" action=(format!("{base}/{}/ruoli", u.id)) {
-                                    (csrf_field(&who.csrf))
-                                    fieldset {
-                                        legend class="visually-hidden" { "Ruoli di " (u.full_name) }
-                                        @for role in Role::ALL {
-                                            @let id = format!("ruolo-{}-{}", u.id, role.code());
-                                            div class="form-check form-check-inline" {
-                                                input type="checkbox" id=(id) name="ruoli" value=(role.code()) checked[u.roles.contains(&role)];
-                                                label for=(id) { (role.label()) }
+            div class="table-responsive" {
+                table class="table" {
+                    caption { "Account dell'Ordine" }
+                    thead { tr {
+                        th scope="col" { "Nome" } th scope="col" { "E-mail" } th scope="col" { "Ruoli" }
+                        th scope="col" { "Stato" } th scope="col" { "Ultimo accesso" } th scope="col" { "Azioni" }
+                    } }
+                    tbody {
+                        @for u in &list {
+                            tr {
+                                td { (u.full_name) }
+                                td { (u.email) }
+                                td {
+                                    form method="post" action=(format!("{base}/{}/ruoli", u.id)) {
+                                        (csrf_field(&who.csrf))
+                                        fieldset {
+                                            legend class="visually-hidden" { "Ruoli di " (u.full_name) }
+                                            @for role in Role::ALL {
+                                                @let id = format!("ruolo-{}-{}", u.id, role.code());
+                                                div class="form-check form-check-inline" {
+                                                    input type="checkbox" id=(id) name="ruoli" value=(role.code()) checked[u.roles.contains(&role)];
+                                                    label for=(id) { (role.label()) }
+                                                }
+                                            }
+                                        }
+                                        button type="submit" class="btn btn-outline-primary btn-sm" { "Salva ruoli" span class="visually-hidden" { " di " (u.full_name) } }
+                                    }
+                                }
+                                td { (status_label(u)) }
+                                td { (u.last_login_at.map(time::format_date_time).unwrap_or_else(|| "—".into())) }
+                                td {
+                                    @if u.status != "invitato" {
+                                        form method="post" action=(format!("{base}/{}/stato", u.id)) class="mb-1" {
+                                            (csrf_field(&who.csrf))
+                                            @if u.status == "attivo" {
+                                                input type="hidden" name="disattiva" value="1";
+                                                button type="submit" class="btn btn-outline-danger btn-sm" { "Disattiva" span class="visually-hidden" { " " (u.full_name) } }
+                                            } @else {
+                                                button type="submit" class="btn btn-outline-primary btn-sm" { "Riattiva" span class="visually-hidden" { " " (u.full_name) } }
                                             }
                                         }
                                     }
-                                    button type="submit" class="btn btn-outline-primary btn-sm" { "Salva ruoli" span class="visually-hidden" { " di " (u.full_name) } }
-                                }
-                            }
-                            td { (status_label(u)) }
-                            td { (u.last_login_at.map(time::format_date_time).unwrap_or_else(|| "—".into())) }
-                            td {
-                                @if u.status != "invitato" {
-                                    form method="post" action=(format!("{base}/{}/stato", u.id)) class="mb-1" {
+                                    form method="post" action=(format!("{base}/{}/link", u.id)) {
                                         (csrf_field(&who.csrf))
-                                        @if u.status == "attivo" {
-                                            input type="hidden" name="disattiva" value="1";
-                                            button type="submit" class="btn btn-outline-danger btn-sm" { "Disattiva" span class="visually-hidden" { " " (u.full_name) } }
-                                        } @else {
-                                            button type="submit" class="btn btn-outline-primary btn-sm" { "Riattiva" span class="visually-hidden" { " " (u.full_name) } }
+                                        button type="submit" class="btn btn-link btn-sm p-0" {
+                                            @if u.password_hash.is_none() { "Link di attivazione" } @else { "Link per nuova password" }
+                                            span class="visually-hidden" { " per " (u.full_name) }
                                         }
-                                    }
-                                }
-                                form method="post" action=(format!("{base}/{}/link", u.id)) {
-                                    (csrf_field(&who.csrf))
-                                    button type="submit" class="btn btn-link btn-sm p-0" {
-                                        @if u.password_hash.is_none() { "Link di attivazione" } @else { "Link per nuova password" }
-                                        span class="visually-hidden" { " per " (u.full_name) }
                                     }
                                 }
                             }

@@ -369,6 +369,8 @@ area_roles!(Segreteria, Consigliere, Avvocato, Amministratore);
 pub struct InArea<R: AreaRole> {
     pub user: SessionUser,
     pub csrf: String,
+    /// The login session (one-off notices after a change are kept there).
+    pub session: Session,
     _role: std::marker::PhantomData<R>,
 }
 
@@ -385,10 +387,15 @@ impl<R: AreaRole> FromRequestParts<super::AppState> for InArea<R> {
         parts: &mut Parts,
         state: &super::AppState,
     ) -> Result<Self, Response> {
-        let SignedIn { user, csrf } = signed_in(parts, state, Some(R::ROLE)).await?;
+        let SignedIn {
+            user,
+            csrf,
+            session,
+        } = signed_in(parts, state, Some(R::ROLE)).await?;
         Ok(Self {
             user,
             csrf,
+            session,
             _role: std::marker::PhantomData,
         })
     }
@@ -398,6 +405,7 @@ impl<R: AreaRole> FromRequestParts<super::AppState> for InArea<R> {
 pub struct SignedIn {
     pub user: SessionUser,
     pub csrf: String,
+    pub session: Session,
 }
 
 impl FromRequestParts<super::AppState> for SignedIn {
@@ -455,5 +463,9 @@ async fn signed_in(
         .ok()
         .flatten()
         .unwrap_or_default();
-    Ok(SignedIn { user, csrf })
+    Ok(SignedIn {
+        user,
+        csrf,
+        session,
+    })
 }

@@ -142,8 +142,10 @@ pub fn answer_form(
                 }
                 @for (i, q) in r.questions.iter().enumerate() {
                     @let field = format!("risposta_{i}");
-                    div class="form-group" {
-                        label class="active" for=(field) { (q) }
+                    // A question can be long: its label stays in the flow (a lifted label
+                    // that wraps would cover what is above it).
+                    div class="mb-4" {
+                        label for=(field) class="form-label fw-semibold" { (q) }
                         textarea class="form-control" id=(field) name=(field) rows="3" aria-invalid=[error(&field).map(|_| "true")] {
                             (typed.get(i).map_or("", String::as_str))
                         }

@@ -339,12 +339,14 @@ pub fn application(file: &CaseFile) -> Markup {
             @if f.household.lives_alone {
                 p { "Il richiedente dichiara di vivere da solo." }
             } @else {
-                table class="table table-sm" {
-                    caption class="visually-hidden" { "Familiari conviventi" }
-                    thead { tr { th scope="col" { "Familiare" } th scope="col" { "Codice fiscale" } th scope="col" { "Relazione" } } }
-                    tbody {
-                        @for m in &f.household.members {
-                            tr { td { (m.display_name()) } td class="text-monospace" { (written_cf(&m.codice_fiscale)) } td { (relationship_label(&m.relationship)) } }
+                div class="table-responsive" tabindex="0" role="region" aria-label="Familiari conviventi" {
+                    table class="table table-sm" {
+                        caption class="visually-hidden" { "Familiari conviventi" }
+                        thead { tr { th scope="col" { "Familiare" } th scope="col" { "Codice fiscale" } th scope="col" { "Relazione" } } }
+                        tbody {
+                            @for m in &f.household.members {
+                                tr { td { (m.display_name()) } td class="text-monospace" { (written_cf(&m.codice_fiscale)) } td { (relationship_label(&m.relationship)) } }
+                            }
                         }
                     }
                 }
@@ -352,12 +354,14 @@ pub fn application(file: &CaseFile) -> Markup {
         }
         section class="mb-4" aria-labelledby="sez-redditi" {
             h2 class="h4 border-bottom pb-1" id="sez-redditi" { "Redditi dell'anno " (f.income.year) }
-            table class="table table-sm" {
-                caption class="visually-hidden" { "Redditi per persona" }
-                thead { tr { th scope="col" { "Persona" } th scope="col" class="text-end" { "Reddito rilevante" } } }
-                tbody {
-                    @for (_, label, total) in &income.rows {
-                        tr { td { (label) } td class="text-end" { (total.map(|t| format!("€ {t}")).unwrap_or_else(|| "non calcolabile".into())) } }
+            div class="table-responsive" tabindex="0" role="region" aria-label="Redditi per persona" {
+                table class="table table-sm" {
+                    caption class="visually-hidden" { "Redditi per persona" }
+                    thead { tr { th scope="col" { "Persona" } th scope="col" class="text-end" { "Reddito rilevante" } } }
+                    tbody {
+                        @for (_, label, total) in &income.rows {
+                            tr { td { (label) } td class="text-end" { (total.map(|t| format!("€ {t}")).unwrap_or_else(|| "non calcolabile".into())) } }
+                        }
                     }
                 }
             }
@@ -642,13 +646,32 @@ pub fn check<R: AreaRole>(
         .map_err(|refused| refused_page(tenant, who, case.id, &refused.0))
 }
 
-/// After a change: back to the case page, with the outcome named in the query string.
-pub fn done<R: AreaRole>(
+/// The session key of the one-off notice after a change: `(case id, outcome)`.
+const OUTCOME_KEY: &str = "esito";
+
+/// After a change: back to the case page, which says once what was done. The outcome waits in
+/// the session, not in the URL: a reload, or the page opened again later, does not repeat it.
+pub async fn done<R: AreaRole>(
     tenant: &CurrentTenant,
     who: &InArea<R>,
     id: Uuid,
     outcome: &str,
 ) -> Response {
-    axum::response::Redirect::to(&format!("{}?esito={outcome}", case_url(tenant, who, id)))
-        .into_response()
+    if let Err(e) = who
+        .session
+        .insert(OUTCOME_KEY, (id, outcome.to_owned()))
+        .await
+    {
+        // The change is made: only the notice is lost.
+        tracing::warn!(error = %e, "outcome notice not kept");
+    }
+    axum::response::Redirect::to(&case_url(tenant, who, id)).into_response()
+}
+
+/// The outcome of the change just made on case `id`, once: it is removed from the session
+/// whichever case page is opened next.
+pub async fn take_outcome<R: AreaRole>(who: &InArea<R>, id: Uuid) -> Option<String> {
+    let kept: Option<(Uuid, String)> = who.session.remove(OUTCOME_KEY).await.ok().flatten();
+    kept.filter(|(case, _)| *case == id)
+        .map(|(_, outcome)| outcome)
 }

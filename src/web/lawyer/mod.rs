@@ -3,7 +3,7 @@
 
 use axum::{
     Form as HtmlForm,
-    extract::{Multipart, Query, State},
+    extract::{Multipart, State},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -83,21 +83,14 @@ pub async fn dashboard(
     })
 }
 
-#[derive(Deserialize, Default)]
-pub struct CaseQuery {
-    #[serde(default)]
-    esito: Option<String>,
-}
-
 pub async fn case_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Avvocato>,
     params: PathParams,
-    Query(q): Query<CaseQuery>,
 ) -> Result<Response, AppError> {
     let id = params.id("id")?;
-    let notice = match q.esito.as_deref() {
+    let notice = match case::take_outcome(&who, id).await.as_deref() {
         Some("integrazione") => {
             Some("Integrazione inviata: il consigliere relatore ne riceverà avviso per e-mail.")
         }
@@ -257,7 +250,7 @@ pub async fn withdraw(
         return Ok(page);
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "rinunciata"))
+    Ok(case::done(&tenant, &who, id, "rinunciata").await)
 }
 
 /// The lawyer's answer to an integration request: the files asked for and the replies.
@@ -298,7 +291,7 @@ pub async fn answer(
     {
         Answered::Done => {
             tx.commit().await?;
-            Ok(case::done(&tenant, &who, id, "integrazione"))
+            Ok(case::done(&tenant, &who, id, "integrazione").await)
         }
         Answered::Incomplete(errors, answers) => {
             tx.commit().await?;

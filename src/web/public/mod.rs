@@ -26,7 +26,9 @@ pub use attachments::{
     delete as delete_attachment, download as download_attachment, file_response, upload,
 };
 pub use integration::{form as integration_form, submit as integration_submit};
-pub use submit::{application_pdf, receipt, receipt_pdf, status, status_card, status_form, submit};
+pub use submit::{
+    Status, application_pdf, receipt, receipt_pdf, status, status_form, status_panel, submit,
+};
 
 use super::{
     AppState,
@@ -671,15 +673,58 @@ pub async fn save_step(
 pub async fn verify_step(
     params: PathParams,
     headers: HeaderMap,
+    opened: Locked,
+    HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let step = parse_step(params.get("step"))?;
+    verify(step, &headers, opened, pairs).await
+}
+
+/// The same for the attachments step, whose URL `…/allegati/verifica` has a route of its own:
+/// the router would otherwise take it for the attachment routes (`…/allegati/{attachment}`,
+/// GET only) and answer 405.
+pub async fn verify_attachments(
+    headers: HeaderMap,
+    opened: Locked,
+    HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    verify(Step::Attachments, &headers, opened, pairs).await
+}
+
+/// The field named by app.js (`X-Campo`, the id of the element that changed) whose messages
+/// the answer carries: a radio button (`{name}-{n}`) stands for its group, whose message area
+/// is the group's.
+fn changed_field(headers: &HeaderMap) -> String {
+    let id = headers
+        .get("x-campo")
+        .and_then(|v| v.to_str().ok())
+        .filter(|f| {
+            f.len() <= 100
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+        .unwrap_or_default();
+    match id.rsplit_once('-') {
+        Some((group, n))
+            if !group.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            group.to_owned()
+        }
+        _ => id.to_owned(),
+    }
+}
+
+async fn verify(
+    step: Step,
+    headers: &HeaderMap,
     Locked {
         tenant,
         id,
         row,
         mut tx,
     }: Locked,
-    HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
+    pairs: Vec<(String, String)>,
 ) -> Result<Response, AppError> {
-    let step = parse_step(params.get("step"))?;
     if row.state() != crate::domain::application::Stage::Bozza || step == Step::Review {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -697,16 +742,7 @@ pub async fn verify_step(
         .filter(|i| i.step == step)
         .collect();
     // app.js names the field that changed (the element carrying data-hx-post is its wrapper).
-    let field = headers
-        .get("x-campo")
-        .and_then(|v| v.to_str().ok())
-        .filter(|f| {
-            f.len() <= 100
-                && f.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-        .unwrap_or_default()
-        .to_owned();
+    let field = changed_field(headers);
     let fragment = components::feedback_oob(&field, &components::messages_for(&issues, &field));
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")

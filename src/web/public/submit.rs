@@ -17,6 +17,7 @@ use super::{
     views,
 };
 use crate::{
+    db::TenantTx,
     documents::pdf::Template,
     domain::{
         application::{
@@ -143,15 +144,17 @@ pub async fn submit(
 fn attachment_rows(attachments: &[Attachment]) -> Markup {
     html! {
         @if !attachments.is_empty() {
-            table class="table table-sm" {
-                caption { "Documenti depositati e loro impronta (SHA-256)" }
-                thead { tr { th scope="col" { "Tipo" } th scope="col" { "File" } th scope="col" { "Impronta SHA-256" } } }
-                tbody {
-                    @for a in attachments {
-                        tr {
-                            td { (AttachmentKind::label_of(&a.kind)) }
-                            td { (a.filename) }
-                            td class="text-monospace small text-break" { (a.sha256) }
+            div class="table-responsive" tabindex="0" role="region" aria-label="Documenti depositati e loro impronta (SHA-256)" {
+                table class="table table-sm" {
+                    caption { "Documenti depositati e loro impronta (SHA-256)" }
+                    thead { tr { th scope="col" { "Tipo" } th scope="col" { "File" } th scope="col" { "Impronta SHA-256" } } }
+                    tbody {
+                        @for a in attachments {
+                            tr {
+                                td { (AttachmentKind::label_of(&a.kind)) }
+                                td { (a.filename) }
+                                td class="text-monospace small text-break" { (a.sha256) }
+                            }
                         }
                     }
                 }
@@ -432,21 +435,53 @@ pub async fn receipt_pdf(
     pdf_response(&state, Template::Ricevuta, data, name).await
 }
 
-/// The state in plain Italian and the next step: the status page's card, also sent live.
-pub fn status_card(row: &ApplicationRow) -> Markup {
+/// What the status page shows of an application: its row and, while documents are asked for,
+/// the open integration request. Read the same way for the page and for its live updates.
+pub struct Status {
+    pub row: ApplicationRow,
+    pub request: Option<integrations::Request>,
+}
+
+impl Status {
+    pub async fn load(tx: &mut TenantTx, row: ApplicationRow) -> anyhow::Result<Self> {
+        let request = if row.state() == Kind::IntegrazioneRichiesta {
+            integrations::open_for(tx, row.id).await?
+        } else {
+            None
+        };
+        Ok(Self { row, request })
+    }
+}
+
+/// The state in plain Italian and the next step and, when documents are asked for, the list,
+/// the deadline and the way to answer: the whole status page's panel. The live socket sends
+/// this same panel (it replaces the one with the same id), so that an update shows what a
+/// reload would.
+pub fn status_panel(tenant: &Tenant, status: &Status) -> Markup {
+    let row = &status.row;
     let kind = row.state();
     html! {
-        div class="card card-bg mb-4" id="stato-istanza" aria-live="polite" { div class="card-body" {
-            p class="text-muted mb-1" { "Istanza " span class="text-monospace" { (row.code) } }
-            h2 class="h3" { (kind.label()) }
-            @if let Some(t) = row.submitted_at {
-                p { "Presentata il " (time::format_date_time(t)) "." }
-            } @else {
-                p { "Ultima modifica il " (time::format_date_time(row.updated_at)) "." }
+        div id="stato-istanza" aria-live="polite" {
+            div class="card card-bg mb-4" { div class="card-body" {
+                p class="text-muted mb-1" { "Istanza " span class="text-monospace" { (row.code) } }
+                h2 class="h3" { (kind.label()) }
+                @if let Some(t) = row.submitted_at {
+                    p { "Presentata il " (time::format_date_time(t)) "." }
+                } @else {
+                    p { "Ultima modifica il " (time::format_date_time(row.updated_at)) "." }
+                }
+                h3 class="h5" { "Prossimo passo" }
+                p class="mb-0" { (kind.next_step()) }
+            }}
+            @if let Some(r) = &status.request {
+                (crate::web::case::integration::request_card(r, time::rome_date(Utc::now())))
+                @if row.form.0.filing.filed_by == "richiedente" {
+                    a class="btn btn-primary mb-4" id="rispondi-integrazione" href=(format!("{}/{}/integrazione", views::base(tenant), row.id)) { "Rispondi alla richiesta" }
+                } @else {
+                    p { "Alla richiesta risponde l'avvocato che ha presentato l'istanza, dalla propria area riservata: i documenti vanno consegnati a lui." }
+                }
             }
-            h3 class="h5" { "Prossimo passo" }
-            p class="mb-0" { (kind.next_step()) }
-        }}
+        }
     }
 }
 
@@ -507,33 +542,23 @@ pub async fn status(
         }
     };
     let kind = row.state();
+    let id = row.id;
     // This device may now follow the application live and, if the applicant filed alone,
     // answer an integration request.
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let (device, cookie) = access::ensure_device_token(&state, &headers);
-    applications::grant_device(&mut tx, &device, row.id).await?;
-    let request =
-        if kind == Kind::IntegrazioneRichiesta && row.form.0.filing.filed_by == "richiedente" {
-            integrations::open_for(&mut tx, row.id).await?
-        } else {
-            None
-        };
+    applications::grant_device(&mut tx, &device, id).await?;
+    let shown = Status::load(&mut tx, *row).await?;
     tx.commit().await?;
-    let live = format!("{}/{}/ws", views::base(&tenant), row.id);
+    let live = format!("{}/{id}/ws", views::base(&tenant));
     let page = status_page(
         &tenant,
         html! {
             @if kind == Kind::Bozza {
-                (status_card(&row))
-            } @else {
-                (crate::live::container(&live, status_card(&row)))
-            }
-            @if kind == Kind::Bozza {
+                (status_panel(&tenant, &shown))
                 p { "Per completarla: " a href=(format!("{}#riprendi", views::base(&tenant))) { "riprendi l'istanza con codice e PIN" } "." }
-            }
-            @if let Some(r) = &request {
-                (crate::web::case::integration::request_card(r, time::rome_date(Utc::now())))
-                a class="btn btn-primary" href=(format!("{}/{}/integrazione", views::base(&tenant), row.id)) { "Rispondi alla richiesta" }
+            } @else {
+                (crate::live::container(&live, status_panel(&tenant, &shown)))
             }
         },
     );

@@ -1,6 +1,7 @@
 //! The pages of the public form. Each step is a plain HTML form that works without JavaScript;
 //! htmx (when present) only boosts submissions and validates a field when the user leaves it.
 
+use crate::domain::plural;
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -564,27 +565,29 @@ pub fn attachment_list(v: &StepView) -> Markup {
         @if v.attachments.is_empty() {
             p id="allegati-caricati" { "Nessun documento caricato." }
         } @else {
-            table class="table" id="allegati-caricati" {
-                caption { "Documenti caricati" }
-                thead { tr { th scope="col" { "Tipo" } th scope="col" { "File" } th scope="col" { "Firma digitale" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
-                tbody {
-                    @for a in v.attachments {
-                        tr {
-                            td { (AttachmentKind::label_of(&a.kind)) }
-                            td {
-                                a href=(format!("{}/{}/allegati/{}", base(v.tenant), v.id, a.id)) { (a.filename) }
-                                span class="text-muted small" { " · " (size_label(a.size_bytes)) }
-                            }
-                            td {
-                                @match &a.signature {
-                                    Some(s) => { (s.describe()) }
-                                    None => "—",
+            div class="table-responsive" {
+                table class="table" id="allegati-caricati" {
+                    caption { "Documenti caricati" }
+                    thead { tr { th scope="col" { "Tipo" } th scope="col" { "File" } th scope="col" { "Firma digitale" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
+                    tbody {
+                        @for a in v.attachments {
+                            tr {
+                                td { (AttachmentKind::label_of(&a.kind)) }
+                                td {
+                                    a href=(format!("{}/{}/allegati/{}", base(v.tenant), v.id, a.id)) { (a.filename) }
+                                    span class="text-muted small" { " · " (size_label(a.size_bytes)) }
                                 }
-                            }
-                            td {
-                                form method="post" action=(format!("{}/{}/allegati/{}/elimina", base(v.tenant), v.id, a.id)) {
-                                    button type="submit" class="btn btn-link btn-sm p-0" {
-                                        "Elimina " span class="visually-hidden" { (a.filename) }
+                                td {
+                                    @match &a.signature {
+                                        Some(s) => { (s.describe()) }
+                                        None => "—",
+                                    }
+                                }
+                                td {
+                                    form method="post" action=(format!("{}/{}/allegati/{}/elimina", base(v.tenant), v.id, a.id)) {
+                                        button type="submit" class="btn btn-link btn-sm p-0" {
+                                            "Elimina " span class="visually-hidden" { (a.filename) }
+                                        }
                                     }
                                 }
                             }
@@ -619,7 +622,7 @@ fn summary_section(v: &StepView, step: Step, rows: Vec<(&str, String)>) -> Marku
                 }
             }
             @if blocking > 0 {
-                p class="campo-errore" { "Da completare: " (blocking) @if blocking == 1 { " dato" } @else { " dati" } }
+                p class="campo-errore" { "Da completare: " (plural::count(blocking, "dato", "dati")) }
             }
             dl class="row mb-0" {
                 @for (label, value) in rows {

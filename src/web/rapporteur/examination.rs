@@ -147,7 +147,7 @@ pub async fn request_integration(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "integrazione"))
+    Ok(case::done(&tenant, &who, id, "integrazione").await)
 }
 
 #[derive(Deserialize, Default)]
@@ -280,7 +280,7 @@ pub async fn propose(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, outcome_code))
+    Ok(case::done(&tenant, &who, id, outcome_code).await)
 }
 
 #[derive(Deserialize, Default)]
@@ -333,7 +333,7 @@ pub async fn send_back(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &[]));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "rimessa"))
+    Ok(case::done(&tenant, &who, id, "rimessa").await)
 }
 
 /// The income weighed on `basis`: the household's total as stored, or the applicant's own.

@@ -7,13 +7,13 @@ mod signing;
 pub use examination::{propose, request_integration, send_back};
 pub use signing::{list as signing_list, upload as signing_upload, zip as signing_zip};
 
+use crate::domain::plural;
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use maud::{Markup, html};
-use serde::Deserialize;
 
 use super::{
     AppState,
@@ -81,7 +81,7 @@ pub async fn queue_sections(
                     div class="callout-title" { "Firma" }
                     p class="mb-0" {
                         a href=(format!("{base}/firma")) {
-                            @if to_sign == 1 { "1 delibera attende la sua firma" } @else { (to_sign) " delibere attendono la sua firma" }
+                            (plural::count(to_sign, "delibera attende", "delibere attendono")) " la sua firma"
                         }
                     }
                 }
@@ -98,22 +98,15 @@ pub async fn queue_sections(
     })
 }
 
-#[derive(Deserialize, Default)]
-pub struct CaseQuery {
-    #[serde(default)]
-    esito: Option<String>,
-}
-
 pub async fn case_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Consigliere>,
     params: PathParams,
-    Query(q): Query<CaseQuery>,
 ) -> Result<Response, AppError> {
     let id = params.id("id")?;
-    let notice = q
-        .esito
+    let notice = case::take_outcome(&who, id)
+        .await
         .as_deref()
         .and_then(outcome_message)
         .map(case::success);

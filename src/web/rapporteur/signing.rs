@@ -79,16 +79,18 @@ fn page(
                     "Ogni file è verificato e abbinato alla sua delibera."
                 }
                 p { a class="btn btn-outline-primary" href=(format!("{}/delibere.zip", url(tenant))) { "Scarica tutte le delibere da firmare (ZIP)" } }
-                table class="table" {
-                    caption { "In attesa della firma" }
-                    thead { tr { th scope="col" { "Delibera" } th scope="col" { "Istanza" } th scope="col" { "Esito" } th scope="col" { "PDF" } } }
-                    tbody {
-                        @for d in pending {
-                            tr {
-                                td { (d.number_label().unwrap_or_default()) }
-                                td { a href=(format!("/{}/consiglieri/pratiche/{}", tenant.slug, d.application_id)) { (d.code) } }
-                                td { (d.outcome().map_or("", |o| o.label())) }
-                                td { a href=(format!("/{}/consiglieri/pratiche/{}/delibera.pdf", tenant.slug, d.application_id)) { (d.file_name()) } }
+                div class="table-responsive" {
+                    table class="table" {
+                        caption { "In attesa della firma" }
+                        thead { tr { th scope="col" { "Delibera" } th scope="col" { "Istanza" } th scope="col" { "Esito" } th scope="col" { "PDF" } } }
+                        tbody {
+                            @for d in pending {
+                                tr {
+                                    td { (d.number_label().unwrap_or_default()) }
+                                    td { a href=(format!("/{}/consiglieri/pratiche/{}", tenant.slug, d.application_id)) { (d.code) } }
+                                    td { (d.outcome().map_or("", |o| o.label())) }
+                                    td { a href=(format!("/{}/consiglieri/pratiche/{}/delibera.pdf", tenant.slug, d.application_id)) { (d.file_name()) } }
+                                }
                             }
                         }
                     }

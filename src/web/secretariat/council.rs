@@ -102,16 +102,18 @@ async fn list_page(
         @if sessions.is_empty() {
             p class="text-muted" { "Nessuna adunanza." }
         } @else {
-            table class="table" {
-                caption { "Adunanze" }
-                thead { tr { th scope="col" { "Data" } th scope="col" { "Stato" } th scope="col" { "Pratiche" } th scope="col" { "Firma" } } }
-                tbody {
-                    @for s in &sessions {
-                        tr {
-                            td { a href=(format!("{}/{}", base(tenant), s.id)) { (time::format_date(s.held_on)) } }
-                            td { @if s.is_open() { "convocata" } @else { "chiusa" } }
-                            td { (s.items) }
-                            td { (s.signer.as_deref().unwrap_or("—")) }
+            div class="table-responsive" {
+                table class="table" {
+                    caption { "Adunanze" }
+                    thead { tr { th scope="col" { "Data" } th scope="col" { "Stato" } th scope="col" { "Pratiche" } th scope="col" { "Firma" } } }
+                    tbody {
+                        @for s in &sessions {
+                            tr {
+                                td { a href=(format!("{}/{}", base(tenant), s.id)) { (time::format_date(s.held_on)) } }
+                                td { @if s.is_open() { "convocata" } @else { "chiusa" } }
+                                td { (s.items) }
+                                td { (s.signer.as_deref().unwrap_or("—")) }
+                            }
                         }
                     }
                 }
@@ -212,25 +214,27 @@ pub async fn agenda(
             form method="post" action=(format!("{}/{id}/delibera", base(&tenant))) {
                 (csrf_field(&who.csrf))
                 input type="hidden" name="versione_adunanza" value=(session.version);
-                table class="table" {
-                    caption { "Ordine del giorno" }
-                    thead { tr { th scope="col" { "Pratica" } th scope="col" { "Proposta del relatore" } th scope="col" { "Esito deliberato" } } }
-                    tbody {
-                        @for (c, d) in &rows {
-                            tr {
-                                td {
-                                    a href=(case::case_url(&tenant, &who, c.id)) { (c.protocol().map(|p| p.to_string()).unwrap_or_else(|| c.code.clone())) }
-                                    br; (c.applicant_name.as_deref().unwrap_or(""))
-                                    input type="hidden" name=(format!("versione_{}", c.id)) value=(c.version);
-                                }
-                                td { @if let Some(d) = d { strong { (d.proposed().label()) } br; small { (d.proposer) } } }
-                                td {
-                                    label class="visually-hidden" for=(format!("esito_{}", c.id)) { "Esito per " (c.code) }
-                                    select id=(format!("esito_{}", c.id)) name=(format!("esito_{}", c.id)) class="form-select" {
-                                        @for o in Outcome::ALL {
-                                            option value=(o.code()) selected[d.as_ref().is_some_and(|d| d.proposed() == o)] { (o.label()) }
+                div class="table-responsive" {
+                    table class="table" {
+                        caption { "Ordine del giorno" }
+                        thead { tr { th scope="col" { "Pratica" } th scope="col" { "Proposta del relatore" } th scope="col" { "Esito deliberato" } } }
+                        tbody {
+                            @for (c, d) in &rows {
+                                tr {
+                                    td {
+                                        a href=(case::case_url(&tenant, &who, c.id)) { (c.protocol().map(|p| p.to_string()).unwrap_or_else(|| c.code.clone())) }
+                                        br; (c.applicant_name.as_deref().unwrap_or(""))
+                                        input type="hidden" name=(format!("versione_{}", c.id)) value=(c.version);
+                                    }
+                                    td { @if let Some(d) = d { strong { (d.proposed().label()) } br; small { (d.proposer) } } }
+                                    td {
+                                        label class="visually-hidden" for=(format!("esito_{}", c.id)) { "Esito per " (c.code) }
+                                        select id=(format!("esito_{}", c.id)) name=(format!("esito_{}", c.id)) class="form-select" {
+                                            @for o in Outcome::ALL {
+                                                option value=(o.code()) selected[d.as_ref().is_some_and(|d| d.proposed() == o)] { (o.label()) }
+                                            }
+                                            option value="rinvio" { "Rinvio (torna in istruttoria)" }
                                         }
-                                        option value="rinvio" { "Rinvio (torna in istruttoria)" }
                                     }
                                 }
                             }
@@ -459,7 +463,7 @@ pub async fn schedule(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &[]));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "iscritta"))
+    Ok(case::done(&tenant, &who, id, "iscritta").await)
 }
 
 #[derive(Deserialize)]
@@ -527,5 +531,5 @@ pub async fn send_back(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "rimessa"))
+    Ok(case::done(&tenant, &who, id, "rimessa").await)
 }

@@ -1,6 +1,7 @@
 //! Acquisition and registration in the protocol, assignment to a rapporteur, urgency, the
 //! cancellation of a registration, and paper applications keyed in at the counter.
 
+use crate::domain::plural;
 use axum::{
     Form as HtmlForm,
     extract::State,
@@ -213,7 +214,7 @@ pub async fn register(
     .await?;
     tx.commit().await?;
     tracing::info!(application.id = %id, protocol = %entry.number(), "registered");
-    Ok(case::done(&tenant, &who, id, "protocollata"))
+    Ok(case::done(&tenant, &who, id, "protocollata").await)
 }
 
 #[derive(Deserialize)]
@@ -324,7 +325,7 @@ pub async fn assign(
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed_pairs));
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, outcome))
+    Ok(case::done(&tenant, &who, id, outcome).await)
 }
 
 #[derive(Deserialize)]
@@ -396,7 +397,7 @@ pub async fn urgency(
     }
     cases::set_urgent(&mut tx, id, reason.as_deref()).await?;
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "urgenza"))
+    Ok(case::done(&tenant, &who, id, "urgenza").await)
 }
 
 #[derive(Deserialize)]
@@ -490,7 +491,7 @@ pub async fn cancel_registration(
     }
     cases::clear_protocol(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "annullata"))
+    Ok(case::done(&tenant, &who, id, "annullata").await)
 }
 
 #[derive(Deserialize)]
@@ -585,7 +586,7 @@ pub fn actions(
                             @for r in councillors {
                                 @let conflict = assignment::conflict(r, &c.parties());
                                 option value=(r.id) selected[selected == Some(r.id)] disabled[conflict.is_some() || Some(r.id) == c.rapporteur_id] {
-                                    (r.name) " — " (r.open_cases) @if r.open_cases == 1 { " pratica aperta" } @else { " pratiche aperte" }
+                                    (r.name) " — " (plural::count(r.open_cases, "pratica aperta", "pratiche aperte"))
                                     @if let Some(why) = conflict { " (in conflitto: " (why) ")" }
                                     @if Some(r.id) == suggested { " (suggerito)" }
                                     @if Some(r.id) == c.rapporteur_id { " (attuale)" }
@@ -645,7 +646,7 @@ pub fn actions(
                         div class="select-wrapper mb-3" {
                             label for="adunanza" { "Adunanza" }
                             select id="adunanza" name="adunanza" {
-                                @for s in sessions { option value=(s.id) { (time::format_date(s.held_on)) " (" (s.items) " pratiche)" } }
+                                @for s in sessions { option value=(s.id) { (time::format_date(s.held_on)) " (" (plural::count(s.items, "pratica", "pratiche")) ")" } }
                             }
                             (error_text("adunanza", field_error(typed, "adunanza")))
                         }

@@ -205,22 +205,15 @@ pub async fn board(
     ))
 }
 
-#[derive(Deserialize, Default)]
-pub struct CaseQuery {
-    #[serde(default)]
-    esito: Option<String>,
-}
-
 pub async fn case_page(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Segreteria>,
     params: PathParams,
-    Query(q): Query<CaseQuery>,
 ) -> Result<Response, AppError> {
     let id = params.id("id")?;
-    let notice = q
-        .esito
+    let notice = case::take_outcome(&who, id)
+        .await
         .as_deref()
         .and_then(outcome_message)
         .map(case::success);

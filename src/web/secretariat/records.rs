@@ -98,7 +98,7 @@ pub async fn withdraw(
         return Ok(page);
     }
     tx.commit().await?;
-    Ok(case::done(&tenant, &who, id, "rinunciata"))
+    Ok(case::done(&tenant, &who, id, "rinunciata").await)
 }
 
 /// The judge's decree revoking the admission (art. 136): date, judge, effective date.
@@ -253,7 +253,7 @@ async fn record(
         return Ok(case::stale_page(tenant, who, id, &stale, &typed));
     }
     tx.commit().await?;
-    Ok(case::done(tenant, who, id, outcome))
+    Ok(case::done(tenant, who, id, outcome).await)
 }
 
 fn text_field(
