@@ -89,6 +89,40 @@ async fn close_code(ws: &mut Ws, wait: Duration) -> Option<CloseCode> {
     }
 }
 
+/// Opens the public status page with code and PIN on a new device: the page's body and the
+/// device's cookie (for its socket).
+async fn status_page_cookie(app: &TestApp, code: &str, pin: &str) -> (String, String) {
+    let (phone, jar) = crate::helpers::client_with_jar();
+    let res = phone
+        .post(app.url(&format!("/{SLUG}/istanza/stato")))
+        .form(&[("codice", code), ("pin", pin)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    use reqwest::cookie::CookieStore;
+    let cookie = jar
+        .cookies(&app.url("/").parse().unwrap())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (body, cookie)
+}
+
+/// Waits until the server ends the socket; panics when it stays open.
+async fn closed_by_the_server(ws: &mut Ws, what: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the socket stayed open after {what}"),
+        }
+    }
+}
+
 async fn status_of(result: Result<Ws, tungstenite::Error>) -> u16 {
     match result {
         Err(tungstenite::Error::Http(res)) => res.status().as_u16(),
@@ -404,22 +438,8 @@ async fn the_public_status_page_follows_its_application_only() {
     let of = office(&app).await;
     let (id, code, pin) = submitted_with_pin(&app, &of.o).await;
     let (other, _) = submitted(&app, &of.o).await;
-    let (phone, jar) = crate::helpers::client_with_jar();
-    let res = phone
-        .post(app.url(&format!("/{SLUG}/istanza/stato")))
-        .form(&[("codice", code.as_str()), ("pin", pin.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let body = res.text().await.unwrap();
+    let (body, cookie) = status_page_cookie(&app, &code, &pin).await;
     assert!(body.contains(&format!("data-ws-connect=\"/{SLUG}/istanza/{id}/ws\"")));
-    use reqwest::cookie::CookieStore;
-    let cookie = jar
-        .cookies(&app.url("/").parse().unwrap())
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
     let path = format!("/{SLUG}/istanza/{id}/ws");
     let mut ws = connect(&app, &path, Some(&cookie), Some(&app.address))
         .await
@@ -469,22 +489,7 @@ async fn a_live_status_update_shows_what_a_reload_shows() {
     let app = spawn_app().await;
     let of = office(&app).await;
     let (id, code, pin) = submitted_with_pin(&app, &of.o).await;
-    let (phone, jar) = crate::helpers::client_with_jar();
-    let status_page = || {
-        phone
-            .post(app.url(&format!("/{SLUG}/istanza/stato")))
-            .form(&[("codice", code.as_str()), ("pin", pin.as_str())])
-            .send()
-    };
-    let res = status_page().await.unwrap();
-    assert_eq!(res.status(), 200);
-    use reqwest::cookie::CookieStore;
-    let cookie = jar
-        .cookies(&app.url("/").parse().unwrap())
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (_, cookie) = status_page_cookie(&app, &code, &pin).await;
     let mut ws = connect(
         &app,
         &format!("/{SLUG}/istanza/{id}/ws"),
@@ -514,7 +519,7 @@ async fn a_live_status_update_shows_what_a_reload_shows() {
     }
 
     // A reload renders exactly the same panel.
-    let page = status_page().await.unwrap().text().await.unwrap();
+    let (page, _) = status_page_cookie(&app, &code, &pin).await;
     assert_eq!(status_panel_of(&page), pushed.trim());
 }
 
@@ -526,31 +531,10 @@ async fn a_socket_that_sends_more_than_a_few_kib_is_closed() {
     let mut ws = open(&app, &seg, "/ws?vista=segreteria").await;
     // Clients only send pongs and close frames: 64 KiB is an abuse, not a message.
     let _ = ws.send(Message::Text("x".repeat(64 * 1024).into())).await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, ws.next()).await {
-            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
-            Ok(Some(Ok(_))) => continue,
-            Err(_) => panic!("the socket stayed open after a 64 KiB message"),
-        }
-    }
+    closed_by_the_server(&mut ws, "a 64 KiB message").await;
     // The public status page's socket has the same bound.
     let (id, code, pin) = submitted_with_pin(&app, &of.o).await;
-    let (phone, jar) = crate::helpers::client_with_jar();
-    let res = phone
-        .post(app.url(&format!("/{SLUG}/istanza/stato")))
-        .form(&[("codice", code.as_str()), ("pin", pin.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    use reqwest::cookie::CookieStore;
-    let cookie = jar
-        .cookies(&app.url("/").parse().unwrap())
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let (_, cookie) = status_page_cookie(&app, &code, &pin).await;
     let mut ws = connect(
         &app,
         &format!("/{SLUG}/istanza/{id}/ws"),
@@ -561,14 +545,7 @@ async fn a_socket_that_sends_more_than_a_few_kib_is_closed() {
     .expect("the status page's socket");
     next_text(&mut ws, PATIENCE).await.expect("a snapshot");
     let _ = ws.send(Message::Binary(vec![0u8; 64 * 1024].into())).await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, ws.next()).await {
-            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
-            Ok(Some(Ok(_))) => continue,
-            Err(_) => panic!("the public socket stayed open after a 64 KiB message"),
-        }
-    }
+    closed_by_the_server(&mut ws, "a 64 KiB binary message on the public socket").await;
 }
 
 #[tokio::test]

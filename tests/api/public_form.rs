@@ -85,6 +85,13 @@ fn between<'b>(body: &'b str, start: &str, end: &str) -> Option<&'b str> {
     Some(&body[from..from + len])
 }
 
+/// The id of the draft whose creation page is `body` (its first step's link).
+pub fn draft_id(body: &str, slug: &str) -> String {
+    between(body, &format!("href=\"/{slug}/istanza/"), "/chi-presenta\"")
+        .expect("the link to the first step")
+        .to_owned()
+}
+
 /// The code and PIN the page of a new draft shows.
 pub fn code_and_pin(body: &str) -> (String, String) {
     let code = between(body, "id=\"codice-istanza\">", "<").unwrap();
@@ -102,16 +109,10 @@ pub async fn new_draft<'a>(app: &'a TestApp, slug: &str) -> Draft<'a> {
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     let (code, pin) = code_and_pin(&body);
-    let start = between(
-        &body,
-        &format!("href=\"/{slug}/istanza/"),
-        "/chi-presenta\"",
-    )
-    .unwrap();
     Draft {
         app,
         base: format!("/{slug}/istanza"),
-        id: start.to_owned(),
+        id: draft_id(&body, slug),
         code,
         pin,
     }

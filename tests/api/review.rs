@@ -6,7 +6,7 @@ use patrocinio::domain::codice_fiscale::Sex;
 
 use crate::{
     helpers::spawn_app,
-    public_form::{new_draft, ordine, person_cf},
+    public_form::{draft_id, new_draft, ordine, person_cf},
     workflow::{SLUG, ask, case_path, in_examination, office, submitted},
 };
 
@@ -258,9 +258,7 @@ async fn nothing_typed_once_is_asked_again() {
         .send()
         .await
         .unwrap();
-    let body = res.text().await.unwrap();
-    let start = body.find(&format!("/{SLUG}/istanza/")).unwrap() + SLUG.len() + 10;
-    let id = &body[start..start + 36];
+    let id = draft_id(&res.text().await.unwrap(), SLUG);
     let step = |s: &str| app.url(&format!("/{SLUG}/istanza/{id}/{s}"));
     app.client
         .post(step("chi-presenta"))
@@ -302,9 +300,7 @@ async fn nothing_typed_once_is_asked_again() {
         .send()
         .await
         .unwrap();
-    let body = res.text().await.unwrap();
-    let start = body.find(&format!("/{SLUG}/istanza/")).unwrap() + SLUG.len() + 10;
-    let id = body[start..start + 36].to_owned();
+    let id = draft_id(&res.text().await.unwrap(), SLUG);
     let (_, page) = anna
         .page(&app, &format!("/{SLUG}/istanza/{id}/chi-presenta"))
         .await;

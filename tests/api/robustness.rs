@@ -287,9 +287,7 @@ async fn a_shutdown_while_pdfs_render_ends_within_its_bound() {
         .send()
         .await
         .unwrap();
-    let body = res.text().await.unwrap();
-    let start = body.find(&format!("/{SLUG}/istanza/")).unwrap();
-    let id: String = body[start + SLUG.len() + 10..].chars().take(36).collect();
+    let id = crate::public_form::draft_id(&res.text().await.unwrap(), SLUG);
     let long: String = "Fatto rilevante della causa. "
         .repeat(700)
         .chars()
@@ -473,55 +471,29 @@ async fn an_upload_carries_its_csrf_token_in_the_body_never_in_the_url() {
             "{path}"
         );
     }
-    let file =
-        || reqwest::multipart::Part::bytes(crate::public_form::minimal_pdf()).file_name("x.pdf");
+    use reqwest::multipart::{Form, Part};
+    let file = || Part::bytes(crate::public_form::minimal_pdf()).file_name("x.pdf");
+    let post = |to: String, form: Form| async {
+        let res = rel.client.post(to).multipart(form).send().await.unwrap();
+        res.status().as_u16()
+    };
     // In the URL: refused.
-    let res = rel
-        .client
-        .post(format!("{url}?_csrf={}", rel.csrf))
-        .multipart(reqwest::multipart::Form::new().part("firmati", file()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    let in_url = format!("{url}?_csrf={}", rel.csrf);
+    assert_eq!(post(in_url, Form::new().part("firmati", file())).await, 403);
     // After the file, or wrong: refused.
-    let res = rel
-        .client
-        .post(&url)
-        .multipart(
-            reqwest::multipart::Form::new()
-                .part("firmati", file())
-                .text("_csrf", rel.csrf.clone()),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    let res = rel
-        .client
-        .post(&url)
-        .multipart(
-            reqwest::multipart::Form::new()
-                .text("_csrf", "0".repeat(rel.csrf.len()))
-                .part("firmati", file()),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    let after = Form::new()
+        .part("firmati", file())
+        .text("_csrf", rel.csrf.clone());
+    assert_eq!(post(url.clone(), after).await, 403);
+    let wrong = Form::new()
+        .text("_csrf", "0".repeat(rel.csrf.len()))
+        .part("firmati", file());
+    assert_eq!(post(url.clone(), wrong).await, 403);
     // First in the body: accepted (the file is then judged on its own).
-    let res = rel
-        .client
-        .post(&url)
-        .multipart(
-            reqwest::multipart::Form::new()
-                .text("_csrf", rel.csrf.clone())
-                .part("firmati", file()),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(res.status(), 403);
+    let first = Form::new()
+        .text("_csrf", rel.csrf.clone())
+        .part("firmati", file());
+    assert_ne!(post(url, first).await, 403);
 }
 
 #[tokio::test]
