@@ -27,7 +27,10 @@ use crate::{
         protocol::{self, Direction, NewEntry},
         tenants::Tenant,
     },
-    web::case::decision::{Docs, Signer, adopt, euro},
+    web::{
+        case::decision::{Docs, Signer, adopt, euro},
+        secretariat::council::{Minutes, write_minutes},
+    },
 };
 
 /// The people who act in the demo's history.
@@ -332,7 +335,7 @@ impl Seeder<'_> {
         id: Uuid,
         outcome: Outcome,
         session: &council::Session,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<String> {
         let c = cases::get(self.tx, &self.viewer, id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo case"))?;
@@ -363,7 +366,7 @@ impl Seeder<'_> {
             json!({ "delibera": number, "nota": format!("Adunanza del {}: {}", time::format_date(session.held_on), outcome.label()) }),
         )
         .await?;
-        Ok(())
+        Ok(number)
     }
 }
 
@@ -424,10 +427,11 @@ pub async fn seed(
         let at = now - chrono::Duration::days(s.registered_days_ago as i64);
         seeder.register(*id, at).await?;
     }
-    let past = council::create(seeder.tx, today - Days::new(2), cast.rapporteur.0)
+    let evening = chrono::NaiveTime::from_hms_opt(18, 0, 0).expect("a time");
+    let past = council::create(seeder.tx, today - Days::new(2), evening, cast.rapporteur.0)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo session"))?;
-    let next = council::create(seeder.tx, today + Days::new(5), cast.rapporteur.0)
+    let next = council::create(seeder.tx, today + Days::new(5), evening, cast.rapporteur.0)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo session"))?;
     let past = council::get(seeder.tx, past)
@@ -436,6 +440,7 @@ pub async fn seed(
     let next = council::get(seeder.tx, next)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo session"))?;
+    let mut minutes = Minutes::default();
     for (s, id) in STORIES.iter().zip(&ids) {
         let id = *id;
         if s.target == Stage::Protocollata {
@@ -495,13 +500,36 @@ pub async fn seed(
         if s.target == Stage::IscrittaAdunanza {
             continue;
         }
-        seeder.adopt(docs, tenant, id, outcome, session).await?;
+        let number = seeder.adopt(docs, tenant, id, outcome, session).await?;
+        let c = cases::get(seeder.tx, &seeder.viewer, id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo case"))?;
+        minutes.decided.push((
+            c.protocol()
+                .map_or_else(|| c.code.clone(), |p| p.to_string()),
+            c.applicant_name.clone().unwrap_or_default(),
+            outcome.label().to_owned(),
+            number,
+        ));
         if s.target == Stage::Revocata {
             seeder
                 .step(id, Action::RecordRevocation, Actor::Secretariat, EventKind::Revoked, json!({ "nota": "Decreto del Tribunale di Vallenera: redditi superiori al limite accertati dall'Agenzia delle Entrate" }))
                 .await?;
         }
     }
+    // The past session was held: its councillor presided (the demo has one), its minutes kept.
+    let recording = crate::domain::council::Recording {
+        present: vec![cast.rapporteur.0],
+        president: Some(cast.rapporteur.0),
+        secretary: None,
+        confirmed: true,
+    };
+    council::record(seeder.tx, past.id, &recording, 1, cast.secretariat.0).await?;
     council::close(seeder.tx, past.id).await?;
+    let past = council::get(seeder.tx, past.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo session"))?;
+    minutes.present = council::attendance(seeder.tx, past.id).await?;
+    write_minutes(docs, seeder.tx, tenant, &past, &minutes).await?;
     Ok(())
 }

@@ -40,6 +40,7 @@ const INTESTAZIONE: (&str, &str) = (
 const ISTANZA: (&str, &str) = ("/istanza.typ", include_str!("templates/istanza.typ"));
 const RICEVUTA: (&str, &str) = ("/ricevuta.typ", include_str!("templates/ricevuta.typ"));
 const DELIBERA: (&str, &str) = ("/delibera.typ", include_str!("templates/delibera.typ"));
+const VERBALE: (&str, &str) = ("/verbale.typ", include_str!("templates/verbale.typ"));
 const DATA_PATH: &str = "/data.json";
 
 /// After each render, memoised results not used by the last this-many renders
@@ -56,6 +57,8 @@ pub enum Template {
     Ricevuta,
     /// The Council's decision on an application.
     Delibera,
+    /// The minutes of a council session.
+    Verbale,
 }
 
 impl Template {
@@ -64,6 +67,7 @@ impl Template {
             Template::Istanza => 0,
             Template::Ricevuta => 1,
             Template::Delibera => 2,
+            Template::Verbale => 3,
         }
     }
 }
@@ -109,7 +113,7 @@ struct Inner {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     /// Indexed by [`Template::index`].
-    mains: [Source; 3],
+    mains: [Source; 4],
     intestazione: Source,
     data_id: FileId,
     standards: PdfStandards,
@@ -154,7 +158,12 @@ impl PdfEngine {
             library: LazyHash::new(Library::default()),
             book: LazyHash::new(book),
             fonts,
-            mains: [source(ISTANZA), source(RICEVUTA), source(DELIBERA)],
+            mains: [
+                source(ISTANZA),
+                source(RICEVUTA),
+                source(DELIBERA),
+                source(VERBALE),
+            ],
             intestazione: source(INTESTAZIONE),
             data_id: file_id(DATA_PATH),
             standards,
@@ -761,7 +770,7 @@ mod tests {
 
     /// Checks every claim made in the brief about a rendered PDF and returns
     /// the text extracted by pdftotext.
-    fn check_pdf(name: &str, pdf: &[u8]) -> String {
+    fn check_pdf_text(name: &str, pdf: &[u8]) -> String {
         assert!(pdf.starts_with(b"%PDF-"), "{name}: not a PDF");
         assert_eq!(
             xmp_value(pdf, "pdfaid:part").as_deref(),
@@ -797,7 +806,12 @@ mod tests {
             !text.contains(['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}']),
             "{name}: invisible characters in the text"
         );
-        let text = normalize(&text);
+        normalize(&text)
+    }
+
+    /// [`check_pdf_text`] of a document about one application: its code is printed.
+    fn check_pdf(name: &str, pdf: &[u8]) -> String {
+        let text = check_pdf_text(name, pdf);
         assert!(
             text.contains(CODICE),
             "{name}: code missing from text:\n{text}"
@@ -1037,6 +1051,44 @@ mod tests {
         check_pdf("ricevuta-vuota", &pdf);
     }
 
+    fn verbale() -> Value {
+        json!({
+            "ordine": ordine(),
+            "consiglio": "Il Consiglio dell'Ordine degli Avvocati di Vallenera",
+            "data": "05/12/2026",
+            "ora": "18:00",
+            "presenti": ["Avv. Giulia Neri", "Avv. Paola Verdi", "Avv. Marco Blu"],
+            "presidente": "Avv. Giulia Neri",
+            "segretario": "Avv. Paola Verdi",
+            "numero_legale": 3,
+            "decisioni": [
+                {"pratica": "2026/0000123", "richiedente": "Mario Rossi", "esito": "Ammissione", "delibera": "12/2026"},
+                {"pratica": "2026/0000124", "richiedente": "#set page(width: 1cm) *x*", "esito": "Rigetto", "delibera": "13/2026"},
+            ],
+            "rinvii": [{"pratica": "2026/0000125", "richiedente": "Anna Bianchi", "adunanza": "12/12/2026 alle ore 18:00"}],
+            "generata_il_iso": "2026-12-05T19:30:00+01:00"
+        })
+    }
+
+    #[test]
+    fn verbale_is_valid_pdfa_with_present_decisions_and_postponements() {
+        let pdf = render(Template::Verbale, &verbale());
+        let text = check_pdf_text("verbale", &pdf);
+        for needle in [
+            "Verbale dell'adunanza del 05/12/2026",
+            "si è riunito il 05/12/2026 alle ore 18:00",
+            "Avv. Giulia Neri, Avv. Paola Verdi, Avv. Marco Blu",
+            "2026/0000123 Mario Rossi Ammissione n. 12/2026",
+            "#set page(width: 1cm) *x*",
+            "Rinviata all’adunanza del",
+            "12/12/2026 alle ore 18:00",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+        let minimal = render(Template::Verbale, &json!({ "data": "05/12/2026" }));
+        assert!(check_pdf_text("verbale-minimo", &minimal).contains("Nessuna decisione."));
+    }
+
     #[test]
     fn templates_compile_without_warnings() {
         for (t, data) in [
@@ -1044,6 +1096,7 @@ mod tests {
             (Template::Ricevuta, ricevuta_minima()),
             (Template::Istanza, istanza_completa()),
             (Template::Istanza, istanza_minima()),
+            (Template::Verbale, verbale()),
         ] {
             let (_, warnings) = engine()
                 .compile(t, &data, generation_instant(&data))

@@ -4,6 +4,7 @@ pub mod access;
 pub mod application;
 pub mod assignment;
 pub mod codice_fiscale;
+pub mod council;
 pub mod deadline;
 pub mod income;
 pub mod money;

@@ -10,6 +10,11 @@ pub fn rome_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&ZONE).date_naive()
 }
 
+/// Now, as a wall-clock time in Rome.
+pub fn rome_now() -> chrono::NaiveDateTime {
+    Utc::now().with_timezone(&ZONE).naive_local()
+}
+
 /// `26/11/2026 alle ore 10:42`
 pub fn format_date_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&ZONE)

@@ -24,6 +24,9 @@ pub struct TenantSettings {
     /// Days given to answer an integration request (15 when unset).
     #[serde(default)]
     pub integration_days: Option<u32>,
+    /// Councillors who must be present for a session to decide (a majority when unset).
+    #[serde(default)]
+    pub council_quorum: Option<u32>,
     /// The ten days of art. 126 keep running while an integration request waits (by default
     /// they stand still until the answer).
     #[serde(default)]

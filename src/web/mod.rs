@@ -484,6 +484,11 @@ pub fn route_table() -> Vec<RouteDef> {
             secretariat::council_adopt,
         ),
         RouteDef::get(
+            "/{slug}/segreteria/adunanze/{session}/verbale.pdf",
+            Tenant,
+            secretariat::council_minutes,
+        ),
+        RouteDef::get(
             "/{slug}/segreteria/pratiche/{id}/allegati/{attachment}",
             Tenant,
             secretariat::attachment,

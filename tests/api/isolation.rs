@@ -212,6 +212,7 @@ async fn every_route_answers_404_to_another_ordines_ids_and_audits_it() {
     let session = patrocinio::store::council::create(
         &mut tx,
         chrono::NaiveDate::from_ymd_opt(2030, 1, 10).unwrap(),
+        chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
         b_user.id,
     )
     .await

@@ -1243,15 +1243,15 @@ async fn with_council_sessions_proposals_are_adopted_together_in_an_adunanza() {
         "not numbered before the Council adopts it"
     );
 
-    // The secretariat convenes a session and puts the proposals on its agenda.
-    let today = patrocinio::domain::time::rome_date(Utc::now())
-        .format("%Y-%m-%d")
-        .to_string();
+    // The secretariat convenes a session tomorrow evening and puts the proposals on its agenda.
+    let rome_today = patrocinio::domain::time::rome_date(Utc::now());
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let tomorrow = day(rome_today + chrono::Days::new(1));
     let res = seg
         .post(
             &app,
             &format!("/{SLUG}/segreteria/adunanze"),
-            &[("data", &today)],
+            &[("data", &tomorrow), ("ora", "18:00")],
         )
         .await;
     assert_eq!(res.status(), 422, "a signer is needed");
@@ -1260,7 +1260,8 @@ async fn with_council_sessions_proposals_are_adopted_together_in_an_adunanza() {
             &app,
             &format!("/{SLUG}/segreteria/adunanze"),
             &[
-                ("data", &today),
+                ("data", &tomorrow),
+                ("ora", "18:00"),
                 ("firmatario", &of.councillors[1].id.to_string()),
             ],
         )
@@ -1281,26 +1282,107 @@ async fn with_council_sessions_proposals_are_adopted_together_in_an_adunanza() {
             .await;
         assert_eq!(res.status(), 303);
     }
-    // The Council follows the first proposal, decides the second differently, postpones the third.
     let (_, agenda) = seg.page(&app, &session_url).await;
-    assert!(agenda.contains("Ordine del giorno"));
-    let mut form: Vec<(String, String)> = vec![("_csrf".into(), seg.csrf.clone())];
-    for (id, choice) in ids.iter().zip(["ammissione", "inammissibilita", "rinvio"]) {
-        let v = between(&agenda, &format!("name=\"versione_{id}\" value=\""), "\"").unwrap();
-        form.push((format!("versione_{id}"), v.to_owned()));
-        form.push((format!("esito_{id}"), choice.to_owned()));
-    }
-    let res = seg
-        .client
-        .post(app.url(&format!("{session_url}/delibera")))
-        .form(&form)
-        .send()
+    assert!(
+        agenda.contains("Le decisioni si potranno registrare dall&#39;inizio dell&#39;adunanza")
+            || agenda.contains("Le decisioni si potranno registrare dall'inizio dell'adunanza")
+    );
+    assert!(
+        !agenda.contains("Registra le delibere"),
+        "not before it begins"
+    );
+
+    // The Council follows the first proposal, decides the second differently, postpones the third.
+    let (rossi, verdi) = (
+        of.councillors[0].id.to_string(),
+        of.councillors[1].id.to_string(),
+    );
+    let record = |agenda: &str, present: &[&str], confirm: bool| {
+        let mut form: Vec<(String, String)> = vec![("_csrf".into(), seg.csrf.clone())];
+        for (id, choice) in ids.iter().zip(["ammissione", "inammissibilita", "rinvio"]) {
+            let v =
+                between(agenda, &format!("name=\"versione_{id}\" value=\""), "\"").unwrap_or("0");
+            form.push((format!("versione_{id}"), v.to_owned()));
+            form.push((format!("esito_{id}"), choice.to_owned()));
+        }
+        for p in present {
+            form.push(("presenti".into(), p.to_string()));
+        }
+        form.push(("presidente".into(), rossi.clone()));
+        form.push(("segretario".into(), verdi.clone()));
+        if confirm {
+            form.push(("conferma".into(), "si".into()));
+        }
+        let client = seg.client.clone();
+        let url = app.url(&format!("{session_url}/delibera"));
+        async move { client.post(url).form(&form).send().await.unwrap() }
+    };
+    // Before the session's start: refused, nothing recorded.
+    let res = record(&agenda, &[&rossi, &verdi], true).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("si possono registrare solo dal suo inizio"),
+        "{body}"
+    );
+    // The session took place yesterday evening (as if the day had passed).
+    let yesterday = rome_today - chrono::Days::new(1);
+    sqlx::query("UPDATE app.council_sessions SET held_on = $1 WHERE id = $2::uuid")
+        .bind(yesterday)
+        .bind(&session)
+        .execute(&mut conn)
         .await
         .unwrap();
+    let (_, agenda) = seg.page(&app, &session_url).await;
+    assert!(agenda.contains("Consiglieri presenti"));
+    // Without the quorum (two councillors: both must be there), or without confirming: refused.
+    let res = record(&agenda, &[&rossi], true).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Il numero legale è di 2 consiglieri"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Per rinviare una pratica occorre prima convocare l&#39;adunanza successiva")
+            || body
+                .contains("Per rinviare una pratica occorre prima convocare l'adunanza successiva")
+    );
+    let res = record(&agenda, &[&rossi, &verdi], false).await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Confermare che le decisioni indicate")
+    );
+    // The next session is convened: the postponed case goes there.
+    let next_day = day(rome_today + chrono::Days::new(7));
+    let res = seg
+        .post(
+            &app,
+            &format!("/{SLUG}/segreteria/adunanze"),
+            &[
+                ("data", &next_day),
+                ("ora", "18:00"),
+                ("firmatario", &verdi),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let next_session = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = record(&agenda, &[&rossi, &verdi], true).await;
     assert_eq!(res.status(), 303);
     let year = patrocinio::domain::protocol::year_of(Utc::now());
-    let rows: Vec<(Uuid, String, Option<i32>, Option<String>)> = sqlx::query_as(
-        "SELECT a.id, a.state, d.number, d.outcome FROM app.applications a
+    type Row = (Uuid, String, Option<i32>, Option<String>, Option<Uuid>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT a.id, a.state, d.number, d.outcome, a.council_session_id FROM app.applications a
          LEFT JOIN app.decisions d ON d.application_id = a.id AND d.superseded_at IS NULL
          WHERE a.id = ANY($1) ORDER BY a.protocol_number",
     )
@@ -1319,15 +1401,52 @@ async fn with_council_sessions_proposals_are_adopted_together_in_an_adunanza() {
         (Some(2), Some("inammissibilita"))
     );
     assert_eq!(
-        (rows[2].1.as_str(), rows[2].2),
-        ("in_istruttoria", None),
-        "postponed, proposal set aside"
+        (
+            rows[2].1.as_str(),
+            rows[2].2,
+            rows[2].4.map(|s| s.to_string())
+        ),
+        ("iscritta_adunanza", None, Some(next_session)),
+        "postponed to the next session, its proposal kept"
     );
     let (_, page) = seg.page(&app, &case_path("segreteria", ids[1])).await;
     assert!(page.contains(&format!("Delibera n. 2/{year}")));
     assert!(page.contains("In attesa della firma di Utente verdi@ordine.example.it"));
+    // The delibera is dated the day of its session.
+    let pdf = seg
+        .client
+        .get(app.url(&format!("{}/delibera.pdf", case_path("segreteria", ids[0]))))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let text = pdf_text(&pdf);
+    let held = yesterday.format("%d/%m/%Y").to_string();
+    assert!(text.contains(&format!("del {held}")), "{text}");
     let (_, agenda) = seg.page(&app, &session_url).await;
     assert!(agenda.contains("Adunanza chiusa"));
+    assert!(agenda.contains("Utente rossi@ordine.example.it, Utente verdi@ordine.example.it"));
+    // Its minutes list those present and what was decided.
+    let res = seg
+        .client
+        .get(app.url(&format!("{session_url}/verbale.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = pdf_text(&res.bytes().await.unwrap());
+    for expected in [
+        &format!("Verbale dell'adunanza del {held}") as &str,
+        "alle ore 18:00",
+        "Utente rossi@ordine.example.it",
+        &format!("n. 1/{year}"),
+        &format!("n. 2/{year}"),
+        "Rinvii",
+    ] {
+        assert!(text.contains(expected), "{expected} missing: {text}");
+    }
 }
 
 /// Gives an account its codice fiscale (the signer's identity in the certificate).

@@ -415,8 +415,9 @@ pub fn transition(stage: Stage, action: Action, actor: Actor, f: Facts) -> Resul
             (IscrittaAdunanza, _) => Err(not_you()),
             _ => Err(not_now()),
         },
+        // The case moves to the next session's agenda, its proposal kept.
         Postpone => match (stage, actor) {
-            (IscrittaAdunanza, Secretariat) => Ok(InIstruttoria),
+            (IscrittaAdunanza, Secretariat) => Ok(IscrittaAdunanza),
             (IscrittaAdunanza, _) => Err(not_you()),
             _ => Err(not_now()),
         },
@@ -553,7 +554,7 @@ impl EventKind {
             EventKind::SentBack => "Rimessa in istruttoria",
             EventKind::Scheduled => "Iscritta all'ordine del giorno dell'adunanza",
             EventKind::Decided => "Delibera adottata",
-            EventKind::Postponed => "Esame rinviato dal Consiglio",
+            EventKind::Postponed => "Rinviata all'adunanza successiva",
             EventKind::DecisionSigned => "Delibera firmata digitalmente",
             EventKind::Withdrawn => "Rinuncia all'istanza",
             EventKind::Revoked => "Ammissione revocata dal giudice",
@@ -650,7 +651,7 @@ mod tests {
             t.push((p, SendBack, Secretariat, InIstruttoria));
             t.push((p, Schedule, Secretariat, IscrittaAdunanza));
         }
-        t.push((IscrittaAdunanza, Postpone, Secretariat, InIstruttoria));
+        t.push((IscrittaAdunanza, Postpone, Secretariat, IscrittaAdunanza));
         for s in [
             Presentata,
             Protocollata,

@@ -104,6 +104,8 @@ struct SettingsForm {
     name: String,
     pec: String,
     days: String,
+    /// Blank: a majority of the councillors.
+    quorum: String,
     origins: String,
     oidc_issuer: String,
     oidc_client: String,
@@ -196,6 +198,8 @@ fn settings_page(
                     label class="form-check-label" for="adunanze" { "Il Consiglio decide in adunanza" }
                     small id="adunanze-aiuto" class="form-text d-block" { "Se attivo, le proposte dei relatori sono iscritte all'ordine del giorno e deliberate insieme; altrimenti la decisione del relatore è definitiva." }
                 }
+                (Input::text("numero_legale", "Numero legale dell'adunanza (consiglieri presenti)", &typed.quorum)
+                    .kind("number").optional().hint("Se vuoto, la maggioranza dei consiglieri che hanno un account").width("col-md-4").render(issues))
                 div class="form-check mb-4" {
                     input class="form-check-input" type="checkbox" id="termine_integrazione" name="termine_integrazione" value="si" checked[typed.clock_runs] aria-describedby="termine_integrazione-aiuto";
                     label class="form-check-label" for="termine_integrazione" { "Il termine di dieci giorni decorre anche durante la richiesta di integrazione" }
@@ -272,6 +276,7 @@ pub async fn settings(
         name: tenant.name.clone(),
         pec: tenant.pec.clone().unwrap_or_default(),
         days: s.integration_days().to_string(),
+        quorum: s.council_quorum.map(|q| q.to_string()).unwrap_or_default(),
         origins: s.embed_origins.join("\n"),
         oidc_issuer: oidc.map(|o| o.issuer.clone()).unwrap_or_default(),
         oidc_client: oidc.map(|o| o.client_id.clone()).unwrap_or_default(),
@@ -329,6 +334,7 @@ pub async fn save_settings(
             "nome" => typed.name = value.trim().to_owned(),
             "pec" => typed.pec = value.trim().to_lowercase(),
             "giorni_integrazione" => typed.days = value.trim().to_owned(),
+            "numero_legale" => typed.quorum = value.trim().to_owned(),
             "incorporamento" => typed.origins = value.trim().to_owned(),
             "oidc_emittente" => typed.oidc_issuer = value.trim().to_owned(),
             "oidc_client_id" => typed.oidc_client = value.trim().to_owned(),
@@ -373,6 +379,17 @@ pub async fn save_settings(
             "I giorni per l'integrazione devono essere un numero da 1 a 90.",
         ));
     }
+    let quorum = typed
+        .quorum
+        .parse::<u32>()
+        .ok()
+        .filter(|q| (1..=100).contains(q));
+    if !typed.quorum.is_empty() && quorum.is_none() {
+        issues.push(issue(
+            "numero_legale",
+            "Il numero legale deve essere un numero di consiglieri da 1 a 100, oppure vuoto.",
+        ));
+    }
     for bad in origins.iter().filter(|o| !is_https_origin(o)) {
         issues.push(issue(
             "incorporamento",
@@ -413,6 +430,7 @@ pub async fn save_settings(
     let mut new = TenantSettings {
         embed_origins: origins,
         integration_days: days,
+        council_quorum: quorum,
         oidc,
         council_sessions: typed.council_sessions,
         clock_runs_during_integration: typed.clock_runs,

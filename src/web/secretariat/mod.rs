@@ -1,14 +1,14 @@
 //! The secretariat's area (segreteria): the intake board, acquisition by code, the protocol,
 //! assignment to a rapporteur, and applications received on paper.
 
-mod council;
+pub mod council;
 mod intake;
 mod protocol;
 mod records;
 
 pub use council::{
     adopt_all as council_adopt, agenda as council_agenda, create as council_create,
-    list as council_list, schedule, send_back,
+    list as council_list, minutes_pdf as council_minutes, schedule, send_back,
 };
 pub use intake::{Typed, acquire, assign, cancel_registration, counter, register, urgency};
 pub use protocol::register_page as protocol_register;
