@@ -25,7 +25,8 @@ impl Db {
             .context("DATABASE_URL non valido")?
             .application_name("patrocinio")
             .options([
-                ("search_path", "app"),
+                // `ext` holds PostgreSQL's search extensions (trigrams, unaccent, distances).
+                ("search_path", "app,ext"),
                 ("statement_timeout", "30s"),
                 ("idle_in_transaction_session_timeout", "60s"),
             ]);

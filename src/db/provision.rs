@@ -118,12 +118,19 @@ pub async fn migrate(admin: &mut PgConnection) -> anyhow::Result<()> {
                  CREATE SCHEMA IF NOT EXISTS meta AUTHORIZATION {OWNER_ROLE};
                  CREATE SCHEMA IF NOT EXISTS sessions AUTHORIZATION {OWNER_ROLE};
                  REVOKE ALL ON SCHEMA public FROM PUBLIC;
-                 GRANT USAGE ON SCHEMA app, meta, sessions TO {APP_ROLE};"
+                 GRANT USAGE ON SCHEMA app, meta, sessions TO {APP_ROLE};
+                 CREATE SCHEMA IF NOT EXISTS ext;
+                 GRANT USAGE ON SCHEMA ext TO {OWNER_ROLE}, {APP_ROLE};
+                 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA ext;
+                 CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA ext;
+                 CREATE EXTENSION IF NOT EXISTS fuzzystrmatch WITH SCHEMA ext;"
             )
             .as_str(),
         )
         .await
-        .context("creating the schemas")?;
+        .context(
+            "creating the schemas and the search extensions (pg_trgm, unaccent, fuzzystrmatch)",
+        )?;
     admin
         .execute(format!("SET ROLE {OWNER_ROLE}; SET search_path = meta").as_str())
         .await?;

@@ -55,6 +55,16 @@ impl Role {
     }
 
     /// The area a person with this role lands in.
+    /// The title of the role's area, as its pages show it.
+    pub const fn area_title(self) -> &'static str {
+        match self {
+            Role::Segreteria => "Area della segreteria",
+            Role::Consigliere => "Area dei consiglieri relatori",
+            Role::Avvocato => "Area degli avvocati",
+            Role::Amministratore => "Amministrazione",
+        }
+    }
+
     pub fn area(self) -> &'static str {
         match self {
             Role::Segreteria => "segreteria",

@@ -12,5 +12,6 @@ pub mod notifications;
 pub mod plural;
 pub mod protocol;
 pub mod register;
+pub mod search;
 pub mod tenant;
 pub mod time;

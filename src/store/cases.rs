@@ -19,7 +19,7 @@ use crate::{
         assignment::{Councillor, Parties},
         deadline::{Clock, Suspension},
         protocol::ProtocolNumber,
-        time,
+        search, time,
     },
     store::{audit, events, outbox},
 };
@@ -277,6 +277,57 @@ pub async fn list(
     ))
     .bind(viewer.grant.user)
     .bind(viewer.lawyer_id)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// The applications the viewer may see that match a search, best first: exact keys (code,
+/// codice fiscale, protocol number) directly; words of names each match a word of the
+/// application that starts with it, or differs from it by one letter (words of four letters or
+/// more), accents and case ignored. Prefix matches rank before near ones, then the newest.
+pub async fn search(
+    tx: &mut TenantTx,
+    viewer: &Viewer<'_>,
+    query: &search::Query,
+    limit: i64,
+) -> anyhow::Result<Vec<Case>> {
+    let (matches, rank) = match query {
+        search::Query::Code(_) => ("a.code = $3", "a.submitted_at DESC"),
+        search::Query::CodiceFiscale(_) => {
+            ("a.search_cfs @> ARRAY[$3::text]", "a.submitted_at DESC")
+        }
+        search::Query::Protocol { .. } => (
+            "a.protocol_number = $3::int AND ($4::int IS NULL OR a.protocol_year = $4::int)",
+            "a.protocol_year DESC",
+        ),
+        search::Query::Words(_) => (
+            "NOT EXISTS (SELECT 1 FROM unnest(q.words) w WHERE NOT EXISTS (
+                 SELECT 1 FROM unnest(a.search_words) x
+                  WHERE x LIKE w || '%'
+                     OR (length(w) >= 4 AND ext.levenshtein_less_equal(x, w, 1) <= 1)))",
+            "(SELECT count(*) FROM unnest(q.words) w
+               WHERE EXISTS (SELECT 1 FROM unnest(a.search_words) x WHERE x LIKE w || '%')) DESC",
+        ),
+    };
+    let (key, year): (String, Option<i32>) = match query {
+        search::Query::Code(c) => (c.as_str().to_owned(), None),
+        search::Query::CodiceFiscale(cf) => (cf.clone(), None),
+        search::Query::Protocol { year, number } => (number.to_string(), *year),
+        search::Query::Words(w) => (w.clone(), None),
+    };
+    Ok(sqlx::query_as(&format!(
+        "WITH q AS (SELECT ARRAY(SELECT w FROM regexp_split_to_table(app.fold($3), '[^[:alnum:]]+') w
+                                  WHERE w <> '') AS words)
+         {SELECT}, q
+         WHERE a.state <> 'bozza' AND {} AND {matches}
+         ORDER BY {rank}, a.submitted_at DESC LIMIT $5",
+        viewer.filter(),
+    ))
+    .bind(viewer.grant.user)
+    .bind(viewer.lawyer_id)
+    .bind(key)
+    .bind(year)
     .bind(limit)
     .fetch_all(tx.conn())
     .await?)

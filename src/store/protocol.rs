@@ -220,14 +220,27 @@ pub async fn get(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<Option<Entry>> {
 }
 
 /// The register of one year, newest first.
-pub async fn list(tx: &mut TenantTx, year: i32, limit: i64) -> anyhow::Result<Vec<Entry>> {
-    Ok(
-        sqlx::query_as(&select("e.year = $1 ORDER BY e.number DESC LIMIT $2"))
-            .bind(year)
-            .bind(limit)
-            .fetch_all(tx.conn())
-            .await?,
-    )
+/// The entries of `year`, newest first; with `search`, only those whose number, subject or
+/// application (code, names) match it (accents and case ignored).
+pub async fn list(
+    tx: &mut TenantTx,
+    year: i32,
+    search: Option<&str>,
+    limit: i64,
+) -> anyhow::Result<Vec<Entry>> {
+    Ok(sqlx::query_as(&select(
+        "e.year = $1 AND ($3::text IS NULL
+            OR e.number::text = ltrim($3, '0')
+            OR app.fold(e.subject) LIKE '%' || app.fold($3) || '%'
+            OR EXISTS (SELECT 1 FROM applications a WHERE a.id = e.application_id
+                         AND (a.code = upper($3) OR app.fold($3) = ANY (a.search_words))))
+         ORDER BY e.number DESC LIMIT $2",
+    ))
+    .bind(year)
+    .bind(limit)
+    .bind(search)
+    .fetch_all(tx.conn())
+    .await?)
 }
 
 /// The entries about one application, oldest first.

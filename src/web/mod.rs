@@ -392,6 +392,21 @@ pub fn route_table() -> Vec<RouteDef> {
             crate::live::socket::public_status,
         ),
         RouteDef::get("/{slug}/segreteria", Tenant, secretariat::entry),
+        RouteDef::get(
+            "/{slug}/segreteria/cerca",
+            Tenant,
+            case::search::page::<auth::Segreteria>,
+        ),
+        RouteDef::get(
+            "/{slug}/consiglieri/cerca",
+            Tenant,
+            case::search::page::<auth::Consigliere>,
+        ),
+        RouteDef::get(
+            "/{slug}/avvocati/cerca",
+            Tenant,
+            case::search::page::<auth::Avvocato>,
+        ),
         RouteDef::post(
             "/{slug}/segreteria/acquisisci",
             Tenant,

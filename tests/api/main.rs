@@ -19,5 +19,6 @@ mod public_form;
 mod register;
 mod review;
 mod robustness;
+mod search;
 mod signing;
 mod workflow;

@@ -36,7 +36,7 @@ use crate::{
     },
 };
 
-pub const TITLE: &str = "Area degli avvocati";
+pub const TITLE: &str = crate::domain::access::Role::Avvocato.area_title();
 
 pub async fn entry(
     State(state): State<AppState>,
@@ -52,6 +52,7 @@ pub async fn entry(
         &PageMeta::area(TITLE, &tenant, &who),
         html! {
             h1 { (TITLE) }
+            (case::search::search_box(&tenant, &who, ""))
             p class="lead" { "Le istanze presentate dall'avv. " (who.user.name) " o in cui è indicato il suo nome come difensore." }
             p { a class="btn btn-outline-primary" href=(format!("/{}/istanza", tenant.slug)) { "Presenta una nuova istanza" } }
             (live::container("/ws?vista=avvocati", sections))

@@ -34,7 +34,7 @@ use crate::{
     },
 };
 
-pub const TITLE: &str = "Area dei consiglieri relatori";
+pub const TITLE: &str = crate::domain::access::Role::Consigliere.area_title();
 
 pub async fn entry(
     State(state): State<AppState>,
@@ -50,6 +50,7 @@ pub async fn entry(
         &PageMeta::area(TITLE, &tenant, &who),
         html! {
             h1 { (TITLE) }
+            (case::search::search_box(&tenant, &who, ""))
             p { a href=(format!("/{}/avvisi", tenant.slug)) { "Avvisi per e-mail: come ricevere le nuove assegnazioni" } }
             (live::container("/ws?vista=consiglieri", sections))
         },

@@ -67,6 +67,14 @@ pub async fn acquire(
     HtmlForm(input): HtmlForm<CodeForm>,
 ) -> Result<Response, AppError> {
     let message = match ApplicationCode::parse(&input.codice) {
+        // Not a code: a name, a protocol number or a codice fiscale is searched for (a
+        // mistyped code, letters and digits, is said to be one).
+        None if looks_searchable(&input.codice) => {
+            let q: String =
+                url::form_urlencoded::byte_serialize(input.codice.trim().as_bytes()).collect();
+            let url = format!("/{}/segreteria/cerca?q={q}", tenant.slug);
+            return Ok(Redirect::to(&url).into_response());
+        }
         None => {
             "Il codice non è valido: sono 8 caratteri tra lettere e cifre, per esempio 7K3M-Q9TD."
         }
@@ -98,6 +106,15 @@ pub async fn acquire(
     )
     .await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+fn looks_searchable(typed: &str) -> bool {
+    use crate::domain::search::Query;
+    match Query::parse(typed) {
+        Some(Query::Protocol { .. } | Query::CodiceFiscale(_)) => true,
+        Some(Query::Words(w)) => !w.chars().any(|c| c.is_ascii_digit()),
+        _ => false,
+    }
 }
 
 #[derive(Deserialize)]

@@ -43,7 +43,7 @@ use crate::{
     },
 };
 
-pub const TITLE: &str = "Area della segreteria";
+pub const TITLE: &str = crate::domain::access::Role::Segreteria.area_title();
 
 /// What the board shows: its order and an optional state filter (`?ordine=…&stato=…`).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -165,6 +165,7 @@ pub async fn board(
         &PageMeta::area(TITLE, tenant, who),
         html! {
             h1 { (TITLE) }
+            (case::search::search_box(tenant, who, ""))
             div class="row" {
                 div class="col-lg-6" {
                     form method="post" action=(format!("{base}/acquisisci")) class="card card-bg mb-4" novalidate {

@@ -22,6 +22,9 @@ use crate::{
 pub struct YearQuery {
     #[serde(default)]
     anno: Option<i32>,
+    /// A number, words of the subject, an application's code or a name.
+    #[serde(default)]
+    q: String,
 }
 
 pub async fn register_page(
@@ -37,7 +40,18 @@ pub async fn register_page(
         .filter(|y| (2000..=current).contains(y))
         .unwrap_or(current);
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let entries = protocol::list(&mut tx, year, 1000).await?;
+    let search: String =
+        q.q.trim()
+            .chars()
+            .take(crate::domain::search::MAX_QUERY)
+            .collect();
+    let entries = protocol::list(
+        &mut tx,
+        year,
+        (!search.is_empty()).then_some(search.as_str()),
+        1000,
+    )
+    .await?;
     tx.commit().await?;
     let base = format!("/{}/segreteria", tenant.slug);
     let title = format!("Registro di protocollo {year}");
@@ -47,12 +61,21 @@ pub async fn register_page(
             (layout::breadcrumb(&[(super::TITLE, Some(&base)), (&title, None)]))
             h1 { (title) }
             p { "Le registrazioni non si modificano né si cancellano: un errore si corregge con una registrazione di annullamento che richiama l'originale." }
+            form method="get" action=(format!("{base}/protocollo")) class="mb-3" role="search" {
+                input type="hidden" name="anno" value=(year);
+                div class="input-group" {
+                    label class="visually-hidden" for="protocollo-q" { "Cerca nel registro" }
+                    input type="search" class="form-control" id="protocollo-q" name="q" value=(search)
+                        placeholder="Numero, oggetto, codice o nome";
+                    button type="submit" class="btn btn-primary" { "Cerca nel registro" }
+                }
+            }
             nav aria-label="Anni" class="mb-3" {
                 @if year > 2000 { a href=(format!("{base}/protocollo?anno={}", year - 1)) { "« " (year - 1) } }
                 @if year < current { " · " a href=(format!("{base}/protocollo?anno={}", year + 1)) { (year + 1) " »" } }
             }
             @if entries.is_empty() {
-                p class="text-muted" { "Nessuna registrazione nel " (year) "." }
+                p class="text-muted" { @if search.is_empty() { "Nessuna registrazione nel " (year) "." } @else { "Nessuna registrazione del " (year) " corrisponde a «" (search) "»." } }
             } @else {
                 div class="table-responsive" {
                     table class="table table-sm" {
