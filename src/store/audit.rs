@@ -86,12 +86,18 @@ pub struct Row {
     pub target_id: Option<String>,
     pub outcome: String,
     pub details: Value,
+    /// What the target is called: an application's protocol number (or code), a person's name.
+    pub target_label: Option<String>,
 }
 
 pub struct Filter<'a> {
     pub action: Option<&'a str>,
+    /// Part of the name of who acted.
     pub actor: Option<&'a str>,
-    pub target: Option<&'a str>,
+    /// Rows about this application.
+    pub application: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
     pub before_seq: Option<i64>,
     pub limit: i64,
 }
@@ -102,21 +108,42 @@ pub async fn browse(
     f: &Filter<'_>,
 ) -> anyhow::Result<Vec<Row>> {
     Ok(sqlx::query_as(
-        "SELECT seq, at, actor_id, actor, action, target_kind, target_id, outcome, details
-         FROM audit_log
-         WHERE ($1::text IS NULL OR action = $1)
-           AND ($2::text IS NULL OR actor ILIKE '%' || $2 || '%')
-           AND ($3::text IS NULL OR target_id = $3)
-           AND ($4::bigint IS NULL OR seq < $4)
-         ORDER BY seq DESC LIMIT $5",
+        "SELECT a.seq, a.at, a.actor_id, a.actor, a.action, a.target_kind, a.target_id,
+                a.outcome, a.details,
+                CASE WHEN a.target_kind = 'istanza' THEN
+                         (SELECT coalesce(p.protocol_year || '/' || lpad(p.protocol_number::text, 7, '0'),
+                                          p.code)
+                            FROM applications p WHERE p.id = app.as_uuid(a.target_id))
+                     WHEN a.target_kind = 'utente' THEN
+                         (SELECT u.full_name FROM users u WHERE u.id = app.as_uuid(a.target_id))
+                END AS target_label
+         FROM audit_log a
+         WHERE ($1::text IS NULL OR a.action = $1 OR a.action LIKE $1 || '.%')
+           AND ($2::text IS NULL OR app.fold(a.actor) LIKE '%' || app.fold($2) || '%')
+           AND ($3::uuid IS NULL OR (a.target_kind = 'istanza' AND a.target_id = $3::text))
+           AND ($4::timestamptz IS NULL OR a.at >= $4)
+           AND ($5::timestamptz IS NULL OR a.at < $5)
+           AND ($6::bigint IS NULL OR a.seq < $6)
+         ORDER BY a.seq DESC LIMIT $7",
     )
     .bind(f.action)
     .bind(f.actor)
-    .bind(f.target)
+    .bind(f.application)
+    .bind(f.from)
+    .bind(f.until)
     .bind(f.before_seq)
     .bind(f.limit)
     .fetch_all(tx.conn())
     .await?)
+}
+
+/// The actions recorded in this Ordine's log, for the filter's list.
+pub async fn actions(tx: &mut TenantTx, _grant: &Grant<ViewAudit>) -> anyhow::Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT action FROM audit_log ORDER BY action")
+            .fetch_all(tx.conn())
+            .await?,
+    )
 }
 
 /// The first row of a tenant whose hash does not match its content and predecessor.

@@ -222,6 +222,11 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             admin::audit::browse,
         ),
+        RouteDef::get(
+            "/{slug}/amministrazione/registro.csv",
+            Tenant,
+            admin::audit::export,
+        ),
         RouteDef::get("/{slug}/amministrazione/posta", Tenant, admin::mail::list),
         RouteDef::post(
             "/{slug}/amministrazione/posta/{id}/riprova",

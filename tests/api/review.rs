@@ -321,3 +321,70 @@ async fn nothing_typed_once_is_asked_again() {
         .await;
     assert!(!page.contains("anna@avvocati.example.it"));
 }
+
+#[tokio::test]
+async fn the_audit_log_speaks_in_words_filters_and_exports() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+    let number = crate::workflow::register(&app, &seg, id).await;
+    seg.page(&app, &case_path("segreteria", id)).await;
+    let admin = app
+        .user(
+            SLUG,
+            "admin@ordine.example.it",
+            &[patrocinio::domain::access::Role::Amministratore],
+            true,
+            None,
+        )
+        .await;
+    let admin = app.login(&admin).await;
+    let base = format!("/{SLUG}/amministrazione/registro");
+    let (_, page) = admin.page(&app, &base).await;
+    assert!(
+        page.contains(&format!("Consultata la pratica {number}")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("— pratica {number}")));
+    assert!(
+        !page.contains(&id.to_string()),
+        "no internal id where a number exists"
+    );
+    assert!(!page.contains("pratica.consultata<"), "no internal codes");
+    // Filters: the application (by its number), who, when.
+    let (_, page) = admin
+        .page(&app, &format!("{base}?pratica={}", number))
+        .await;
+    assert!(
+        page.contains("Consultata la pratica")
+            && !page.contains("Accesso al servizio con password")
+    );
+    let (_, page) = admin.page(&app, &format!("{base}?attore=segreteria")).await;
+    assert!(page.contains("Consultata la pratica") && !page.contains("<td>Utente admin@ordine"));
+    let tomorrow = (patrocinio::domain::time::rome_date(chrono::Utc::now()) + chrono::Days::new(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (_, page) = admin.page(&app, &format!("{base}?dal={tomorrow}")).await;
+    assert!(page.contains("Nessuna operazione con questi filtri."));
+    // The export: what the list shows, as Italian spreadsheets read it, and itself recorded.
+    let res = admin
+        .client
+        .get(app.url(&format!("{base}.csv?pratica={number}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let bytes = res.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFN.;Quando;Chi;Operazione;Esito"));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains(&format!("Consultata la pratica {number}")));
+    let (_, page) = admin.page(&app, &base).await;
+    assert!(page.contains("Registro delle operazioni esportato"));
+}
