@@ -243,7 +243,11 @@ async fn click(c: &Client, css: &str) {
 }
 
 async fn save(c: &Client) {
-    click(c, "main form[data-hx-boost] button[type=submit].btn-primary").await;
+    click(
+        c,
+        "main form[data-hx-boost] button[type=submit].btn-primary",
+    )
+    .await;
 }
 
 #[tokio::test]
