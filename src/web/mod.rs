@@ -9,6 +9,7 @@ pub mod assets;
 pub mod auth;
 pub mod case;
 pub mod components;
+mod compression;
 pub mod csrf;
 pub mod error;
 pub mod headers;
@@ -161,6 +162,7 @@ pub fn route_table() -> Vec<RouteDef> {
         RouteDef::get("/ready", Platform, health::ready),
         RouteDef::get("/", Platform, home::platform_home),
         RouteDef::get(assets::ROUTE, Platform, assets::serve),
+        RouteDef::get("/favicon.ico", Platform, assets::favicon),
         RouteDef::get("/{slug}", Tenant, home::tenant_home),
         RouteDef::get("/{slug}/accesso", Tenant, auth::login::login_form),
         RouteDef::post("/{slug}/accesso", Tenant, auth::login::login).limited(Bucket::Login),
@@ -639,6 +641,8 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
                 }))
                 .layer(PropagateRequestIdLayer::new(request_id))
+                // Outside everything that writes a body (error pages included).
+                .layer(compression::layer())
                 .layer(middleware::from_fn_with_state(
                     state.settings.clone(),
                     headers::security_headers,
