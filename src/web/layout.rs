@@ -106,6 +106,7 @@ pub fn page(meta: &PageMeta, content: Markup) -> Markup {
                 link rel="stylesheet" href=(assets::url("css/app.css"));
                 script src=(assets::url("vendor/htmx-2.0.11/htmx.min.js")) defer {}
                 script src=(assets::url("vendor/htmx-ext-ws-2.0.4/ws.min.js")) defer {}
+                script src=(assets::url("js/app.js")) defer {}
             }
             body data-hx-headers=[meta.user.map(|(_, csrf)| serde_json::json!({ "X-CSRF-Token": csrf }).to_string())] {
                 div class="skiplinks" {

@@ -348,6 +348,12 @@ pub fn route_table() -> Vec<RouteDef> {
             TenantEmbeddable,
             public::download_attachment,
         ),
+        // Before `…/allegati/{attachment}` in the router's eyes: a static segment wins.
+        RouteDef::post(
+            "/{slug}/istanza/{id}/allegati/verifica",
+            TenantEmbeddable,
+            public::verify_attachments_step,
+        ),
         RouteDef::post(
             "/{slug}/istanza/{id}/allegati/{attachment}/elimina",
             TenantEmbeddable,

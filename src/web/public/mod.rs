@@ -410,9 +410,10 @@ pub struct StepQuery {
 pub struct RenderStep<'a> {
     pub step: Step,
     pub lawyer_query: &'a str,
-    pub notice: Option<&'a str>,
-    /// Messages that are not rules of the form (a refused upload).
+    /// Messages that are not rules of the form (a refused submission).
     pub extra_issues: Vec<Issue>,
+    /// What became of the file just uploaded (attachments step).
+    pub upload: Option<views::UploadOutcome>,
     pub back_to_review: bool,
 }
 
@@ -421,8 +422,8 @@ impl Default for RenderStep<'_> {
         Self {
             step: Step::Filing,
             lawyer_query: "",
-            notice: None,
             extra_issues: Vec::new(),
+            upload: None,
             back_to_review: false,
         }
     }
@@ -474,36 +475,23 @@ pub async fn render_step(
         max_application_mb: state.settings.limits.max_application_bytes / (1024 * 1024),
         submit_token,
         all_issues: &all_issues,
-        notice: r.notice,
+        upload: r.upload.as_ref(),
         back_to_review: r.back_to_review,
     };
     Ok(views::step_page(&view))
 }
 
-/// Shows a step again with messages that are not rules of the form (a refused upload or
-/// submission), answering 422; the transaction is committed (what was saved stays saved).
+/// Shows a step again, answering 422, with messages that are not rules of the form (a refused
+/// submission: `extra_issues`) or the outcome of a refused upload (in the upload card, the
+/// kind that was chosen still selected); the transaction is committed (what was saved stays
+/// saved).
 pub async fn refuse(
     state: &AppState,
-    tenant: &Tenant,
     mut tx: TenantTx,
-    row: &ApplicationRow,
-    form: &Form,
-    step: Step,
-    extra_issues: Vec<Issue>,
+    (tenant, row, form): (&Tenant, &ApplicationRow, &Form),
+    r: RenderStep<'_>,
 ) -> Result<Response, AppError> {
-    let page = render_step(
-        state,
-        tenant,
-        &mut tx,
-        row,
-        form,
-        RenderStep {
-            step,
-            extra_issues,
-            ..RenderStep::default()
-        },
-    )
-    .await?;
+    let page = render_step(state, tenant, &mut tx, row, form, r).await?;
     tx.commit().await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
@@ -657,15 +645,34 @@ pub async fn save_step(
 pub async fn verify_step(
     params: PathParams,
     headers: HeaderMap,
+    opened: Locked,
+    HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let step = parse_step(params.get("step"))?;
+    verify(step, &headers, opened, pairs).await
+}
+
+/// [`verify_step`] for the attachments step, on a route of its own: `…/allegati/verifica` would
+/// otherwise be taken by `…/allegati/{attachment}` (GET only, so 405).
+pub async fn verify_attachments_step(
+    headers: HeaderMap,
+    opened: Locked,
+    HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    verify(Step::Attachments, &headers, opened, pairs).await
+}
+
+async fn verify(
+    step: Step,
+    headers: &HeaderMap,
     Locked {
         tenant,
         id,
         row,
         mut tx,
     }: Locked,
-    HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
+    pairs: Vec<(String, String)>,
 ) -> Result<Response, AppError> {
-    let step = parse_step(params.get("step"))?;
     if row.state() != crate::domain::application::Stage::Bozza || step == Step::Review {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -682,18 +689,22 @@ pub async fn verify_step(
         .into_iter()
         .filter(|i| i.step == step)
         .collect();
-    // app.js names the field that changed (the element carrying data-hx-post is its wrapper).
+    // app.js names the message area of the field that changed (`X-Campo`, read from the page
+    // itself): the answer fills that area only. Without one there is nothing to fill; an
+    // out-of-band fragment for an area the page lacks would only be an htmx error.
     let field = headers
         .get("x-campo")
         .and_then(|v| v.to_str().ok())
         .filter(|f| {
-            f.len() <= 100
+            !f.is_empty()
+                && f.len() <= 100
                 && f.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-        .unwrap_or_default()
-        .to_owned();
-    let fragment = components::feedback_oob(&field, &components::messages_for(&issues, &field));
+        });
+    let Some(field) = field else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let fragment = components::feedback_oob(field, &components::messages_for(&issues, field));
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .body(Body::from(fragment.into_string()))
