@@ -254,7 +254,7 @@ fn applicant(v: &StepView) -> Markup {
                 (Input::text("codice_fiscale", "Codice fiscale", &a.codice_fiscale).hint("16 caratteri, come sulla tessera sanitaria").width("col-md-6").render(i))
                 (select("citizenship", "Cittadinanza", &citizenships, &a.citizenship, "Scegliere la cittadinanza", i))
                 div class="row" {
-                    (Input::text("address", "Indirizzo di residenza", &a.address).autocomplete("street-address").width("col-md-6").render(i))
+                    (Input::text("address", "Indirizzo di residenza", &a.address).autocomplete("address-line1").width("col-md-6").render(i))
                     (Input::text("postcode", "CAP", &a.postcode).autocomplete("postal-code").optional().width("col-md-2").render(i))
                     (Input::text("city", "Comune di residenza", &a.city).autocomplete("address-level2").width("col-md-4").render(i))
                 }
@@ -262,7 +262,8 @@ fn applicant(v: &StepView) -> Markup {
                     (Input::text("id_document", "Documento d'identità", &a.id_document).hint("Tipo e numero, ad esempio: carta d'identità CA12345AB").width("col-md-8").render(i))
                     (Input::text("id_document_expiry", "Scadenza del documento", &a.id_document_expiry).kind("date").width("col-md-4").render(i))
                 }
-                h3 class="h5 mt-3" { "Solo per cittadini di Stati non appartenenti all'Unione europea e apolidi" }
+                // h2: the fieldsets' legends are not headings, so the page's h1 comes just before.
+                h2 class="h5 mt-3" { "Solo per cittadini di Stati non appartenenti all'Unione europea e apolidi" }
                 div class="row" {
                     (Input::text("permit", "Titolo di soggiorno", &a.permit).optional().hint("Tipo e numero del permesso di soggiorno").width("col-md-8").render(i))
                     (Input::text("permit_expiry", "Scadenza del titolo", &a.permit_expiry).kind("date").optional().width("col-md-4").render(i))
