@@ -26,9 +26,10 @@ pub fn feedback(id: &str, issues: &[&Issue]) -> Markup {
     feedback_with(id, issues, None)
 }
 
-/// The same area as an htmx out-of-band swap (it replaces the one with the same id).
+/// The same area's content as an htmx out-of-band swap into the area with the same id: the
+/// live region itself stays in place, so screen readers announce the new message.
 pub fn feedback_oob(id: &str, issues: &[&Issue]) -> Markup {
-    feedback_with(id, issues, Some("true"))
+    feedback_with(id, issues, Some("innerHTML"))
 }
 
 fn feedback_with(id: &str, issues: &[&Issue], oob: Option<&str>) -> Markup {

@@ -90,11 +90,23 @@ pub fn page(meta: &PageMeta, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="htmx-config" content=(HTMX_CONFIG);
                 title { (full_title) }
+                // Our own icon (assets/favicon.svg, drawn after Bootstrap Italia's `it-pa`): the
+                // ICO for browsers without SVG icons, the PNG for iOS home screens.
+                link rel="icon" href=(assets::url("favicon.ico")) sizes="32x32";
+                link rel="icon" href=(assets::url("favicon.svg")) type="image/svg+xml";
+                link rel="apple-touch-icon" href=(assets::url("apple-touch-icon.png"));
+                // The text's three weights (body, labels, headings) load with the CSS rather than
+                // after it: the text does not reflow under the reader when they arrive.
+                @for weight in ["regular", "600", "700"] {
+                    link rel="preload" as="font" type="font/woff2" crossorigin
+                        href=(assets::url(&format!("vendor/bootstrap-italia-2.18.3/fonts/Titillium_Web/titillium-web-v10-latin-ext_latin-{weight}.woff2")));
+                }
                 link rel="stylesheet" href=(assets::url("vendor/bootstrap-italia-2.18.3/css/bootstrap-italia.min.css"));
                 link rel="stylesheet" href=(assets::url("css/fonts.css"));
                 link rel="stylesheet" href=(assets::url("css/app.css"));
                 script src=(assets::url("vendor/htmx-2.0.11/htmx.min.js")) defer {}
                 script src=(assets::url("vendor/htmx-ext-ws-2.0.4/ws.min.js")) defer {}
+                script src=(assets::url("js/app.js")) defer {}
             }
             body data-hx-headers=[meta.user.map(|(_, csrf)| serde_json::json!({ "X-CSRF-Token": csrf }).to_string())] {
                 div class="skiplinks" {

@@ -9,6 +9,7 @@ pub mod assets;
 pub mod auth;
 pub mod case;
 pub mod components;
+mod compression;
 pub mod csrf;
 pub mod error;
 pub mod headers;
@@ -163,6 +164,7 @@ pub fn route_table() -> Vec<RouteDef> {
         RouteDef::get("/ready", Platform, health::ready),
         RouteDef::get("/", Platform, home::platform_home),
         RouteDef::get(assets::ROUTE, Platform, assets::serve),
+        RouteDef::get("/favicon.ico", Platform, assets::favicon),
         RouteDef::get("/{slug}", Tenant, home::tenant_home),
         RouteDef::get("/{slug}/accesso", Tenant, auth::login::login_form),
         RouteDef::post("/{slug}/accesso", Tenant, auth::login::login).limited(Bucket::Login),
@@ -348,15 +350,16 @@ pub fn route_table() -> Vec<RouteDef> {
         )
         .limited(Bucket::Upload)
         .uploads(),
-        RouteDef::post(
-            "/{slug}/istanza/{id}/allegati/verifica",
-            TenantEmbeddable,
-            public::verify_attachments,
-        ),
         RouteDef::get(
             "/{slug}/istanza/{id}/allegati/{attachment}",
             TenantEmbeddable,
             public::download_attachment,
+        ),
+        // Before `…/allegati/{attachment}` in the router's eyes: a static segment wins.
+        RouteDef::post(
+            "/{slug}/istanza/{id}/allegati/verifica",
+            TenantEmbeddable,
+            public::verify_attachments_step,
         ),
         RouteDef::post(
             "/{slug}/istanza/{id}/allegati/{attachment}/elimina",
@@ -675,6 +678,8 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
                 }))
                 .layer(PropagateRequestIdLayer::new(request_id))
+                // Outside everything that writes a body (error pages included).
+                .layer(compression::layer())
                 .layer(middleware::from_fn_with_state(
                     state.settings.clone(),
                     headers::security_headers,

@@ -1,6 +1,7 @@
 //! Uploaded files, wherever they arrive (the public form, an integration answer): recognised by
 //! their content (PDF, JPEG, PNG, CAdES `.p7m` in DER, base64 or PEM), never by their name;
-//! signatures verified before anything is kept (V29); the rest refused with V37's message.
+//! signatures verified before anything is kept (V29); the rest refused with V37's messages, one
+//! for each reason (the format, the size of the file, the application's total).
 
 use axum::extract::Multipart;
 use chrono::Utc;
@@ -22,10 +23,40 @@ use crate::{
     store::attachments,
 };
 
-pub fn v37(name: &str) -> String {
+/// V37, the format: the file is none of the kinds accepted (recognised by content).
+pub fn wrong_format(name: &str) -> String {
     format!(
-        "Il file {name} non è in un formato ammesso (PDF o PDF firmato .p7m) o supera la dimensione massima consentita."
+        "Il file {name} non è in un formato ammesso: si possono caricare documenti PDF, immagini JPEG o PNG e file firmati digitalmente (.p7m)."
     )
+}
+
+/// V37, the size of one file.
+pub fn too_big(name: &str, max_file_bytes: u64) -> String {
+    format!(
+        "Il file {name} supera la dimensione massima di {} per ciascun file. Ridurne le dimensioni (per esempio con una scansione a risoluzione più bassa o in bianco e nero) e ricaricarlo.",
+        size_label(max_file_bytes)
+    )
+}
+
+/// V37, the total of an application's documents.
+pub fn over_total(name: &str, used_bytes: u64, max_application_bytes: u64) -> String {
+    format!(
+        "Il file {name} non è stato caricato: con questo file i documenti dell'istanza supererebbero il limite di {} in tutto (già caricati: {}). Eliminare i documenti non necessari o ridurne le dimensioni.",
+        size_label(max_application_bytes),
+        size_label(used_bytes)
+    )
+}
+
+/// A size as people read it: "10 MB", "1,5 MB", "300 kB".
+pub fn size_label(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= MB {
+        format!("{:.1} MB", bytes as f64 / MB as f64).replace('.', ",")
+    } else {
+        format!("{} kB", bytes.div_ceil(1024))
+    }
 }
 
 /// A PDF with active content (scripts, actions, embedded files) or that is also something else.
@@ -181,10 +212,11 @@ pub struct Checked {
 }
 
 /// Recognises the file and verifies its signature, if any; the Italian message otherwise.
-pub fn check(file: &UploadedFile) -> Result<Checked, String> {
+/// `max_file_bytes` is the limit the file was read with (named when it went over).
+pub fn check(file: &UploadedFile, max_file_bytes: u64) -> Result<Checked, String> {
     let name = file.display_name();
     if file.too_big {
-        return Err(v37(&name));
+        return Err(too_big(&name, max_file_bytes));
     }
     if file.bytes.is_empty() {
         return Err("Scegliere il file da caricare.".into());
@@ -196,7 +228,7 @@ pub fn check(file: &UploadedFile) -> Result<Checked, String> {
         extracted: None,
     };
     match signature::sniff(&file.bytes) {
-        FileKind::Other => return Err(v37(&name)),
+        FileKind::Other => return Err(wrong_format(&name)),
         FileKind::Jpeg => checked.content_type = "image/jpeg",
         FileKind::Png => checked.content_type = "image/png",
         FileKind::Pdf => {
@@ -306,6 +338,14 @@ pub async fn keep(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size_label(10 * 1024 * 1024), "10 MB");
+        assert_eq!(size_label(1024 * 1024 + 512 * 1024), "1,5 MB");
+        assert_eq!(size_label(300 * 1024), "300 kB");
+        assert_eq!(size_label(1), "1 kB");
+    }
 
     #[test]
     fn names_lose_paths_and_control_characters() {

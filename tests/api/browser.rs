@@ -1,7 +1,13 @@
 //! Headless Chromium (Debian's `chromium` + `chromium-driver`, driven with fantoccini) walks
-//! the public form as a person would, and axe-core checks every page it reaches against the
-//! WCAG 2.1 A and AA rules: any violation fails the test. Screenshots of each step are written
-//! to `target/screenshots/istanza/`.
+//! the public form as a person would, and on every page it reaches:
+//! - axe-core checks the WCAG 2.1 A and AA rules;
+//! - Chromium's console must hold no error (a CSP violation, an htmx error, a failed load),
+//!   except the 422 answers of forms refused on purpose;
+//! - the page's HTML is kept, and at the end of the test the Nu HTML Checker (vnu.jar, npm
+//!   `vnu-jar` in tests/node, run with Java) checks them all in one run: no error allowed.
+//!
+//! Any finding fails the test. Screenshots of each step are written to
+//! `target/screenshots/istanza/`.
 
 use std::{
     net::TcpStream,
@@ -10,7 +16,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use axum::http::Method;
+use fantoccini::{Client, ClientBuilder, Locator, key::Key, wd::WebDriverCompatibleCommand};
 use serde_json::{Value, json};
 
 use crate::{
@@ -22,6 +29,10 @@ use patrocinio::domain::codice_fiscale::Sex;
 const AXE: &str = include_str!("../assets/vendor/axe-core-4.14.1/axe.min.js");
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const VNU: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/node/node_modules/vnu-jar/build/dist/vnu.jar"
+);
 
 struct Driver(Child);
 
@@ -35,6 +46,17 @@ impl Drop for Driver {
 /// A Chromium session; `phone` emulates a 390×844 phone screen (headless Chromium will not
 /// make a window that narrow).
 async fn browser(phone: bool) -> (Driver, Client) {
+    browser_with(phone, true).await
+}
+
+/// A Chromium session with JavaScript switched off in its pages (WebDriver's own scripts, which
+/// the test uses to look at the page, still run). Desktop-sized: with the phone emulation and
+/// no scripts, ChromeDriver never returns from a click.
+async fn browser_without_javascript() -> (Driver, Client) {
+    browser_with(false, false).await
+}
+
+async fn browser_with(phone: bool, javascript: bool) -> (Driver, Client) {
     assert!(
         Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
         "the browser tests need Debian's Chromium: apt-get install chromium chromium-driver"
@@ -72,8 +94,16 @@ async fn browser(phone: bool) -> (Driver, Client) {
         options["mobileEmulation"] =
             json!({ "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 3.0 } });
     }
+    if !javascript {
+        options["args"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("--blink-settings=scriptEnabled=false"));
+    }
     let mut caps = serde_json::Map::new();
     caps.insert("goog:chromeOptions".into(), options);
+    // The console's messages, read by `console_errors`.
+    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
     let client = ClientBuilder::native()
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
@@ -172,9 +202,122 @@ async fn fits_a_phone(c: &Client, name: &str) {
     );
 }
 
-/// Runs axe-core on the current page; panics with the violations, if any. Also fails when a
-/// label covers something else.
-async fn audit(c: &Client, name: &str) {
+/// ChromeDriver's log of the browser's console (`goog:loggingPrefs`): what it logged since the
+/// last call.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (Method, Option<String>) {
+        (Method::POST, Some(json!({ "type": "browser" }).to_string()))
+    }
+}
+
+/// The errors in Chromium's console since the last call: CSP violations, htmx's errors (such as
+/// `htmx:oobErrorNoTarget`), resources that failed to load. A form refused on purpose answers
+/// 422 and its page is shown: that one line is not an error of the page.
+async fn console_errors(c: &Client) -> Vec<String> {
+    let log = c
+        .issue_cmd(BrowserLog)
+        .await
+        .expect("Chromium's console log");
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .filter(|m| !m.contains("the server responded with a status of 422"))
+        .collect()
+}
+
+async fn assert_quiet_console(c: &Client, name: &str) {
+    let errors = console_errors(c).await;
+    assert!(
+        errors.is_empty(),
+        "{name}: errors in the browser's console: {errors:#?}"
+    );
+}
+
+/// The HTML of every page a test saw, checked by the Nu HTML Checker in one run at the end
+/// (Java starts once per test, not once per page).
+struct Pages(tempfile::TempDir);
+
+impl Pages {
+    fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    /// Keeps the page as the browser holds it now (what htmx swapped in included).
+    async fn keep(&self, c: &Client, name: &str) {
+        let html = c
+            .execute(
+                "return '<!DOCTYPE html>\\n' + document.documentElement.outerHTML;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        std::fs::write(
+            self.0.path().join(format!("{name}.html")),
+            html.as_str().unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Runs vnu.jar over the pages kept; panics with its messages, if any.
+    fn check(self) {
+        assert!(
+            Path::new(VNU).exists(),
+            "the HTML check needs the Nu HTML Checker: tests/run installs it (npm ci in tests/node)"
+        );
+        let out = Command::new("java")
+            .args([
+                "-jar",
+                VNU,
+                "--errors-only",
+                "--format",
+                "gnu",
+                "--skip-non-html",
+            ])
+            .arg(self.0.path())
+            .output()
+            .expect("the HTML check needs Java: apt-get install default-jre-headless");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = format!("{}/", self.0.path().display());
+        assert!(
+            out.status.success() && text.trim().is_empty(),
+            "the Nu HTML Checker found errors:\n{}",
+            text.replace(&format!("\"file:{dir}"), "\"")
+                .replace(&dir, "")
+        );
+    }
+}
+
+/// Checks the console, keeps the page for the HTML check and takes its screenshot.
+async fn look(c: &Client, pages: &Pages, name: &str) {
+    assert_quiet_console(c, name).await;
+    pages.keep(c, name).await;
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Runs axe-core on the current page (panics with the violations, if any), then [`look`]s at
+/// it; also fails when a label covers something else.
+async fn audit(c: &Client, pages: &Pages, name: &str) {
     let defined = c
         .execute("return typeof window.axe !== 'undefined';", vec![])
         .await
@@ -202,8 +345,7 @@ async fn audit(c: &Client, name: &str) {
         "{name}: WCAG 2.1 A/AA violations: {}",
         serde_json::to_string_pretty(&violations).unwrap()
     );
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+    look(c, pages, name).await;
     no_overlaps(c, name).await;
 }
 
@@ -219,7 +361,7 @@ async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
 }
 
 /// Waits until the JavaScript expression `condition` is true.
-async fn wait_until(c: &Client, condition: &str) {
+async fn wait_true(c: &Client, condition: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let now = c
@@ -362,11 +504,104 @@ async fn save(c: &Client) {
     .await;
 }
 
+/// Leaves a field as a person does, with the Tab key (its `change` fires).
+async fn leave(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(&char::from(Key::Tab).to_string())
+        .await
+        .unwrap();
+}
+
+/// Waits until `script` returns true.
+async fn wait_until(c: &Client, what: &str, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c.execute(script, vec![]).await.unwrap() != Value::Bool(true) {
+        assert!(Instant::now() < deadline, "waited in vain for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The text of the element `css`, once it has some.
+async fn text_of(c: &Client, css: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            let text = e.text().await.unwrap_or_default();
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        assert!(Instant::now() < deadline, "{css} never had text");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn attribute(c: &Client, id: &str, name: &str) -> String {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .attr(name)
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Records the upload progress bar as app.js sets it: `[hidden, value]` at every progress
+/// event (the listener outlives the page's swaps: it sits on the document).
+async fn record_progress(c: &Client) {
+    c.execute(
+        "window.__avanzamento = []; document.addEventListener('htmx:xhr:progress', function () { \
+           var b = document.getElementById('avanzamento-caricamento'); \
+           window.__avanzamento.push([b.hidden, b.value]); });",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+/// The upload's outcome, once it holds the focus; it must be in view (where the person is,
+/// not at the top of the page). Returns its text.
+async fn focused_outcome(c: &Client) -> String {
+    wait_until(
+        c,
+        "the upload's outcome to take the focus",
+        "return document.activeElement !== null && document.activeElement.id === 'esito-caricamento';",
+    )
+    .await;
+    assert_in_view(c, "esito-caricamento").await;
+    c.find(Locator::Id("esito-caricamento"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The element is inside the viewport (at least its top line).
+async fn assert_in_view(c: &Client, id: &str) {
+    let seen = c
+        .execute(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect(); \
+             return [r.top, r.bottom, window.innerHeight, window.scrollY];",
+            vec![json!(id)],
+        )
+        .await
+        .unwrap();
+    let (top, height) = (seen[0].as_f64().unwrap(), seen[2].as_f64().unwrap());
+    assert!(
+        top >= 0.0 && top < height,
+        "#{id} is not in view: [top, bottom, viewport height, scrollY] = {seen}"
+    );
+}
+
 #[tokio::test]
 async fn a_person_walks_the_form_and_every_page_passes_axe() {
     let app = spawn_app().await;
     let o = ordine(&app, "vallenera").await;
     let (_driver, c) = browser(false).await;
+    let pages = Pages::new();
     let files = tempfile::tempdir().unwrap();
     for (name, bytes) in [
         ("istanza-firmata.pdf", minimal_pdf()),
@@ -377,7 +612,7 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     }
 
     c.goto(&app.url("/vallenera/istanza")).await.unwrap();
-    audit(&c, "00-ingresso").await;
+    audit(&c, &pages, "00-ingresso").await;
     c.find(Locator::Css("form[action$='/nuova'] button"))
         .await
         .unwrap()
@@ -392,7 +627,7 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
         .text()
         .await
         .unwrap();
-    audit(&c, "01-codice-e-pin").await;
+    audit(&c, &pages, "01-codice-e-pin").await;
     c.find(Locator::LinkText("Inizia la compilazione"))
         .await
         .unwrap()
@@ -401,21 +636,37 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
         .unwrap();
 
     on_step(&c, "Chi presenta l'istanza e per quale giudizio").await;
-    audit(&c, "02-chi-presenta").await;
+    audit(&c, &pages, "02-chi-presenta").await;
     choose(&c, "filed_by-0").await;
     select(&c, "matter", "famiglia").await;
     select(&c, "judicial_office", &o.office.to_string()).await;
     save(&c).await;
 
     on_step(&c, "Il richiedente").await;
-    audit(&c, "03-richiedente").await;
+    audit(&c, &pages, "03-richiedente").await;
     // First an incomplete save: the page with its messages must be accessible too.
     choose(&c, "kind-0").await;
     type_in(&c, "surname", "Rossi").await;
     type_in(&c, "codice_fiscale", "RSSMRA85T10A562T").await;
+    // Leaving the field shows its message under it, without a page load, and marks it.
+    mark(&c).await;
+    leave(&c, "codice_fiscale").await;
+    let message = text_of(&c, "#codice_fiscale-errore .campo-errore").await;
+    assert!(
+        message.contains(
+            "Il carattere di controllo del codice fiscale RSSMRA85T10A562T non è corretto"
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        attribute(&c, "codice_fiscale", "aria-invalid").await,
+        "true"
+    );
+    assert!(still_marked(&c).await, "no page load");
+    assert_quiet_console(&c, "03-richiedente, inline validation").await;
     save(&c).await;
     wait_for(&c, "#riepilogo-errori").await;
-    audit(&c, "04-richiedente-con-errori").await;
+    audit(&c, &pages, "04-richiedente-con-errori").await;
     type_in(&c, "given_name", "Mario").await;
     choose(&c, "sex-1").await;
     set_value(&c, "birth_date", "1985-12-10").await;
@@ -426,6 +677,9 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
         &person_cf("Rossi", "Mario", 1985, 12, 10, Sex::M),
     )
     .await;
+    // Corrected and left: the message goes, and so does the invalid mark.
+    leave(&c, "codice_fiscale").await;
+    wait_until(&c, "the corrected code's message to go", "return document.querySelector('#codice_fiscale-errore .campo-errore') === null && !document.getElementById('codice_fiscale').hasAttribute('aria-invalid');").await;
     select(&c, "citizenship", "italiana").await;
     type_in(&c, "address", "Via Roma 1").await;
     type_in(&c, "city", "Vallenera").await;
@@ -434,12 +688,12 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     save(&c).await;
 
     on_step(&c, "Il nucleo familiare").await;
-    audit(&c, "05-famiglia").await;
+    audit(&c, &pages, "05-famiglia").await;
     choose(&c, "lives_alone").await;
     save(&c).await;
 
     on_step(&c, "I redditi").await;
-    audit(&c, "06-redditi").await;
+    audit(&c, &pages, "06-redditi").await;
     type_in(&c, "year", "2025").await;
     select(&c, "source_richiedente", "cu").await;
     type_in(&c, "taxable_richiedente", "9.800,00").await;
@@ -449,7 +703,7 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     save(&c).await;
 
     on_step(&c, "Il giudizio").await;
-    audit(&c, "07-giudizio").await;
+    audit(&c, &pages, "07-giudizio").await;
     type_in(&c, "counterparty_name", "Verdi Carla").await;
     type_in(&c, "counterparty_address", "Via Milano 2, Vallenera").await;
     choose(&c, "pending-1").await;
@@ -459,19 +713,20 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     save(&c).await;
 
     on_step(&c, "L'avvocato").await;
-    audit(&c, "08-avvocato").await;
+    audit(&c, &pages, "08-avvocato").await;
     choose(&c, &format!("lawyer-{}", o.lawyer)).await;
     save(&c).await;
 
     on_step(&c, "Le dichiarazioni").await;
-    audit(&c, "09-dichiarazioni").await;
+    audit(&c, &pages, "09-dichiarazioni").await;
     for name in ["truthful", "undertaking", "penalties", "privacy"] {
         choose(&c, name).await;
     }
     save(&c).await;
 
     on_step(&c, "Allegati e firma").await;
-    audit(&c, "10-allegati").await;
+    audit(&c, &pages, "10-allegati").await;
+    record_progress(&c).await;
     for (kind, name) in [
         ("istanza_firmata", "istanza-firmata.pdf"),
         ("documento_identita", "carta-identita.png"),
@@ -490,8 +745,26 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
             assert!(Instant::now() < deadline, "{name} not listed after upload");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let outcome = focused_outcome(&c).await;
+        assert!(
+            outcome.contains(&format!("Documento «{name}» caricato")),
+            "{outcome}"
+        );
     }
-    audit(&c, "11-allegati-caricati").await;
+    // The bar showed while each file travelled, and reached the end.
+    let progress = c
+        .execute("return window.__avanzamento;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        progress
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| *p == json!([false, 100])),
+        "the progress bar never showed 100%: {progress}"
+    );
+    audit(&c, &pages, "11-allegati-caricati").await;
     // Choosing the mode is checked and saved at once, like any field (it once answered 405,
     // with "Operazione non consentita" at the top of the page).
     c.execute(
@@ -502,9 +775,9 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     .await
     .unwrap();
     choose(&c, "signature_mode-0").await;
-    wait_until(&c, "window.__verifiche.length === 1").await;
+    wait_true(&c, "window.__verifiche.length === 1").await;
     choose(&c, "signature_mode-1").await;
-    wait_until(&c, "window.__verifiche.length === 2").await;
+    wait_true(&c, "window.__verifiche.length === 2").await;
     let statuses = c
         .execute("return window.__verifiche;", vec![])
         .await
@@ -524,13 +797,13 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     save(&c).await;
 
     on_step(&c, "Riepilogo e invio").await;
-    audit(&c, "12-riepilogo").await;
+    audit(&c, &pages, "12-riepilogo").await;
     // Supporting documents were not attached: a warning to confirm before sending.
     choose(&c, "warnings_confirmed").await;
     click(&c, "form[action$='/invia'] button").await;
     let receipt_code = wait_for(&c, "#codice-istanza").await.text().await.unwrap();
     assert_eq!(receipt_code, code);
-    audit(&c, "13-ricevuta").await;
+    audit(&c, &pages, "13-ricevuta").await;
 
     c.goto(&app.url("/vallenera/istanza/stato")).await.unwrap();
     type_in(&c, "codice", &code).await;
@@ -542,8 +815,9 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
         .await
         .unwrap();
     wait_for(&c, "#stato-istanza").await;
-    audit(&c, "14-stato").await;
+    audit(&c, &pages, "14-stato").await;
     c.close().await.unwrap();
+    pages.check();
 }
 
 #[tokio::test]
@@ -551,8 +825,9 @@ async fn on_a_phone_the_form_passes_axe_too() {
     let app = spawn_app().await;
     ordine(&app, "vallenera").await;
     let (_driver, c) = browser(true).await;
+    let pages = Pages::new();
     c.goto(&app.url("/vallenera/istanza")).await.unwrap();
-    audit(&c, "telefono-00-ingresso").await;
+    audit(&c, &pages, "telefono-00-ingresso").await;
     c.find(Locator::Css("form[action$='/nuova'] button"))
         .await
         .unwrap()
@@ -567,7 +842,7 @@ async fn on_a_phone_the_form_passes_axe_too() {
         .await
         .unwrap();
     on_step(&c, "Chi presenta l'istanza e per quale giudizio").await;
-    audit(&c, "telefono-01-chi-presenta").await;
+    audit(&c, &pages, "telefono-01-chi-presenta").await;
     let widths: Value = c
         .execute(
             "return [document.documentElement.scrollWidth, window.innerWidth];",
@@ -581,18 +856,173 @@ async fn on_a_phone_the_form_passes_axe_too() {
         "no horizontal scrolling on a phone: {widths}"
     );
     c.close().await.unwrap();
+    pages.check();
+}
+
+/// Opens a new draft's attachments step in the browser (the draft is this browser's).
+async fn attachments_step(c: &Client, app: &crate::helpers::TestApp) {
+    c.goto(&app.url("/vallenera/istanza")).await.unwrap();
+    c.find(Locator::Css("form[action$='/nuova'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "#codice-istanza").await;
+    let start = c
+        .find(Locator::LinkText("Inizia la compilazione"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    c.goto(&app.url(&start.replace("/chi-presenta", "/allegati")))
+        .await
+        .unwrap();
+    on_step(c, "Allegati e firma").await;
+}
+
+async fn choose_file(c: &Client, path: &Path) {
+    c.find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(&path.display().to_string())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn on_a_phone_an_upload_answers_where_the_person_is() {
+    let app = spawn_app().await;
+    ordine(&app, "vallenera").await;
+    let (_driver, c) = browser(true).await;
+    let pages = Pages::new();
+    let files = tempfile::tempdir().unwrap();
+    let letter = files.path().join("lettera.txt");
+    std::fs::write(&letter, "Non è un PDF.").unwrap();
+    let scan = files.path().join("ricorso.png");
+    std::fs::write(&scan, png()).unwrap();
+    attachments_step(&c, &app).await;
+    record_progress(&c).await;
+
+    // A file in a format that is not accepted: the answer is in the card, in view, focused,
+    // and says what is wrong; the kind chosen is still chosen.
+    select(&c, "kind", "documenti_causa").await;
+    choose_file(&c, &letter).await;
+    click(&c, "#carica-allegato button[type=submit]").await;
+    let outcome = focused_outcome(&c).await;
+    assert!(
+        outcome.contains("Il file lettera.txt non è in un formato ammesso"),
+        "{outcome}"
+    );
+    assert!(!outcome.contains("dimensione"), "{outcome}");
+    let kind = c
+        .find(Locator::Id("kind"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kind.as_deref(), Some("documenti_causa"));
+    let role = attribute(&c, "esito-caricamento", "role").await;
+    assert_eq!(role, "alert", "announced to screen readers");
+    audit(&c, &pages, "telefono-10-caricamento-rifiutato").await;
+
+    // The right file, with the kind as it was left: stored, and said so in the card.
+    choose_file(&c, &scan).await;
+    click(&c, "#carica-allegato button[type=submit]").await;
+    let outcome = focused_outcome(&c).await;
+    assert!(
+        outcome.contains("Documento «ricorso.png» caricato"),
+        "{outcome}"
+    );
+    assert_eq!(attribute(&c, "esito-caricamento", "role").await, "status");
+    let progress = c
+        .execute("return window.__avanzamento;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        progress
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| *p == json!([false, 100])),
+        "the progress bar never showed 100%: {progress}"
+    );
+    audit(&c, &pages, "telefono-11-caricamento-riuscito").await;
+    c.close().await.unwrap();
+    pages.check();
+}
+
+#[tokio::test]
+async fn without_javascript_a_refused_upload_scrolls_to_its_answer() {
+    let app = spawn_app().await;
+    ordine(&app, "vallenera").await;
+    let (_driver, c) = browser_without_javascript().await;
+    let pages = Pages::new();
+    let files = tempfile::tempdir().unwrap();
+    let letter = files.path().join("lettera.txt");
+    std::fs::write(&letter, "Non è un PDF.").unwrap();
+    attachments_step(&c, &app).await;
+    let htmx = c
+        .execute("return typeof window.htmx;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(htmx, "undefined", "the page's scripts do not run");
+    select(&c, "kind", "documenti_causa").await;
+    choose_file(&c, &letter).await;
+    click(&c, "#carica-allegato button[type=submit]").await;
+    wait_for(&c, "#esito-caricamento").await;
+    // The browser followed the action's #esito-caricamento down to the card, and focused it
+    // (it can take the focus: tabindex="-1").
+    assert_in_view(&c, "esito-caricamento").await;
+    let focused = c
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, "esito-caricamento");
+    let scrolled = c.execute("return window.scrollY;", vec![]).await.unwrap();
+    assert!(
+        scrolled.as_f64().unwrap() > 0.0,
+        "scrolled down: {scrolled}"
+    );
+    assert_eq!(
+        c.title().await.unwrap().split(" · ").next(),
+        Some("Errore: documento non caricato")
+    );
+    let kind = c
+        .find(Locator::Id("kind"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kind.as_deref(), Some("documenti_causa"));
+    // axe-core needs the page's timers, which are off; the same page passes it with
+    // JavaScript (`on_a_phone_an_upload_answers_where_the_person_is`).
+    look(&c, &pages, "senza-js-caricamento-rifiutato").await;
+    c.close().await.unwrap();
+    pages.check();
 }
 
 /// Logs in through the login page as a person would (password, then the TOTP code).
-async fn log_in(c: &Client, app: &crate::helpers::TestApp, user: &crate::helpers::TestUser) {
+async fn log_in(
+    c: &Client,
+    pages: &Pages,
+    app: &crate::helpers::TestApp,
+    user: &crate::helpers::TestUser,
+) {
     c.goto(&app.url(&format!("/{}/accesso", user.slug)))
         .await
         .unwrap();
+    audit(c, pages, &format!("accesso-{}", user.email)).await;
     type_in(c, "email", &user.email).await;
     type_in(c, "password", crate::helpers::PASSWORD).await;
     click(c, "main form button[type=submit]").await;
     if let Some(secret) = &user.secret {
         wait_for(c, "#codice").await;
+        audit(c, pages, &format!("codice-{}", user.email)).await;
         type_in(c, "codice", &crate::helpers::totp_now(secret)).await;
         click(c, "main form button[type=submit]").await;
     }
@@ -628,13 +1058,14 @@ async fn the_boards_update_live_without_a_reload() {
         )
         .await;
     let (_d1, seg_browser) = browser(false).await;
-    log_in(&seg_browser, &app, &of.secretariat).await;
+    let pages = Pages::new();
+    log_in(&seg_browser, &pages, &app, &of.secretariat).await;
     seg_browser
         .goto(&app.url(&format!("/{SLUG}/segreteria")))
         .await
         .unwrap();
     wait_for(&seg_browser, "#tabellone").await;
-    audit(&seg_browser, "segreteria-tabellone").await;
+    audit(&seg_browser, &pages, "segreteria-tabellone").await;
     mark(&seg_browser).await;
 
     // A filing made elsewhere appears on the board, without a reload.
@@ -649,7 +1080,7 @@ async fn the_boards_update_live_without_a_reload() {
 
     // The rapporteur's queue shows a new assignment made by a colleague of the secretariat.
     let (_d2, rel_browser) = browser(false).await;
-    log_in(&rel_browser, &app, &of.councillors[0]).await;
+    log_in(&rel_browser, &pages, &app, &of.councillors[0]).await;
     rel_browser
         .goto(&app.url(&format!("/{SLUG}/consiglieri")))
         .await
@@ -681,7 +1112,7 @@ async fn the_boards_update_live_without_a_reload() {
     );
     wait_for(&rel_browser, &format!("#pratica-{id}")).await;
     assert!(still_marked(&rel_browser).await);
-    audit(&rel_browser, "consigliere-nuova-assegnazione").await;
+    audit(&rel_browser, &pages, "consigliere-nuova-assegnazione").await;
     // Meanwhile the secretariat's board moved the filing to the cases in progress.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -694,8 +1125,10 @@ async fn the_boards_update_live_without_a_reload() {
         assert!(Instant::now() < deadline, "the board never moved the case");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    audit(&seg_browser, &pages, "segreteria-tabellone-aggiornato").await;
     let _ = rel_browser.close().await;
     let _ = seg_browser.close().await;
+    pages.check();
 }
 
 /// What the tour of every area needs: applications in several states, an account per role for
@@ -798,14 +1231,14 @@ async fn tour_fixtures() -> Tour {
 
 /// Opens `path` and checks it: axe, no label over anything else and, on a phone, no sideways
 /// scrolling.
-async fn visit(c: &Client, t: &Tour, phone: bool, path: &str) {
+async fn visit(c: &Client, pages: &Pages, t: &Tour, phone: bool, path: &str) {
     c.goto(&t.app.url(path)).await.unwrap();
     wait_for(c, "main h1").await;
-    check(c, t, phone, path).await;
+    check(c, pages, t, phone, path).await;
 }
 
 /// Checks the page shown; its screenshot is named after `path`, with names for the ids.
-async fn check(c: &Client, t: &Tour, phone: bool, path: &str) {
+async fn check(c: &Client, pages: &Pages, t: &Tour, phone: bool, path: &str) {
     let mut name = path.to_owned();
     for (id, label) in [
         (t.draft.0.clone(), "bozza"),
@@ -830,7 +1263,7 @@ async fn check(c: &Client, t: &Tour, phone: bool, path: &str) {
     if phone {
         fits_a_phone(c, &name).await;
     }
-    audit(c, &name).await;
+    audit(c, pages, &name).await;
 }
 
 /// Every page of every area with something in it, as each role sees it.
@@ -839,9 +1272,10 @@ async fn tour(phone: bool) {
     let t = tour_fixtures().await;
     let (_driver, c) = browser(phone).await;
     let c = &c;
+    let pages = Pages::new();
 
     // The public form: the complete draft, resumed with code and PIN, step by step.
-    visit(c, &t, phone, &format!("/{SLUG}/istanza")).await;
+    visit(c, &pages, &t, phone, &format!("/{SLUG}/istanza")).await;
     let (draft, code, pin) = &t.draft;
     type_in(c, "codice", code).await;
     type_in(c, "pin", pin).await;
@@ -850,6 +1284,7 @@ async fn tour(phone: bool) {
     for step in patrocinio::domain::application::Step::ALL {
         visit(
             c,
+            &pages,
             &t,
             phone,
             &format!("/{SLUG}/istanza/{draft}/{}", step.slug()),
@@ -857,14 +1292,22 @@ async fn tour(phone: bool) {
         .await;
     }
     // The status page of the application asked for documents, its answer page and receipt.
-    visit(c, &t, phone, &format!("/{SLUG}/istanza/stato")).await;
+    visit(c, &pages, &t, phone, &format!("/{SLUG}/istanza/stato")).await;
     type_in(c, "codice", &t.asked_code).await;
     type_in(c, "pin", &t.asked_pin).await;
     click(c, "main form button[type=submit]").await;
     wait_for(c, "#stato-istanza .callout").await;
-    check(c, &t, phone, &format!("/{SLUG}/istanza/stato-integrazione")).await;
+    check(
+        c,
+        &pages,
+        &t,
+        phone,
+        &format!("/{SLUG}/istanza/stato-integrazione"),
+    )
+    .await;
     visit(
         c,
+        &pages,
         &t,
         phone,
         &format!("/{SLUG}/istanza/{}/integrazione", t.asked),
@@ -872,6 +1315,7 @@ async fn tour(phone: bool) {
     .await;
     visit(
         c,
+        &pages,
         &t,
         phone,
         &format!("/{SLUG}/istanza/{}/ricevuta", t.asked),
@@ -931,15 +1375,16 @@ async fn tour(phone: bool) {
             .collect(),
         ),
     ];
-    for (user, pages) in &areas {
+    for (user, paths) in &areas {
         c.delete_all_cookies().await.unwrap();
-        log_in(c, &t.app, user).await;
-        for path in pages {
-            visit(c, &t, phone, path).await;
+        log_in(c, &pages, &t.app, user).await;
+        for path in paths {
+            visit(c, &pages, &t, phone, path).await;
         }
-        visit(c, &t, phone, &format!("/{SLUG}/avvisi")).await;
+        visit(c, &pages, &t, phone, &format!("/{SLUG}/avvisi")).await;
     }
     c.clone().close().await.unwrap();
+    pages.check();
 }
 
 #[tokio::test]

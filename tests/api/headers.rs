@@ -10,7 +10,7 @@ async fn every_path(slug: &str) -> Vec<String> {
         .map(|r| {
             r.path
                 .replace("{slug}", slug)
-                .replace("{version}", &web::assets::VERSION)
+                .replace("{version}", web::assets::VERSION)
                 .replace("{*path}", "css/app.css")
         })
         .collect();
@@ -148,5 +148,156 @@ async fn assets_are_cached_for_a_year_pages_never() {
     assert_eq!(
         app.get(&web::assets::url("css/nope.css")).await.status(),
         404
+    );
+}
+
+/// A GET with `Accept-Encoding` (or none), its body as sent.
+async fn fetch(
+    app: &crate::helpers::TestApp,
+    path: &str,
+    accept: Option<&str>,
+) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = app.client.get(app.url(path));
+    if let Some(a) = accept {
+        req = req.header("accept-encoding", a);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    let headers = res.headers().clone();
+    (headers, res.bytes().await.unwrap().to_vec())
+}
+
+fn decode(encoding: Option<&str>, body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match encoding {
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        Some("br") => {
+            brotli::Decompressor::new(body, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        None => out = body.to_vec(),
+        Some(other) => panic!("unexpected coding {other}"),
+    }
+    out
+}
+
+fn varies_on_encoding(h: &reqwest::header::HeaderMap) -> bool {
+    h.get_all("vary").iter().any(|v| {
+        v.to_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("accept-encoding")
+    })
+}
+
+#[tokio::test]
+async fn pages_and_assets_are_compressed_as_the_client_accepts() {
+    let app = spawn_app().await;
+    app.create_tenant("ordine-prova", TenantSettings::default())
+        .await;
+    let css = web::assets::url("vendor/bootstrap-italia-2.18.3/css/bootstrap-italia.min.css");
+    for path in ["/ordine-prova/istanza", css.as_str()] {
+        let (plain_headers, plain) = fetch(&app, path, None).await;
+        assert!(plain_headers.get("content-encoding").is_none(), "{path}");
+        assert!(varies_on_encoding(&plain_headers), "{path}: Vary");
+        let mut etags = vec![plain_headers.get("etag").cloned()];
+        for (accept, coding) in [
+            (Some("br"), Some("br")),
+            (Some("gzip"), Some("gzip")),
+            (Some("gzip, deflate, br, zstd"), Some("br")),
+            (Some("br;q=0, gzip;q=0.5"), Some("gzip")),
+            (Some("identity"), None),
+        ] {
+            let (h, body) = fetch(&app, path, accept).await;
+            let got = h.get("content-encoding").map(|v| v.to_str().unwrap());
+            assert_eq!(got, coding, "{path} with {accept:?}");
+            assert!(varies_on_encoding(&h), "{path} with {accept:?}: Vary");
+            if coding.is_some() {
+                assert!(body.len() * 2 < plain.len(), "{path}: compressed");
+            }
+            let decoded = decode(coding, &body);
+            if path == css {
+                assert_eq!(decoded, plain, "{path} with {accept:?}: the same file");
+                if let Some(length) = h.get("content-length") {
+                    assert_eq!(length.to_str().unwrap(), body.len().to_string());
+                }
+                etags.push(h.get("etag").cloned());
+            } else {
+                // A page carries fresh tokens: the same page, not the same bytes.
+                let text = String::from_utf8(decoded).unwrap();
+                assert!(text.contains("<title>Istanza di ammissione"), "{path}");
+                assert!(h.get("etag").is_none());
+            }
+        }
+        if path == css {
+            // One ETag per encoding, and If-None-Match answered with 304 for that one.
+            let (identity, br, gzip) = (&etags[0], &etags[1], &etags[2]);
+            assert!(identity.is_some() && br.is_some() && gzip.is_some());
+            assert!(identity != br && br != gzip && identity != gzip);
+            let res = app
+                .client
+                .get(app.url(path))
+                .header("accept-encoding", "br")
+                .header("if-none-match", br.clone().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 304);
+            assert_eq!(res.headers().get("etag"), br.as_ref());
+            let res = app
+                .client
+                .get(app.url(path))
+                .header("accept-encoding", "gzip")
+                .header("if-none-match", br.clone().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "another encoding, another ETag");
+        }
+    }
+    // Already compressed, or too small to gain: left alone.
+    let font = web::assets::url(
+        "vendor/bootstrap-italia-2.18.3/fonts/Titillium_Web/titillium-web-v10-latin-ext_latin-regular.woff2",
+    );
+    let (h, _) = fetch(&app, &font, Some("gzip, br")).await;
+    assert!(h.get("content-encoding").is_none());
+    assert_eq!(h["content-type"], "font/woff2");
+    let (h, _) = fetch(&app, "/health", Some("gzip, br")).await;
+    assert!(h.get("content-encoding").is_none(), "a few bytes");
+}
+
+#[tokio::test]
+async fn the_favicon_is_ours_and_cached() {
+    let app = spawn_app().await;
+    app.create_tenant("ordine-prova", TenantSettings::default())
+        .await;
+    let res = app.get("/favicon.ico").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/x-icon");
+    assert_eq!(res.headers()["cache-control"], "public, max-age=86400");
+    assert!(res.headers().get("etag").is_some());
+    let body = res.bytes().await.unwrap();
+    assert_eq!(&body[..4], b"\0\0\x01\0", "an ICO file");
+
+    let page = app.get("/ordine-prova/istanza").await.text().await.unwrap();
+    let svg = web::assets::url("favicon.svg");
+    assert!(
+        page.contains(&format!(
+            "<link rel=\"icon\" href=\"{svg}\" type=\"image/svg+xml\">"
+        )),
+        "the layout names the icon"
+    );
+    let res = app.get(&svg).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
     );
 }

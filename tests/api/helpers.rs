@@ -415,13 +415,15 @@ pub fn totp_now(secret: &str) -> String {
         .to_string()
 }
 
-/// The CSRF token a reserved page carries in its `data-hx-headers`.
+/// The CSRF token a reserved page carries in its `data-hx-headers` (masked afresh on every
+/// page).
 pub fn csrf_of(body: &str) -> String {
     let start = body
         .find("X-CSRF-Token&quot;:&quot;")
         .expect("a page with a CSRF token")
         + "X-CSRF-Token&quot;:&quot;".len();
-    body[start..start + 64].to_owned()
+    let len = body[start..].find("&quot;").expect("the token's end");
+    body[start..start + len].to_owned()
 }
 
 impl TestApp {

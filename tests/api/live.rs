@@ -77,6 +77,31 @@ async fn wait_for(ws: &mut Ws, needle: &str) -> String {
     }
 }
 
+#[tokio::test]
+async fn a_socket_upgrade_is_never_compressed() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let seg = app.login(&of.secretariat).await;
+    let mut req = app
+        .ws_url("/ws?vista=segreteria")
+        .into_client_request()
+        .unwrap();
+    let h = req.headers_mut();
+    h.insert("cookie", seg.cookie(&app).parse().unwrap());
+    h.insert("origin", app.address.parse().unwrap());
+    h.insert("accept-encoding", "gzip, deflate, br".parse().unwrap());
+    let (mut ws, res) = connect_async(req).await.expect("connect");
+    assert_eq!(res.status(), 101);
+    assert!(
+        res.headers().get("content-encoding").is_none(),
+        "{:?}",
+        res.headers()
+    );
+    next_text(&mut ws, PATIENCE)
+        .await
+        .expect("a snapshot on connect");
+}
+
 /// The close frame the server sends, if any, within `wait`.
 async fn close_code(ws: &mut Ws, wait: Duration) -> Option<CloseCode> {
     let deadline = tokio::time::Instant::now() + wait;

@@ -619,6 +619,16 @@ async fn another_device_needs_code_and_pin() {
     );
 }
 
+/// The upload card of a page: from its form to the list of documents after it.
+fn upload_card(body: &str) -> &str {
+    let id = body
+        .find("id=\"carica-allegato\"")
+        .expect("the upload card");
+    let start = body[..id].rfind("<form").expect("the card's form");
+    let end = body[start..].find("</form>").expect("the card's end") + start;
+    &body[start..end]
+}
+
 #[tokio::test]
 async fn uploads_refuse_what_is_not_allowed_and_keep_the_rest() {
     let app = spawn_app_with(|c| c.max_file_bytes = 1024 * 1024).await;
@@ -626,9 +636,15 @@ async fn uploads_refuse_what_is_not_allowed_and_keep_the_rest() {
     let d = new_draft(&app, "vallenera").await;
     let res = d.upload("documento_identita", "carta.png", png()).await;
     assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let card = upload_card(&body);
+    assert!(
+        card.contains("Documento «carta.png» caricato: è nell'elenco qui sotto."),
+        "the outcome is in the upload card: {card}"
+    );
+    assert!(body.contains("<title>Documento caricato · Allegati e firma"));
 
-    let v37 = "non è in un formato ammesso (PDF o PDF firmato .p7m) o supera la dimensione massima consentita";
-    // Named like a PDF, but an executable.
+    // Named like a PDF, but an executable: the format, and only the format.
     let res = d
         .upload(
             "documenti_causa",
@@ -638,26 +654,31 @@ async fn uploads_refuse_what_is_not_allowed_and_keep_the_rest() {
         .await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
+    let card = upload_card(&body);
     assert!(
-        body.contains(&format!("Il file contratto.pdf {v37}")),
+        card.contains("Il file contratto.pdf non è in un formato ammesso: si possono caricare documenti PDF, immagini JPEG o PNG e file firmati digitalmente (.p7m)."),
         "{}",
         errors_in(&body)
     );
+    assert!(!card.contains("dimensione massima"), "no word of the size");
     assert!(
         body.contains("carta.png"),
         "the earlier upload is still there"
     );
 
+    // Too big: the size, with the limit, and nothing about the format.
     let mut big = minimal_pdf();
     big.resize(1024 * 1024 + 10, b' ');
     let res = d.upload("documenti_causa", "grande.pdf", big).await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
+    let card = upload_card(&body);
     assert!(
-        body.contains(&format!("Il file grande.pdf {v37}")),
+        card.contains("Il file grande.pdf supera la dimensione massima di 1 MB per ciascun file."),
         "{}",
         errors_in(&body)
     );
+    assert!(!card.contains("formato ammesso"), "no word of the format");
     assert!(body.contains("carta.png"));
 
     let res = d.upload("", "lettera.pdf", minimal_pdf()).await;
@@ -668,6 +689,60 @@ async fn uploads_refuse_what_is_not_allowed_and_keep_the_rest() {
             .unwrap()
             .contains("Scegliere il tipo di documento")
     );
+}
+
+#[tokio::test]
+async fn a_refused_upload_answers_in_the_card_with_the_kind_still_chosen() {
+    // Room for the PNG and the JPEG, not for the PDF on top of them.
+    let total = (png().len() + jpeg().len() + minimal_pdf().len() / 2) as u64;
+    let app = spawn_app_with(|c| c.max_application_bytes = total).await;
+    ordine(&app, "vallenera").await;
+    let d = new_draft(&app, "vallenera").await;
+    assert_eq!(
+        d.upload("documento_identita", "carta.png", png())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        d.upload("codice_fiscale", "tessera.jpg", jpeg())
+            .await
+            .status(),
+        200
+    );
+    let res = d
+        .upload("documenti_causa", "ricorso.pdf", minimal_pdf())
+        .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    let card = upload_card(&body);
+    // Without JavaScript the browser scrolls the answer to the card's outcome.
+    assert!(
+        card.contains("action=\"") && card.contains("/allegati/carica#esito-caricamento\""),
+        "{card}"
+    );
+    assert!(card.contains("id=\"esito-caricamento\""));
+    assert!(card.contains("role=\"alert\""));
+    assert!(card.contains("tabindex=\"-1\""));
+    assert!(card.contains("Il documento non è stato caricato."));
+    assert!(
+        card.contains(
+            "Il file ricorso.pdf non è stato caricato: con questo file i documenti dell'istanza supererebbero il limite di 1 kB in tutto (già caricati: 1 kB)."
+        ),
+        "{card}"
+    );
+    assert!(!card.contains("formato ammesso"));
+    assert!(!card.contains("dimensione massima"));
+    // The kind chosen stays selected, the file's field is marked and described.
+    assert!(
+        card.contains("<option value=\"documenti_causa\" selected>"),
+        "{card}"
+    );
+    assert!(card.contains("aria-describedby=\"file-errore\""));
+    assert!(card.contains("aria-invalid=\"true\""));
+    assert!(body.contains("<title>Errore: documento non caricato · Allegati e firma"));
+    // Not repeated at the top of the page: the summary there is for the step's own fields.
+    assert!(!body.contains("id=\"riepilogo-errori\""));
 }
 
 #[tokio::test]
@@ -833,7 +908,7 @@ async fn inline_validation_answers_with_the_field_message_only() {
         body.starts_with("<div id=\"codice_fiscale-errore\""),
         "{body}"
     );
-    assert!(body.contains("data-hx-swap-oob=\"true\""));
+    assert!(body.contains("data-hx-swap-oob=\"innerHTML\""));
     assert!(
         body.contains(
             "Il carattere di controllo del codice fiscale RSSMRA85T10A562T non è corretto"
@@ -846,6 +921,41 @@ async fn inline_validation_answers_with_the_field_message_only() {
     // And it was saved.
     let (_, page) = d.get_text("richiedente").await;
     assert!(page.contains("value=\"RSSMRA85T10A562T\""));
+
+    // A change that names no message area is saved, and nothing is swapped: an out-of-band
+    // fragment without a target on the page would be an htmx error.
+    let res = app
+        .client
+        .post(d.url("richiedente/verifica"))
+        .header("HX-Request", "true")
+        .form(&[("kind", "persona"), ("surname", "Rossi")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(res.text().await.unwrap().is_empty());
+    let (_, page) = d.get_text("richiedente").await;
+    assert!(page.contains("value=\"Rossi\""));
+
+    // The attachments step too, although `allegati/…` also names its documents.
+    let res = app
+        .client
+        .post(d.url("allegati/verifica"))
+        .header("HX-Request", "true")
+        .header("X-Campo", "signature_mode")
+        .form(&[("signature_mode", "documento")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .starts_with("<div id=\"signature_mode-errore\"")
+    );
+    let (_, page) = d.get_text("allegati").await;
+    assert!(page.contains("value=\"documento\" checked"));
 }
 
 #[tokio::test]

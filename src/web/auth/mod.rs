@@ -234,7 +234,7 @@ pub async fn csrf_token(session: Session, req: Request, next: Next) -> Result<Re
     let Some(expected) = session.get::<String>(CSRF_KEY).await.ok().flatten() else {
         return Ok(next.run(req).await);
     };
-    let matches = |v: &str| !v.is_empty() && crate::crypto::same(v.as_bytes(), expected.as_bytes());
+    let matches = |v: &str| csrf_matches(v, &expected);
     if let Some(v) = req
         .headers()
         .get("x-csrf-token")
@@ -288,6 +288,41 @@ pub async fn csrf_token(session: Session, req: Request, next: Next) -> Result<Re
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
+}
+
+/// The session's CSRF token as a page carries it: masked with fresh random bytes at every
+/// render, `hex(mask) ‖ hex(mask ⊕ token)`. Pages are compressed; a token that never repeats
+/// from one response to the next cannot be guessed byte by byte from their sizes, whatever text
+/// an attacker gets reflected next to it (BREACH).
+pub fn masked_csrf(token: &str) -> String {
+    let Ok(secret) = hex::decode(token) else {
+        return String::new();
+    };
+    let mut mask = vec![0u8; secret.len()];
+    getrandom::fill(&mut mask).expect("the system's random source");
+    let xored: Vec<u8> = mask.iter().zip(&secret).map(|(m, s)| m ^ s).collect();
+    format!("{}{}", hex::encode(&mask), hex::encode(xored))
+}
+
+/// A token sent back matches the session's: masked as [`masked_csrf`] makes it, or as it is
+/// (a page rendered before masking, during a rolling deploy). Compared in constant time.
+fn csrf_matches(sent: &str, token: &str) -> bool {
+    let Ok(secret) = hex::decode(token) else {
+        return false;
+    };
+    if secret.is_empty() {
+        return false;
+    }
+    let Ok(sent) = hex::decode(sent) else {
+        return false;
+    };
+    if sent.len() == 2 * secret.len() {
+        let (mask, xored) = sent.split_at(secret.len());
+        let unmasked: Vec<u8> = mask.iter().zip(xored).map(|(m, x)| m ^ x).collect();
+        crate::crypto::same(&unmasked, &secret)
+    } else {
+        crate::crypto::same(&sent, &secret)
+    }
 }
 
 /// How much of a multipart body is read to find its first field.
@@ -462,10 +497,36 @@ async fn signed_in(
         .await
         .ok()
         .flatten()
+        .map(|token| masked_csrf(&token))
         .unwrap_or_default();
     Ok(SignedIn {
         user,
         csrf,
         session,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_token_never_repeats_and_still_matches() {
+        let token = crate::crypto::random_hex::<32>();
+        let (a, b) = (masked_csrf(&token), masked_csrf(&token));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 128);
+        assert!(!a.contains(&token));
+        assert!(csrf_matches(&a, &token) && csrf_matches(&b, &token));
+        assert!(
+            csrf_matches(&token, &token),
+            "an unmasked token from an older page"
+        );
+        let other = crate::crypto::random_hex::<32>();
+        assert!(!csrf_matches(&masked_csrf(&other), &token));
+        assert!(!csrf_matches("", &token));
+        assert!(!csrf_matches(&"0".repeat(64), &token));
+        assert!(!csrf_matches(&a[..127], &token));
+        assert!(!csrf_matches(&a, ""));
+    }
 }

@@ -218,7 +218,10 @@ pub async fn receive(
             .find(|k| field == format!("file_{}", k.code()))
         else {
             if file.too_big {
-                errors.push(("file".into(), uploads::v37(&file.display_name())));
+                errors.push((
+                    "file".into(),
+                    uploads::too_big(&file.display_name(), state.settings.limits.max_file_bytes),
+                ));
             }
             continue;
         };
@@ -226,7 +229,7 @@ pub async fn receive(
             errors.push((field, uploads::too_many_files(&file.display_name())));
             continue;
         }
-        match uploads::check(&file) {
+        match uploads::check(&file, state.settings.limits.max_file_bytes) {
             Ok(checked) => {
                 let owner = Owner {
                     tenant: tx.tenant(),

@@ -24,7 +24,7 @@ use crate::{
         AppState,
         error::AppError,
         tenant::{CurrentTenant, PathParams},
-        uploads::{self, too_many_files, v29, v37},
+        uploads::{self, too_many_files, v29},
     },
 };
 
@@ -66,14 +66,15 @@ pub async fn upload(
     let display_name = file.display_name();
 
     let mut problems = Vec::new();
-    let kind = AttachmentKind::from_code(fields.text("kind").trim());
+    let chosen_kind = fields.text("kind").trim().to_owned();
+    let kind = AttachmentKind::from_code(&chosen_kind);
     if kind.is_none() {
         problems.push(issue(
             "kind",
             "Scegliere il tipo di documento da caricare.".into(),
         ));
     }
-    let checked = match uploads::check(&file) {
+    let checked = match uploads::check(&file, limits.max_file_bytes) {
         Ok(c) => Some(c),
         Err(message) => {
             problems.push(issue("file", message));
@@ -122,26 +123,21 @@ pub async fn upload(
         } else if (used as u64) + file.bytes.len() as u64 > limits.max_application_bytes {
             problems.push(issue(
                 "file",
-                format!(
-                    "{} Gli allegati dell'istanza non possono superare {} MB in tutto.",
-                    v37(&display_name),
-                    limits.max_application_bytes / (1024 * 1024)
-                ),
+                uploads::over_total(&display_name, used as u64, limits.max_application_bytes),
             ));
         }
     }
 
     let (Some(kind), Some(checked), true) = (kind, checked, problems.is_empty()) else {
-        return refuse(
-            &state,
-            &tenant,
-            tx,
-            &row,
-            &form,
-            Step::Attachments,
-            problems,
-        )
-        .await;
+        let again = RenderStep {
+            step: Step::Attachments,
+            upload: Some(views::UploadOutcome::Refused {
+                kind: chosen_kind,
+                issues: problems,
+            }),
+            ..RenderStep::default()
+        };
+        return refuse(&state, tx, (&tenant, &row, &form), again).await;
     };
     let size = file.bytes.len();
     let owner = uploads::Owner {
@@ -151,7 +147,6 @@ pub async fn upload(
         integration_request: None,
     };
     let attachment_id = uploads::keep(&state.storage, &mut tx, &owner, file, checked).await?;
-    let notice = format!("Documento «{display_name}» caricato.");
     let page = render_step(
         &state,
         &tenant,
@@ -160,7 +155,7 @@ pub async fn upload(
         &form,
         RenderStep {
             step: Step::Attachments,
-            notice: Some(&notice),
+            upload: Some(views::UploadOutcome::Stored { name: display_name }),
             ..RenderStep::default()
         },
     )

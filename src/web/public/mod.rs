@@ -426,9 +426,10 @@ pub struct StepQuery {
 pub struct RenderStep<'a> {
     pub step: Step,
     pub lawyer_query: &'a str,
-    pub notice: Option<&'a str>,
-    /// Messages that are not rules of the form (a refused upload).
+    /// Messages that are not rules of the form (a refused submission).
     pub extra_issues: Vec<Issue>,
+    /// What became of the file just uploaded (attachments step).
+    pub upload: Option<views::UploadOutcome>,
     pub back_to_review: bool,
 }
 
@@ -437,8 +438,8 @@ impl Default for RenderStep<'_> {
         Self {
             step: Step::Filing,
             lawyer_query: "",
-            notice: None,
             extra_issues: Vec::new(),
+            upload: None,
             back_to_review: false,
         }
     }
@@ -490,36 +491,23 @@ pub async fn render_step(
         max_application_mb: state.settings.limits.max_application_bytes / (1024 * 1024),
         submit_token,
         all_issues: &all_issues,
-        notice: r.notice,
+        upload: r.upload.as_ref(),
         back_to_review: r.back_to_review,
     };
     Ok(views::step_page(&view))
 }
 
-/// Shows a step again with messages that are not rules of the form (a refused upload or
-/// submission), answering 422; the transaction is committed (what was saved stays saved).
+/// Shows a step again, answering 422, with messages that are not rules of the form (a refused
+/// submission: `extra_issues`) or the outcome of a refused upload (in the upload card, the
+/// kind that was chosen still selected); the transaction is committed (what was saved stays
+/// saved).
 pub async fn refuse(
     state: &AppState,
-    tenant: &Tenant,
     mut tx: TenantTx,
-    row: &ApplicationRow,
-    form: &Form,
-    step: Step,
-    extra_issues: Vec<Issue>,
+    (tenant, row, form): (&Tenant, &ApplicationRow, &Form),
+    r: RenderStep<'_>,
 ) -> Result<Response, AppError> {
-    let page = render_step(
-        state,
-        tenant,
-        &mut tx,
-        row,
-        form,
-        RenderStep {
-            step,
-            extra_issues,
-            ..RenderStep::default()
-        },
-    )
-    .await?;
+    let page = render_step(state, tenant, &mut tx, row, form, r).await?;
     tx.commit().await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
@@ -680,38 +668,14 @@ pub async fn verify_step(
     verify(step, &headers, opened, pairs).await
 }
 
-/// The same for the attachments step, whose URL `…/allegati/verifica` has a route of its own:
-/// the router would otherwise take it for the attachment routes (`…/allegati/{attachment}`,
-/// GET only) and answer 405.
-pub async fn verify_attachments(
+/// [`verify_step`] for the attachments step, on a route of its own: `…/allegati/verifica` would
+/// otherwise be taken by `…/allegati/{attachment}` (GET only, so 405).
+pub async fn verify_attachments_step(
     headers: HeaderMap,
     opened: Locked,
     HtmlForm(pairs): HtmlForm<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     verify(Step::Attachments, &headers, opened, pairs).await
-}
-
-/// The field named by app.js (`X-Campo`, the id of the element that changed) whose messages
-/// the answer carries: a radio button (`{name}-{n}`) stands for its group, whose message area
-/// is the group's.
-fn changed_field(headers: &HeaderMap) -> String {
-    let id = headers
-        .get("x-campo")
-        .and_then(|v| v.to_str().ok())
-        .filter(|f| {
-            f.len() <= 100
-                && f.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-        .unwrap_or_default();
-    match id.rsplit_once('-') {
-        Some((group, n))
-            if !group.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            group.to_owned()
-        }
-        _ => id.to_owned(),
-    }
 }
 
 async fn verify(
@@ -741,9 +705,22 @@ async fn verify(
         .into_iter()
         .filter(|i| i.step == step)
         .collect();
-    // app.js names the field that changed (the element carrying data-hx-post is its wrapper).
-    let field = changed_field(headers);
-    let fragment = components::feedback_oob(&field, &components::messages_for(&issues, &field));
+    // app.js names the message area of the field that changed (`X-Campo`, read from the page
+    // itself): the answer fills that area only. Without one there is nothing to fill; an
+    // out-of-band fragment for an area the page lacks would only be an htmx error.
+    let field = headers
+        .get("x-campo")
+        .and_then(|v| v.to_str().ok())
+        .filter(|f| {
+            !f.is_empty()
+                && f.len() <= 100
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+    let Some(field) = field else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let fragment = components::feedback_oob(field, &components::messages_for(&issues, field));
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .body(Body::from(fragment.into_string()))

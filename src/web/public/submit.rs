@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    CodePin, Facts, LOCKED, Locked, REFUSED, Viewed, access, attachments::file_response, refuse,
-    views,
+    CodePin, Facts, LOCKED, Locked, REFUSED, RenderStep, Viewed, access,
+    attachments::file_response, refuse, views,
 };
 use crate::{
     db::TenantTx,
@@ -105,7 +105,12 @@ pub async fn submit(
                 message: "Il modulo di invio non è più valido (pagina aperta da troppo tempo o già usata): premere di nuovo «Invia l'istanza».".into(),
             });
         }
-        return refuse(&state, &tenant, tx, &row, &form, Step::Review, extra).await;
+        let again = RenderStep {
+            step: Step::Review,
+            extra_issues: extra,
+            ..RenderStep::default()
+        };
+        return refuse(&state, tx, (&tenant, &row, &form), again).await;
     }
     applications::save_form(&mut tx, id, &form, time::rome_date(Utc::now())).await?;
     applications::mark_submitted(&mut tx, id).await?;

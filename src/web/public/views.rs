@@ -18,7 +18,8 @@ use crate::{
     store::{attachments::Attachment, lawyers::Lawyer, offices::Office, tenants::Tenant},
     web::{
         components::{
-            Choice, Input, checkbox, error_summary, radios, select, select_with_id, textarea,
+            Choice, Input, checkbox, error_summary, feedback, messages_for, radios, select,
+            select_with_id, textarea,
         },
         layout::{self, PageMeta},
     },
@@ -44,10 +45,29 @@ pub struct StepView<'a> {
     pub submit_token: Option<Uuid>,
     /// Every issue of the whole form (review step).
     pub all_issues: &'a [Issue],
-    pub notice: Option<&'a str>,
+    /// What became of the file just uploaded (attachments step).
+    pub upload: Option<&'a UploadOutcome>,
     /// The user came from the review page: saving goes back there.
     pub back_to_review: bool,
 }
+
+/// What became of an upload: shown inside the upload card, where the person is, never at the
+/// top of the page.
+pub enum UploadOutcome {
+    Stored {
+        name: String,
+    },
+    /// Refused, with the kind that was chosen (shown selected again) and the reasons (on the
+    /// `kind` and `file` fields).
+    Refused {
+        kind: String,
+        issues: Vec<Issue>,
+    },
+}
+
+/// The id of the upload card's outcome; the card's form action ends with `#` and this, so that
+/// without JavaScript the browser scrolls the answer to it.
+pub const UPLOAD_OUTCOME_ID: &str = "esito-caricamento";
 
 pub fn base(tenant: &Tenant) -> String {
     format!("/{}/istanza", tenant.slug)
@@ -87,8 +107,15 @@ impl StepView<'_> {
 
 pub fn step_page(v: &StepView) -> Markup {
     let title = v.step.title();
+    // The title is the first thing a screen reader reads of a new page: after an upload without
+    // JavaScript it says what happened.
+    let page_title = match v.upload {
+        Some(UploadOutcome::Stored { .. }) => format!("Documento caricato · {title}"),
+        Some(UploadOutcome::Refused { .. }) => format!("Errore: documento non caricato · {title}"),
+        None => title.to_owned(),
+    };
     layout::page(
-        &PageMeta::tenant(title, v.tenant),
+        &PageMeta::tenant(&page_title, v.tenant),
         html! {
             (layout::breadcrumb(&[
                 ("Home", Some(&format!("/{}", v.tenant.slug))),
@@ -98,9 +125,6 @@ pub fn step_page(v: &StepView) -> Markup {
             (stepper(v))
             p class="text-muted mb-1" { "Passaggio " (v.step.number()) " di " (Step::ALL.len()) " · Istanza " span class="text-monospace" { (v.code) } }
             h1 class="h2" { (title) }
-            @if let Some(notice) = v.notice {
-                div class="alert alert-success" role="status" { (notice) }
-            }
             (error_summary(v.issues))
             @match v.step {
                 Step::Filing => (filing(v)),
@@ -231,7 +255,7 @@ fn applicant(v: &StepView) -> Markup {
                 (Input::text("codice_fiscale", "Codice fiscale", &a.codice_fiscale).hint("16 caratteri, come sulla tessera sanitaria").width("col-md-6").render(i))
                 (select("citizenship", "Cittadinanza", &citizenships, &a.citizenship, "Scegliere la cittadinanza", i))
                 div class="row" {
-                    (Input::text("address", "Indirizzo di residenza", &a.address).autocomplete("street-address").width("col-md-6").render(i))
+                    (Input::text("address", "Indirizzo di residenza", &a.address).autocomplete("address-line1").width("col-md-6").render(i))
                     (Input::text("postcode", "CAP", &a.postcode).autocomplete("postal-code").optional().width("col-md-2").render(i))
                     (Input::text("city", "Comune di residenza", &a.city).autocomplete("address-level2").width("col-md-4").render(i))
                 }
@@ -239,7 +263,8 @@ fn applicant(v: &StepView) -> Markup {
                     (Input::text("id_document", "Documento d'identità", &a.id_document).hint("Tipo e numero, ad esempio: carta d'identità CA12345AB").width("col-md-8").render(i))
                     (Input::text("id_document_expiry", "Scadenza del documento", &a.id_document_expiry).kind("date").width("col-md-4").render(i))
                 }
-                h3 class="h5 mt-3" { "Solo per cittadini di Stati non appartenenti all'Unione europea e apolidi" }
+                // h2: the fieldsets' legends are not headings, so the page's h1 comes just before.
+                h2 class="h5 mt-3" { "Solo per cittadini di Stati non appartenenti all'Unione europea e apolidi" }
                 div class="row" {
                     (Input::text("permit", "Titolo di soggiorno", &a.permit).optional().hint("Tipo e numero del permesso di soggiorno").width("col-md-8").render(i))
                     (Input::text("permit_expiry", "Scadenza del titolo", &a.permit_expiry).kind("date").optional().width("col-md-4").render(i))
@@ -475,7 +500,7 @@ fn lawyer(v: &StepView) -> Markup {
             }
         }
         (step_form(v, html! {
-            fieldset id="lawyer_id" {
+            fieldset id="lawyer_id" aria-describedby="lawyer_id-errore" {
                 legend class="h5" { "Avvocato scelto" }
                 @if shown.is_empty() {
                     p { "Nessun avvocato trovato. Provare con un'altra ricerca." }
@@ -491,9 +516,7 @@ fn lawyer(v: &StepView) -> Markup {
                         }
                     }
                 }
-                @for issue in crate::web::components::messages_for(i, "lawyer_id") {
-                    p class="campo-errore" { (issue.message) }
-                }
+                (feedback("lawyer_id", &messages_for(i, "lawyer_id")))
             }
         }))
     }
@@ -536,16 +559,7 @@ fn attachments(v: &StepView) -> Markup {
             "Formati ammessi: PDF, JPEG, PNG e file firmati .p7m. Al massimo " (v.max_file_mb) " MB per file e "
             (v.max_application_mb) " MB in tutto."
         }
-        form method="post" action=(upload) enctype="multipart/form-data" class="card card-bg p-3 mb-4"
-            id="carica-allegato" data-hx-post=(upload) data-hx-encoding="multipart/form-data" data-hx-target="body" {
-            (select("kind", "Tipo di documento", &kinds, "", "Scegliere il tipo", i))
-            div class="form-group" {
-                label class="active" for="file" { "File" }
-                input type="file" id="file" name="file" class="form-control" accept=".pdf,.p7m,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png,application/pkcs7-mime";
-            }
-            progress id="avanzamento-caricamento" class="w-100 mb-2" value="0" max="100" hidden {}
-            div { button type="submit" class="btn btn-outline-primary" { "Carica il documento" } }
-        }
+        (upload_card(&upload, &kinds, v.upload))
         (attachment_list(v))
         h2 class="h4 mt-4" { "3. Come è firmata l'istanza" }
         (step_form(v, html! {
@@ -557,6 +571,53 @@ fn attachments(v: &StepView) -> Markup {
                 p class=(if issue.blocks() { "campo-errore" } else { "campo-avviso" }) id="attachments" { (issue.message) }
             }
         }))
+    }
+}
+
+/// The upload form, with the outcome of the last upload at its top. It posts to `upload`; htmx
+/// swaps the answer in and app.js moves the focus to the outcome (`data-esito`), without
+/// JavaScript the action's `#esito-caricamento` makes the browser scroll there.
+fn upload_card(upload: &str, kinds: &[Choice], outcome: Option<&UploadOutcome>) -> Markup {
+    let (kind, issues): (&str, &[Issue]) = match outcome {
+        Some(UploadOutcome::Refused { kind, issues }) => (kind, issues),
+        _ => ("", &[]),
+    };
+    let file_messages = messages_for(issues, "file");
+    let file_invalid = file_messages.iter().any(|i| i.blocks());
+    html! {
+        form method="post" action=(format!("{upload}#{UPLOAD_OUTCOME_ID}")) enctype="multipart/form-data"
+            class="card card-bg p-3 mb-4" id="carica-allegato"
+            data-hx-post=(upload) data-hx-encoding="multipart/form-data" data-hx-target="body"
+            data-hx-disabled-elt="find button[type=submit]" {
+            @match outcome {
+                Some(UploadOutcome::Stored { name }) => {
+                    div id=(UPLOAD_OUTCOME_ID) class="alert alert-success" role="status" tabindex="-1" data-esito {
+                        "Documento «" (name) "» caricato: è nell'elenco qui sotto."
+                    }
+                }
+                Some(UploadOutcome::Refused { issues, .. }) => {
+                    div id=(UPLOAD_OUTCOME_ID) class="alert alert-danger" role="alert" tabindex="-1" data-esito {
+                        p class="fw-semibold mb-1" { "Il documento non è stato caricato." }
+                        ul class="mb-0" {
+                            @for i in issues {
+                                li { a href=(format!("#{}", i.field)) { (i.message) } }
+                            }
+                        }
+                    }
+                }
+                None => {}
+            }
+            (select("kind", "Tipo di documento", kinds, kind, "Scegliere il tipo", issues))
+            div class="form-group" {
+                label class="active" for="file" { "File" }
+                input type="file" id="file" name="file" class=(if file_invalid { "form-control is-invalid" } else { "form-control" })
+                    accept=".pdf,.p7m,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png,application/pkcs7-mime"
+                    aria-invalid=[file_invalid.then_some("true")] aria-describedby="file-errore";
+                (feedback("file", &file_messages))
+            }
+            progress id="avanzamento-caricamento" class="w-100 mb-2" value="0" max="100" aria-label="Avanzamento del caricamento" hidden {}
+            div { button type="submit" class="btn btn-outline-primary" { "Carica il documento" } }
+        }
     }
 }
 
@@ -600,11 +661,7 @@ pub fn attachment_list(v: &StepView) -> Markup {
 }
 
 pub fn size_label(bytes: i64) -> String {
-    if bytes >= 1024 * 1024 {
-        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0)).replace('.', ",")
-    } else {
-        format!("{} kB", (bytes + 1023) / 1024)
-    }
+    crate::web::uploads::size_label(u64::try_from(bytes).unwrap_or(0))
 }
 
 fn summary_section(v: &StepView, step: Step, rows: Vec<(&str, String)>) -> Markup {

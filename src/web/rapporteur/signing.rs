@@ -201,7 +201,8 @@ pub async fn upload(
     for file in fields.files {
         let name = file.display_name();
         if file.too_big {
-            outcome.refused.push((name.clone(), uploads::v37(&name)));
+            let message = uploads::too_big(&name, state.settings.limits.max_file_bytes);
+            outcome.refused.push((name.clone(), message));
             continue;
         }
         let matched = match match_signed(
