@@ -964,23 +964,24 @@ async fn choosing_the_signature_mode_is_checked_and_saved_inline() {
     ordine(&app, "vallenera").await;
     let d = new_draft(&app, "vallenera").await;
     // The attachments step's own URL (it once fell into the attachment routes: 405).
-    let choose = |mode: &'static str, radio: &'static str| {
+    // app.js names the group's message area (`signature_mode-errore`), read from the page.
+    let choose = |mode: &'static str| {
         app.client
             .post(d.url("allegati/verifica"))
             .header("HX-Request", "true")
-            .header("X-Campo", radio)
+            .header("X-Campo", "signature_mode")
             .form(&[("signature_mode", mode)])
             .send()
     };
-    let res = choose("autenticata", "signature_mode-0").await.unwrap();
+    let res = choose("autenticata").await.unwrap();
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
-    // The radio button stands for its group: the answer fills the group's message area.
+    // The answer fills the group's message area.
     assert!(
         body.starts_with("<div id=\"signature_mode-errore\""),
         "{body}"
     );
-    assert!(body.contains("data-hx-swap-oob=\"true\""));
+    assert!(body.contains("data-hx-swap-oob=\"innerHTML\""));
     assert!(
         body.contains("L&#39;autentica della firma è possibile solo")
             || body.contains("L'autentica della firma è possibile solo"),
@@ -989,7 +990,7 @@ async fn choosing_the_signature_mode_is_checked_and_saved_inline() {
     let (_, page) = d.get_text("allegati").await;
     assert!(page.contains("value=\"autenticata\" checked"), "saved");
 
-    let res = choose("documento", "signature_mode-1").await.unwrap();
+    let res = choose("documento").await.unwrap();
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     assert!(body.starts_with("<div id=\"signature_mode-errore\""));

@@ -388,3 +388,65 @@ async fn the_audit_log_speaks_in_words_filters_and_exports() {
     let (_, page) = admin.page(&app, &base).await;
     assert!(page.contains("Registro delle operazioni esportato"));
 }
+
+#[tokio::test]
+async fn modifying_the_documents_from_the_review_comes_back_to_it() {
+    let app = spawn_app().await;
+    let o = ordine(&app, SLUG).await;
+    let d = new_draft(&app, SLUG).await;
+    crate::public_form::fill_complete(&d, &o).await;
+    let (_, page) = d.get_text("allegati?torna=riepilogo").await;
+    assert!(page.contains("/allegati/carica?torna=riepilogo"));
+    // An upload from there keeps the way back, on the page it answers with.
+    let res = app
+        .client
+        .post(d.url("allegati/carica?torna=riepilogo"))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("kind", "documenti_causa")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(crate::public_form::minimal_pdf())
+                        .file_name("altro.pdf"),
+                ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("/allegati?torna=riepilogo\""),
+        "the step's form goes back to the review"
+    );
+    // Continuing lands on the review.
+    let res = d
+        .post(
+            "allegati?torna=riepilogo",
+            &[("signature_mode", "documento")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/riepilogo")
+    );
+    // Deleting a document comes back to the step, with the way back.
+    let delete = page
+        .split("action=\"")
+        .find(|a| a.contains("/elimina"))
+        .and_then(|a| a.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(delete.ends_with("?torna=riepilogo"), "{delete}");
+    let res = app.client.post(app.url(&delete)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/allegati?torna=riepilogo")
+    );
+}

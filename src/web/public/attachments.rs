@@ -6,13 +6,13 @@
 
 use axum::{
     body::Body,
-    extract::{Multipart, State},
+    extract::{Multipart, Query, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Redirect, Response},
 };
 use uuid::Uuid;
 
-use super::{Access, Locked, RenderStep, Viewed, open, refuse, render_step, views};
+use super::{Access, Locked, RenderStep, StepQuery, Viewed, open, refuse, render_step, views};
 use crate::{
     domain::application::{
         Stage as AppStateKind, Step,
@@ -43,9 +43,11 @@ pub async fn upload(
     tenant: CurrentTenant,
     headers: HeaderMap,
     params: PathParams,
+    Query(q): Query<StepQuery>,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
     let id = params.id("id")?;
+    let back_to_review = q.torna == "riepilogo";
     let limits = state.settings.limits;
     let mut fields = uploads::read(multipart, limits.max_file_bytes).await;
     let (row, mut tx) = match open(&state, &tenant, &headers, id, true).await? {
@@ -135,6 +137,7 @@ pub async fn upload(
                 kind: chosen_kind,
                 issues: problems,
             }),
+            back_to_review,
             ..RenderStep::default()
         };
         return refuse(&state, tx, (&tenant, &row, &form), again).await;
@@ -156,6 +159,7 @@ pub async fn upload(
         RenderStep {
             step: Step::Attachments,
             upload: Some(views::UploadOutcome::Stored { name: display_name }),
+            back_to_review,
             ..RenderStep::default()
         },
     )
@@ -168,6 +172,7 @@ pub async fn upload(
 pub async fn delete(
     State(state): State<AppState>,
     params: PathParams,
+    Query(q): Query<StepQuery>,
     Locked {
         tenant,
         id,
@@ -186,7 +191,16 @@ pub async fn delete(
     for key in removed.storage_keys() {
         state.storage.delete(&key).await?;
     }
-    Ok(Redirect::to(&views::step_url(&tenant, id, Step::Attachments)).into_response())
+    let back = if q.torna == "riepilogo" {
+        "?torna=riepilogo"
+    } else {
+        ""
+    };
+    Ok(Redirect::to(&format!(
+        "{}{back}",
+        views::step_url(&tenant, id, Step::Attachments)
+    ))
+    .into_response())
 }
 
 /// `Content-Disposition: attachment` with the original name (RFC 6266: an ASCII fallback and

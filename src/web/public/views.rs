@@ -538,7 +538,13 @@ fn declarations(v: &StepView) -> Markup {
 
 fn attachments(v: &StepView) -> Markup {
     let i = v.issues;
-    let upload = format!("{}/{}/allegati/carica", base(v.tenant), v.id);
+    // From the review, every action of the step comes back to it.
+    let back = if v.back_to_review {
+        "?torna=riepilogo"
+    } else {
+        ""
+    };
+    let upload = format!("{}/{}/allegati/carica{back}", base(v.tenant), v.id);
     let kinds: Vec<Choice> = AttachmentKind::ALL
         .iter()
         .map(|k| Choice {
@@ -645,7 +651,7 @@ pub fn attachment_list(v: &StepView) -> Markup {
                                     }
                                 }
                                 td {
-                                    form method="post" action=(format!("{}/{}/allegati/{}/elimina", base(v.tenant), v.id, a.id)) {
+                                    form method="post" action=(format!("{}/{}/allegati/{}/elimina{}", base(v.tenant), v.id, a.id, if v.back_to_review { "?torna=riepilogo" } else { "" })) {
                                         button type="submit" class="btn btn-link btn-sm p-0" {
                                             "Elimina " span class="visually-hidden" { (a.filename) }
                                         }
