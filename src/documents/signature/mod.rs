@@ -71,6 +71,8 @@ mod pdf_dict;
 mod sniff;
 #[cfg(test)]
 mod tests;
+pub mod trusted_list;
+pub mod xmldsig;
 
 use std::fmt;
 
