@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use crate::db::provision::OWNER_ROLE;
 use crate::documents::signature::{
-    trusted_list::{self, ListError, TrustedList},
+    SignatureReport,
+    qualified::{self, Anchor, Assessment, LookupKeys},
+    trusted_list::{self, ListError, StatusPeriod, TrustedList},
     xmldsig,
 };
 
@@ -196,6 +198,72 @@ async fn store(
         }
     }
     Ok(())
+}
+
+/// The services whose certificates may have issued a certificate with these keys.
+pub async fn anchors(conn: &mut PgConnection, keys: &LookupKeys) -> anyhow::Result<Vec<Anchor>> {
+    if keys.subject_sha256.is_empty() && keys.ski.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(Uuid, Vec<u8>, String, String, String)> = sqlx::query_as(
+        "SELECT s.id, c.certificate, s.provider, s.name, s.territory
+           FROM app.trust_service_certificates c
+           JOIN app.trust_services s ON s.id = c.service_id
+          WHERE c.subject_sha256 = ANY($1) OR c.ski = ANY($2)
+          LIMIT 200",
+    )
+    .bind(&keys.subject_sha256)
+    .bind(&keys.ski)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    type StatusRow = (
+        Uuid,
+        DateTime<Utc>,
+        String,
+        String,
+        Json<Vec<trusted_list::Qualifier>>,
+        Vec<String>,
+    );
+    let statuses: Vec<StatusRow> = sqlx::query_as(
+        "SELECT service_id, starts_at, service_type, status, qualifiers, additional
+           FROM app.trust_service_statuses WHERE service_id = ANY($1) ORDER BY starts_at, id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, certificate, provider, name, territory)| Anchor {
+            label: format!("{provider} — {name} ({territory})"),
+            certificate,
+            history: statuses
+                .iter()
+                .filter(|s| s.0 == id)
+                .map(|s| StatusPeriod {
+                    starts_at: s.1,
+                    service_type: s.2.clone(),
+                    status: s.3.clone(),
+                    qualifiers: s.4.0.clone(),
+                    additional: s.5.clone(),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Qualification of every signer of `report`, for a file received at `received_at`.
+pub async fn assess(
+    conn: &mut PgConnection,
+    report: &SignatureReport,
+    received_at: DateTime<Utc>,
+) -> anyhow::Result<Vec<Assessment>> {
+    let keys = qualified::lookup_keys(report);
+    let anchors = anchors(conn, &keys).await?;
+    Ok(qualified::assess_report(report, &anchors, received_at))
 }
 
 /// A list in force, for `patrocinio fiducia elenco`.

@@ -3,8 +3,9 @@
 //! signatures verified before anything is kept (V29); the rest refused with V37's message.
 
 use axum::extract::Multipart;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
@@ -12,14 +13,14 @@ use crate::{
     documents::{
         ExtractedContent, SignatureSummary,
         active::{self, Active},
-        signature::{self, FileKind, SignatureError},
+        signature::{self, FileKind, SignatureError, SignatureReport},
     },
     domain::{
         application::attachment::{AttachmentKind, MAX_ATTACHMENTS},
         tenant::TenantId,
     },
     storage::Storage,
-    store::attachments,
+    store::{attachments, trust},
 };
 
 pub fn v37(name: &str) -> String {
@@ -180,8 +181,36 @@ pub struct Checked {
     pub extracted: Option<Vec<u8>>,
 }
 
-/// Recognises the file and verifies its signature, if any; the Italian message otherwise.
-pub fn check(file: &UploadedFile) -> Result<Checked, String> {
+/// Recognises the file and verifies its signature, if any (integrity, then the qualification
+/// against the trusted lists, kept in the summary and enforced by the caller where the rules
+/// require it); the Italian message for a file that cannot be accepted at all.
+pub async fn check(
+    conn: &mut PgConnection,
+    file: &UploadedFile,
+) -> anyhow::Result<Result<Checked, String>> {
+    let received_at = Utc::now();
+    let (mut checked, report) = match inspect(file, received_at) {
+        Ok(found) => found,
+        Err(message) => return Ok(Err(message)),
+    };
+    if let Some(report) = report {
+        let assessments = trust::assess(conn, &report, received_at).await?;
+        let summary = SignatureSummary::new(&report, &assessments);
+        tracing::info!(
+            signers = summary.signers.len(),
+            qualified = summary.all_qualified(),
+            "signature verified"
+        );
+        checked.signature = Some(summary);
+    }
+    Ok(Ok(checked))
+}
+
+/// The checks that need nothing but the bytes: kind, active content, signature integrity.
+fn inspect(
+    file: &UploadedFile,
+    now: DateTime<Utc>,
+) -> Result<(Checked, Option<SignatureReport>), String> {
     let name = file.display_name();
     if file.too_big {
         return Err(v37(&name));
@@ -189,12 +218,12 @@ pub fn check(file: &UploadedFile) -> Result<Checked, String> {
     if file.bytes.is_empty() {
         return Err("Scegliere il file da caricare.".into());
     }
-    let now = Utc::now();
     let mut checked = Checked {
         content_type: "application/octet-stream",
         signature: None,
         extracted: None,
     };
+    let mut found = None;
     match signature::sniff(&file.bytes) {
         FileKind::Other => return Err(v37(&name)),
         FileKind::Jpeg => checked.content_type = "image/jpeg",
@@ -205,7 +234,7 @@ pub fn check(file: &UploadedFile) -> Result<Checked, String> {
             }
             checked.content_type = "application/pdf";
             match signature::verify_pades(&file.bytes, now) {
-                Ok(report) => checked.signature = Some(SignatureSummary::from_report(&report)),
+                Ok(report) => found = Some(report),
                 Err(SignatureError::NotSigned) => {}
                 Err(_) => return Err(v29(&name)),
             }
@@ -213,7 +242,7 @@ pub fn check(file: &UploadedFile) -> Result<Checked, String> {
         FileKind::P7m => {
             checked.content_type = "application/pkcs7-mime";
             match signature::verify_cades(&file.bytes, now) {
-                Ok(report) => {
+                Ok(mut report) => {
                     if let Some(what) = report
                         .content
                         .as_deref()
@@ -222,14 +251,14 @@ pub fn check(file: &UploadedFile) -> Result<Checked, String> {
                     {
                         return Err(active_message(&name, what));
                     }
-                    checked.extracted = report.content.clone();
-                    checked.signature = Some(SignatureSummary::from_report(&report));
+                    checked.extracted = report.content.take();
+                    found = Some(report);
                 }
                 Err(_) => return Err(v29(&name)),
             }
         }
     }
-    Ok(checked)
+    Ok((checked, found))
 }
 
 /// Where a kept file belongs.

@@ -4,9 +4,9 @@
 //!
 //! One test PKI per test process: a test LOTL signer (pinned like the Official Journal's
 //! certificates), a test Italian list signer (announced by the test LOTL), a test qualified CA
-//! (a `CA/QC` service `granted` since 2020 in the test Italian list) and a CA whose service was
-//! withdrawn yesterday. [`Signer`] makes a CA and a signer whose certificate carries
-//! `serialNumber=TINIT-<codice fiscale>`.
+//! (a `CA/QC` service `granted` since 2020 in the test Italian list), a CA whose service was
+//! withdrawn yesterday, and a CA in no list. Signers' certificates carry
+//! `serialNumber=TINIT-<codice fiscale>`, QCStatements and keyUsage as each test asks.
 
 use std::{
     path::{Path, PathBuf},
@@ -34,6 +34,38 @@ fn openssl(dir: &Path, args: &[&str]) {
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// QCStatements (1.3.6.1.5.5.7.1.3): QcCompliance, QcSSCD, QcType esign.
+const QC_STATEMENTS: &str = "DER:30:29:30:08:06:06:04:00:8E:46:01:01:30:08:06:06:04:00:8E:46:01:04:30:13:06:06:04:00:8E:46:01:06:30:09:06:07:04:00:8E:46:01:06:01";
+
+/// Which CA issues a test signer's certificate.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Issuer {
+    /// The CA/QC service granted in the test list.
+    Qualified,
+    /// A CA/QC service withdrawn yesterday.
+    Withdrawn,
+    /// A CA in no list.
+    Unlisted,
+    /// No CA: `openssl req -x509`, the one-minute forgery of issue 12.
+    SelfSigned,
+}
+
+/// What a test signer's certificate says.
+#[derive(Clone, Copy, Debug)]
+pub struct Profile {
+    pub issuer: Issuer,
+    pub qc_compliance: bool,
+    pub non_repudiation: bool,
+}
+
+impl Profile {
+    pub const QUALIFIED: Profile = Profile {
+        issuer: Issuer::Qualified,
+        qc_compliance: true,
+        non_repudiation: true,
+    };
 }
 
 /// The test PKI and trusted lists' keys, made once per test process.
@@ -77,6 +109,7 @@ fn pki() -> &'static Pki {
             "wca",
             "/C=IT/O=Prestatore revocato S.p.A./CN=Test Withdrawn CA",
         );
+        ca("oca", "/C=IT/O=Fuori elenco S.r.l./CN=Test Unlisted CA");
         let signer = |name: &str, subject: &str| {
             openssl(
                 &dir,
@@ -133,65 +166,94 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// A CA and one signer with the given codice fiscale.
+    /// A signer with a qualified certificate (Test Qualified CA, QCStatements, nonRepudiation)
+    /// and the given codice fiscale.
     pub fn new(codice_fiscale: &str) -> Self {
+        Self::with(codice_fiscale, Profile::QUALIFIED)
+    }
+
+    pub fn with(codice_fiscale: &str, profile: Profile) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "30",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-subj",
-                "/C=IT/O=Test CA/CN=Test QCA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
         let subject = format!("/C=IT/CN=Firmatario di prova/serialNumber=TINIT-{codice_fiscale}");
-        openssl(
-            d,
-            &[
-                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "s.key", "-out", "s.csr",
-                "-subj", &subject,
-            ],
-        );
-        std::fs::write(
-            d.join("ext.cnf"),
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,nonRepudiation\n",
-        )
-        .unwrap();
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "s.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "30",
-                "-extfile",
-                "ext.cnf",
-                "-out",
-                "s.pem",
-            ],
-        );
+        let mut ext = "basicConstraints=CA:FALSE\n".to_owned();
+        ext.push_str(if profile.non_repudiation {
+            "keyUsage=critical,nonRepudiation\n"
+        } else {
+            "keyUsage=critical,digitalSignature\n"
+        });
+        if profile.qc_compliance {
+            ext.push_str(&format!("1.3.6.1.5.5.7.1.3={QC_STATEMENTS}\n"));
+        }
+        std::fs::write(d.join("ext.cnf"), &ext).unwrap();
+        let ca = match profile.issuer {
+            Issuer::Qualified => Some("qca"),
+            Issuer::Withdrawn => Some("wca"),
+            Issuer::Unlisted => Some("oca"),
+            Issuer::SelfSigned => None,
+        };
+        match ca {
+            Some(ca) => {
+                openssl(
+                    d,
+                    &[
+                        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "s.key", "-out",
+                        "s.csr", "-subj", &subject,
+                    ],
+                );
+                let pki = pki();
+                openssl(
+                    d,
+                    &[
+                        "x509",
+                        "-req",
+                        "-in",
+                        "s.csr",
+                        "-CA",
+                        pki.path(&format!("{ca}.pem")).to_str().unwrap(),
+                        "-CAkey",
+                        pki.path(&format!("{ca}.key")).to_str().unwrap(),
+                        "-set_serial",
+                        &format!("{}", rand_serial()),
+                        "-days",
+                        "30",
+                        "-extfile",
+                        "ext.cnf",
+                        "-out",
+                        "s.pem",
+                    ],
+                );
+            }
+            None => {
+                std::fs::write(
+                    d.join("req.cnf"),
+                    format!("[req]\ndistinguished_name=dn\n[dn]\n[v3]\n{ext}"),
+                )
+                .unwrap();
+                openssl(
+                    d,
+                    &[
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "rsa:2048",
+                        "-nodes",
+                        "-days",
+                        "30",
+                        "-keyout",
+                        "s.key",
+                        "-out",
+                        "s.pem",
+                        "-subj",
+                        &subject,
+                        "-config",
+                        "req.cnf",
+                        "-extensions",
+                        "v3",
+                    ],
+                );
+            }
+        }
         Self { dir }
     }
 
@@ -206,7 +268,8 @@ impl Signer {
         pem
     }
 
-    /// A CAdES `.p7m` (DER, content attached) of `content`.
+    /// A CAdES `.p7m` (DER, content attached) of `content`, with a signingTime attribute
+    /// (openssl adds it).
     pub fn p7m(&self, content: &[u8]) -> Vec<u8> {
         std::fs::write(self.path("doc.pdf"), content).unwrap();
         openssl(
@@ -233,6 +296,10 @@ impl Signer {
         );
         std::fs::read(self.path("doc.pdf.p7m")).unwrap()
     }
+}
+
+fn rand_serial() -> u64 {
+    u64::from_le_bytes(patrocinio::crypto::random_bytes::<8>()) >> 2
 }
 
 /// The same envelope with one byte of the signed content changed.
@@ -411,6 +478,16 @@ fn in_a_month() -> DateTime<Utc> {
     Utc::now() + Duration::days(30)
 }
 
+/// Installs the test LOTL and Italian list: the signatures of [`Signer::new`] are qualified.
+pub async fn trust(app: &TestApp) {
+    import(app, &sign_xml(&lotl_xml(1, in_a_month()), "lotl"))
+        .await
+        .expect("test LOTL");
+    import(app, &sign_xml(&it_xml(1, in_a_month()), "tl"))
+        .await
+        .expect("test Italian list");
+}
+
 /// (territory, sequence number) of the lists in force.
 async fn in_force(app: &TestApp) -> Vec<(String, i64)> {
     let mut conn = app.admin_connection().await;
@@ -585,4 +662,139 @@ async fn the_command_line_imports_offline_and_lists_what_is_in_force() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PATROCINIO_ADMIN_DATABASE_URL"));
+}
+
+#[tokio::test]
+async fn an_authenticated_application_needs_the_lawyers_qualified_signature() {
+    use crate::public_form::{LAWYER_CF, errors_in, lawyer_draft, minimal_pdf, ordine};
+    let app = spawn_app().await;
+    trust(&app).await;
+    let o = ordine(&app, "vallenera").await;
+    let d = lawyer_draft(&app, &o).await;
+    let content = minimal_pdf();
+    let profile = |issuer, qc_compliance, non_repudiation| Profile {
+        issuer,
+        qc_compliance,
+        non_repudiation,
+    };
+    for (name, profile, reason) in [
+        (
+            "fatto-in-casa.pdf.p7m",
+            profile(Issuer::SelfSigned, true, true),
+            "non è stato rilasciato da un prestatore qualificato presente nell'elenco di fiducia",
+        ),
+        (
+            "ca-fuori-elenco.pdf.p7m",
+            profile(Issuer::Unlisted, true, true),
+            "non è stato rilasciato da un prestatore qualificato presente nell'elenco di fiducia",
+        ),
+        (
+            "prestatore-revocato.pdf.p7m",
+            profile(Issuer::Withdrawn, true, true),
+            "non risultava qualificato alla data",
+        ),
+        (
+            "senza-qc.pdf.p7m",
+            profile(Issuer::Qualified, false, true),
+            "manca la dichiarazione QcCompliance",
+        ),
+        (
+            "senza-non-ripudio.pdf.p7m",
+            profile(Issuer::Qualified, true, false),
+            "non consente la firma con valore legale (manca l'uso non ripudio)",
+        ),
+    ] {
+        let signed = Signer::with(LAWYER_CF, profile).p7m(&content);
+        let res = d.upload("istanza_firmata", name, signed).await;
+        assert_eq!(res.status(), 422, "{name}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains(&format!(
+                "La firma digitale del file {name} non risulta valida"
+            )),
+            "{name}: {}",
+            errors_in(&body)
+        );
+        assert!(body.contains("non è una firma qualificata"), "{name}");
+        assert!(body.contains(reason), "{name}: {}", errors_in(&body));
+    }
+    let (_, page) = d.get_text("allegati").await;
+    assert!(page.contains("Nessun documento caricato."), "nothing kept");
+
+    // An ordinary attachment signed without qualification is kept, and said to be so.
+    let res = d
+        .upload(
+            "documenti_causa",
+            "ricevute.pdf.p7m",
+            Signer::with(LAWYER_CF, profile(Issuer::SelfSigned, true, true)).p7m(&content),
+        )
+        .await;
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Firma CAdES integra ma non qualificata"),
+        "{}",
+        errors_in(&body)
+    );
+
+    // The qualified signature of the lawyer passes.
+    let res = d
+        .upload(
+            "istanza_firmata",
+            "istanza.pdf.p7m",
+            Signer::new(LAWYER_CF).p7m(&content),
+        )
+        .await;
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    let at = body.find("non è").unwrap_or(0);
+    assert_eq!(
+        status,
+        200,
+        "{}",
+        &body[at.saturating_sub(300)..(at + 600).min(body.len())]
+    );
+    assert!(body.contains(&format!(
+        "Firma CAdES qualificata: Firmatario di prova ({LAWYER_CF})"
+    )));
+    // What is kept: qualified, the signing time read from the signature, revocation unchecked.
+    let mut conn = app.admin_connection().await;
+    let kept: serde_json::Value = sqlx::query_scalar(
+        "SELECT signature->'signers'->0->'qualification' FROM app.attachments
+          WHERE filename = 'istanza.pdf.p7m'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(kept["qualified"], true, "{kept}");
+    assert_eq!(
+        kept["signing_time_source"], "signing_time_attribute",
+        "{kept}"
+    );
+    assert_eq!(kept["revocation"], "non verificata", "{kept}");
+    assert_eq!(kept["qscd"], "certificate", "{kept}");
+    assert!(
+        kept["service"]
+            .as_str()
+            .is_some_and(|s| s.contains("Test Qualified CA (IT)")),
+        "{kept}"
+    );
+}
+
+#[tokio::test]
+async fn without_trusted_lists_no_signature_is_qualified() {
+    use crate::public_form::{LAWYER_CF, lawyer_draft, minimal_pdf, ordine};
+    let app = spawn_app().await;
+    let o = ordine(&app, "vallenera").await;
+    let d = lawyer_draft(&app, &o).await;
+    let res = d
+        .upload(
+            "istanza_firmata",
+            "istanza.pdf.p7m",
+            Signer::new(LAWYER_CF).p7m(&minimal_pdf()),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains(
+        "non è stato rilasciato da un prestatore qualificato presente nell'elenco di fiducia"
+    ));
 }

@@ -13,7 +13,8 @@ use super::SignatureError::{self, Expired, Invalid, Malformed, NotSigned, TooDee
 use super::certificate::signer_from_certificate;
 use super::sniff::{decode_p7m, is_signed_data_prefix};
 use super::{
-    FileKind, MAX_NESTING, SignatureFormat, SignatureReport, Signer, check_size, cms_view, sniff,
+    CertificateDer, FileKind, MAX_NESTING, SignatureFormat, SignatureReport, Signer,
+    SigningTimeSource, check_size, cms_view, sniff,
 };
 
 pub(super) fn verify_cades_impl(
@@ -28,12 +29,14 @@ pub(super) fn verify_cades_impl(
     // Borrowed for a DER input: inputs can be tens of megabytes, so avoid copies.
     let mut envelope = decode_p7m(bytes)?;
     let mut signers = Vec::new();
+    let mut certificates = Vec::new();
     let mut expired = false;
     let mut nesting: u8 = 0;
     loop {
         nesting += 1;
         let level = verify_signed_data(&envelope, None, now, store)?;
         signers.extend(level.signers);
+        certificates.extend(level.certificates);
         expired |= level.expired;
         let content = level.content.ok_or(Malformed)?;
         if sniff(&content) != FileKind::P7m {
@@ -45,6 +48,7 @@ pub(super) fn verify_cades_impl(
                 signers,
                 content: Some(content),
                 nesting,
+                certificates,
             });
         }
         if nesting >= MAX_NESTING {
@@ -62,6 +66,8 @@ pub(super) struct VerifiedLevel {
     /// The encapsulated content (None for a detached signature).
     pub(super) content: Option<Vec<u8>>,
     pub(super) signers: Vec<Signer>,
+    /// Every certificate of the CMS certificate set.
+    pub(super) certificates: Vec<CertificateDer>,
     /// Some signer certificate is outside its validity period at `now`. Callers report
     /// this only after every signature of the file has been checked, so that an altered
     /// file is reported as Invalid even if a certificate is also expired.
@@ -113,8 +119,16 @@ pub(super) fn verify_signed_data(
 
     let signers = certs
         .iter()
-        .map(|(_, _, cert)| signer_from_certificate(cert))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(info, raw, cert)| {
+            let mut signer = signer_from_certificate(cert)?;
+            signer.certificate = CertificateDer(raw.to_vec());
+            signer.claimed_signing_time = info
+                .signed_attrs
+                .and_then(cms_view::signing_time)
+                .map(|t| (t, SigningTimeSource::SigningTimeAttribute));
+            Ok(signer)
+        })
+        .collect::<Result<Vec<_>, SignatureError>>()?;
     let expired = signers
         .iter()
         .any(|signer| now < signer.not_before || now > signer.not_after);
@@ -129,6 +143,11 @@ pub(super) fn verify_signed_data(
     Ok(VerifiedLevel {
         content: detached.is_none().then_some(content),
         signers,
+        certificates: view
+            .certificates
+            .iter()
+            .map(|c| CertificateDer(c.to_vec()))
+            .collect(),
         expired,
     })
 }

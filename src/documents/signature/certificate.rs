@@ -6,7 +6,7 @@ use openssl::nid::Nid;
 use openssl::x509::{X509KeyUsage, X509NameRef, X509Ref};
 
 use super::SignatureError::{self, Malformed};
-use super::Signer;
+use super::{CertificateDer, Signer};
 
 pub(super) fn signer_from_certificate(cert: &X509Ref) -> Result<Signer, SignatureError> {
     let subject = cert.subject_name();
@@ -23,6 +23,9 @@ pub(super) fn signer_from_certificate(cert: &X509Ref) -> Result<Signer, Signatur
             .key_usage()
             .is_some_and(|usage| usage.contains(X509KeyUsage::NON_REPUDIATION)),
         issuer: name_to_string(cert.issuer_name()),
+        // Filled in by the caller, which has the DER as it appears in the signature.
+        certificate: CertificateDer(Vec::new()),
+        claimed_signing_time: None,
     })
 }
 
@@ -32,16 +35,22 @@ fn first_entry(name: &X509NameRef, nid: Nid) -> Option<String> {
         .and_then(|entry| entry.data().to_string().ok())
 }
 
-/// `TINIT-RSSMRA80A01H501U` → `RSSMRA80A01H501U` (ETSI EN 319 412-1 §5.1.3: TIN + IT).
+/// `TINIT-RSSMRA80A01H501U` → `RSSMRA80A01H501U` (ETSI EN 319 412-1 §5.1.3: TIN + IT); the
+/// legacy form of certificates issued under CNIPA deliberation 45/2009, `IT:RSSMRA80A01H501U`,
+/// is read too (natural persons' 16-character codes only). Case-insensitive; the check
+/// character is the domain layer's job.
 pub(super) fn codice_fiscale_from_serial_number(raw: &str) -> Option<String> {
     let raw = raw.trim();
-    let prefix = raw.get(..6)?;
-    if !prefix.eq_ignore_ascii_case("TINIT-") {
+    let (code, lengths): (&str, &[usize]) = if raw.get(..6)?.eq_ignore_ascii_case("TINIT-") {
+        (&raw[6..], &[11, 16])
+    } else if raw.get(..3)?.eq_ignore_ascii_case("IT:") {
+        (&raw[3..], &[16])
+    } else {
         return None;
-    }
-    let code = raw[6..].trim().to_ascii_uppercase();
+    };
+    let code = code.trim().to_ascii_uppercase();
     let plausible =
-        matches!(code.len(), 11 | 16) && code.bytes().all(|b| b.is_ascii_alphanumeric());
+        lengths.contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric());
     plausible.then_some(code)
 }
 

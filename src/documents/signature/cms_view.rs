@@ -26,6 +26,10 @@ const OID_SIGNING_CERTIFICATE_V2: &[u8] = &[
 const OID_SIGNING_CERTIFICATE: &[u8] = &[
     0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x10, 0x02, 0x0C,
 ];
+/// 1.2.840.113549.1.9.5 signingTime.
+const OID_SIGNING_TIME: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x05];
+const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
 /// 2.16.840.1.101.3.4.2 (NIST hash algorithms), followed by one octet.
 const OID_NIST_HASH_PREFIX: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02];
 
@@ -169,6 +173,38 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
         (Ok(a), Ok(b)) => a.try_cmp(&b).is_ok_and(|o| o.is_eq()),
         _ => false,
     }
+}
+
+/// The `signingTime` signed attribute, if present and readable.
+pub(super) fn signing_time(signed_attrs: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+    let mut attrs = Reader::new(signed_attrs);
+    while !attrs.is_empty() {
+        let attr = attrs.expect(SEQUENCE).ok()?;
+        let mut attr = Reader::new(attr.content);
+        if attr.expect(OID).ok()?.content != OID_SIGNING_TIME {
+            continue;
+        }
+        let values = attr.expect(SET).ok()?;
+        let time = Reader::new(values.content).next().ok()?;
+        return parse_time(time.tag, time.content);
+    }
+    None
+}
+
+/// UTCTime (`YYMMDDHHMMSSZ`, years 1950–2049) or GeneralizedTime (`YYYYMMDDHHMMSSZ`), in UTC.
+pub(super) fn parse_time(tag: u8, content: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = std::str::from_utf8(content).ok()?.strip_suffix('Z')?;
+    let full = match tag {
+        UTC_TIME if text.len() == 12 => {
+            let yy: u32 = text[..2].parse().ok()?;
+            format!("{}{text}", if yy >= 50 { "19" } else { "20" })
+        }
+        GENERALIZED_TIME if text.len() >= 14 => text[..14].to_owned(),
+        _ => return None,
+    };
+    chrono::NaiveDateTime::parse_from_str(&full, "%Y%m%d%H%M%S")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// If the signed attributes carry ESS signingCertificateV2 (or signingCertificate),

@@ -22,29 +22,33 @@
 //! to its end (only trailing whitespace is tolerated), so that nothing was appended after
 //! signing.
 //!
-//! # What is NOT verified (read this before relying on the result)
+//! # Two layers: integrity here, qualification in [`qualified`]
 //!
-//! - **No trust.** [`verify`], [`verify_cades`] and [`verify_pades`] do not build or check the
-//!   certificate chain (OpenSSL `CMS_NO_SIGNER_CERT_VERIFY`): they prove that the file is
-//!   intact and was signed with the key of the certificate it carries, not that a qualified
-//!   CA issued that certificate. Anybody can make a self-signed certificate with any name
-//!   and any `TINIT-` code. The EU/AgID trusted lists are out of scope for now (no network).
-//!   [`verify_cades_with_ca`] and [`verify_pades_with_ca`] do check the chain against a
-//!   CA bundle configured by the tenant, with purpose "any" (Italian signing certificates
-//!   usually have no S/MIME extended key usage) and at the time `now`.
-//! - **No revocation** (OCSP or CRL) is checked.
+//! [`verify`], [`verify_cades`] and [`verify_pades`] do not build or check the certificate
+//! chain (OpenSSL `CMS_NO_SIGNER_CERT_VERIFY`): they prove that the file is intact and was
+//! signed with the key of the certificate it carries — anybody can make a self-signed
+//! certificate with any name and any `TINIT-` code. Whether the signature is *qualified*
+//! (chain to a `CA/QC` service of the EU trusted lists granted at the signing time,
+//! QcCompliance, nonRepudiation) is decided by [`qualified`] against the trust store
+//! ([`trusted_list`], [`xmldsig`], `crate::store::trust`); the report carries what it needs
+//! (the signer certificate, the certificates in the file, the declared signing time).
+//! [`verify_cades_with_ca`] and [`verify_pades_with_ca`] check the chain against a given CA
+//! bundle instead.
+//!
+//! # What is NOT verified yet (read this before relying on the result)
+//!
+//! - **No revocation** (OCSP or CRL) is checked: results say "non verificata".
 //! - **No timestamps**: signature timestamps (CAdES-T) and PDF document timestamps are not
-//!   validated, and `signingTime` is self-asserted, so certificate validity is checked at
-//!   `now`, not at the signing time. A PDF with an incremental update after its last
-//!   signature (for example a PAdES-LT/LTA document with a DSS dictionary and a document
-//!   timestamp) is rejected as [`SignatureError::Invalid`].
-//! - **No qualified-signature profile**: QCStatements (QcCompliance, QcSSCD, QcType) are
-//!   not checked; keyUsage nonRepudiation is reported in [`Signer::non_repudiation`] but not
-//!   enforced; no algorithm policy (SHA-1, RSA under 2048 bits) is enforced.
-//! - **Codice fiscale**: only the ETSI EN 319 412-1 form `TINIT-<CF>` of the subject
-//!   `serialNumber` is recognised; the check character is not validated here (that is the
-//!   domain layer's job, rule V6/V7). Legacy forms (CNIPA delib. 45/2009) give
-//!   `codice_fiscale: None` with the raw value in [`Signer::serial_number_raw`].
+//!   validated; the signing time is the declared `signingTime` or PDF `/M` (self-asserted),
+//!   else the upload time. Certificate validity is checked here at `now`. A PDF with an
+//!   incremental update after its last signature (for example a PAdES-LT/LTA document with a
+//!   DSS dictionary and a document timestamp) is rejected as [`SignatureError::Invalid`].
+//! - No algorithm policy (SHA-1, RSA under 2048 bits) is enforced.
+//! - **Codice fiscale**: the ETSI EN 319 412-1 form `TINIT-<CF>` of the subject
+//!   `serialNumber`, and the legacy `IT:<CF>` (CNIPA delib. 45/2009), are recognised; the
+//!   check character is not validated here (that is the domain layer's job, rule V6/V7).
+//!   Other forms give `codice_fiscale: None` with the raw value in
+//!   [`Signer::serial_number_raw`].
 //!
 //! # Limits
 //!
@@ -60,7 +64,10 @@
 //!   over a BER reader (`ber.rs`) and a view of the parts OpenSSL does not expose
 //!   (`cms_view.rs`);
 //! - what is read from a signer certificate: `certificate.rs`;
-//! - PAdES: `pades.rs`, over a reader of PDF signature dictionaries (`pdf_dict.rs`).
+//! - PAdES: `pades.rs`, over a reader of PDF signature dictionaries (`pdf_dict.rs`);
+//! - trusted lists: [`trusted_list`] (ETSI TS 119 612 reader) and [`xmldsig`] (their XML
+//!   signature, with xmlsec1);
+//! - the validation policy and its result: [`qualified`].
 
 mod ber;
 mod cades;
@@ -68,6 +75,7 @@ mod certificate;
 mod cms_view;
 mod pades;
 mod pdf_dict;
+pub mod qualified;
 mod sniff;
 #[cfg(test)]
 mod tests;
@@ -111,14 +119,14 @@ pub enum SignatureFormat {
 
 /// A signer, as read from the signer certificate embedded in the signature.
 ///
-/// Without chain verification (see the module documentation) these data are only as
-/// trustworthy as the certificate itself.
+/// Until [`qualified`] has assessed the certificate (see the module documentation) these
+/// data are only as trustworthy as the certificate itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signer {
     /// Subject commonName.
     pub common_name: Option<String>,
-    /// The codice fiscale from a subject serialNumber `TINIT-XXXXXXXXXXXXXXXX`: uppercased,
-    /// with the `TINIT-` prefix removed. `None` for any other form.
+    /// The codice fiscale from a subject serialNumber `TINIT-XXXXXXXXXXXXXXXX` (or the legacy
+    /// `IT:XXXXXXXXXXXXXXXX`): uppercased, without the prefix. `None` for any other form.
     pub codice_fiscale: Option<String>,
     /// Subject serialNumber (2.5.4.5) as written in the certificate.
     pub serial_number_raw: Option<String>,
@@ -128,6 +136,44 @@ pub struct Signer {
     pub non_repudiation: bool,
     /// Issuer distinguished name, RFC 4514 style (`CN=...,O=...,C=IT`).
     pub issuer: String,
+    /// The signer certificate itself (for the qualification check, [`qualified`]).
+    pub certificate: CertificateDer,
+    /// The signing time the signature claims, with where it was read. Self-asserted: a
+    /// signature timestamp would prove it, and is not read yet.
+    pub claimed_signing_time: Option<(DateTime<Utc>, SigningTimeSource)>,
+}
+
+/// The DER of a certificate. `Debug` shows its size only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateDer(pub Vec<u8>);
+
+impl fmt::Debug for CertificateDer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CertificateDer({} bytes)", self.0.len())
+    }
+}
+
+/// Where the signing time of a signature was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningTimeSource {
+    /// The CMS `signingTime` signed attribute (declared by the signer's software).
+    SigningTimeAttribute,
+    /// The `/M` entry of the PDF signature dictionary (declared by the signer's software).
+    PdfSignatureDate,
+    /// None in the file: the time the file reached us.
+    Upload,
+}
+
+impl SigningTimeSource {
+    /// Italian, for pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SigningTimeAttribute => "dichiarata nella firma (attributo signingTime)",
+            Self::PdfSignatureDate => "dichiarata nella firma PDF (/M)",
+            Self::Upload => "ora del caricamento (la firma non ne indica una)",
+        }
+    }
 }
 
 /// The result of a successful verification.
@@ -142,6 +188,8 @@ pub struct SignatureReport {
     pub content: Option<Vec<u8>>,
     /// Number of CAdES envelopes unwrapped (1 for `.p7m`, 2 for `.p7m.p7m`); 0 for PAdES.
     pub nesting: u8,
+    /// Every certificate the signatures carry (intermediate CAs for chain building).
+    pub certificates: Vec<CertificateDer>,
 }
 
 impl fmt::Debug for SignatureReport {
@@ -155,6 +203,7 @@ impl fmt::Debug for SignatureReport {
                 &self.content.as_ref().map(|content| content.len()),
             )
             .field("nesting", &self.nesting)
+            .field("certificates", &self.certificates.len())
             .finish()
     }
 }

@@ -5,7 +5,9 @@ use openssl::x509::store::X509Store;
 
 use super::SignatureError::{self, Expired, Invalid, Malformed, NotSigned};
 use super::cades::verify_signed_data;
-use super::{FileKind, SignatureFormat, SignatureReport, check_size, pdf_dict, sniff};
+use super::{
+    FileKind, SignatureFormat, SignatureReport, SigningTimeSource, check_size, pdf_dict, sniff,
+};
 
 pub(super) fn verify_pades_impl(
     bytes: &[u8],
@@ -45,12 +47,23 @@ pub(super) fn verify_pades_impl(
     }
 
     let mut signers = Vec::new();
+    let mut certificates = Vec::new();
     let mut expired = false;
     for field in supported {
         let cms_der = field.cms_der(bytes)?;
         let signed = field.signed_bytes(bytes);
         let level = verify_signed_data(&cms_der, Some(&signed), now, store)?;
-        signers.extend(level.signers);
+        // PAdES baseline signatures carry no signingTime attribute: the dictionary's /M.
+        let pdf_date = field
+            .signing_date(bytes)
+            .map(|t| (t, SigningTimeSource::PdfSignatureDate));
+        signers.extend(level.signers.into_iter().map(|mut signer| {
+            if signer.claimed_signing_time.is_none() {
+                signer.claimed_signing_time = pdf_date;
+            }
+            signer
+        }));
+        certificates.extend(level.certificates);
         expired |= level.expired;
     }
     if expired {
@@ -61,6 +74,7 @@ pub(super) fn verify_pades_impl(
         signers,
         content: None,
         nesting: 0,
+        certificates,
     })
 }
 

@@ -20,9 +20,24 @@ pub(super) struct SignatureField {
     pub(super) byte_range: [usize; 4],
     /// The `/SubFilter` name with its slash, e.g. `/ETSI.CAdES.detached`.
     pub(super) sub_filter: Option<Vec<u8>>,
+    /// Span of the `/M` value (the signing time the signer's software wrote), if any.
+    pub(super) m: Option<(usize, usize)>,
 }
 
 impl SignatureField {
+    /// The `/M` date, when it is a literal string `(D:YYYYMMDDHHmmSSOHH'mm')` within the
+    /// signed bytes (before `/Contents` or after it: both are covered by the signature).
+    pub(super) fn signing_date(&self, pdf: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+        let (start, end) = self.m?;
+        let [_, b, c, _] = self.byte_range;
+        if !(end <= b || start >= c) {
+            return None;
+        }
+        let raw = pdf.get(start..end)?;
+        let inner = raw.strip_prefix(b"(")?.strip_suffix(b")")?;
+        parse_pdf_date(std::str::from_utf8(inner).ok()?)
+    }
+
     pub(super) fn covered_end(&self) -> usize {
         self.byte_range[2] + self.byte_range[3]
     }
@@ -121,9 +136,14 @@ fn read_field(pdf: &[u8], key_pos: usize) -> Option<SignatureField> {
                 .iter()
                 .find(|e| &pdf[e.key.0..e.key.1] == b"/SubFilter")
                 .map(|e| pdf[e.value.0..e.value.1].to_vec());
+            let m = entries
+                .iter()
+                .find(|e| &pdf[e.key.0..e.key.1] == b"/M")
+                .map(|e| e.value);
             return Some(SignatureField {
                 byte_range,
                 sub_filter,
+                m,
             });
         }
     }
@@ -295,4 +315,40 @@ fn decode_hex(hex: &[u8]) -> Option<Vec<u8>> {
             .map(|pair| (pair[0] << 4) | pair.get(1).copied().unwrap_or(0))
             .collect(),
     )
+}
+
+/// A PDF date (ISO 32000-1 §7.9.4): `D:YYYYMMDDHHmmSS` followed by `Z`, or by `+HH'mm'` /
+/// `-HH'mm'`; missing trailing fields take their lowest value, a missing zone is UTC.
+pub(super) fn parse_pdf_date(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{FixedOffset, NaiveDate, TimeZone};
+    let text = text.strip_prefix("D:").unwrap_or(text);
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() < 4 || digits.len() > 14 || !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    let field = |from: usize, default: u32| -> Option<u32> {
+        match digits.get(from..from + 2) {
+            Some(v) => v.parse().ok(),
+            None => Some(default),
+        }
+    };
+    let year: i32 = digits[..4].parse().ok()?;
+    let date = NaiveDate::from_ymd_opt(year, field(4, 1)?, field(6, 1)?)?;
+    let local = date.and_hms_opt(field(8, 0)?, field(10, 0)?, field(12, 0)?)?;
+    let zone = &text[digits.len()..];
+    let offset_seconds = match zone.chars().next() {
+        None | Some('Z') => 0,
+        Some(sign @ ('+' | '-')) => {
+            let rest: String = zone[1..].chars().filter(char::is_ascii_digit).collect();
+            let hours: i32 = rest.get(..2)?.parse().ok()?;
+            let minutes: i32 = rest.get(2..4).map_or(Some(0), |m| m.parse().ok())?;
+            let seconds = hours * 3600 + minutes * 60;
+            if sign == '-' { -seconds } else { seconds }
+        }
+        Some(_) => return None,
+    };
+    FixedOffset::east_opt(offset_seconds)?
+        .from_local_datetime(&local)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }

@@ -13,6 +13,10 @@ use openssl::x509::X509;
 
 const CF: &str = "RSSMRA80A01H501U";
 
+/// QCStatements (1.3.6.1.5.5.7.1.3) for openssl's extension files: QcCompliance, QcSSCD,
+/// QcType esign.
+const QC_STATEMENTS: &str = "DER:30:29:30:08:06:06:04:00:8E:46:01:01:30:08:06:06:04:00:8E:46:01:04:30:13:06:06:04:00:8E:46:01:06:30:09:06:07:04:00:8E:46:01:06:01";
+
 /// Runs `openssl` in `dir` with the whitespace-separated arguments of `line` followed by
 /// `tail` (for arguments that contain spaces, such as subjects). Fails the test, with a
 /// clear message, if the tool is missing or the command fails.
@@ -60,6 +64,15 @@ struct Pki {
     other_tin: Identity,
     /// Valid for one day from now.
     short_lived: Identity,
+    /// A qualified certificate: QCStatements (QcCompliance, QcSSCD, QcType esign) and
+    /// nonRepudiation, issued by the test CA.
+    qualified: Identity,
+    /// As `qualified`, with keyUsage digitalSignature instead of nonRepudiation.
+    qualified_without_non_repudiation: Identity,
+    /// Self-signed, with everything a qualified certificate says (`openssl req -x509`).
+    self_signed: Identity,
+    /// Issued by the other CA, with everything a qualified certificate says.
+    other_ca_qualified: Identity,
 }
 
 /// The test PKI, built once per test run.
@@ -133,7 +146,56 @@ fn make_pki() -> Pki {
         ext,
         true,
     );
+    let qc = format!("1.3.6.1.5.5.7.1.3={QC_STATEMENTS}\n");
+    let mario_q = "/C=IT/CN=Mario Rossi/serialNumber=TINIT-RSSMRA80A01H501U";
+    let qualified = issue(
+        "q",
+        mario_q,
+        "30",
+        &format!("basicConstraints=CA:FALSE\nkeyUsage=critical,nonRepudiation\n{qc}"),
+        true,
+    );
+    let qualified_without_non_repudiation = issue(
+        "qnr",
+        mario_q,
+        "30",
+        &format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n{qc}"),
+        true,
+    );
+    std::fs::write(
+        dir.join("self.cnf"),
+        format!("[req]\ndistinguished_name=dn\n[dn]\n[v3]\nkeyUsage=critical,nonRepudiation\n{qc}"),
+    )
+    .expect("config");
+    let line = "req -x509 -newkey rsa:2048 -nodes -days 30 -keyout self.key -out self.pem \
+                -config self.cnf -extensions v3 -subj";
+    openssl(dir, line, &[mario_q]);
+    let self_signed = Identity {
+        key: read("self.key"),
+        cert: read("self.pem"),
+    };
+    std::fs::write(
+        dir.join("oq.cnf"),
+        format!("basicConstraints=CA:FALSE\nkeyUsage=critical,nonRepudiation\n{qc}"),
+    )
+    .expect("extension file");
+    openssl(
+        dir,
+        "req -newkey rsa:2048 -nodes -keyout oq.key -out oq.csr -subj",
+        &[mario_q],
+    );
+    let line = "x509 -req -in oq.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial \
+                -days 30 -extfile oq.cnf -out oq.pem";
+    openssl(dir, line, &[]);
+    let other_ca_qualified = Identity {
+        key: read("oq.key"),
+        cert: read("oq.pem"),
+    };
     Pki {
+        qualified,
+        qualified_without_non_repudiation,
+        self_signed,
+        other_ca_qualified,
         ca_key: read("ca.key"),
         ca_pem: read("ca.pem"),
         other_ca_pem: read("other-ca.pem"),
@@ -635,7 +697,17 @@ fn signed_pdf(id: &Identity, sub_filter: &str, cades: bool) -> Vec<u8> {
 
 /// Fills in the last /ByteRange placeholder and signs the bytes it covers with a
 /// detached CMS, written into the last /Contents placeholder.
-fn sign_last_placeholder(mut pdf: Vec<u8>, id: &Identity, cades: bool) -> Vec<u8> {
+fn sign_last_placeholder(pdf: Vec<u8>, id: &Identity, cades: bool) -> Vec<u8> {
+    let options = if cades {
+        "-cades -outform DER"
+    } else {
+        "-outform DER"
+    };
+    sign_last_placeholder_with(pdf, id, options)
+}
+
+/// As [`sign_last_placeholder`], with the `openssl cms -sign` options given.
+fn sign_last_placeholder_with(mut pdf: Vec<u8>, id: &Identity, options: &str) -> Vec<u8> {
     let b = rfind(&pdf, b"/Contents <").expect("contents") + "/Contents ".len();
     let c = b + 2 * PLACEHOLDER_BYTES + 2;
     assert_eq!(pdf[c - 1], b'>');
@@ -646,11 +718,6 @@ fn sign_last_placeholder(mut pdf: Vec<u8>, id: &Identity, cades: bool) -> Vec<u8
     pdf[at..at + range.len()].copy_from_slice(range.as_bytes());
 
     let covered = [&pdf[..b], &pdf[c..]].concat();
-    let options = if cades {
-        "-cades -outform DER"
-    } else {
-        "-outform DER"
-    };
     let signature = cms_sign(id, &covered, options);
     let hex: String = signature.iter().map(|x| format!("{x:02X}")).collect();
     assert!(hex.len() <= 2 * PLACEHOLDER_BYTES, "placeholder too small");
@@ -891,7 +958,11 @@ fn codice_fiscale_is_read_from_the_tin_semantics_identifier() {
     assert_eq!(cf(" TINIT-RSSMRA80A01H501U ").as_deref(), Some(CF));
     assert_eq!(cf("TINIT-01234567890").as_deref(), Some("01234567890"));
     assert_eq!(cf("VATIT-01234567890"), None);
-    assert_eq!(cf("IT:RSSMRA80A01H501U"), None);
+    // The legacy form (CNIPA 45/2009), natural persons only.
+    assert_eq!(cf("IT:RSSMRA80A01H501U").as_deref(), Some(CF));
+    assert_eq!(cf("it:rssmra80a01h501u").as_deref(), Some(CF));
+    assert_eq!(cf("IT:01234567890"), None);
+    assert_eq!(cf("IT-RSSMRA80A01H501U"), None);
     assert_eq!(cf("RSSMRA80A01H501U"), None);
     assert_eq!(cf("TINIT-RSSMRA80A01H501"), None);
     assert_eq!(cf("TINIT-RSSMRA80A01H501U\0X"), None);
@@ -931,8 +1002,239 @@ fn report_debug_does_not_dump_the_content() {
         signers: Vec::new(),
         content: Some(vec![b'x'; 10_000]),
         nesting: 1,
+        certificates: Vec::new(),
     };
     let text = format!("{report:?}");
     assert!(text.contains("content_len: Some(10000)"), "{text}");
     assert!(text.len() < 200);
+}
+
+// ----- qualification (the policy, with the trust anchors given in memory) ------------------
+
+mod qualification {
+    use super::*;
+    use crate::documents::signature::qualified::{
+        Anchor, NotQualified, Qscd, assess_report, lookup_keys,
+    };
+    use crate::documents::signature::trusted_list::{CA_QC, STATUS_PREFIX, StatusPeriod};
+
+    fn period(starts_at: DateTime<Utc>, status: &str) -> StatusPeriod {
+        StatusPeriod {
+            starts_at,
+            service_type: CA_QC.into(),
+            status: format!("{STATUS_PREFIX}{status}"),
+            qualifiers: Vec::new(),
+            additional: Vec::new(),
+        }
+    }
+
+    fn since_2020() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// The test CA as a CA/QC service with `history`.
+    fn anchor(history: Vec<StatusPeriod>) -> Anchor {
+        Anchor {
+            label: "Test CA — Test QCA (IT)".into(),
+            certificate: X509::from_pem(&pki().ca_pem).unwrap().to_der().unwrap(),
+            history,
+        }
+    }
+
+    fn granted() -> Vec<Anchor> {
+        vec![anchor(vec![period(since_2020(), "granted")])]
+    }
+
+    fn reasons(bytes: &[u8], anchors: &[Anchor], received: DateTime<Utc>) -> Vec<NotQualified> {
+        let report = verify(bytes, now()).expect("intact signature");
+        assess_report(&report, anchors, received)
+            .into_iter()
+            .flat_map(|a| a.reasons)
+            .collect()
+    }
+
+    #[test]
+    fn a_qualified_cades_signature_is_qualified() {
+        let der = p7m(&pki().qualified, &sample_pdf());
+        let report = verify(&der, now()).unwrap();
+        let [a] = assess_report(&report, &granted(), now())
+            .try_into()
+            .unwrap();
+        assert!(a.qualified, "{:?}", a.reasons);
+        assert!(a.qc_compliance && a.non_repudiation);
+        assert_eq!(a.qscd, Qscd::Certificate);
+        assert_eq!(a.service.as_deref(), Some("Test CA — Test QCA (IT)"));
+        // openssl writes a signingTime attribute: it is the signing time.
+        assert_eq!(
+            a.signing_time_source,
+            SigningTimeSource::SigningTimeAttribute
+        );
+        assert!((now() - a.signing_time).num_minutes().abs() < 5);
+        // The trust store is searched by the issuer's name.
+        let keys = lookup_keys(&report);
+        let ca = X509::from_pem(&pki().ca_pem).unwrap();
+        let subject = hex::encode(openssl::sha::sha256(&ca.subject_name().to_der().unwrap()));
+        assert!(keys.subject_sha256.contains(&subject));
+    }
+
+    #[test]
+    fn a_qualified_pades_signature_is_qualified() {
+        let pdf = signed_pdf(&pki().qualified, "ETSI.CAdES.detached", true);
+        assert_eq!(reasons(&pdf, &granted(), now()), []);
+        let pdf = signed_pdf(&pki().qualified, "adbe.pkcs7.detached", false);
+        assert_eq!(reasons(&pdf, &granted(), now()), []);
+    }
+
+    #[test]
+    fn a_self_signed_certificate_is_not_qualified() {
+        let der = p7m(&pki().self_signed, b"ciao");
+        // Intact, and it says all the right things...
+        let report = verify(&der, now()).unwrap();
+        assert_eq!(report.signers[0].codice_fiscale.as_deref(), Some(CF));
+        // ...but no trusted list vouches for who made it.
+        assert_eq!(
+            reasons(&der, &granted(), now()),
+            [NotQualified::NoTrustedIssuer]
+        );
+        // Not even when the self-signed certificate itself were listed as a service of
+        // another kind: the anchor must be a CA/QC service.
+        let mut listed = anchor(vec![period(since_2020(), "granted")]);
+        listed.certificate = X509::from_pem(&pki().self_signed.cert)
+            .unwrap()
+            .to_der()
+            .unwrap();
+        listed.history[0].service_type = "http://uri.etsi.org/TrstSvc/Svctype/TSA/QTST".into();
+        assert!(matches!(
+            reasons(&der, &[listed], now())[..],
+            [NotQualified::ServiceNotGranted { .. }]
+        ));
+    }
+
+    #[test]
+    fn a_ca_not_in_the_list_is_not_qualified() {
+        let der = p7m(&pki().other_ca_qualified, b"ciao");
+        assert_eq!(
+            reasons(&der, &granted(), now()),
+            [NotQualified::NoTrustedIssuer]
+        );
+        assert_eq!(reasons(&der, &[], now()), [NotQualified::NoTrustedIssuer]);
+    }
+
+    #[test]
+    fn a_service_withdrawn_before_the_signing_time_is_refused() {
+        let withdrawn = vec![anchor(vec![
+            period(since_2020(), "granted"),
+            period(now() - Duration::days(1), "withdrawn"),
+        ])];
+        let der = p7m(&pki().qualified, b"ciao");
+        let found = reasons(&der, &withdrawn, now());
+        assert!(
+            matches!(&found[..], [NotQualified::ServiceNotGranted { status, .. }] if status.contains("withdrawn")),
+            "{found:?}"
+        );
+        assert!(
+            found[0]
+                .to_string()
+                .contains("non risultava qualificato alla data")
+        );
+        // Withdrawn after the declared signing time but before the upload: still refused,
+        // because a declared time is only the signer's word (no timestamp yet).
+        let later = vec![anchor(vec![
+            period(since_2020(), "granted"),
+            period(now() + Duration::hours(1), "withdrawn"),
+        ])];
+        assert_eq!(reasons(&der, &later, now()), []);
+        assert!(!reasons(&der, &later, now() + Duration::hours(2)).is_empty());
+        // Granted only from tomorrow: not yet qualified.
+        let future = vec![anchor(vec![period(now() + Duration::days(1), "granted")])];
+        assert!(!reasons(&der, &future, now()).is_empty());
+    }
+
+    #[test]
+    fn a_certificate_without_qc_compliance_is_not_qualified() {
+        // pki().signer has nonRepudiation and a listed CA, but no QCStatements.
+        let der = p7m(&pki().signer, b"ciao");
+        assert_eq!(
+            reasons(&der, &granted(), now()),
+            [NotQualified::NoQcCompliance]
+        );
+    }
+
+    #[test]
+    fn a_certificate_without_non_repudiation_is_not_qualified() {
+        let der = p7m(&pki().qualified_without_non_repudiation, b"ciao");
+        let found = reasons(&der, &granted(), now());
+        assert_eq!(found, [NotQualified::NoNonRepudiation]);
+        assert_eq!(
+            found[0].to_string(),
+            "Il certificato di firma non consente la firma con valore legale (manca l'uso non ripudio)."
+        );
+    }
+
+    #[test]
+    fn a_signing_time_after_the_upload_is_not_believed() {
+        let der = p7m(&pki().qualified, b"ciao");
+        let report = verify(&der, now()).unwrap();
+        let received = now() - Duration::hours(1);
+        let [a] = assess_report(&report, &granted(), received)
+            .try_into()
+            .unwrap();
+        assert_eq!(a.signing_time_source, SigningTimeSource::Upload);
+        assert_eq!(a.signing_time, received);
+    }
+
+    /// Without signed attributes (`-noattr`) there is no signingTime: the dictionary's `/M`
+    /// is the signing time.
+    #[test]
+    fn a_pades_signature_without_signing_time_is_dated_by_its_m_entry() {
+        let sign = |m: &str| {
+            let mut pdf = unsigned_pdf("adbe.pkcs7.detached");
+            let at = find(&pdf, b"D:20250101120000+01'00'").expect("/M");
+            pdf[at..at + m.len()].copy_from_slice(m.as_bytes());
+            let pdf = sign_last_placeholder_with(pdf, &pki().qualified, "-noattr -outform DER");
+            let report = verify(&pdf, now()).unwrap();
+            let [a] = assess_report(&report, &granted(), now())
+                .try_into()
+                .unwrap();
+            a
+        };
+        // (The test certificates were made moments ago: a minute ahead is within their
+        // validity and within the clock skew tolerated.)
+        let soon = now() + Duration::minutes(1);
+        let a = sign(&soon.format("D:%Y%m%d%H%M%S+00'00'").to_string());
+        assert_eq!(a.signing_time_source, SigningTimeSource::PdfSignatureDate);
+        assert_eq!(a.signing_time.timestamp(), soon.timestamp());
+        assert!(a.qualified, "{:?}", a.reasons);
+        // The 2025 date of the fixture is before the certificate existed.
+        let a = sign("D:20250101120000+01'00'");
+        assert_eq!(a.signing_time.to_rfc3339(), "2025-01-01T11:00:00+00:00");
+        assert!(
+            matches!(a.reasons[..], [NotQualified::NotValidAtSigningTime { .. }]),
+            "{:?}",
+            a.reasons
+        );
+    }
+
+    #[test]
+    fn pdf_signature_dates_are_read() {
+        use crate::documents::signature::pdf_dict::parse_pdf_date;
+        let t = |s: &str| parse_pdf_date(s).map(|d| d.to_rfc3339());
+        assert_eq!(
+            t("D:20250101120000+01'00'").as_deref(),
+            Some("2025-01-01T11:00:00+00:00")
+        );
+        assert_eq!(
+            t("D:20250101120000Z").as_deref(),
+            Some("2025-01-01T12:00:00+00:00")
+        );
+        assert_eq!(
+            t("D:20250101120000-05'30").as_deref(),
+            Some("2025-01-01T17:30:00+00:00")
+        );
+        assert_eq!(t("D:2025").as_deref(), Some("2025-01-01T00:00:00+00:00"));
+        assert_eq!(t("D:20251301"), None);
+        assert_eq!(t("ieri"), None);
+    }
 }
