@@ -276,6 +276,8 @@ async fn provision_embedded(server: &EmbeddedPostgres) -> anyhow::Result<String>
 async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let stop = shutdown_signal();
     let mut embedded = None;
+    // The administrator's URL, for what only the owner role writes (the demo's trusted lists).
+    let mut admin_url = config.admin_database_url.clone();
     match &config.database_url {
         Some(url) => {
             let mut conn = sqlx::PgConnection::connect(url)
@@ -287,6 +289,7 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         None => {
             let server = start_embedded(&config).await?;
             config.database_url = Some(provision_embedded(&server).await?);
+            admin_url = Some(server.superuser_url(EMBEDDED_DATABASE));
             println!(
                 "PostgreSQL incorporato {} in {} (porta {})",
                 server.binaries.version,
@@ -303,6 +306,19 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         if demo {
             let seeded = demo::seed(app.db(), app.storage(), app.pdf()).await?;
             println!("{}", demo::banner(app.url(), &seeded));
+            match &admin_url {
+                Some(url) => {
+                    let mut admin = sqlx::PgConnection::connect(url)
+                        .await
+                        .context("connessione come amministratore non riuscita")?;
+                    let line = demo::install_trust(&mut admin, &config.data_dir).await?;
+                    admin.close().await?;
+                    println!("{line}");
+                }
+                None => println!(
+                    "  firme qualificate:    senza PATROCINIO_ADMIN_DATABASE_URL l'elenco di fiducia dimostrativo non è installato: nessuna firma risulterà qualificata"
+                ),
+            }
         }
         println!("Ctrl-C per fermare.");
         app.run_until(stop).await
