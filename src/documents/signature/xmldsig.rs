@@ -241,12 +241,13 @@ fn run_xmlsec(list: &Path, cert: &Path) -> Result<Result<(), String>, ListError>
             .lines()
             .find(|l| l.contains("error=") || l.starts_with("Error"))
             .map(|l| {
-                l.rsplit(":error=")
-                    .next()
-                    .unwrap_or(l)
-                    .chars()
-                    .take(200)
-                    .collect()
+                // `func=…:error=12:invalid data:data and digest do not match` → the words.
+                let tail = l.rsplit(":error=").next().unwrap_or(l);
+                let words = tail
+                    .split_once(':')
+                    .filter(|(code, _)| code.bytes().all(|b| b.is_ascii_digit()))
+                    .map_or(tail, |(_, rest)| rest);
+                words.chars().take(200).collect()
             })
             .unwrap_or_else(|| "verifica non riuscita".to_owned());
         Ok(Err(why))
