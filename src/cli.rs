@@ -1,4 +1,5 @@
-//! The command line: `patrocinio serve [--demo]` (the default) and `patrocinio migrate`.
+//! The command line: `patrocinio serve [--demo]` (the default), `patrocinio migrate`, and the
+//! administration commands (`audit`, `albo`, `ordine`, `fiducia`).
 
 use std::process::ExitCode;
 
@@ -64,6 +65,46 @@ enum Command {
         #[command(subcommand)]
         command: OrdineCommand,
     },
+    /// Elenchi di fiducia (ETSI TS 119 612) con cui si riconoscono le firme qualificate.
+    Fiducia {
+        #[command(subcommand)]
+        command: FiduciaCommand,
+    },
+}
+
+/// The EU List of Trusted Lists.
+const EU_LOTL_URL: &str = "https://ec.europa.eu/tools/lotl/eu-lotl.xml";
+
+#[derive(Subcommand)]
+enum FiduciaCommand {
+    /// Importa un elenco di fiducia da un file XML, senza rete.
+    ///
+    /// La LOTL europea è accettata se firmata con uno dei certificati di PATROCINIO_LOTL_CERTS;
+    /// un elenco nazionale se firmato con uno dei certificati che la LOTL in vigore indica per
+    /// il suo territorio (importare prima la LOTL). Un elenco non firmato, alterato, scaduto o
+    /// più vecchio di quello in vigore è rifiutato, e resta in vigore il precedente. Scrive con
+    /// il ruolo proprietario: con DATABASE_URL impostato serve l'indirizzo di un amministratore
+    /// (--admin-url o PATROCINIO_ADMIN_DATABASE_URL).
+    Importa {
+        /// Il file XML dell'elenco.
+        file: std::path::PathBuf,
+        #[arg(long)]
+        admin_url: Option<String>,
+    },
+    /// Scarica e importa la LOTL e gli elenchi nazionali che indica (serve la rete; ogni
+    /// elenco è verificato come con `importa`).
+    Aggiorna {
+        /// Indirizzo della LOTL.
+        #[arg(long, default_value = EU_LOTL_URL)]
+        url: String,
+        /// Solo gli elenchi di questi territori (es. --territorio IT); predefinito: tutti.
+        #[arg(long = "territorio")]
+        territories: Vec<String>,
+        #[arg(long)]
+        admin_url: Option<String>,
+    },
+    /// Mostra gli elenchi in vigore.
+    Elenco,
 }
 
 #[derive(Subcommand)]
@@ -183,6 +224,20 @@ pub fn main() -> ExitCode {
             Command::Ordine {
                 command: OrdineCommand::Elenco,
             } => list_tenants(config).await,
+            Command::Fiducia {
+                command: FiduciaCommand::Importa { file, admin_url },
+            } => trust_import(config, admin_url, file).await,
+            Command::Fiducia {
+                command:
+                    FiduciaCommand::Aggiorna {
+                        url,
+                        territories,
+                        admin_url,
+                    },
+            } => trust_refresh(config, admin_url, url, territories).await,
+            Command::Fiducia {
+                command: FiduciaCommand::Elenco,
+            } => trust_list(config).await,
         }
     });
     // A render still running on a blocking thread (its request already answered) does not hold
@@ -221,6 +276,8 @@ async fn provision_embedded(server: &EmbeddedPostgres) -> anyhow::Result<String>
 async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let stop = shutdown_signal();
     let mut embedded = None;
+    // The administrator's URL, for what only the owner role writes (the demo's trusted lists).
+    let mut admin_url = config.admin_database_url.clone();
     match &config.database_url {
         Some(url) => {
             let mut conn = sqlx::PgConnection::connect(url)
@@ -232,6 +289,7 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         None => {
             let server = start_embedded(&config).await?;
             config.database_url = Some(provision_embedded(&server).await?);
+            admin_url = Some(server.superuser_url(EMBEDDED_DATABASE));
             println!(
                 "PostgreSQL incorporato {} in {} (porta {})",
                 server.binaries.version,
@@ -248,6 +306,19 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         if demo {
             let seeded = demo::seed(app.db(), app.storage(), app.pdf()).await?;
             println!("{}", demo::banner(app.url(), &seeded));
+            match &admin_url {
+                Some(url) => {
+                    let mut admin = sqlx::PgConnection::connect(url)
+                        .await
+                        .context("connessione come amministratore non riuscita")?;
+                    let line = demo::install_trust(&mut admin, &config.data_dir).await?;
+                    admin.close().await?;
+                    println!("{line}");
+                }
+                None => println!(
+                    "  firme qualificate:    senza PATROCINIO_ADMIN_DATABASE_URL l'elenco di fiducia dimostrativo non è installato: nessuna firma risulterà qualificata"
+                ),
+            }
         }
         println!("Ctrl-C per fermare.");
         app.run_until(stop).await
@@ -597,6 +668,213 @@ async fn list_tenants(config: Config) -> anyhow::Result<()> {
     with_database(config, |db| async move {
         for t in crate::store::tenants::list(&db).await? {
             println!("{}\t{}\t{}", t.slug, t.name, t.pec.unwrap_or_default());
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// An administrator's connection for a one-off command that writes as the owner role:
+/// `--admin-url`/`PATROCINIO_ADMIN_DATABASE_URL` with DATABASE_URL, else the embedded server's
+/// superuser (the server started for the command and stopped after it).
+async fn with_admin_connection<F, Fut, T>(
+    config: Config,
+    admin_url: Option<String>,
+    work: F,
+) -> anyhow::Result<T>
+where
+    F: FnOnce(sqlx::PgConnection) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let (url, embedded) = match &config.database_url {
+        Some(_) => {
+            let Some(admin) = admin_url.or(config.admin_database_url.clone()) else {
+                bail!(
+                    "con DATABASE_URL impostato serve l'indirizzo di un amministratore: --admin-url oppure PATROCINIO_ADMIN_DATABASE_URL"
+                );
+            };
+            (admin, None)
+        }
+        None => {
+            let server = start_embedded(&config).await?;
+            provision_embedded(&server).await?;
+            (server.superuser_url(EMBEDDED_DATABASE), Some(server))
+        }
+    };
+    let result = async {
+        let conn = sqlx::PgConnection::connect(&url)
+            .await
+            .context("connessione come amministratore non riuscita")?;
+        work(conn).await
+    }
+    .await;
+    if let Some(server) = embedded {
+        tokio::task::spawn_blocking(move || server.stop()).await??;
+    }
+    result
+}
+
+fn describe_import(imported: &crate::store::trust::Imported) -> String {
+    let what = if imported.is_lotl {
+        format!(
+            "LOTL ({}) n. {}: {} elenchi indicati",
+            imported.territory, imported.sequence_number, imported.pointers
+        )
+    } else {
+        format!(
+            "elenco {} n. {}: {} servizi",
+            imported.territory, imported.sequence_number, imported.services
+        )
+    };
+    match imported.replaced {
+        Some(old) => format!("{what} (sostituisce il n. {old})"),
+        None => what,
+    }
+}
+
+async fn trust_import(
+    config: Config,
+    admin_url: Option<String>,
+    file: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    let xml = std::fs::read(&file).with_context(|| format!("lettura di {}", file.display()))?;
+    let lotl = config.lotl_certificates()?;
+    let source = file.display().to_string();
+    with_admin_connection(config, admin_url, |mut conn| async move {
+        let result = crate::store::trust::import(
+            &mut conn,
+            &xml,
+            crate::store::trust::ImportOptions {
+                lotl_certificates: &lotl,
+                source: &source,
+                now: chrono::Utc::now(),
+            },
+        )
+        .await?;
+        conn.close().await?;
+        match result {
+            Ok(imported) => {
+                tracing::info!(
+                    territory = %imported.territory,
+                    sequence = imported.sequence_number,
+                    services = imported.services,
+                    "trusted list imported"
+                );
+                println!("Importato: {}.", describe_import(&imported));
+                Ok(())
+            }
+            Err(why) => bail!("elenco rifiutato, resta in vigore quello precedente: {why}"),
+        }
+    })
+    .await
+}
+
+/// Downloads one list, within bounded time and size.
+async fn download(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
+    let res = client.get(url).send().await?.error_for_status()?;
+    if res
+        .content_length()
+        .is_some_and(|n| n > crate::documents::signature::trusted_list::MAX_LIST_BYTES as u64)
+    {
+        bail!("file troppo grande");
+    }
+    let bytes = res.bytes().await?;
+    if bytes.len() > crate::documents::signature::trusted_list::MAX_LIST_BYTES {
+        bail!("file troppo grande");
+    }
+    Ok(bytes.to_vec())
+}
+
+async fn trust_refresh(
+    config: Config,
+    admin_url: Option<String>,
+    url: String,
+    territories: Vec<String>,
+) -> anyhow::Result<()> {
+    let lotl = config.lotl_certificates()?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()?;
+    let wanted: Vec<String> = territories.iter().map(|t| t.to_uppercase()).collect();
+    with_admin_connection(config, admin_url, |mut conn| async move {
+        use crate::store::trust::{self, ImportOptions};
+        let mut failures = 0usize;
+        let xml = download(&client, &url)
+            .await
+            .with_context(|| format!("scaricamento della LOTL da {url}"))?;
+        fn options<'a>(lotl: &'a [Vec<u8>], source: &'a str) -> ImportOptions<'a> {
+            ImportOptions {
+                lotl_certificates: lotl,
+                source,
+                now: chrono::Utc::now(),
+            }
+        }
+        match trust::import(&mut conn, &xml, options(&lotl, &url)).await? {
+            Ok(imported) => println!("Importato: {}.", describe_import(&imported)),
+            Err(why) => {
+                // The LOTL in force (if any) stays: its pointers are still used below.
+                failures += 1;
+                println!("LOTL rifiutata, resta in vigore quella precedente: {why}");
+            }
+        }
+        for (territory, location) in trust::pointers(&mut conn).await? {
+            if !wanted.is_empty() && !wanted.contains(&territory) {
+                continue;
+            }
+            let outcome = match download(&client, &location).await {
+                Ok(xml) => trust::import(&mut conn, &xml, options(&lotl, &location))
+                    .await?
+                    .map_err(|why| why.to_string()),
+                Err(e) => Err(format!("scaricamento non riuscito: {e:#}")),
+            };
+            match outcome {
+                Ok(imported) => println!("Importato: {}.", describe_import(&imported)),
+                Err(why) => {
+                    failures += 1;
+                    println!(
+                        "Elenco {territory} non aggiornato, resta in vigore il precedente: {why}"
+                    );
+                }
+            }
+        }
+        conn.close().await?;
+        if failures > 0 {
+            bail!("{failures} elenchi non aggiornati");
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn trust_list(config: Config) -> anyhow::Result<()> {
+    with_database(config, |db| async move {
+        let mut conn = db.pool().acquire().await?;
+        let lists = crate::store::trust::lists(&mut conn).await?;
+        if lists.is_empty() {
+            println!(
+                "Nessun elenco di fiducia importato: nessuna firma risulterà qualificata (patrocinio fiducia importa)."
+            );
+        }
+        for l in lists {
+            let next = l
+                .next_update
+                .map(crate::domain::time::format_date_time)
+                .unwrap_or_else(|| "nessuno (elenco chiuso)".into());
+            let expired = l.next_update.is_some_and(|n| n < chrono::Utc::now());
+            println!(
+                "{}{}\tn. {}\temesso {}\tprossimo aggiornamento {}{}\t{} servizi ({} CA/QC qualificati oggi)\tda {}",
+                l.territory,
+                if l.is_lotl { " (LOTL)" } else { "" },
+                l.sequence_number,
+                crate::domain::time::format_date_time(l.issued_at),
+                next,
+                if expired { " — SCADUTO, aggiornare" } else { "" },
+                l.services,
+                l.granted_ca_qc,
+                l.source,
+            );
         }
         Ok(())
     })

@@ -69,6 +69,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "folder with one `<slug>.url` per Ordine that sends PEC: the SMTP URL of its certified-mail provider; messages to a lawyer's PEC go that way, from the Ordine's PEC address",
     ),
     (
+        "PATROCINIO_LOTL_CERTS",
+        "(unset)",
+        "PEM file of the certificates that may sign the EU List of Trusted Lists (as published in the Official Journal of the EU); `patrocinio fiducia importa` refuses a LOTL signed by any other",
+    ),
+    (
         "PATROCINIO_MAIL_RETRY_SECONDS",
         "60",
         "first wait after a failed sending; it doubles at each attempt (at most 1 hour); after 8 attempts the message is marked undeliverable",
@@ -152,6 +157,8 @@ pub struct Config {
     pub files_dir: Option<PathBuf>,
     /// The Ordini's electronic seals (`<slug>.pem`, certificate and key), if any.
     pub seal_dir: Option<PathBuf>,
+    /// PEM file of the certificates pinned for the EU LOTL's signature.
+    pub lotl_certs: Option<PathBuf>,
     pub max_file_bytes: u64,
     pub max_application_bytes: u64,
     pub rate_limits: RateLimits,
@@ -182,6 +189,7 @@ impl fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("files_dir", &self.files_dir)
             .field("seal_dir", &self.seal_dir)
+            .field("lotl_certs", &self.lotl_certs)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("max_application_bytes", &self.max_application_bytes)
             .field("rate_limits", &self.rate_limits)
@@ -206,6 +214,7 @@ impl Default for Config {
             db_max_connections: 10,
             files_dir: None,
             seal_dir: None,
+            lotl_certs: None,
             max_file_bytes: 10 * MB,
             max_application_bytes: 50 * MB,
             rate_limits: RateLimits::default(),
@@ -223,6 +232,24 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The DER of each certificate of `PATROCINIO_LOTL_CERTS` (none when unset).
+    pub fn lotl_certificates(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        let Some(path) = &self.lotl_certs else {
+            return Ok(Vec::new());
+        };
+        let pem = std::fs::read(path)
+            .with_context(|| format!("PATROCINIO_LOTL_CERTS: reading {}", path.display()))?;
+        let certs = openssl::x509::X509::stack_from_pem(&pem)
+            .context("PATROCINIO_LOTL_CERTS: not a PEM file of certificates")?;
+        if certs.is_empty() {
+            bail!("PATROCINIO_LOTL_CERTS: the file holds no certificate");
+        }
+        certs
+            .iter()
+            .map(|c| c.to_der().context("PATROCINIO_LOTL_CERTS"))
+            .collect()
+    }
+
     /// Reads the process environment. Returns the unknown `PATROCINIO_*` names beside the config,
     /// so that the caller can warn once logging is set up.
     pub fn from_env() -> anyhow::Result<(Self, Vec<String>)> {
@@ -269,6 +296,7 @@ impl Config {
                 }
                 "PATROCINIO_FILES_DIR" => config.files_dir = Some(PathBuf::from(value)),
                 "PATROCINIO_SEAL_DIR" => config.seal_dir = Some(PathBuf::from(value)),
+                "PATROCINIO_LOTL_CERTS" => config.lotl_certs = Some(PathBuf::from(value)),
                 "PATROCINIO_MAX_FILE_MB" => config.max_file_bytes = megabytes(&key, &value)?,
                 "PATROCINIO_MAX_APPLICATION_MB" => {
                     config.max_application_bytes = megabytes(&key, &value)?

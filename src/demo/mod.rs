@@ -6,6 +6,7 @@
 //! state of the workflow (`cases`), with council sessions and delibere.
 
 mod cases;
+pub mod trust;
 
 use std::sync::Arc;
 
@@ -151,6 +152,56 @@ fn cf(surname: &str, name: &str, (y, m, d): (i32, u32, u32), sex: Sex) -> anyhow
         .to_owned())
 }
 
+/// The demo people who sign, for the demo's qualified certificates: (file name, name,
+/// codice fiscale) of the councillor who signs delibere and of the lawyer who authenticates
+/// applications.
+pub fn signers() -> anyhow::Result<Vec<(String, String, String)>> {
+    let lawyer = &LAWYERS[0];
+    Ok(vec![
+        (
+            "consigliere".into(),
+            "Carlo Relatori".into(),
+            councillor_cf()?,
+        ),
+        (
+            "avvocato".into(),
+            format!("{} {}", lawyer.given_name, lawyer.surname),
+            cf(lawyer.surname, lawyer.given_name, lawyer.born, lawyer.sex)?,
+        ),
+    ])
+}
+
+fn councillor_cf() -> anyhow::Result<String> {
+    cf("Relatori", "Carlo", (1966, 10, 2), Sex::M)
+}
+
+/// Installs the demo's trusted lists and qualified certificates (see [`trust`]) on a store
+/// without lists, through an administrator's connection; returns the line to print.
+pub async fn install_trust(
+    admin: &mut sqlx::PgConnection,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<String> {
+    let signers = signers()?;
+    let refs: Vec<trust::DemoSigner<'_>> = signers
+        .iter()
+        .map(|(f, n, c)| (f.as_str(), n.as_str(), c.as_str()))
+        .collect();
+    Ok(match trust::install(admin, data_dir, &refs).await? {
+        trust::Installed::Now(folder) => format!(
+            "  firme qualificate:    elenco di fiducia dimostrativo importato; certificati e chiavi per firmare in {} (LEGGIMI.txt)",
+            folder.display()
+        ),
+        trust::Installed::AlreadyThere(Some(folder)) => format!(
+            "  firme qualificate:    certificati e chiavi dimostrativi in {} (LEGGIMI.txt)",
+            folder.display()
+        ),
+        trust::Installed::AlreadyThere(None) => {
+            "  firme qualificate:    elenchi di fiducia già presenti (patrocinio fiducia elenco)"
+                .into()
+        }
+    })
+}
+
 pub async fn seed(db: &Db, storage: &Storage, pdf: &Arc<PdfEngine>) -> anyhow::Result<Seeded> {
     seed_ordine(db, storage, pdf, SLUG, NAME).await
 }
@@ -230,7 +281,7 @@ pub async fn seed_ordine(
         let lawyer_id = (*role == Role::Avvocato).then_some(lawyer_ids[0]);
         // The councillor signs delibere: their certificate carries this codice fiscale.
         let codice_fiscale = (*role == Role::Consigliere)
-            .then(|| cf("Relatori", "Carlo", (1966, 10, 2), Sex::M))
+            .then(councillor_cf)
             .transpose()?;
         let id = users::insert(
             &mut tx,

@@ -1,14 +1,16 @@
-//! Matching a signed delibera to the one we generated: the signature must verify, the signer
-//! must be the person expected (their `TINIT-` codice fiscale), and the signed document must be
-//! ours, unchanged: for a `.p7m` the signed content is byte-identical to the generated PDF; for
-//! a PAdES PDF the generated PDF is the part the signature's incremental update was added to.
+//! Matching a signed delibera to the one we generated: the signature must verify, the signed
+//! document must be ours, unchanged (for a `.p7m` the signed content is byte-identical to the
+//! generated PDF; for a PAdES PDF the generated PDF is the part the signature's incremental
+//! update was added to: [`match_signed`]), and the signer must be the person expected (their
+//! `TINIT-`/`IT:` codice fiscale) with a qualified signature ([`check_signer`], once the
+//! qualification against the trusted lists is known).
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{
-    SignatureSummary,
-    signature::{self, FileKind, SignatureError},
+    SignatureSummary, SignerCheck,
+    signature::{self, FileKind, SignatureError, SignatureReport},
 };
 use crate::domain::codice_fiscale::CodiceFiscale;
 
@@ -24,14 +26,13 @@ pub struct Matched {
     pub index: usize,
     /// `cades` or `pades`.
     pub kind: &'static str,
-    pub signature: SignatureSummary,
+    pub report: SignatureReport,
 }
 
 /// Which pending delibera `bytes` is the signed version of, or why it is refused (Italian).
 pub fn match_signed(
     bytes: &[u8],
     pending: &[Pending<'_>],
-    signer_cf: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Matched, String> {
     let (report, index, kind) = match signature::sniff(bytes) {
@@ -63,28 +64,30 @@ pub fn match_signed(
             );
         }
     };
-    let Some(own) = signer_cf.and_then(|cf| CodiceFiscale::parse(cf).ok()) else {
-        return Err("Il codice fiscale del firmatario non è registrato nel suo profilo: chiederne l'inserimento all'amministratore dell'Ordine.".into());
-    };
-    let signers: Vec<CodiceFiscale> = report
-        .signers
-        .iter()
-        .filter_map(|s| s.codice_fiscale.as_deref())
-        .filter_map(|cf| CodiceFiscale::parse(cf).ok())
-        .collect();
-    if !signers.iter().any(|s| s.same_person(&own)) {
-        let summary = SignatureSummary::from_report(&report);
-        return Err(format!(
-            "Il documento è firmato da {}, non dal firmatario della delibera (codice fiscale {}).",
-            summary.signer_names(),
-            own.as_str()
-        ));
-    }
     Ok(Matched {
         index,
         kind,
-        signature: SignatureSummary::from_report(&report),
+        report,
     })
+}
+
+/// The delibera must carry the qualified signature of `signer_cf` (the councillor who signs).
+pub fn check_signer(summary: &SignatureSummary, signer_cf: Option<&str>) -> Result<(), String> {
+    let Some(own) = signer_cf.and_then(|cf| CodiceFiscale::parse(cf).ok()) else {
+        return Err("Il codice fiscale del firmatario non è registrato nel suo profilo: chiederne l'inserimento all'amministratore dell'Ordine.".into());
+    };
+    let same = |cf: &str| CodiceFiscale::parse(cf).is_ok_and(|cf| cf.same_person(&own));
+    match summary.check_signer(same) {
+        SignerCheck::Qualified => Ok(()),
+        SignerCheck::NotQualified(why) => Err(format!(
+            "La firma non è una firma elettronica qualificata: {why}"
+        )),
+        SignerCheck::Absent => Err(format!(
+            "Il documento è firmato da {}, non dal firmatario della delibera (codice fiscale {}).",
+            summary.signer_names(),
+            own.as_str()
+        )),
+    }
 }
 
 fn invalid(e: SignatureError) -> String {

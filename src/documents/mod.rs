@@ -9,7 +9,10 @@ pub mod signature;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use signature::{SignatureFormat, SignatureReport};
+use signature::{
+    SignatureFormat, SignatureReport, SigningTimeSource,
+    qualified::{Assessment, NotQualified, Qscd, REVOCATION_NOT_CHECKED},
+};
 
 /// What is kept of a verified signature, with the attachment (JSON in the database).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,10 +43,76 @@ pub struct SignerSummary {
     pub codice_fiscale: Option<String>,
     pub issuer: String,
     pub valid_until: DateTime<Utc>,
+    /// The qualification check; `None` for signatures kept before it existed.
+    #[serde(default)]
+    pub qualification: Option<Qualification>,
+}
+
+/// The verification result of one signer beyond integrity (see
+/// [`signature::qualified`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Qualification {
+    pub qualified: bool,
+    /// Why not, when not.
+    #[serde(default)]
+    pub reasons: Vec<NotQualified>,
+    pub signing_time: DateTime<Utc>,
+    pub signing_time_source: SigningTimeSource,
+    /// The trust service the certificate chains to.
+    #[serde(default)]
+    pub service: Option<String>,
+    pub qc_compliance: bool,
+    #[serde(default)]
+    pub qscd: Qscd,
+    pub non_repudiation: bool,
+    /// OCSP/CRL: not checked yet, and said so.
+    #[serde(default = "revocation_not_checked")]
+    pub revocation: String,
+}
+
+fn revocation_not_checked() -> String {
+    REVOCATION_NOT_CHECKED.into()
+}
+
+impl Qualification {
+    fn from_assessment(a: &Assessment) -> Self {
+        Self {
+            qualified: a.qualified,
+            reasons: a.reasons.clone(),
+            signing_time: a.signing_time,
+            signing_time_source: a.signing_time_source,
+            service: a.service.clone(),
+            qc_compliance: a.qc_compliance,
+            qscd: a.qscd,
+            non_repudiation: a.non_repudiation,
+            revocation: revocation_not_checked(),
+        }
+    }
+
+    /// The reasons, in one Italian sentence list.
+    pub fn why_not(&self) -> String {
+        self.reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Whether a signature bears the qualified signature of an expected person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignerCheck {
+    /// The person signed, with a qualified signature.
+    Qualified,
+    /// The person signed, but not with a qualified signature: why (Italian).
+    NotQualified(String),
+    /// The person is not among the signers.
+    Absent,
 }
 
 impl SignatureSummary {
-    pub fn from_report(report: &SignatureReport) -> Self {
+    /// The summary of `report`, with the qualification of each signer (same order).
+    pub fn new(report: &SignatureReport, assessments: &[Assessment]) -> Self {
         Self {
             format: match report.format {
                 SignatureFormat::Cades => "CAdES".into(),
@@ -52,11 +121,13 @@ impl SignatureSummary {
             signers: report
                 .signers
                 .iter()
-                .map(|s| SignerSummary {
+                .enumerate()
+                .map(|(i, s)| SignerSummary {
                     name: s.common_name.clone(),
                     codice_fiscale: s.codice_fiscale.clone(),
                     issuer: s.issuer.clone(),
                     valid_until: s.not_after,
+                    qualification: assessments.get(i).map(Qualification::from_assessment),
                 })
                 .collect(),
             nesting: report.nesting,
@@ -70,6 +141,55 @@ impl SignatureSummary {
             .iter()
             .filter_map(|s| s.codice_fiscale.clone())
             .collect()
+    }
+
+    /// Whether the signer whose codice fiscale satisfies `is_expected` signed, and how.
+    pub fn check_signer(&self, is_expected: impl Fn(&str) -> bool) -> SignerCheck {
+        let mut found = None;
+        for s in &self.signers {
+            if !s.codice_fiscale.as_deref().is_some_and(&is_expected) {
+                continue;
+            }
+            match &s.qualification {
+                Some(q) if q.qualified => return SignerCheck::Qualified,
+                Some(q) => found = Some(q.why_not()),
+                None => {
+                    found = Some(
+                        "La qualificazione della firma non è stata verificata: ricaricare il file."
+                            .into(),
+                    )
+                }
+            }
+        }
+        found.map_or(SignerCheck::Absent, SignerCheck::NotQualified)
+    }
+
+    /// The signers (codice fiscale) whose signature is not qualified, with why (Italian).
+    pub fn not_qualified(&self) -> Vec<(String, String)> {
+        self.signers
+            .iter()
+            .filter_map(|s| {
+                let cf = s.codice_fiscale.clone()?;
+                match &s.qualification {
+                    Some(q) if q.qualified => None,
+                    Some(q) => Some((cf, q.why_not())),
+                    None => Some((
+                        cf,
+                        "La qualificazione della firma non è stata verificata: ricaricare il file."
+                            .into(),
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    /// Every signer qualified.
+    pub fn all_qualified(&self) -> bool {
+        !self.signers.is_empty()
+            && self
+                .signers
+                .iter()
+                .all(|s| s.qualification.as_ref().is_some_and(|q| q.qualified))
     }
 
     pub fn signer_names(&self) -> String {
@@ -86,8 +206,17 @@ impl SignatureSummary {
         names.join(", ")
     }
 
-    /// `Firma CAdES valida: Mario Rossi (RSSMRA80A01H501U)`
+    /// `Firma CAdES qualificata: Mario Rossi (RSSMRA80A01H501U)`, or `integra, non qualificata`
+    /// when some signer is not qualified, or `qualificazione non verificata` for a summary kept
+    /// before the check existed.
     pub fn describe(&self) -> String {
-        format!("Firma {} valida: {}", self.format, self.signer_names())
+        let state = if self.all_qualified() {
+            "qualificata"
+        } else if self.signers.iter().all(|s| s.qualification.is_none()) {
+            "integra (qualificazione non verificata)"
+        } else {
+            "integra ma non qualificata"
+        };
+        format!("Firma {} {state}: {}", self.format, self.signer_names())
     }
 }

@@ -15,4 +15,5 @@ pub mod presence;
 pub mod protocol;
 pub mod register;
 pub mod tenants;
+pub mod trust;
 pub mod users;

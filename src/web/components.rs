@@ -270,3 +270,38 @@ pub fn error_summary(issues: &[Issue]) -> Markup {
         }
     }
 }
+
+/// The verification result of a signed file, compact: per signer, qualified ✓/✗ and why,
+/// name and codice fiscale, issuer, signing time and its source, revocation.
+pub fn signature_details(s: &crate::documents::SignatureSummary) -> Markup {
+    use crate::domain::time::format_date_time;
+    html! {
+        ul class="list-unstyled small mb-0 firma-verifica" {
+            @for signer in &s.signers {
+                li class="mb-1" {
+                    @match &signer.qualification {
+                        Some(q) if q.qualified => {
+                            span class="text-success fw-semibold" { "✓ Firma " (s.format) " qualificata" }
+                        }
+                        Some(q) => {
+                            span class="text-danger fw-semibold" { "✗ Firma " (s.format) " non qualificata" }
+                            ": " (q.why_not())
+                        }
+                        None => {
+                            span class="text-muted" { "Firma " (s.format) " integra, qualificazione non verificata (firma registrata prima del controllo)" }
+                        }
+                    }
+                    br;
+                    (signer.name.as_deref().unwrap_or("firmatario senza nome"))
+                    @if let Some(cf) = &signer.codice_fiscale { " · C.F. " (cf) }
+                    " · emesso da " (signer.issuer)
+                    @if let Some(q) = &signer.qualification {
+                        br;
+                        "Data della firma: " (format_date_time(q.signing_time)) " (" (q.signing_time_source.label()) ")"
+                        " · revoca del certificato: " (q.revocation)
+                    }
+                }
+            }
+        }
+    }
+}

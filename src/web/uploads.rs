@@ -4,8 +4,9 @@
 //! for each reason (the format, the size of the file, the application's total).
 
 use axum::extract::Multipart;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
@@ -13,14 +14,14 @@ use crate::{
     documents::{
         ExtractedContent, SignatureSummary,
         active::{self, Active},
-        signature::{self, FileKind, SignatureError},
+        signature::{self, FileKind, SignatureError, SignatureReport},
     },
     domain::{
         application::attachment::{AttachmentKind, MAX_ATTACHMENTS},
         tenant::TenantId,
     },
     storage::Storage,
-    store::attachments,
+    store::{attachments, trust},
 };
 
 /// V37, the format: the file is none of the kinds accepted (recognised by content).
@@ -211,9 +212,39 @@ pub struct Checked {
     pub extracted: Option<Vec<u8>>,
 }
 
-/// Recognises the file and verifies its signature, if any; the Italian message otherwise.
+/// Recognises the file and verifies its signature, if any (integrity, then the qualification
+/// against the trusted lists, kept in the summary and enforced by the caller where the rules
+/// require it); the Italian message for a file that cannot be accepted at all.
 /// `max_file_bytes` is the limit the file was read with (named when it went over).
-pub fn check(file: &UploadedFile, max_file_bytes: u64) -> Result<Checked, String> {
+pub async fn check(
+    conn: &mut PgConnection,
+    file: &UploadedFile,
+    max_file_bytes: u64,
+) -> anyhow::Result<Result<Checked, String>> {
+    let received_at = Utc::now();
+    let (mut checked, report) = match inspect(file, received_at, max_file_bytes) {
+        Ok(found) => found,
+        Err(message) => return Ok(Err(message)),
+    };
+    if let Some(report) = report {
+        let assessments = trust::assess(conn, &report, received_at).await?;
+        let summary = SignatureSummary::new(&report, &assessments);
+        tracing::info!(
+            signers = summary.signers.len(),
+            qualified = summary.all_qualified(),
+            "signature verified"
+        );
+        checked.signature = Some(summary);
+    }
+    Ok(Ok(checked))
+}
+
+/// The checks that need nothing but the bytes: kind, active content, signature integrity.
+fn inspect(
+    file: &UploadedFile,
+    now: DateTime<Utc>,
+    max_file_bytes: u64,
+) -> Result<(Checked, Option<SignatureReport>), String> {
     let name = file.display_name();
     if file.too_big {
         return Err(too_big(&name, max_file_bytes));
@@ -221,12 +252,12 @@ pub fn check(file: &UploadedFile, max_file_bytes: u64) -> Result<Checked, String
     if file.bytes.is_empty() {
         return Err("Scegliere il file da caricare.".into());
     }
-    let now = Utc::now();
     let mut checked = Checked {
         content_type: "application/octet-stream",
         signature: None,
         extracted: None,
     };
+    let mut found = None;
     match signature::sniff(&file.bytes) {
         FileKind::Other => return Err(wrong_format(&name)),
         FileKind::Jpeg => checked.content_type = "image/jpeg",
@@ -237,7 +268,7 @@ pub fn check(file: &UploadedFile, max_file_bytes: u64) -> Result<Checked, String
             }
             checked.content_type = "application/pdf";
             match signature::verify_pades(&file.bytes, now) {
-                Ok(report) => checked.signature = Some(SignatureSummary::from_report(&report)),
+                Ok(report) => found = Some(report),
                 Err(SignatureError::NotSigned) => {}
                 Err(_) => return Err(v29(&name)),
             }
@@ -245,7 +276,7 @@ pub fn check(file: &UploadedFile, max_file_bytes: u64) -> Result<Checked, String
         FileKind::P7m => {
             checked.content_type = "application/pkcs7-mime";
             match signature::verify_cades(&file.bytes, now) {
-                Ok(report) => {
+                Ok(mut report) => {
                     if let Some(what) = report
                         .content
                         .as_deref()
@@ -254,14 +285,14 @@ pub fn check(file: &UploadedFile, max_file_bytes: u64) -> Result<Checked, String
                     {
                         return Err(active_message(&name, what));
                     }
-                    checked.extracted = report.content.clone();
-                    checked.signature = Some(SignatureSummary::from_report(&report));
+                    checked.extracted = report.content.take();
+                    found = Some(report);
                 }
                 Err(_) => return Err(v29(&name)),
             }
         }
     }
-    Ok(checked)
+    Ok((checked, found))
 }
 
 /// Where a kept file belongs.

@@ -128,6 +128,13 @@ async fn embedded_postgres_keeps_the_data_across_restarts() {
     assert_eq!(status_of(&format!("{}/health", first.url)).await, 200);
     assert_eq!(status_of(&format!("{}/ready", first.url)).await, 200);
     assert_eq!(status_of(&format!("{}/demo", first.url)).await, 200);
+    // The demo ships its trusted list: the councillor signs a delibera with the demo's
+    // qualified certificate, written beside the data, and the signature is accepted.
+    assert!(
+        banner.contains("elenco di fiducia dimostrativo importato"),
+        "{banner}"
+    );
+    signs_a_delibera_with_the_demo_certificate(&first.url, &banner, dir.path()).await;
     let (status, stderr) = stop(first);
     assert!(status.success(), "exit {status}: {stderr}");
     assert!(
@@ -136,6 +143,18 @@ async fn embedded_postgres_keeps_the_data_across_restarts() {
     );
     // PostgreSQL stopped cleanly: no postmaster.pid left behind.
     assert!(!dir.path().join("postgres/postmaster.pid").exists());
+
+    // The demo's lists are in force.
+    let out = command(dir.path())
+        .args(["fiducia", "elenco"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("EU (LOTL)") && stdout.contains("1 CA/QC qualificati oggi"),
+        "{stdout}"
+    );
 
     // The audit chain of every Ordine verifies from the command line.
     let out = command(dir.path())
@@ -193,4 +212,103 @@ fn without_server_binaries_one_clear_line_says_what_to_do() {
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains("apt-get install postgresql"), "{stderr}");
     assert!(lines[0].contains("DATABASE_URL"), "{stderr}");
+}
+
+/// Logs in as the demo councillor (password and TOTP from the banner), downloads the delibere
+/// to sign, signs one with `demo-firme/consigliere.pem` (openssl), uploads it.
+async fn signs_a_delibera_with_the_demo_certificate(
+    url: &str,
+    banner: &str,
+    data: &std::path::Path,
+) {
+    let pem = data.join("demo-firme/consigliere.pem");
+    assert!(pem.exists(), "{}", pem.display());
+    let secret = banner
+        .lines()
+        .find(|l| l.contains("consigliere@"))
+        .and_then(|l| l.split("chiave ").nth(1))
+        .expect("the councillor's TOTP key")
+        .trim()
+        .to_owned();
+    let (client, _) = crate::helpers::client_with_jar();
+    let res = client
+        .post(format!("{url}/demo/accesso"))
+        .form(&[
+            ("email", "consigliere@demo.example.it"),
+            ("password", patrocinio::demo::DEMO_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let code = crate::helpers::totp_now(&secret);
+    let res = client
+        .post(format!("{url}/demo/accesso/codice"))
+        .form(&[("codice", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = client
+        .get(format!("{url}/demo/consiglieri/firma"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::csrf_of(&page);
+    let zipped = client
+        .get(format!("{url}/demo/consiglieri/firma/delibere.zip"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    assert!(!archive.is_empty(), "the demo has delibere to sign");
+    let work = tempfile::tempdir().unwrap();
+    let mut pdf = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_index(0).unwrap(), &mut pdf).unwrap();
+    std::fs::write(work.path().join("delibera.pdf"), &pdf).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-cades",
+            "-md",
+            "sha256",
+            "-in",
+        ])
+        .arg(work.path().join("delibera.pdf"))
+        .arg("-signer")
+        .arg(&pem)
+        .args(["-outform", "DER", "-out"])
+        .arg(work.path().join("delibera.pdf.p7m"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signed = std::fs::read(work.path().join("delibera.pdf.p7m")).unwrap();
+    let form = reqwest::multipart::Form::new().text("_csrf", csrf).part(
+        "firmati",
+        reqwest::multipart::Part::bytes(signed).file_name("delibera.pdf.p7m"),
+    );
+    let body = client
+        .post(format!("{url}/demo/consiglieri/firma"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Firme verificate e registrate"), "{body}");
 }

@@ -519,6 +519,11 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// The administrator's URL of this test's database (for the command line).
+    pub fn admin_database_url(&self) -> String {
+        format!("{}/{}", server().admin_base, self.db_name)
+    }
+
     /// The service role's URL of this test's database (for the command line).
     pub fn database_url(&self) -> String {
         format!("{}/{}", server().app_base, self.db_name)

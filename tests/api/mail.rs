@@ -911,6 +911,7 @@ async fn the_signed_delibera_goes_attached_when_the_ordine_chooses_so() {
     let mut pdf = Vec::new();
     std::io::Read::read_to_end(&mut archive.by_index(0).unwrap(), &mut pdf).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
+    crate::signing::trust(&app).await;
     let signed = crate::signing::Signer::new(&cf).p7m(&pdf);
     let (_, body) = upload_signed(&app, &rel, vec![("delibera.pdf.p7m", signed.clone())]).await;
     assert!(body.contains("Firme verificate e registrate"), "{body}");

@@ -999,7 +999,7 @@ async fn choosing_the_signature_mode_is_checked_and_saved_inline() {
     assert!(page.contains("value=\"documento\" checked"), "saved");
 }
 
-async fn lawyer_draft<'a>(app: &'a TestApp, o: &Ordine) -> Draft<'a> {
+pub async fn lawyer_draft<'a>(app: &'a TestApp, o: &Ordine) -> Draft<'a> {
     let d = new_draft(app, "vallenera").await;
     let office = o.office.to_string();
     let lawyer = o.lawyer.to_string();
@@ -1026,6 +1026,7 @@ async fn lawyer_draft<'a>(app: &'a TestApp, o: &Ordine) -> Draft<'a> {
 #[tokio::test]
 async fn a_p7m_signed_by_the_chosen_lawyer_is_verified_and_kept() {
     let app = spawn_app().await;
+    crate::signing::trust(&app).await;
     let o = ordine(&app, "vallenera").await;
     let d = lawyer_draft(&app, &o).await;
     let signed = crate::signing::Signer::new(LAWYER_CF).p7m(&minimal_pdf());
@@ -1034,7 +1035,7 @@ async fn a_p7m_signed_by_the_chosen_lawyer_is_verified_and_kept() {
     let body = res.text().await.unwrap();
     assert_eq!(status, 200, "{}", errors_in(&body));
     assert!(body.contains(&format!(
-        "Firma CAdES valida: Firmatario di prova ({LAWYER_CF})"
+        "Firma CAdES qualificata: Firmatario di prova ({LAWYER_CF})"
     )));
     // The signed content is extracted and kept beside the envelope.
     let mut tx = app
@@ -1060,6 +1061,7 @@ async fn a_p7m_signed_by_the_chosen_lawyer_is_verified_and_kept() {
 #[tokio::test]
 async fn tampered_wrongly_signed_or_unsigned_application_files_are_refused_with_v29() {
     let app = spawn_app().await;
+    crate::signing::trust(&app).await;
     let o = ordine(&app, "vallenera").await;
     let d = lawyer_draft(&app, &o).await;
     let v29 = "non risulta valida o il certificato è scaduto. Ricaricare il documento firmato correttamente.";

@@ -1537,8 +1537,25 @@ async fn delibere_count_as_signed_only_with_the_signers_valid_signature_on_the_u
         pdfs.push(bytes);
     }
 
+    crate::signing::trust(&app).await;
     let me = crate::signing::Signer::new(&cf);
     let stranger = crate::signing::Signer::new(&personal_cf("Neri", "Giulia"));
+    // Issue 12: a certificate made in one minute with `openssl req -x509` and the
+    // councillor's codice fiscale, and a qualified one without nonRepudiation.
+    let forged = crate::signing::Signer::with(
+        &cf,
+        crate::signing::Profile {
+            issuer: crate::signing::Issuer::SelfSigned,
+            ..crate::signing::Profile::QUALIFIED
+        },
+    );
+    let no_repudiation = crate::signing::Signer::with(
+        &cf,
+        crate::signing::Profile {
+            non_repudiation: false,
+            ..crate::signing::Profile::QUALIFIED
+        },
+    );
     let mut modified = pdfs[0].clone();
     let at = modified.len() / 2;
     modified[at] ^= 0x01;
@@ -1556,6 +1573,8 @@ async fn delibere_count_as_signed_only_with_the_signers_valid_signature_on_the_u
                 crate::signing::tamper(&good_a, &pdfs[0]),
             ),
             ("non-firmato.pdf", pdfs[0].clone()),
+            ("fatto-in-casa.pdf.p7m", forged.p7m(&pdfs[0])),
+            ("senza-non-ripudio.pdf.p7m", no_repudiation.p7m(&pdfs[0])),
         ],
     )
     .await;
@@ -1575,6 +1594,14 @@ async fn delibere_count_as_signed_only_with_the_signers_valid_signature_on_the_u
         ),
         ("manomesso.pdf.p7m", "non risulta valida"),
         ("non-firmato.pdf", "non contiene una firma digitale"),
+        (
+            "fatto-in-casa.pdf.p7m",
+            "non è stato rilasciato da un prestatore qualificato presente nell'elenco di fiducia",
+        ),
+        (
+            "senza-non-ripudio.pdf.p7m",
+            "non consente la firma con valore legale (manca l'uso non ripudio)",
+        ),
     ] {
         let line = between(&body, &format!("<strong>{file}</strong>"), "</li>")
             .unwrap_or_else(|| panic!("{file} not listed"));
@@ -1601,7 +1628,9 @@ async fn delibere_count_as_signed_only_with_the_signers_valid_signature_on_the_u
     assert!(body.contains("Nessuna delibera in attesa della sua firma."));
 
     let (_, page) = rel.page(&app, &case_path("consiglieri", a)).await;
-    assert!(page.contains("Firma CAdES valida"));
+    assert!(page.contains("✓ Firma CAdES qualificata"), "{page}");
+    assert!(page.contains("revoca del certificato: non verificata"));
+    assert!(page.contains("dichiarata nella firma (attributo signingTime)"));
     assert!(
         page.contains("Delibera firmata digitalmente"),
         "in the history"

@@ -61,6 +61,8 @@ pub struct AttachmentFacts {
     /// The codici fiscali of the digital signers, when the file is digitally signed (the
     /// signature was verified at upload: files that do not verify are never stored).
     pub signers: Vec<String>,
+    /// Signers (codice fiscale) whose signature is not qualified, with the reason (Italian).
+    pub not_qualified: Vec<(String, String)>,
 }
 
 struct Issues(Vec<Issue>);
@@ -876,6 +878,22 @@ fn attachments(form: &Form, ctx: &Context, out: &mut Issues) {
                         .as_ref()
                         .is_some_and(|cf| f.signers.iter().any(|s| s.eq_ignore_ascii_case(cf)))
                 });
+                // V29: the lawyer's signature must be qualified.
+                let qualified = |f: &AttachmentFacts, cf: &str| {
+                    f.signers.iter().any(|s| s.eq_ignore_ascii_case(cf))
+                        && !f.not_qualified.iter().any(|(n, _)| n.eq_ignore_ascii_case(cf))
+                };
+                let qualified_by_lawyer = lawyer_cf
+                    .as_ref()
+                    .is_some_and(|cf| signed_application.iter().any(|f| qualified(f, cf)));
+                let unqualified = lawyer_cf.as_ref().and_then(|cf| {
+                    signed_application.iter().find_map(|f| {
+                        f.not_qualified
+                            .iter()
+                            .find(|(n, _)| n.eq_ignore_ascii_case(cf))
+                            .map(|(_, why)| (f.filename.clone(), why.clone()))
+                    })
+                });
                 if signed_application.iter().all(|f| f.signers.is_empty()) {
                     out.block(
                         "V28",
@@ -891,6 +909,18 @@ fn attachments(form: &Form, ctx: &Context, out: &mut Issues) {
                         "attachments",
                         format!(
                             "La firma digitale del file {file} non risulta valida o il certificato è scaduto. Ricaricare il documento firmato correttamente. Il file deve essere firmato dall'avvocato indicato nell'istanza."
+                        ),
+                    );
+                } else if !qualified_by_lawyer {
+                    let (file, why) = unqualified.unwrap_or_else(|| {
+                        (signed_application[0].filename.clone(), String::new())
+                    });
+                    out.block(
+                        "V29",
+                        s,
+                        "attachments",
+                        format!(
+                            "La firma digitale del file {file} non risulta valida o il certificato è scaduto. Ricaricare il documento firmato correttamente. La firma dell'avvocato deve essere una firma qualificata: {why}"
                         ),
                     );
                 }
@@ -1080,6 +1110,7 @@ mod tests {
             kind,
             filename: format!("{}.pdf", kind.code()),
             signers,
+            not_qualified: Vec::new(),
         })
         .collect()
     }
@@ -1365,6 +1396,20 @@ mod tests {
                 .message
                 .contains("istanza_firmata.pdf")
         );
+        // The lawyer's own signature, but not a qualified one.
+        let mut unqualified = attachments();
+        unqualified[0].not_qualified = vec![(
+            LAWYER_CF.to_string(),
+            "Il certificato di firma non consente la firma con valore legale (manca l'uso non ripudio).".into(),
+        )];
+        let issues = run_with(&f, Some(&lawyer()), &unqualified);
+        let issue = blocking(&issues, "V29");
+        assert!(
+            issue.message.contains("firma qualificata"),
+            "{}",
+            issue.message
+        );
+        assert!(issue.message.contains("non ripudio"), "{}", issue.message);
         // Filed by the applicant: no authentication, the ID copy instead.
         let mut g = valid();
         g.filing.filed_by = "richiedente".into();

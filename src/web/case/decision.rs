@@ -152,7 +152,7 @@ pub async fn adopt(
     let sha = hex::encode(Sha256::digest(&pdf));
     let key = format!("{}/{}/delibere/{}.pdf", tenant.id, case.id, d.id);
     let sealed = match (docs.seal_dir, tenant.settings.seal) {
-        (Some(dir), true) => seal(dir, &tenant.slug, &pdf)?,
+        (Some(dir), true) => seal(tx, dir, &tenant.slug, &pdf).await?,
         _ => None,
     };
     docs.storage.put(&key, pdf).await?;
@@ -178,8 +178,10 @@ pub async fn adopt(
     Ok(label)
 }
 
-/// The PDF sealed with the Ordine's certificate, and the check of the seal just made.
-fn seal(
+/// The PDF sealed with the Ordine's certificate, and the check of the seal just made (its
+/// qualification is recorded, not required: the seal is the Ordine's own choice).
+async fn seal(
+    tx: &mut TenantTx,
     dir: &std::path::Path,
     slug: &str,
     pdf: &[u8],
@@ -192,11 +194,13 @@ fn seal(
         return Ok(None);
     };
     let envelope = seal.sign(pdf)?;
-    let report = crate::documents::signature::verify_cades(&envelope, Utc::now())
+    let now = Utc::now();
+    let report = crate::documents::signature::verify_cades(&envelope, now)
         .map_err(|e| anyhow::anyhow!("the seal does not verify: {e}"))?;
+    let assessments = crate::store::trust::assess(tx.conn(), &report, now).await?;
     Ok(Some((
         envelope,
-        crate::documents::SignatureSummary::from_report(&report),
+        crate::documents::SignatureSummary::new(&report, &assessments),
     )))
 }
 
@@ -219,7 +223,7 @@ pub fn section(file: &CaseFile, base: &str) -> Markup {
                     dt class="col-sm-4" { "Firma" }
                     dd class="col-sm-8" {
                         @match (&d.signature, &d.signer) {
-                            (Some(s), _) => span class="text-success" { (s.describe()) },
+                            (Some(s), _) => (crate::web::components::signature_details(s)),
                             (None, Some(who)) => span { "In attesa della firma di " (who) },
                             _ => span { "In attesa di firma" },
                         }

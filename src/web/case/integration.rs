@@ -66,7 +66,7 @@ pub fn section(requests: &[Request], attachments: &[Attachment], base: &str) -> 
                                         (AttachmentKind::label_of(&a.kind)) ": "
                                         a href=(format!("{base}/allegati/{}", a.id)) target="_blank" rel="noopener" { (a.filename) }
                                         " (" (size_label(a.size_bytes)) ")"
-                                        @if let Some(s) = &a.signature { " — " (s.describe()) }
+                                        @if let Some(s) = &a.signature { (crate::web::components::signature_details(s)) }
                                     }
                                 }
                                 @if new.is_empty() { li { "nessuno" } }
@@ -229,7 +229,7 @@ pub async fn receive(
             errors.push((field, uploads::too_many_files(&file.display_name())));
             continue;
         }
-        match uploads::check(&file, state.settings.limits.max_file_bytes) {
+        match uploads::check(tx.conn(), &file, state.settings.limits.max_file_bytes).await? {
             Ok(checked) => {
                 let owner = Owner {
                     tenant: tx.tenant(),

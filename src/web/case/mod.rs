@@ -417,7 +417,7 @@ pub fn attachment_list(file: &CaseFile, base: &str) -> Markup {
                             }
                             br;
                             @match &a.signature {
-                                Some(s) => small class="text-success" { (layout::icon("it-check-circle", "icon-xs icon-success me-1")) (s.describe()) },
+                                Some(s) => (crate::web::components::signature_details(s)),
                                 None => small class="text-muted" { "Senza firma digitale" },
                             }
                             @if a.integration_request_id.is_some() {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{Access, Locked, RenderStep, StepQuery, Viewed, open, refuse, render_step, views};
 use crate::{
+    documents::SignerCheck,
     domain::application::{
         Stage as AppStateKind, Step,
         attachment::{AttachmentKind, MAX_ATTACHMENTS},
@@ -76,7 +77,7 @@ pub async fn upload(
             "Scegliere il tipo di documento da caricare.".into(),
         ));
     }
-    let checked = match uploads::check(&file, limits.max_file_bytes) {
+    let checked = match uploads::check(tx.conn(), &file, limits.max_file_bytes).await? {
         Ok(c) => Some(c),
         Err(message) => {
             problems.push(issue("file", message));
@@ -99,24 +100,33 @@ pub async fn upload(
             ),
         ));
     }
+    // ...with a qualified signature (V29: chain to a qualified CA of the trusted lists,
+    // QcCompliance, nonRepudiation).
     if let (Some(AttachmentKind::IstanzaFirmata), Some(sig)) = (kind, summary)
         && form.signature_mode == "autenticata"
         && let Ok(lawyer_id) = Uuid::parse_str(&form.lawyer.lawyer_id)
         && let Some(lawyer) = lawyers::get(&mut tx, lawyer_id).await?
-        && !sig
-            .signer_codes()
-            .iter()
-            .any(|cf| cf.eq_ignore_ascii_case(&lawyer.codice_fiscale))
     {
-        problems.push(issue(
-            "file",
-            format!(
-                "{} Il file risulta firmato da {}, non dall'avv. {}.",
-                v29(&display_name),
-                sig.signer_names(),
-                lawyer.full_name()
-            ),
-        ));
+        match sig.check_signer(|cf| cf.eq_ignore_ascii_case(&lawyer.codice_fiscale)) {
+            SignerCheck::Qualified => {}
+            SignerCheck::NotQualified(why) => problems.push(issue(
+                "file",
+                format!(
+                    "{} La firma dell'avv. {} non è una firma qualificata: {why}",
+                    v29(&display_name),
+                    lawyer.full_name()
+                ),
+            )),
+            SignerCheck::Absent => problems.push(issue(
+                "file",
+                format!(
+                    "{} Il file risulta firmato da {}, non dall'avv. {}.",
+                    v29(&display_name),
+                    sig.signer_names(),
+                    lawyer.full_name()
+                ),
+            )),
+        }
     }
     if problems.is_empty() {
         let (count, used) = store::usage(&mut tx, id).await?;

@@ -389,6 +389,11 @@ impl Facts {
                         .as_ref()
                         .map(|s| s.signer_codes())
                         .unwrap_or_default(),
+                    not_qualified: a
+                        .signature
+                        .as_ref()
+                        .map(|s| s.not_qualified())
+                        .unwrap_or_default(),
                 })
             })
             .collect();

@@ -15,12 +15,15 @@ use serde_json::json;
 
 use super::TITLE;
 use crate::{
-    documents::delibera::{Pending, match_signed},
+    documents::{
+        SignatureSummary,
+        delibera::{Pending, check_signer, match_signed},
+    },
     domain::{application::workflow::EventKind, time},
     store::{
         cases::{self, Change, Notify},
         decisions::{self, Decision},
-        users,
+        trust, users,
     },
     web::{
         AppState,
@@ -205,12 +208,8 @@ pub async fn upload(
             outcome.refused.push((name.clone(), message));
             continue;
         }
-        let matched = match match_signed(
-            &file.bytes,
-            &refs,
-            me.codice_fiscale.as_deref(),
-            Utc::now(),
-        ) {
+        let received_at = Utc::now();
+        let matched = match match_signed(&file.bytes, &refs, received_at) {
             Ok(m) if used.contains(&m.index) => {
                 outcome.refused.push((name, "La stessa delibera è già stata firmata con un altro file di questo caricamento.".into()));
                 continue;
@@ -221,6 +220,14 @@ pub async fn upload(
                 continue;
             }
         };
+        // Only the councillor's qualified signature counts (chain to a qualified CA of the
+        // trusted lists at the signing time, QcCompliance, nonRepudiation).
+        let assessments = trust::assess(tx.conn(), &matched.report, received_at).await?;
+        let signature = SignatureSummary::new(&matched.report, &assessments);
+        if let Err(why) = check_signer(&signature, me.codice_fiscale.as_deref()) {
+            outcome.refused.push((name, why));
+            continue;
+        }
         used.push(matched.index);
         let d = &pending[matched.index];
         let ext = if matched.kind == "cades" {
@@ -230,7 +237,7 @@ pub async fn upload(
         };
         let key = format!("{}/{}/delibere/{}.{ext}", tenant.id, d.application_id, d.id);
         state.storage.put(&key, file.bytes).await?;
-        decisions::mark_signed(&mut tx, d.id, matched.kind, &key, &matched.signature).await?;
+        decisions::mark_signed(&mut tx, d.id, matched.kind, &key, &signature).await?;
         let c = cases::lock(&mut tx, &viewer, d.application_id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -241,7 +248,7 @@ pub async fn upload(
             to: c.stage(),
             kind: EventKind::DecisionSigned,
             actor: &actor,
-            details: json!({ "delibera": number, "nota": matched.signature.describe() }),
+            details: json!({ "delibera": number, "nota": signature.describe() }),
             notify: Notify::Parties,
         };
         if cases::advance(&mut tx, change).await?.is_err() {
