@@ -97,7 +97,10 @@ impl NodeProvider {
             .expect("node (Debian's nodejs) with tests/node installed: see tests/run");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let issuer = tokio::time::timeout(Duration::from_secs(30), async {
+        // Generous: on a loaded two-core machine (the whole suite at once) node may take a
+        // while to load the package and generate its key; a real failure ends the wait early
+        // because node exits and closes its output.
+        let issuer = tokio::time::timeout(Duration::from_secs(120), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(issuer) = line.strip_prefix("listening ") {
                     return Some(issuer.to_owned());
@@ -110,7 +113,8 @@ impl NodeProvider {
         .flatten()
         .unwrap_or_else(|| {
             panic!(
-                "oidc-provider did not start: {}",
+                "oidc-provider did not print its address (exit status: {:?}): {}",
+                child.try_wait(),
                 std::fs::read_to_string(&log).unwrap_or_default()
             )
         });
