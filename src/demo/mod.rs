@@ -515,6 +515,7 @@ async fn insert_application(
                     storage_key: &key,
                     signature: None,
                     integration_request_id: None,
+                    form_sha256: None,
                 },
             )
             .await?;

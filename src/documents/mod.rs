@@ -1,6 +1,7 @@
 //! Documents: the PDFs we generate (typst) and the digital signatures we verify (openssl).
 
 pub mod active;
+pub mod binding;
 pub mod delibera;
 pub mod pdf;
 pub mod seal;

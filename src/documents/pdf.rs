@@ -214,6 +214,17 @@ impl PdfEngine {
         template: Template,
         data: serde_json::Value,
     ) -> Result<Vec<u8>, Bounded> {
+        self.run_bounded(move |engine| engine.render(template, &data))
+            .await?
+            .map_err(|e| Bounded::Failed(e.into()))
+    }
+
+    /// Runs other costly work on documents (reading the QR codes of a scan) under the same
+    /// bound as renders, with the same rules.
+    pub async fn run_bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&PdfEngine) -> T + Send + 'static,
+    ) -> Result<T, Bounded> {
         let permit = tokio::time::timeout(RENDER_WAIT, self.inner.permits.clone().acquire_owned())
             .await
             .map_err(|_| Bounded::Busy)?
@@ -221,10 +232,9 @@ impl PdfEngine {
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            engine.render(template, &data)
+            work(&engine)
         })
         .await
-        .map_err(|e| Bounded::Failed(e.into()))?
         .map_err(|e| Bounded::Failed(e.into()))
     }
 
@@ -598,6 +608,7 @@ mod tests {
         json!({
             "ordine": ordine(),
             "codice": CODICE,
+            "qr": crate::documents::binding::qr_svg(CODICE),
             "generata_il": "26/11/2026",
             "generata_il_iso": "2026-11-26T10:42:00+01:00",
             "bozza": true,

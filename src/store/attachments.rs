@@ -20,6 +20,8 @@ pub struct Attachment {
     /// Sent in answer to this integration request.
     pub integration_request_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// For the signed application: the fingerprint of the answers it was bound to.
+    pub form_sha256: Option<String>,
 }
 
 impl Attachment {
@@ -37,7 +39,7 @@ impl Attachment {
 /// here, as they are read.
 const COLUMNS: &str = "id, application_id, kind, \
      regexp_replace(filename, '[\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2066-\\u2069\\uFEFF]', '', 'g') AS filename, \
-     content_type, size_bytes, sha256, storage_key, signature, integration_request_id, created_at";
+     content_type, size_bytes, sha256, storage_key, signature, integration_request_id, created_at, form_sha256";
 
 pub async fn list(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<Vec<Attachment>> {
     Ok(sqlx::query_as(&format!(
@@ -73,6 +75,8 @@ pub struct NewAttachment<'a> {
     pub storage_key: &'a str,
     pub signature: Option<&'a SignatureSummary>,
     pub integration_request_id: Option<Uuid>,
+    /// For the signed application: the fingerprint of the answers it is bound to.
+    pub form_sha256: Option<&'a str>,
 }
 
 pub async fn insert(tx: &mut TenantTx, a: NewAttachment<'_>) -> anyhow::Result<()> {
@@ -80,8 +84,8 @@ pub async fn insert(tx: &mut TenantTx, a: NewAttachment<'_>) -> anyhow::Result<(
     sqlx::query(
         "INSERT INTO attachments (id, tenant_id, application_id, kind, filename, content_type,
                                   size_bytes, sha256, storage_key, signature,
-                                  integration_request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                  integration_request_id, form_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(a.id)
     .bind(tenant)
@@ -94,6 +98,7 @@ pub async fn insert(tx: &mut TenantTx, a: NewAttachment<'_>) -> anyhow::Result<(
     .bind(a.storage_key)
     .bind(a.signature.map(Json))
     .bind(a.integration_request_id)
+    .bind(a.form_sha256)
     .execute(tx.conn())
     .await?;
     Ok(())

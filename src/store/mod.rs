@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod presence;
 pub mod protocol;
 pub mod register;
+pub mod renditions;
 pub mod tenants;
 pub mod trust;
 pub mod users;

@@ -302,6 +302,8 @@ pub struct Owner {
     pub kind: AttachmentKind,
     /// The integration request it answers, if any.
     pub integration_request: Option<Uuid>,
+    /// For the signed application: the fingerprint of the answers it is bound to.
+    pub form_sha256: Option<String>,
 }
 
 /// Stores the bytes (and a `.p7m`'s content beside them) and records the attachment in `tx`.
@@ -353,6 +355,7 @@ pub async fn keep(
             storage_key: &key,
             signature: signature.as_ref(),
             integration_request_id: owner.integration_request,
+            form_sha256: owner.form_sha256.as_deref(),
         },
     )
     .await;

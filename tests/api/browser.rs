@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::{
     helpers::spawn_app,
-    public_form::{FACTS, jpeg, minimal_pdf, ordine, person_cf, png},
+    public_form::{FACTS, jpeg, ordine, person_cf, png},
 };
 use patrocinio::domain::codice_fiscale::Sex;
 
@@ -604,7 +604,6 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     let pages = Pages::new();
     let files = tempfile::tempdir().unwrap();
     for (name, bytes) in [
-        ("istanza-firmata.pdf", minimal_pdf()),
         ("carta-identita.png", png()),
         ("tessera.jpg", jpeg()),
     ] {
@@ -620,6 +619,12 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
         .await
         .unwrap();
     let code = wait_for(&c, "#codice-istanza").await.text().await.unwrap();
+    // The application signed by hand, photographed with its QR code.
+    std::fs::write(
+        files.path().join("istanza-firmata.png"),
+        crate::public_form::qr_photo(&code),
+    )
+    .unwrap();
     let pin = c
         .find(Locator::Id("pin-istanza"))
         .await
@@ -728,7 +733,7 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     audit(&c, &pages, "10-allegati").await;
     record_progress(&c).await;
     for (kind, name) in [
-        ("istanza_firmata", "istanza-firmata.pdf"),
+        ("istanza_firmata", "istanza-firmata.png"),
         ("documento_identita", "carta-identita.png"),
         ("codice_fiscale", "tessera.jpg"),
     ] {

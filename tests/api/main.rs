@@ -4,6 +4,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod application_file;
 mod browser;
 mod embedded;
 mod errors;

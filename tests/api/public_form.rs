@@ -163,6 +163,18 @@ impl Draft<'_> {
             .unwrap()
     }
 
+    /// The application PDF as the service generates it for the draft (what gets signed).
+    pub async fn application_pdf(&self) -> Vec<u8> {
+        let res = self.app.client.get(self.url("pdf")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap().to_vec()
+    }
+
+    /// A scan of the printed application: its first page as an image (see [`rasterise`]).
+    pub async fn scan(&self, format: &str) -> Vec<u8> {
+        rasterise(&self.application_pdf().await, format)
+    }
+
     pub async fn get_text(&self, rest: &str) -> (u16, String) {
         let res = self.app.client.get(self.url(rest)).send().await.unwrap();
         (res.status().as_u16(), res.text().await.unwrap())
@@ -180,6 +192,39 @@ pub fn errors_in(body: &str) -> String {
 
 pub fn minimal_pdf() -> Vec<u8> {
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n".to_vec()
+}
+
+/// The first page of a PDF as a 200 dpi image (`png` or `jpeg`), by poppler's `pdftoppm`: what
+/// a scanner makes of the printed page.
+pub fn rasterise(pdf: &[u8], format: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.pdf"), pdf).unwrap();
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-r", "200", "-f", "1", "-l", "1", "-singlefile", &format!("-{format}")])
+        .arg(dir.path().join("in.pdf"))
+        .arg(dir.path().join("page"))
+        .output()
+        .expect("pdftoppm (poppler-utils): see tests/run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ext = if format == "jpeg" { "jpg" } else { format };
+    std::fs::read(dir.path().join(format!("page.{ext}"))).unwrap()
+}
+
+/// A photo of a page with only the QR code of the application `code` (PNG).
+pub fn qr_photo(code: &str) -> Vec<u8> {
+    let payload = patrocinio::documents::binding::qr_payload(code);
+    let qr = qrcodegen::QrCode::encode_text(&payload, qrcodegen::QrCodeEcc::Quartile).unwrap();
+    let module = 8;
+    let side = (qr.size() as u32 + 8) * module;
+    let page = image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / module) as i32 - 4, (y / module) as i32 - 4);
+        image::Luma([if qr.get_module(mx, my) { 20 } else { 235 }])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageLuma8(page)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
 }
 
 pub fn png() -> Vec<u8> {
@@ -282,8 +327,10 @@ pub async fn fill_complete(d: &Draft<'_>, o: &Ordine) {
         "allegati",
     )
     .await;
+    // Signed by hand: the scan of the printed application, with its QR code.
+    let scan = d.scan("png").await;
     for (kind, name, bytes) in [
-        ("istanza_firmata", "istanza firmata.pdf", minimal_pdf()),
+        ("istanza_firmata", "istanza firmata.png", scan),
         ("documento_identita", "carta identità.png", png()),
         ("codice_fiscale", "tessera.jpg", jpeg()),
         ("documenti_causa", "lettere.pdf", minimal_pdf()),
@@ -1029,7 +1076,8 @@ async fn a_p7m_signed_by_the_chosen_lawyer_is_verified_and_kept() {
     crate::signing::trust(&app).await;
     let o = ordine(&app, "vallenera").await;
     let d = lawyer_draft(&app, &o).await;
-    let signed = crate::signing::Signer::new(LAWYER_CF).p7m(&minimal_pdf());
+    let content = d.application_pdf().await;
+    let signed = crate::signing::Signer::new(LAWYER_CF).p7m(&content);
     let res = d.upload("istanza_firmata", "istanza.pdf.p7m", signed).await;
     let status = res.status();
     let body = res.text().await.unwrap();
@@ -1050,8 +1098,8 @@ async fn a_p7m_signed_by_the_chosen_lawyer_is_verified_and_kept() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(app.storage.get(&key).await.unwrap(), minimal_pdf());
-    assert_eq!(sha, hex::encode(sha2::Sha256::digest(minimal_pdf())));
+    assert_eq!(app.storage.get(&key).await.unwrap(), content);
+    assert_eq!(sha, hex::encode(sha2::Sha256::digest(&content)));
     // No V28/V29 on the review page: the application file carries the lawyer's signature.
     let (_, review) = d.get_text("riepilogo").await;
     assert!(!review.contains("deve essere firmato digitalmente dal difensore"));

@@ -666,12 +666,12 @@ async fn the_command_line_imports_offline_and_lists_what_is_in_force() {
 
 #[tokio::test]
 async fn an_authenticated_application_needs_the_lawyers_qualified_signature() {
-    use crate::public_form::{LAWYER_CF, errors_in, lawyer_draft, minimal_pdf, ordine};
+    use crate::public_form::{LAWYER_CF, errors_in, lawyer_draft, ordine};
     let app = spawn_app().await;
     trust(&app).await;
     let o = ordine(&app, "vallenera").await;
     let d = lawyer_draft(&app, &o).await;
-    let content = minimal_pdf();
+    let content = d.application_pdf().await;
     let profile = |issuer, qc_compliance, non_repudiation| Profile {
         issuer,
         qc_compliance,

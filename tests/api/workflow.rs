@@ -212,7 +212,7 @@ async fn intake_registration_assignment_and_examination() {
         "Tribunale di Vallenera",
         "Verdi Carla",
         "Avv. Bianchi Anna",
-        "istanza firmata.pdf",
+        "istanza firmata.png",
         "Senza firma digitale",
         "Istanza presentata",
         "Registra nel protocollo",

@@ -63,6 +63,9 @@ pub struct AttachmentFacts {
     pub signers: Vec<String>,
     /// Signers (codice fiscale) whose signature is not qualified, with the reason (Italian).
     pub not_qualified: Vec<(String, String)>,
+    /// For the signed application: the fingerprint of the answers it was bound to when it was
+    /// accepted ([`Form::fingerprint`]); `None` for files kept before the binding existed.
+    pub bound_form: Option<String>,
 }
 
 struct Issues(Vec<Issue>);
@@ -853,6 +856,21 @@ fn attachments(form: &Form, ctx: &Context, out: &mut Issues) {
         .iter()
         .filter(|a| a.kind == AttachmentKind::IstanzaFirmata)
         .collect();
+    // The signed application must be the application as it is now (documents::binding).
+    let current = form.fingerprint();
+    for f in &signed_application {
+        if f.bound_form.as_ref().is_some_and(|b| *b != current) {
+            out.block(
+                "V29",
+                s,
+                "attachments",
+                format!(
+                    "Dopo il caricamento di «{}» i dati dell'istanza sono stati modificati: scaricare di nuovo il PDF dell'istanza, firmarlo e caricarlo al posto del precedente.",
+                    f.filename
+                ),
+            );
+        }
+    }
     if signed_application.is_empty() {
         out.block(
             "V26",
@@ -1111,6 +1129,7 @@ mod tests {
             filename: format!("{}.pdf", kind.code()),
             signers,
             not_qualified: Vec::new(),
+            bound_form: None,
         })
         .collect()
     }

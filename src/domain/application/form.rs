@@ -352,6 +352,24 @@ fn cf(typed: String) -> String {
 }
 
 impl Form {
+    /// SHA-256 (hex) of the answers the application PDF prints: what a signature on that PDF
+    /// vouches for. Not the bookkeeping (steps visited, warnings confirmed, start address) nor
+    /// how it is signed (rules V27–V29 check that), so that only a change of what was signed
+    /// asks for a new signature.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let printed = serde_json::json!([
+            self.filing,
+            self.applicant,
+            self.household,
+            self.income,
+            self.case,
+            self.lawyer,
+            self.declarations,
+        ]);
+        hex::encode(Sha256::digest(printed.to_string().as_bytes()))
+    }
+
     /// A new draft's form: the address given at the start, and for a lawyer logged in to the
     /// Ordine, who files and who the lawyer is (nothing re-keyed).
     pub fn started(contact_email: Option<&str>, lawyer_id: Option<&str>) -> Self {

@@ -236,6 +236,7 @@ pub async fn receive(
                     application: case.id,
                     kind,
                     integration_request: Some(request.id),
+                    form_sha256: None,
                 };
                 uploads::keep(&state.storage, tx, &owner, file, checked).await?;
             }

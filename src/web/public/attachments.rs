@@ -14,13 +14,14 @@ use uuid::Uuid;
 
 use super::{Access, Locked, RenderStep, StepQuery, Viewed, open, refuse, render_step, views};
 use crate::{
-    documents::SignerCheck,
+    db::TenantTx,
+    documents::{SignerCheck, binding},
     domain::application::{
         Stage as AppStateKind, Step,
         attachment::{AttachmentKind, MAX_ATTACHMENTS},
         check::{Issue, Severity},
     },
-    store::{attachments as store, lawyers},
+    store::{applications::ApplicationRow, attachments as store, lawyers, renditions},
     web::{
         AppState,
         error::AppError,
@@ -37,6 +38,63 @@ fn issue(field: &str, message: String) -> Issue {
         severity: Severity::Blocking,
         message,
     }
+}
+
+/// Whether an uploaded "istanza firmata" is this application as it is now
+/// (`documents::binding`): the fingerprint of the answers it binds, or why not (Italian).
+async fn bind(
+    state: &AppState,
+    tx: &mut TenantTx,
+    row: &ApplicationRow,
+    name: &str,
+    bytes: &[u8],
+    checked: &uploads::Checked,
+) -> Result<Result<String, String>, AppError> {
+    let current = row.form.0.fingerprint();
+    let code = &row.code;
+    if checked.signature.is_some() {
+        let candidates = binding::signed_candidates(bytes, checked.extracted.as_deref());
+        let found = renditions::find(tx, row.id, &candidates).await?;
+        return Ok(match found.first() {
+            Some(f) if f.application_id == row.id && f.form_sha256 == current => Ok(current),
+            Some(f) if f.application_id == row.id => Err(format!(
+                "«{name}» è il PDF di questa istanza scaricato prima dell'ultima modifica dei dati: scaricare di nuovo il PDF dell'istanza, firmarlo e caricarlo."
+            )),
+            Some(f) => Err(format!(
+                "«{name}» è firmato, ma è il PDF di un'altra istanza (codice {}), non di questa (codice {code}).",
+                f.code
+            )),
+            None => Err(format!(
+                "«{name}» è firmato, ma non è il PDF generato per questa istanza (codice {code}): scaricare il PDF dell'istanza, firmarlo senza modificarlo e caricare il file firmato."
+            )),
+        });
+    }
+    // Signed by hand: a scan, never the generated PDF itself.
+    let unsigned = renditions::find(tx, row.id, &[binding::sha256_hex(bytes)]).await?;
+    if !unsigned.is_empty() {
+        return Ok(Err(format!(
+            "«{name}» è il PDF dell'istanza non ancora firmato: stamparlo, farlo firmare dal richiedente e caricarne la scansione, oppure firmarlo digitalmente."
+        )));
+    }
+    let owned = bytes.to_vec();
+    let codes = state
+        .pdf
+        .run_bounded(move |_| binding::read_codes(&owned))
+        .await?;
+    Ok(match codes {
+        Err(why) => Err(format!(
+            "In «{name}» non è stato possibile cercare il codice QR dell'istanza: {why}."
+        )),
+        Ok(codes) => match codes.first() {
+            _ if codes.iter().any(|c| c == code) => Ok(current),
+            Some(other) => Err(format!(
+                "«{name}» è la scansione di un'altra istanza (codice {other}), non di questa (codice {code})."
+            )),
+            None => Err(format!(
+                "In «{name}» non si legge il codice QR dell'istanza {code}: scansionare tutte le pagine dell'istanza stampata dal servizio, con il codice QR in basso a sinistra ben visibile (almeno 200 dpi)."
+            )),
+        },
+    })
 }
 
 pub async fn upload(
@@ -128,6 +186,16 @@ pub async fn upload(
             )),
         }
     }
+    // ...and it must be this application, as it is now (documents::binding).
+    let mut form_sha256 = None;
+    if let (Some(AttachmentKind::IstanzaFirmata), Some(checked), true) =
+        (kind, checked.as_ref(), problems.is_empty())
+    {
+        match bind(&state, &mut tx, &row, &display_name, &file.bytes, checked).await? {
+            Ok(fingerprint) => form_sha256 = Some(fingerprint),
+            Err(message) => problems.push(issue("file", message)),
+        }
+    }
     if problems.is_empty() {
         let (count, used) = store::usage(&mut tx, id).await?;
         if count >= MAX_ATTACHMENTS {
@@ -158,6 +226,7 @@ pub async fn upload(
         application: id,
         kind,
         integration_request: None,
+        form_sha256,
     };
     let attachment_id = uploads::keep(&state.storage, &mut tx, &owner, file, checked).await?;
     let page = render_step(

@@ -394,6 +394,7 @@ impl Facts {
                         .as_ref()
                         .map(|s| s.not_qualified())
                         .unwrap_or_default(),
+                    bound_form: a.form_sha256.clone(),
                 })
             })
             .collect();

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     db::TenantTx,
-    documents::pdf::Template,
+    documents::{binding, pdf::Template},
     domain::{
         application::{
             Stage as Kind, Step,
@@ -32,7 +32,7 @@ use crate::{
     store::{
         applications::{self, ApplicationRow, TokenUse},
         attachments::Attachment,
-        audit, events, integrations,
+        audit, events, integrations, renditions,
         lawyers::Lawyer,
         outbox,
         tenants::Tenant,
@@ -336,6 +336,8 @@ fn application_data(tenant: &Tenant, row: &ApplicationRow, facts: &Facts) -> Val
     json!({
         "ordine": ordine(tenant),
         "codice": row.code,
+        // On every page: a scan of the application signed by hand is recognised by it.
+        "qr": binding::qr_svg(&row.code),
         "generata_il": time::format_date(time::rome_date(now)),
         "generata_il_iso": now.to_rfc3339(),
         "bozza": row.state() == Kind::Bozza,
@@ -418,7 +420,22 @@ pub async fn application_pdf(
     tx.commit().await?;
     let data = application_data(&tenant, &row, &facts);
     let name = format!("istanza-{}.pdf", row.code);
-    pdf_response(&state, Template::Istanza, data, name).await
+    let bytes = state.pdf.render_bounded(Template::Istanza, data).await?;
+    // The draft's PDF is what gets signed: remember it, so that the signed file can be told
+    // to be this application's (documents::binding).
+    if row.state() == Kind::Bozza {
+        let mut tx = state.db.tenant_tx(tenant.id).await?;
+        renditions::record(
+            &mut tx,
+            tenant.id.0,
+            id,
+            &binding::sha256_hex(&bytes),
+            &row.form.0.fingerprint(),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(file_response(bytes, "application/pdf", &name))
 }
 
 pub async fn receipt_pdf(
