@@ -770,7 +770,7 @@ async fn an_authenticated_application_needs_the_lawyers_qualified_signature() {
         kept["signing_time_source"], "signing_time_attribute",
         "{kept}"
     );
-    assert_eq!(kept["revocation"], "non verificata", "{kept}");
+    assert_eq!(kept["revocation"], "revoca non verificata", "{kept}");
     assert_eq!(kept["qscd"], "certificate", "{kept}");
     assert!(
         kept["service"]
