@@ -234,7 +234,7 @@ impl SignatureSummary {
 impl SignatureSummary {
     /// What a re-verification compares: per signer, the verdict and what it rests on (not the
     /// time of the check).
-    pub fn verdict(&self) -> Vec<Option<(bool, Vec<NotQualified>, String, Option<String>)>> {
+    pub fn verdict(&self) -> Vec<Option<Verdict>> {
         self.signers
             .iter()
             .map(|s| {
@@ -294,6 +294,9 @@ impl SignatureSummary {
         })
     }
 }
+
+/// Qualified or not, why not, the revocation status, the timestamp's qualifying service.
+pub type Verdict = (bool, Vec<NotQualified>, String, Option<String>);
 
 /// The file a report is about.
 pub struct ReportFile<'a> {

@@ -835,7 +835,9 @@ async fn the_verification_report_is_shown_downloaded_and_redone_when_the_lists_c
     let path = case_path("segreteria", id);
     let (status, page) = seg.page(&app, &path).await;
     assert_eq!(status, 200);
-    let item_at = page.find(">contratto.pdf.p7m</a>").expect("the signed file is listed");
+    let item_at = page
+        .find(">contratto.pdf.p7m</a>")
+        .expect("the signed file is listed");
     let item = &page[item_at..];
     let item = &item[..item.find("</li>").unwrap()];
     assert!(item.contains("✓ Firma CAdES qualificata"), "{item}");
@@ -853,7 +855,10 @@ async fn the_verification_report_is_shown_downloaded_and_redone_when_the_lists_c
     // After the signers' list, in the same item.
     let rest = &page[item_at..];
     let link_end = rest.find("/rapporto\"").expect("a link to the report");
-    assert!(!rest[..link_end].contains("list-group-item"), "in the file's item");
+    assert!(
+        !rest[..link_end].contains("list-group-item"),
+        "in the file's item"
+    );
     let link_start = rest[..link_end].rfind("href=\"").unwrap() + "href=\"".len();
     let report_path = format!("{}/rapporto", &rest[link_start..link_end]);
 
@@ -891,8 +896,8 @@ async fn the_verification_report_is_shown_downloaded_and_redone_when_the_lists_c
             .unwrap()
     };
     let out = riverifica();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(
         text.contains(&format!(
@@ -913,7 +918,10 @@ async fn the_verification_report_is_shown_downloaded_and_redone_when_the_lists_c
     assert!(page.contains("contratto.pdf.p7m: firma non qualificata."));
     let res = seg.client.get(app.url(&report_path)).send().await.unwrap();
     let text = pdf_text(&res.bytes().await.unwrap());
-    assert!(text.contains("Firma CAdES integra ma non qualificata"), "{text}");
+    assert!(
+        text.contains("Firma CAdES integra ma non qualificata"),
+        "{text}"
+    );
     assert!(text.contains("qualifica revocata (withdrawn)"), "{text}");
     // What was decided stays: the application is still where it was, and a second run finds
     // nothing new to record.
@@ -926,7 +934,10 @@ async fn the_verification_report_is_shown_downloaded_and_redone_when_the_lists_c
     assert_eq!(state, "presentata");
     let out = riverifica();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(text.contains("1 file firmati verificati, 0 con esito cambiato"), "{text}");
+    assert!(
+        text.contains("1 file firmati verificati, 0 con esito cambiato"),
+        "{text}"
+    );
     let events: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM app.events WHERE application_id = $1 AND kind = 'firma_riverificata'",
     )
