@@ -734,3 +734,128 @@ fn pades_with_any_other_change_after_signing_is_refused() {
     );
     assert_eq!(verify(&hidden, now()), Err(SignatureError::Invalid));
 }
+
+// ----- CRLs fetched from the distribution point -----------------------------------------------
+
+/// A qualified certificate of the test CA whose CRL distribution point is `url`.
+fn with_distribution_point(url: &str) -> Identity {
+    let dir = tempdir();
+    let dir = dir.path();
+    write(dir, "ca.pem", &pki().ca_pem);
+    write(dir, "ca.key", &pki().ca_key);
+    write(
+        dir,
+        "ext.cnf",
+        format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,nonRepudiation\n\
+             1.3.6.1.5.5.7.1.3={QC_STATEMENTS}\ncrlDistributionPoints=URI:{url}\n"
+        )
+        .as_bytes(),
+    );
+    openssl(
+        dir,
+        "req -newkey rsa:2048 -nodes -keyout s.key -out s.csr -subj",
+        &["/C=IT/CN=Mario Rossi/serialNumber=TINIT-RSSMRA80A01H501U"],
+    );
+    openssl(
+        dir,
+        "x509 -req -in s.csr -CA ca.pem -CAkey ca.key -set_serial 4242 -days 30 \
+         -extfile ext.cnf -out s.pem",
+        &[],
+    );
+    Identity {
+        key: std::fs::read(dir.join("s.key")).unwrap(),
+        cert: std::fs::read(dir.join("s.pem")).unwrap(),
+    }
+}
+
+/// Serves `body` to every HTTP request on a local port, `times` times; returns the port.
+fn serve(body: Vec<u8>, times: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    serve_on(listener, body, times);
+    port
+}
+
+fn serve_on(listener: std::net::TcpListener, body: Vec<u8>, times: usize) {
+    use std::io::{Read as _, Write as _};
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(times) {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 2048];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_crl_is_fetched_from_the_distribution_point_cached_and_used() {
+    use crate::documents::crl_fetch;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/test-ca.crl",
+        listener.local_addr().unwrap().port()
+    );
+    let id = with_distribution_point(&url);
+    let report = verify(&p7m(&id, b"istanza"), now()).unwrap();
+    // Issued after the signature, so that it speaks of the signing time. One request only:
+    // the second fetch must come from the cache.
+    let crl = crl(&[]);
+    serve_on(listener, crl.clone(), 1);
+    assert_eq!(crl_fetch::urls(&report), [url.clone()]);
+    let fetched = crl_fetch::fetch(&[url.clone()]).await;
+    assert_eq!(fetched, [crl.clone()]);
+    assert_eq!(crl_fetch::fetch(&[url]).await, [crl]);
+    let [a] = assess_report(&report, &anchors(granted()), now(), &fetched)
+        .try_into()
+        .unwrap();
+    assert!(
+        matches!(
+            a.revocation,
+            RevocationStatus::Good {
+                source: RevocationSource::FetchedCrl,
+                ..
+            }
+        ),
+        "{:?}",
+        a.revocation
+    );
+    assert!(
+        a.revocation
+            .label()
+            .contains("CRL scaricata dal certificatore")
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_or_oversized_crl_leaves_revocation_unchecked() {
+    use crate::documents::crl_fetch;
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("http://127.0.0.1:{port}/test-ca.crl");
+    assert!(crl_fetch::fetch(&[url.clone()]).await.is_empty());
+    let id = with_distribution_point(&url);
+    let report = verify(&p7m(&id, b"istanza"), now()).unwrap();
+    let [a] = assess_report(&report, &anchors(granted()), now(), &[])
+        .try_into()
+        .unwrap();
+    assert_eq!(a.revocation.label(), "revoca non verificata");
+    // More than the limit is not read.
+    let big = vec![0x30; crl_fetch::MAX_CRL_BYTES + 1];
+    let port = serve(big, 1);
+    let url = format!("http://127.0.0.1:{port}/big.crl");
+    assert!(crl_fetch::fetch(&[url]).await.is_empty());
+    // Only http(s): an LDAP distribution point is not followed.
+    let id = with_distribution_point("ldap://ldap.example.it/cn=CRL");
+    let report = verify(&p7m(&id, b"istanza"), now()).unwrap();
+    assert!(crl_fetch::urls(&report).is_empty());
+}
