@@ -34,6 +34,9 @@
 //! compared: redefining one is refused.
 //!
 //! Document timestamps are verified by the caller ([`super::pades`]) like signatures.
+//!
+//! Bounds: at most 2,000 objects after the last signature, of which at most 32 redefine
+//! objects of the signed revision; DSS streams are inflated up to 8 MiB each.
 
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -49,6 +52,8 @@ const MAX_OBJECTS: usize = 2_000;
 const MAX_STREAM_BYTES: u64 = 8 * 1024 * 1024;
 /// Most certificates taken from a DSS.
 const MAX_CERTIFICATES: usize = 64;
+/// Most objects of the signed revision redefined (each is looked for in the signed bytes).
+const MAX_REDEFINED: usize = 32;
 
 /// What the updates after the last signature add.
 #[derive(Debug, Default)]
@@ -89,6 +94,7 @@ pub(super) fn check_appended(pdf: &[u8], signed_end: usize) -> Result<Appended, 
         .and_then(|v| reference_number(&normalized(&signed[v.0..v.1])));
 
     let mut appended = Appended::default();
+    let mut redefined = 0usize;
     for object in &objects {
         let entries = dict_entries(pdf, object.value).ok_or(Invalid)?;
         if object.number >= size {
@@ -97,6 +103,10 @@ pub(super) fn check_appended(pdf: &[u8], signed_end: usize) -> Result<Appended, 
                 read_dss(pdf, &entries, &by_number, &mut appended)?;
             }
             continue;
+        }
+        redefined += 1;
+        if redefined > MAX_REDEFINED {
+            return Err(Invalid);
         }
         let old = old_object(signed, object.number).ok_or(Invalid)?;
         let old_entries = dict_entries(signed, old).ok_or(Invalid)?;

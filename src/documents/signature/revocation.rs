@@ -8,9 +8,9 @@
 //! A CRL counts when its issuer is the certificate's issuer and its signature verifies with
 //! that issuer's key; an OCSP response when it is successful, verifies with the issuer (or a
 //! responder the issuer delegated, id-kp-OCSPSigning) and names the certificate. A "good"
-//! answer counts only if issued at or after the signing time (it then says the certificate
-//! was not revoked when it signed); a "revoked" answer always counts, with its revocation
-//! time. With nothing that counts the result is [`RevocationStatus::NotChecked`], shown as
+//! answer counts only if it speaks of the signing time: issued at or after it, or current at
+//! it (thisUpdate ≤ signing time ≤ nextUpdate, as the CRLs Adobe embeds when signing); a
+//! "revoked" answer always counts, with its revocation time. With nothing that counts the result is [`RevocationStatus::NotChecked`], shown as
 //! "revoca non verificata", never as valid.
 
 use chrono::{DateTime, Utc};
@@ -242,7 +242,7 @@ pub(super) fn check(
     crl_source: RevocationSource,
     signing_time: DateTime<Utc>,
 ) -> RevocationStatus {
-    let mut answers = Vec::new();
+    let mut answers: Vec<Answer> = Vec::new();
     for der in &data.crls {
         if let Some(a) = crl_answer(cert, issuer, der, crl_source) {
             answers.push(a);
@@ -256,12 +256,15 @@ pub(super) fn check(
     combine(answers, signing_time)
 }
 
-/// A revocation wins (the earliest); else a good answer issued at or after the signing time
-/// (the latest); else not checked.
-fn combine(answers: Vec<RevocationStatus>, signing_time: DateTime<Utc>) -> RevocationStatus {
+/// One answer, with the end of its validity (nextUpdate) when it states one.
+type Answer = (RevocationStatus, Option<DateTime<Utc>>);
+
+/// A revocation wins (the earliest); else a good answer that speaks of the signing time (the
+/// latest); else not checked.
+fn combine(answers: Vec<Answer>, signing_time: DateTime<Utc>) -> RevocationStatus {
     let revoked = answers
         .iter()
-        .filter_map(|a| match a {
+        .filter_map(|(a, _)| match a {
             RevocationStatus::Revoked { at, .. } => Some((*at, a)),
             _ => None,
         })
@@ -271,8 +274,14 @@ fn combine(answers: Vec<RevocationStatus>, signing_time: DateTime<Utc>) -> Revoc
     }
     answers
         .iter()
-        .filter_map(|a| match a {
-            RevocationStatus::Good { as_of, .. } if *as_of >= signing_time => Some((*as_of, a)),
+        .filter_map(|(a, next_update)| match a {
+            RevocationStatus::Good { as_of, .. }
+                if *as_of >= signing_time
+                    || next_update
+                        .is_some_and(|next| *as_of <= signing_time && signing_time <= next) =>
+            {
+                Some((*as_of, a))
+            }
             _ => None,
         })
         .max_by_key(|(as_of, _)| *as_of)
@@ -284,7 +293,7 @@ fn crl_answer(
     issuer: &X509Ref,
     der: &[u8],
     source: RevocationSource,
-) -> Option<RevocationStatus> {
+) -> Option<Answer> {
     let crl = X509Crl::from_der(der).ok()?;
     if !crl
         .issuer_name()
@@ -308,10 +317,11 @@ fn crl_answer(
             as_of: asn1_time_to_utc(crl.last_update()).ok()?,
         },
     };
-    Some(status)
+    let next_update = crl.next_update().and_then(|t| asn1_time_to_utc(t).ok());
+    Some((status, next_update))
 }
 
-fn ocsp_answer(cert: &X509Ref, issuer: &X509Ref, der: &[u8]) -> Option<RevocationStatus> {
+fn ocsp_answer(cert: &X509Ref, issuer: &X509Ref, der: &[u8]) -> Option<Answer> {
     let response = OcspResponse::from_der(der).ok()?;
     if response.status() != OcspResponseStatus::SUCCESSFUL {
         return None;
@@ -332,17 +342,21 @@ fn ocsp_answer(cert: &X509Ref, issuer: &X509Ref, der: &[u8]) -> Option<Revocatio
     certs.push(issuer.to_owned()).ok()?;
     basic.verify(&certs, &store, OcspFlag::empty()).ok()?;
     let source = RevocationSource::EmbeddedOcsp;
+    let next_update = status.next_update().and_then(asn1_gen_to_utc);
     if status.status == OcspCertStatus::REVOKED {
         let at = status
             .revocation_time
             .and_then(asn1_gen_to_utc)
             .unwrap_or(this_update);
-        Some(RevocationStatus::Revoked { source, at })
+        Some((RevocationStatus::Revoked { source, at }, next_update))
     } else if status.status == OcspCertStatus::GOOD {
-        Some(RevocationStatus::Good {
-            source,
-            as_of: this_update,
-        })
+        Some((
+            RevocationStatus::Good {
+                source,
+                as_of: this_update,
+            },
+            next_update,
+        ))
     } else {
         None
     }

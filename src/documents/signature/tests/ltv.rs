@@ -859,3 +859,34 @@ async fn an_unreachable_or_oversized_crl_leaves_revocation_unchecked() {
     let report = verify(&p7m(&id, b"istanza"), now()).unwrap();
     assert!(crl_fetch::urls(&report).is_empty());
 }
+
+#[test]
+fn a_good_crl_counts_only_if_it_speaks_of_the_signing_time() {
+    // Issued before the signature and valid for 7 days: current at the signing time.
+    let crl = crl(&[]);
+    let plain = p7m(&pki().qualified, b"istanza");
+    let with_crl = add_crl_field(&plain, &crl);
+    let a = assess_one(&with_crl, now(), &anchors(granted()), now());
+    assert!(
+        matches!(a.revocation, RevocationStatus::Good { .. }),
+        "{:?}",
+        a.revocation
+    );
+    // A signature dated after the CRL expired (its nextUpdate is 7 days on) is not covered.
+    let later = now() + Duration::days(8);
+    let report = verify(&with_crl, now()).unwrap();
+    let mut signer = report.signers[0].clone();
+    signer.claimed_signing_time = Some((later, SigningTimeSource::SigningTimeAttribute));
+    let evidence = crate::documents::signature::qualified::Evidence {
+        carried: &report.certificates,
+        revocation: &report.revocation,
+        fetched_crls: &[],
+    };
+    let a = crate::documents::signature::qualified::assess(
+        &signer,
+        &evidence,
+        &anchors(granted()),
+        later,
+    );
+    assert_eq!(a.revocation, RevocationStatus::NotChecked);
+}
