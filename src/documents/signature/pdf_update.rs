@@ -25,7 +25,9 @@
 //!   where `/Fields` and `/Annots` may only *gain* references, to new objects (so, by the
 //!   first rule, to signature fields).
 //!
-//! The trailers must keep the signed revision's `/Root` and `/Info`. Anything else — a changed
+//! The trailers must keep the signed revision's `/Root` and `/Info`, and no cross-reference
+//! entry (table, or stream with no predictor or PNG "Up") may free an object of the signed
+//! revision (that would delete it). Anything else — a changed
 //! page, content stream, resource, form field value, a new annotation, an object stream
 //! (`/Type /ObjStm`, whose contents we do not read), a catalog pointing elsewhere — makes the
 //! signature [`SignatureError::Invalid`]. The comparison is on the objects' text with
@@ -54,6 +56,8 @@ const MAX_STREAM_BYTES: u64 = 8 * 1024 * 1024;
 const MAX_CERTIFICATES: usize = 64;
 /// Most objects of the signed revision redefined (each is looked for in the signed bytes).
 const MAX_REDEFINED: usize = 32;
+/// Most entries of one cross-reference subsection.
+const MAX_XREF_ENTRIES: u64 = 100_000;
 
 /// What the updates after the last signature add.
 #[derive(Debug, Default)]
@@ -85,7 +89,7 @@ pub(super) fn check_appended(pdf: &[u8], signed_end: usize) -> Result<Appended, 
     let root_number = reference_number(&root).ok_or(Invalid)?;
     let info = value_of(signed, &previous, b"/Info").map(|v| normalized(&signed[v.0..v.1]));
 
-    let objects = read_tail(pdf, tail_start, &root, info.as_deref())?;
+    let objects = read_tail(pdf, tail_start, &root, info.as_deref(), size)?;
     let by_number: HashMap<u64, &Object> = objects.iter().map(|o| (o.number, o)).collect();
 
     // The old catalog's /AcroForm, if indirect, and the pages are found through the catalog.
@@ -459,6 +463,7 @@ fn read_tail(
     mut i: usize,
     root: &[u8],
     info: Option<&[u8]>,
+    size: u64,
 ) -> Result<Vec<Object>, SignatureError> {
     let mut objects = Vec::new();
     loop {
@@ -469,18 +474,28 @@ fn read_tail(
         let word_end = token_end(pdf, i);
         match &pdf[i..word_end] {
             b"xref" => {
-                // Subsection headers and 20-byte entries: numbers and `n`/`f`.
+                // Subsections: `start count`, then `count` entries `offset generation n|f`.
+                // An entry that frees an object of the signed revision would delete it.
                 i = word_end;
-                loop {
-                    let j = skip_ws(pdf, i);
-                    let end = token_end(pdf, j);
-                    let token = &pdf[j..end];
-                    if token.is_empty()
-                        || !(token.iter().all(u8::is_ascii_digit) || token == b"n" || token == b"f")
-                    {
-                        break;
+                while let Some((start, after_start)) = number_at(pdf, i) {
+                    let (count, mut j) = number_at(pdf, after_start).ok_or(Invalid)?;
+                    if count > MAX_XREF_ENTRIES {
+                        return Err(Invalid);
                     }
-                    i = end;
+                    for k in 0..count {
+                        let (_, a) = number_at(pdf, j).ok_or(Invalid)?;
+                        let (_, b) = number_at(pdf, a).ok_or(Invalid)?;
+                        let kind = skip_ws(pdf, b);
+                        let kind_end = token_end(pdf, kind);
+                        match &pdf[kind..kind_end] {
+                            b"n" => {}
+                            b"f" if frees_signed(start + k, size) => return Err(Invalid),
+                            b"f" => {}
+                            _ => return Err(Invalid),
+                        }
+                        j = kind_end;
+                    }
+                    i = j;
                 }
             }
             b"trailer" => {
@@ -505,6 +520,7 @@ fn read_tail(
                 let entries = dict_entries(pdf, object.value).ok_or(Invalid)?;
                 if name_is(pdf, &entries, b"/Type", b"/XRef") {
                     check_trailer(pdf, &entries, root, info)?;
+                    check_xref_stream(pdf, &object, &entries, size)?;
                 }
                 objects.push(object);
                 i = end;
@@ -512,6 +528,110 @@ fn read_tail(
             _ => return Err(Invalid),
         }
     }
+}
+
+/// Object 0 heads the free list; any other object of the signed revision must stay.
+fn frees_signed(number: u64, size: u64) -> bool {
+    number != 0 && number < size
+}
+
+/// A non-negative integer token at `i` (after whitespace) and the offset after it.
+fn number_at(pdf: &[u8], i: usize) -> Option<(u64, usize)> {
+    let j = skip_ws(pdf, i);
+    let end = token_end(pdf, j);
+    if end == j || end - j > 18 || !pdf[j..end].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some((std::str::from_utf8(&pdf[j..end]).ok()?.parse().ok()?, end))
+}
+
+/// The entries of a cross-reference stream (`/W`, `/Index`, Flate with no predictor or the PNG
+/// "Up" one): none may free an object of the signed revision.
+fn check_xref_stream(
+    pdf: &[u8],
+    object: &Object,
+    entries: &[Entry],
+    size: u64,
+) -> Result<(), SignatureError> {
+    let numbers = |key: &[u8]| -> Option<Vec<u64>> {
+        let v = entry_value(pdf, entries, key)?;
+        let text = std::str::from_utf8(v.strip_prefix(b"[")?.strip_suffix(b"]")?).ok()?;
+        text.split_whitespace().map(|n| n.parse().ok()).collect()
+    };
+    let widths = numbers(b"/W").ok_or(Invalid)?;
+    let [w0, w1, w2] = widths[..] else {
+        return Err(Invalid);
+    };
+    let row = usize::try_from(w0 + w1 + w2).map_err(|_| Invalid)?;
+    if row == 0 || row > 32 {
+        return Err(Invalid);
+    }
+    let xref_size: u64 = entry_value(pdf, entries, b"/Size")
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        .ok_or(Invalid)?;
+    let index = numbers(b"/Index").unwrap_or_else(|| vec![0, xref_size]);
+    if index.len() % 2 != 0 {
+        return Err(Invalid);
+    }
+    let mut data = stream_data(pdf, object).ok_or(Invalid)?;
+    if let Some(parms) = entry_value(pdf, entries, b"/DecodeParms") {
+        let parms_entries = dict_entries_of(parms).ok_or(Invalid)?;
+        let integer = |key: &[u8]| -> Option<u64> {
+            std::str::from_utf8(entry_value(parms, &parms_entries, key)?)
+                .ok()?
+                .parse()
+                .ok()
+        };
+        let predictor = integer(b"/Predictor").unwrap_or(1);
+        if predictor >= 10 {
+            if integer(b"/Columns").unwrap_or(1) != row as u64 {
+                return Err(Invalid);
+            }
+            data = unpredict_up(&data, row)?;
+        } else if predictor != 1 {
+            return Err(Invalid);
+        }
+    }
+    let mut rows = data.chunks_exact(row);
+    for pair in index.chunks(2) {
+        for k in 0..pair[1] {
+            let r = rows.next().ok_or(Invalid)?;
+            // Type 0 is a free entry (a missing type field means type 1).
+            let kind = if w0 == 0 { 1 } else { field(&r[..w0 as usize]) };
+            if kind == 0 && frees_signed(pair[0] + k, size) {
+                return Err(Invalid);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn field(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+/// Undoes the PNG predictors "None" (0) and "Up" (2), one filter byte per row of `columns`.
+fn unpredict_up(data: &[u8], columns: usize) -> Result<Vec<u8>, SignatureError> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut previous = vec![0u8; columns];
+    for row in data.chunks(columns + 1) {
+        let (&filter, bytes) = row.split_first().ok_or(Invalid)?;
+        if bytes.len() != columns {
+            return Err(Invalid);
+        }
+        let current: Vec<u8> = match filter {
+            0 => bytes.to_vec(),
+            2 => bytes
+                .iter()
+                .zip(&previous)
+                .map(|(b, p)| b.wrapping_add(*p))
+                .collect(),
+            _ => return Err(Invalid),
+        };
+        out.extend_from_slice(&current);
+        previous = current;
+    }
+    Ok(out)
 }
 
 fn check_trailer(

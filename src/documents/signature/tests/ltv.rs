@@ -890,3 +890,62 @@ fn a_good_crl_counts_only_if_it_speaks_of_the_signing_time() {
     );
     assert_eq!(a.revocation, RevocationStatus::NotChecked);
 }
+
+#[test]
+fn an_update_that_frees_a_signed_object_is_refused() {
+    let signed = signed_pdf(&pki().qualified, "ETSI.CAdES.detached", true);
+    // A classic xref section marking the page content (object 6) free.
+    let prev = last_startxref(&signed);
+    let xref = signed.len();
+    let tail = format!(
+        "xref\n0 1\n0000000000 65535 f \n6 1\n0000000000 00001 f \n\
+         trailer\n<< /Size 7 /Root 1 0 R /Prev {prev} >>\nstartxref\n{xref}\n%%EOF\n"
+    );
+    let freed = [&signed[..], tail.as_bytes()].concat();
+    assert_eq!(verify(&freed, now()), Err(SignatureError::Invalid));
+    // (The same section with the entry in use is only a pointer, and passes.)
+    let in_use = tail.replace("00001 f", "00000 n");
+    let pointer = [&signed[..], in_use.as_bytes()].concat();
+    assert!(verify(&pointer, now()).is_ok());
+
+    // The same with a cross-reference stream (Flate, PNG Up predictor, W [1 2 1]).
+    let xref_stream = |entries: &[(u8, u16, u8)], index: &str| -> Vec<u8> {
+        let mut raw = Vec::new();
+        let mut previous = [0u8; 4];
+        for (kind, offset, generation) in entries {
+            let row = [*kind, (offset >> 8) as u8, *offset as u8, *generation];
+            raw.push(2);
+            raw.extend(row.iter().zip(previous).map(|(b, p)| b.wrapping_sub(p)));
+            previous = row;
+        }
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut z, &raw).unwrap();
+        let data = z.finish().unwrap();
+        let mut body = format!(
+            "<< /Type /XRef /Size 8 /Root 1 0 R /Prev {prev} /W [1 2 1] /Index [{index}] \
+             /Filter /FlateDecode /DecodeParms << /Columns 4 /Predictor 12 >> /Length {} >>\nstream\n",
+            data.len()
+        )
+        .into_bytes();
+        body.extend(data);
+        body.extend(b"\nendstream");
+        body
+    };
+    let with_stream = |body: Vec<u8>| {
+        let mut pdf = signed.clone();
+        let at = pdf.len();
+        pdf.extend(b"7 0 obj\n");
+        pdf.extend(body);
+        pdf.extend(format!("\nendobj\nstartxref\n{at}\n%%EOF\n").bytes());
+        pdf
+    };
+    // Only itself (object 7) in use: accepted, as an update that adds nothing else.
+    let own = with_stream(xref_stream(&[(1, signed.len() as u16, 0)], "7 1"));
+    assert!(verify(&own, now()).is_ok(), "{:?}", verify(&own, now()));
+    // Freeing object 6.
+    let freeing = with_stream(xref_stream(
+        &[(0, 0, 1), (1, signed.len() as u16, 0)],
+        "6 2",
+    ));
+    assert_eq!(verify(&freeing, now()), Err(SignatureError::Invalid));
+}
