@@ -242,7 +242,16 @@ impl SignatureSummary {
                     (
                         q.qualified,
                         q.reasons.clone(),
-                        q.revocation.clone(),
+                        // Revoked or not, not the date of the CRL that said so (a newer CRL
+                        // saying the same is no change).
+                        match &q.revocation_status {
+                            Some(RevocationStatus::Good { .. }) => "non revocato".to_owned(),
+                            Some(RevocationStatus::Revoked { at, .. }) => format!("revocato {at}"),
+                            // Results kept before revocation was checked never checked it.
+                            Some(RevocationStatus::NotChecked) | None => {
+                                REVOCATION_NOT_CHECKED.into()
+                            }
+                        },
                         q.timestamp.as_ref().and_then(|t| t.service.clone()),
                     )
                 })

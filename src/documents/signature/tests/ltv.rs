@@ -953,3 +953,35 @@ fn an_update_that_frees_a_signed_object_is_refused() {
     ));
     assert_eq!(verify(&freeing, now()), Err(SignatureError::Invalid));
 }
+
+#[test]
+fn a_newer_crl_saying_the_same_is_no_change_of_verdict() {
+    use crate::documents::SignatureSummary;
+    let plain = p7m(&pki().qualified, b"istanza");
+    let summary = |crl: &[u8]| {
+        let der = add_crl_field(&plain, crl);
+        let report = verify(&der, now()).unwrap();
+        let assessments = assess_report(&report, &anchors(granted()), now(), &[]);
+        SignatureSummary::new(&report, &assessments)
+    };
+    let first = summary(&crl(&[]));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = summary(&crl(&[]));
+    assert_ne!(
+        first.signers[0]
+            .qualification
+            .as_ref()
+            .unwrap()
+            .revocation_status,
+        second.signers[0]
+            .qualification
+            .as_ref()
+            .unwrap()
+            .revocation_status,
+        "the results carry the CRLs' dates"
+    );
+    assert_eq!(first.verdict(), second.verdict());
+    // A revocation is a change.
+    let revoked = summary(&crl(&[&pki().qualified]));
+    assert_ne!(first.verdict(), revoked.verdict());
+}
