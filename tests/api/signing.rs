@@ -947,3 +947,92 @@ async fn the_verification_report_is_shown_downloaded_and_redone_when_the_lists_c
     .unwrap();
     assert_eq!(events, 1);
 }
+
+/// A signed delibera's result is redone too; it stays signed.
+#[tokio::test]
+async fn riverifica_redoes_a_signed_delibera_and_leaves_it_signed() {
+    use crate::workflow::{
+        SLUG, in_examination, office, personal_cf, propose, set_cf, submitted, upload_signed,
+    };
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let cf = personal_cf("Rossi", "Paola");
+    set_cf(&app, of.councillors[0].id, &cf).await;
+    let (a, _) = submitted(&app, &of.o).await;
+    let (_, rel) = in_examination(&app, &of, a).await;
+    let res = propose(
+        &app,
+        &rel,
+        a,
+        &[("esito", "ammissione"), ("modello", "requisiti")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let zipped = rel
+        .client
+        .get(app.url(&format!("/{SLUG}/consiglieri/firma/delibere.zip")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    let mut pdf = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_index(0).unwrap(), &mut pdf).unwrap();
+    trust(&app).await;
+    let (status, _) = upload_signed(
+        &app,
+        &rel,
+        vec![("delibera.pdf.p7m", Signer::new(&cf).p7m(&pdf))],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut conn = app.admin_connection().await;
+    let kept = || async {
+        let mut conn = app.admin_connection().await;
+        sqlx::query_as::<_, (Option<chrono::DateTime<Utc>>, serde_json::Value)>(
+            "SELECT signed_at, signature->'signers'->0->'qualification' FROM app.decisions
+              WHERE application_id = $1 AND superseded_at IS NULL",
+        )
+        .bind(a)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    };
+    let (signed_at, before) = kept().await;
+    assert!(signed_at.is_some());
+    assert_eq!(before["qualified"], true, "{before}");
+
+    let corrected = it_xml(2, in_a_month()).replacen("Svcstatus/granted", "Svcstatus/withdrawn", 1);
+    import(&app, &sign_xml(&corrected, "tl"))
+        .await
+        .expect("corrected list");
+    let out = Command::new(env!("CARGO_BIN_EXE_patrocinio"))
+        .env("DATABASE_URL", app.database_url())
+        .env("PATROCINIO_FILES_DIR", app.files_dir())
+        .env("PATROCINIO_LOG", "warn")
+        .args(["fiducia", "riverifica"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 con esito cambiato"), "{text}");
+    let (signed_after, after) = kept().await;
+    assert_eq!(signed_after, signed_at, "the delibera stays signed");
+    assert_eq!(after["qualified"], false, "{after}");
+    let note: String = sqlx::query_scalar(
+        "SELECT details->>'nota' FROM app.events
+          WHERE application_id = $1 AND kind = 'firma_riverificata'",
+    )
+    .bind(a)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        note.starts_with("Delibera firmata: firma non qualificata."),
+        "{note}"
+    );
+}
