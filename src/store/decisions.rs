@@ -211,7 +211,7 @@ pub async fn mark_signed(
 }
 
 /// A signed delibera to verify again: (decision, application, signed file's key, signed at,
-/// file name, kept result). Sealed ones are the Ordine's own seal, not a trusted-list matter.
+/// kept result). Sealed ones are the Ordine's own seal, not a trusted-list matter.
 pub type SignedDelibera = (Uuid, Uuid, String, DateTime<Utc>, Json<SignatureSummary>);
 
 /// Every signed delibera (CAdES or PAdES) of the transaction's Ordine with its kept result.
