@@ -105,6 +105,11 @@ enum FiduciaCommand {
     },
     /// Mostra gli elenchi in vigore.
     Elenco,
+    /// Verifica di nuovo le firme di tutti i documenti conservati con gli elenchi in vigore
+    /// (da eseguire dopo un'importazione o un aggiornamento). Aggiorna il rapporto di verifica
+    /// di ciascun file e registra nella cronologia della pratica ogni esito cambiato; ciò che
+    /// è stato deciso (stato, protocollo, delibere) resta com'è.
+    Riverifica,
 }
 
 #[derive(Subcommand)]
@@ -238,6 +243,9 @@ pub fn main() -> ExitCode {
             Command::Fiducia {
                 command: FiduciaCommand::Elenco,
             } => trust_list(config).await,
+            Command::Fiducia {
+                command: FiduciaCommand::Riverifica,
+            } => trust_reverify(config).await,
         }
     });
     // A render still running on a blocking thread (its request already answered) does not hold
@@ -842,6 +850,21 @@ async fn trust_refresh(
         conn.close().await?;
         if failures > 0 {
             bail!("{failures} elenchi non aggiornati");
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn trust_reverify(config: Config) -> anyhow::Result<()> {
+    let storage = crate::storage::Storage::local(&config.files_dir())?;
+    with_database(config, |db| async move {
+        for tenant in crate::store::tenants::list(&db).await? {
+            let o = crate::reverify::tenant(&db, &storage, tenant.id).await?;
+            println!(
+                "{}: {} file firmati verificati, {} con esito cambiato, {} non verificabili",
+                tenant.slug, o.checked, o.changed, o.failed
+            );
         }
         Ok(())
     })

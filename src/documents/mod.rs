@@ -2,6 +2,7 @@
 
 pub mod active;
 pub mod binding;
+pub mod crl_fetch;
 pub mod delibera;
 pub mod pdf;
 pub mod seal;
@@ -12,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use signature::{
     SignatureFormat, SignatureReport, SigningTimeSource,
-    qualified::{Assessment, NotQualified, Qscd, REVOCATION_NOT_CHECKED},
+    qualified::{Assessment, NotQualified, Qscd, REVOCATION_NOT_CHECKED, TimestampCheck},
+    revocation::RevocationStatus,
 };
 
 /// What is kept of a verified signature, with the attachment (JSON in the database).
@@ -66,9 +68,15 @@ pub struct Qualification {
     #[serde(default)]
     pub qscd: Qscd,
     pub non_repudiation: bool,
-    /// OCSP/CRL: not checked yet, and said so.
+    /// OCSP/CRL, in Italian ("revoca non verificata" when nothing could be used).
     #[serde(default = "revocation_not_checked")]
     pub revocation: String,
+    /// The revocation status itself (absent in results kept before it was checked).
+    #[serde(default)]
+    pub revocation_status: Option<RevocationStatus>,
+    /// The signature timestamp, if the signature has one.
+    #[serde(default)]
+    pub timestamp: Option<TimestampCheck>,
 }
 
 fn revocation_not_checked() -> String {
@@ -86,7 +94,9 @@ impl Qualification {
             qc_compliance: a.qc_compliance,
             qscd: a.qscd,
             non_repudiation: a.non_repudiation,
-            revocation: revocation_not_checked(),
+            revocation: a.revocation.label(),
+            revocation_status: Some(a.revocation.clone()),
+            timestamp: a.timestamp.clone(),
         }
     }
 
@@ -219,5 +229,108 @@ impl SignatureSummary {
             "integra ma non qualificata"
         };
         format!("Firma {} {state}: {}", self.format, self.signer_names())
+    }
+}
+
+impl SignatureSummary {
+    /// What a re-verification compares: per signer, the verdict and what it rests on (not the
+    /// time of the check).
+    pub fn verdict(&self) -> Vec<Option<Verdict>> {
+        self.signers
+            .iter()
+            .map(|s| {
+                s.qualification.as_ref().map(|q| {
+                    (
+                        q.qualified,
+                        q.reasons.clone(),
+                        // Revoked or not, not the date of the CRL that said so (a newer CRL
+                        // saying the same is no change).
+                        match &q.revocation_status {
+                            Some(RevocationStatus::Good { .. }) => "non revocato".to_owned(),
+                            Some(RevocationStatus::Revoked { at, .. }) => format!("revocato {at}"),
+                            // Results kept before revocation was checked never checked it.
+                            Some(RevocationStatus::NotChecked) | None => {
+                                REVOCATION_NOT_CHECKED.into()
+                            }
+                        },
+                        q.timestamp.as_ref().and_then(|t| t.service.clone()),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The data of the "Rapporto di verifica" PDF (`templates/rapporto.typ`).
+    pub fn report_data(&self, file: ReportFile<'_>) -> serde_json::Value {
+        use crate::domain::time::format_date_time;
+        let signers: Vec<serde_json::Value> = self
+            .signers
+            .iter()
+            .map(|s| {
+                let q = s.qualification.as_ref();
+                serde_json::json!({
+                    "nome": s.name,
+                    "codice_fiscale": s.codice_fiscale,
+                    "emittente": s.issuer,
+                    "valido_fino": format_date_time(s.valid_until),
+                    "qualificata": match q {
+                        Some(q) if q.qualified => "sì",
+                        Some(_) => "no",
+                        None => "non verificata (firma registrata prima del controllo)",
+                    },
+                    "motivi": q.map(Qualification::why_not).filter(|w| !w.is_empty()),
+                    "servizio": q.and_then(|q| q.service.clone()),
+                    "data_firma": q.map(|q| format_date_time(q.signing_time)),
+                    "fonte_data": q.map(|q| q.signing_time_source.label()),
+                    "marca": q.and_then(|q| q.timestamp.as_ref()).map(TimestampCheck::describe),
+                    "revoca": q.map(|q| q.revocation.clone()),
+                    "qscd": q.map(|q| q.qscd.label()),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "ordine": file.ordine,
+            "codice": file.case_code,
+            "pratica": file.case_label,
+            "tipo": file.kind_label,
+            "file": file.filename,
+            "sha256": file.sha256,
+            "ricevuto_il": format_date_time(file.received_at),
+            "verificato_il": format_date_time(self.verified_at),
+            "generata_il_iso": self.verified_at.to_rfc3339(),
+            "formato": self.format,
+            "esito": self.describe(),
+            "firmatari": signers,
+        })
+    }
+}
+
+/// Qualified or not, why not, the revocation status, the timestamp's qualifying service.
+pub type Verdict = (bool, Vec<NotQualified>, String, Option<String>);
+
+/// The file a report is about.
+pub struct ReportFile<'a> {
+    /// `{"nome", "pec"}` of the Ordine, as the other documents take it.
+    pub ordine: serde_json::Value,
+    pub case_code: &'a str,
+    /// "Pratica 2026/000123" or "Istanza ABC-123".
+    pub case_label: &'a str,
+    pub kind_label: &'a str,
+    pub filename: &'a str,
+    pub sha256: &'a str,
+    pub received_at: DateTime<Utc>,
+}
+
+impl TimestampCheck {
+    /// Italian, for pages and the report.
+    pub fn describe(&self) -> String {
+        let when = crate::domain::time::format_date_time(self.time);
+        match &self.service {
+            Some(service) => format!("{when}, {} (qualificata: {service})", self.tsa),
+            None => format!(
+                "{when}, {} (non qualificata secondo l'elenco di fiducia: non usata)",
+                self.tsa
+            ),
+        }
     }
 }

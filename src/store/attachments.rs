@@ -129,3 +129,28 @@ pub async fn usage(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<(i64,
     .fetch_one(tx.conn())
     .await?)
 }
+
+/// Every attachment of the transaction's Ordine that has a verification result.
+pub async fn signed(tx: &mut TenantTx) -> anyhow::Result<Vec<Attachment>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM attachments WHERE signature IS NOT NULL ORDER BY created_at, id"
+    ))
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Replaces an attachment's verification result (re-verification only).
+pub async fn set_signature(
+    tx: &mut TenantTx,
+    application: Uuid,
+    id: Uuid,
+    summary: &SignatureSummary,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE attachments SET signature = $3 WHERE application_id = $1 AND id = $2")
+        .bind(application)
+        .bind(id)
+        .bind(Json(summary))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

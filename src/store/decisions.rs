@@ -209,3 +209,34 @@ pub async fn mark_signed(
     .rows_affected()
         == 1)
 }
+
+/// A signed delibera to verify again: (decision, application, signed file's key, signed at,
+/// kept result). Sealed ones are the Ordine's own seal, not a trusted-list matter.
+pub type SignedDelibera = (Uuid, Uuid, String, DateTime<Utc>, Json<SignatureSummary>);
+
+/// Every signed delibera (CAdES or PAdES) of the transaction's Ordine with its kept result.
+pub async fn signed_for_reverification(tx: &mut TenantTx) -> anyhow::Result<Vec<SignedDelibera>> {
+    Ok(sqlx::query_as(
+        "SELECT id, application_id, signed_key, signed_at, signature FROM decisions
+          WHERE signed_kind IN ('cades', 'pades') AND signed_key IS NOT NULL
+            AND signed_at IS NOT NULL AND signature IS NOT NULL
+          ORDER BY signed_at, id",
+    )
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// Replaces a signed delibera's verification result (re-verification only: the signature's
+/// acceptance, `signed_at`, stays).
+pub async fn set_signature(
+    tx: &mut TenantTx,
+    id: Uuid,
+    signature: &SignatureSummary,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE decisions SET signature = $2 WHERE id = $1")
+        .bind(id)
+        .bind(Json(signature))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

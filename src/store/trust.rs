@@ -10,9 +10,11 @@ use sqlx::{Connection, PgConnection, types::Json};
 use uuid::Uuid;
 
 use crate::db::provision::OWNER_ROLE;
+use crate::documents::crl_fetch;
 use crate::documents::signature::{
     SignatureReport,
     qualified::{self, Anchor, Assessment, LookupKeys},
+    revocation::RevocationStatus,
     trusted_list::{self, ListError, StatusPeriod, TrustedList},
     xmldsig,
 };
@@ -255,7 +257,9 @@ pub async fn anchors(conn: &mut PgConnection, keys: &LookupKeys) -> anyhow::Resu
         .collect())
 }
 
-/// Qualification of every signer of `report`, for a file received at `received_at`.
+/// Qualification of every signer of `report`, for a file received at `received_at`. When the
+/// file's own revocation data leave a signer unchecked, the CRLs of its certificate's
+/// distribution points are fetched (bounded, cached: `crate::documents::crl_fetch`).
 pub async fn assess(
     conn: &mut PgConnection,
     report: &SignatureReport,
@@ -263,7 +267,27 @@ pub async fn assess(
 ) -> anyhow::Result<Vec<Assessment>> {
     let keys = qualified::lookup_keys(report);
     let anchors = anchors(conn, &keys).await?;
-    Ok(qualified::assess_report(report, &anchors, received_at))
+    let first = qualified::assess_report(report, &anchors, received_at, &[]);
+    if !first
+        .iter()
+        .any(|a| a.revocation == RevocationStatus::NotChecked)
+    {
+        return Ok(first);
+    }
+    let urls = crl_fetch::urls(report);
+    if urls.is_empty() {
+        return Ok(first);
+    }
+    let fetched = crl_fetch::fetch(&urls).await;
+    if fetched.is_empty() {
+        return Ok(first);
+    }
+    Ok(qualified::assess_report(
+        report,
+        &anchors,
+        received_at,
+        &fetched,
+    ))
 }
 
 /// A list in force, for `patrocinio fiducia elenco`.

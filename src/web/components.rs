@@ -299,6 +299,10 @@ pub fn signature_details(s: &crate::documents::SignatureSummary) -> Markup {
                         br;
                         "Data della firma: " (format_date_time(q.signing_time)) " (" (q.signing_time_source.label()) ")"
                         " · revoca del certificato: " (q.revocation)
+                        @if let Some(t) = &q.timestamp {
+                            br;
+                            "Marca temporale: " (t.describe())
+                        }
                     }
                 }
             }

@@ -521,6 +521,11 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             secretariat::attachment_content,
         ),
+        RouteDef::get(
+            "/{slug}/segreteria/pratiche/{id}/allegati/{attachment}/rapporto",
+            Tenant,
+            secretariat::attachment_report,
+        ),
         RouteDef::get("/{slug}/avvisi", Tenant, notices::show),
         RouteDef::post("/{slug}/avvisi", Tenant, notices::save),
         RouteDef::get("/{slug}/consiglieri", Tenant, rapporteur::entry),
@@ -580,6 +585,11 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             rapporteur::attachment_content,
         ),
+        RouteDef::get(
+            "/{slug}/consiglieri/pratiche/{id}/allegati/{attachment}/rapporto",
+            Tenant,
+            rapporteur::attachment_report,
+        ),
         RouteDef::get("/{slug}/avvocati", Tenant, lawyer::entry),
         RouteDef::get("/{slug}/avvocati/pratiche/{id}", Tenant, lawyer::case_page),
         RouteDef::post(
@@ -612,6 +622,11 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/avvocati/pratiche/{id}/allegati/{attachment}/contenuto",
             Tenant,
             lawyer::attachment_content,
+        ),
+        RouteDef::get(
+            "/{slug}/avvocati/pratiche/{id}/allegati/{attachment}/rapporto",
+            Tenant,
+            lawyer::attachment_report,
         ),
     ]
 }

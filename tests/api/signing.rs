@@ -770,7 +770,7 @@ async fn an_authenticated_application_needs_the_lawyers_qualified_signature() {
         kept["signing_time_source"], "signing_time_attribute",
         "{kept}"
     );
-    assert_eq!(kept["revocation"], "non verificata", "{kept}");
+    assert_eq!(kept["revocation"], "revoca non verificata", "{kept}");
     assert_eq!(kept["qscd"], "certificate", "{kept}");
     assert!(
         kept["service"]
@@ -797,4 +797,242 @@ async fn without_trusted_lists_no_signature_is_qualified() {
     assert!(res.text().await.unwrap().contains(
         "non è stato rilasciato da un prestatore qualificato presente nell'elenco di fiducia"
     ));
+}
+
+/// The case page shows each signed file's verification report, the PDF "Rapporto di verifica"
+/// downloads with the same facts, and `fiducia riverifica` after a list change updates both
+/// and records the change in the history, leaving the application where it was.
+#[tokio::test]
+async fn the_verification_report_is_shown_downloaded_and_redone_when_the_lists_change() {
+    use crate::public_form::{fill_complete, minimal_pdf, new_draft, review_token};
+    use crate::workflow::{SLUG, case_path, office, pdf_text};
+    let app = spawn_app().await;
+    trust(&app).await;
+    let of = office(&app).await;
+    let d = new_draft(&app, SLUG).await;
+    fill_complete(&d, &of.o).await;
+    const CF: &str = "RSSMRA80A01H501U";
+    let res = d
+        .upload(
+            "documenti_causa",
+            "contratto.pdf.p7m",
+            Signer::new(CF).p7m(&minimal_pdf()),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let token = review_token(&d).await;
+    let res = app
+        .client
+        .post(d.url("invia"))
+        .form(&[("token", token.as_str()), ("warnings_confirmed", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let id = uuid::Uuid::parse_str(&d.id).unwrap();
+
+    let seg = app.login(&of.secretariat).await;
+    let path = case_path("segreteria", id);
+    let (status, page) = seg.page(&app, &path).await;
+    assert_eq!(status, 200);
+    let item_at = page
+        .find(">contratto.pdf.p7m</a>")
+        .expect("the signed file is listed");
+    let item = &page[item_at..];
+    let item = &item[..item.find("</li>").unwrap()];
+    assert!(item.contains("✓ Firma CAdES qualificata"), "{item}");
+    assert!(item.contains(&format!("C.F. {CF}")), "{item}");
+    assert!(item.contains("emesso da"), "{item}");
+    assert!(
+        item.contains("Data della firma: ")
+            && item.contains("(dichiarata nella firma (attributo signingTime))"),
+        "{item}"
+    );
+    assert!(
+        item.contains("revoca del certificato: revoca non verificata"),
+        "{item}"
+    );
+    // After the signers' list, in the same item.
+    let rest = &page[item_at..];
+    let link_end = rest.find("/rapporto\"").expect("a link to the report");
+    assert!(
+        !rest[..link_end].contains("list-group-item"),
+        "in the file's item"
+    );
+    let link_start = rest[..link_end].rfind("href=\"").unwrap() + "href=\"".len();
+    let report_path = format!("{}/rapporto", &rest[link_start..link_end]);
+
+    let res = seg.client.get(app.url(&report_path)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let text = pdf_text(&res.bytes().await.unwrap());
+    for expected in [
+        "Rapporto di verifica della firma digitale",
+        "contratto.pdf.p7m",
+        "Firma CAdES qualificata",
+        CF,
+        "Test Qualified CA (IT)",
+        "revoca non verificata",
+        "dichiarata nella firma (attributo signingTime)",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    // Nobody reads it without logging in.
+    let anonymous = app.client.get(app.url(&report_path)).send().await.unwrap();
+    assert!(!anonymous.status().is_success());
+
+    // The Italian list is corrected: the CA's qualification withdrawn (since 2020).
+    let corrected = it_xml(2, in_a_month()).replacen("Svcstatus/granted", "Svcstatus/withdrawn", 1);
+    import(&app, &sign_xml(&corrected, "tl"))
+        .await
+        .expect("corrected list");
+    let riverifica = || {
+        Command::new(env!("CARGO_BIN_EXE_patrocinio"))
+            .env("DATABASE_URL", app.database_url())
+            .env("PATROCINIO_FILES_DIR", app.files_dir())
+            .env("PATROCINIO_LOG", "warn")
+            .args(["fiducia", "riverifica"])
+            .output()
+            .unwrap()
+    };
+    let out = riverifica();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{SLUG}: 1 file firmati verificati, 1 con esito cambiato, 0 non verificabili"
+        )),
+        "{text}"
+    );
+    let (_, page) = seg.page(&app, &path).await;
+    let item_at = page.find(">contratto.pdf.p7m</a>").unwrap();
+    let item = &page[item_at..];
+    let item = &item[..item.find("</li>").unwrap()];
+    assert!(item.contains("✗ Firma CAdES non qualificata"), "{item}");
+    assert!(item.contains("qualifica revocata (withdrawn)"), "{item}");
+    assert!(
+        page.contains("Rapporto di verifica della firma aggiornato"),
+        "the change is in the history"
+    );
+    assert!(page.contains("contratto.pdf.p7m: firma non qualificata."));
+    let res = seg.client.get(app.url(&report_path)).send().await.unwrap();
+    let text = pdf_text(&res.bytes().await.unwrap());
+    assert!(
+        text.contains("Firma CAdES integra ma non qualificata"),
+        "{text}"
+    );
+    assert!(text.contains("qualifica revocata (withdrawn)"), "{text}");
+    // What was decided stays: the application is still where it was, and a second run finds
+    // nothing new to record.
+    let mut conn = app.admin_connection().await;
+    let state: String = sqlx::query_scalar("SELECT state FROM app.applications WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(state, "presentata");
+    let out = riverifica();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("1 file firmati verificati, 0 con esito cambiato"),
+        "{text}"
+    );
+    let events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM app.events WHERE application_id = $1 AND kind = 'firma_riverificata'",
+    )
+    .bind(id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(events, 1);
+}
+
+/// A signed delibera's result is redone too; it stays signed.
+#[tokio::test]
+async fn riverifica_redoes_a_signed_delibera_and_leaves_it_signed() {
+    use crate::workflow::{
+        SLUG, in_examination, office, personal_cf, propose, set_cf, submitted, upload_signed,
+    };
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let cf = personal_cf("Rossi", "Paola");
+    set_cf(&app, of.councillors[0].id, &cf).await;
+    let (a, _) = submitted(&app, &of.o).await;
+    let (_, rel) = in_examination(&app, &of, a).await;
+    let res = propose(
+        &app,
+        &rel,
+        a,
+        &[("esito", "ammissione"), ("modello", "requisiti")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let zipped = rel
+        .client
+        .get(app.url(&format!("/{SLUG}/consiglieri/firma/delibere.zip")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped)).unwrap();
+    let mut pdf = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_index(0).unwrap(), &mut pdf).unwrap();
+    trust(&app).await;
+    let (status, _) = upload_signed(
+        &app,
+        &rel,
+        vec![("delibera.pdf.p7m", Signer::new(&cf).p7m(&pdf))],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut conn = app.admin_connection().await;
+    let kept = || async {
+        let mut conn = app.admin_connection().await;
+        sqlx::query_as::<_, (Option<chrono::DateTime<Utc>>, serde_json::Value)>(
+            "SELECT signed_at, signature->'signers'->0->'qualification' FROM app.decisions
+              WHERE application_id = $1 AND superseded_at IS NULL",
+        )
+        .bind(a)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    };
+    let (signed_at, before) = kept().await;
+    assert!(signed_at.is_some());
+    assert_eq!(before["qualified"], true, "{before}");
+
+    let corrected = it_xml(2, in_a_month()).replacen("Svcstatus/granted", "Svcstatus/withdrawn", 1);
+    import(&app, &sign_xml(&corrected, "tl"))
+        .await
+        .expect("corrected list");
+    let out = Command::new(env!("CARGO_BIN_EXE_patrocinio"))
+        .env("DATABASE_URL", app.database_url())
+        .env("PATROCINIO_FILES_DIR", app.files_dir())
+        .env("PATROCINIO_LOG", "warn")
+        .args(["fiducia", "riverifica"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 con esito cambiato"), "{text}");
+    let (signed_after, after) = kept().await;
+    assert_eq!(signed_after, signed_at, "the delibera stays signed");
+    assert_eq!(after["qualified"], false, "{after}");
+    let note: String = sqlx::query_scalar(
+        "SELECT details->>'nota' FROM app.events
+          WHERE application_id = $1 AND kind = 'firma_riverificata'",
+    )
+    .bind(a)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        note.starts_with("Delibera firmata: firma non qualificata."),
+        "{note}"
+    );
 }

@@ -1629,7 +1629,7 @@ async fn delibere_count_as_signed_only_with_the_signers_valid_signature_on_the_u
 
     let (_, page) = rel.page(&app, &case_path("consiglieri", a)).await;
     assert!(page.contains("✓ Firma CAdES qualificata"), "{page}");
-    assert!(page.contains("revoca del certificato: non verificata"));
+    assert!(page.contains("revoca del certificato: revoca non verificata"));
     assert!(page.contains("dichiarata nella firma (attributo signingTime)"));
     assert!(
         page.contains("Delibera firmata digitalmente"),

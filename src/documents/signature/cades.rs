@@ -11,10 +11,11 @@ use openssl::x509::{X509, X509PurposeId};
 
 use super::SignatureError::{self, Expired, Invalid, Malformed, NotSigned, TooDeep};
 use super::certificate::signer_from_certificate;
+use super::revocation::RevocationData;
 use super::sniff::{decode_p7m, is_signed_data_prefix};
 use super::{
     CertificateDer, FileKind, MAX_NESTING, SignatureFormat, SignatureReport, Signer,
-    SigningTimeSource, check_size, cms_view, sniff,
+    SigningTimeSource, check_size, cms_view, sniff, timestamp,
 };
 
 pub(super) fn verify_cades_impl(
@@ -30,6 +31,7 @@ pub(super) fn verify_cades_impl(
     let mut envelope = decode_p7m(bytes)?;
     let mut signers = Vec::new();
     let mut certificates = Vec::new();
+    let mut revocation = RevocationData::default();
     let mut expired = false;
     let mut nesting: u8 = 0;
     loop {
@@ -37,6 +39,7 @@ pub(super) fn verify_cades_impl(
         let level = verify_signed_data(&envelope, None, now, store)?;
         signers.extend(level.signers);
         certificates.extend(level.certificates);
+        revocation.extend(level.revocation)?;
         expired |= level.expired;
         let content = level.content.ok_or(Malformed)?;
         if sniff(&content) != FileKind::P7m {
@@ -49,6 +52,7 @@ pub(super) fn verify_cades_impl(
                 content: Some(content),
                 nesting,
                 certificates,
+                revocation,
             });
         }
         if nesting >= MAX_NESTING {
@@ -68,7 +72,10 @@ pub(super) struct VerifiedLevel {
     pub(super) signers: Vec<Signer>,
     /// Every certificate of the CMS certificate set.
     pub(super) certificates: Vec<CertificateDer>,
-    /// Some signer certificate is outside its validity period at `now`. Callers report
+    /// CRLs and OCSP responses carried by the SignedData and its signers' attributes.
+    pub(super) revocation: RevocationData,
+    /// Some signer certificate is outside its validity period at `now` (at the time of its
+    /// signature timestamp, when it has one). Callers report
     /// this only after every signature of the file has been checked, so that an altered
     /// file is reported as Invalid even if a certificate is also expired.
     pub(super) expired: bool,
@@ -117,6 +124,10 @@ pub(super) fn verify_signed_data(
         }
     }
 
+    let mut revocation = RevocationData::default();
+    for crl in &view.crls {
+        revocation.add_crl(crl)?;
+    }
     let signers = certs
         .iter()
         .map(|(info, raw, cert)| {
@@ -126,14 +137,28 @@ pub(super) fn verify_signed_data(
                 .signed_attrs
                 .and_then(cms_view::signing_time)
                 .map(|t| (t, SigningTimeSource::SigningTimeAttribute));
+            if let Some(attrs) = info.unsigned_attrs {
+                signer.timestamp = timestamp::signature_timestamp(attrs, info.signature)?;
+            }
+            revocation.read_attributes(info.signed_attrs, info.unsigned_attrs)?;
             Ok(signer)
         })
         .collect::<Result<Vec<_>, SignatureError>>()?;
-    let expired = signers
-        .iter()
-        .any(|signer| now < signer.not_before || now > signer.not_after);
+    // A signature timestamp proves the signature existed at its time: the certificate must
+    // have been valid then, not now (whether the TSA is trusted is for `qualified`).
+    let expired = signers.iter().any(|signer| {
+        let at = signer.timestamp.as_ref().map_or(now, |t| t.time);
+        at < signer.not_before || at > signer.not_after
+    });
 
+    let valid_now = signers
+        .iter()
+        .all(|signer| now >= signer.not_before && now <= signer.not_after);
     if let (Some(store), false) = (store, expired) {
+        // The CA-bundle check is made at `now`; it knows no trusted timestamps.
+        if !valid_now {
+            return Err(Expired);
+        }
         // Chain verification against the configured CA bundle, at `now`.
         let mut cms = CmsContentInfo::from_der(der).map_err(|_| Malformed)?;
         cms.verify(None, Some(store), detached, None, CMSOptions::BINARY)
@@ -148,6 +173,7 @@ pub(super) fn verify_signed_data(
             .iter()
             .map(|c| CertificateDer(c.to_vec()))
             .collect(),
+        revocation,
         expired,
     })
 }

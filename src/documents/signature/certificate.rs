@@ -26,6 +26,7 @@ pub(super) fn signer_from_certificate(cert: &X509Ref) -> Result<Signer, Signatur
         // Filled in by the caller, which has the DER as it appears in the signature.
         certificate: CertificateDer(Vec::new()),
         claimed_signing_time: None,
+        timestamp: None,
     })
 }
 
@@ -54,7 +55,7 @@ pub(super) fn codice_fiscale_from_serial_number(raw: &str) -> Option<String> {
     plausible.then_some(code)
 }
 
-fn asn1_time_to_utc(time: &Asn1TimeRef) -> Result<DateTime<Utc>, SignatureError> {
+pub(super) fn asn1_time_to_utc(time: &Asn1TimeRef) -> Result<DateTime<Utc>, SignatureError> {
     let epoch = Asn1Time::from_unix(0).map_err(|_| Malformed)?;
     let diff = epoch.diff(time).map_err(|_| Malformed)?;
     let seconds = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
@@ -62,7 +63,7 @@ fn asn1_time_to_utc(time: &Asn1TimeRef) -> Result<DateTime<Utc>, SignatureError>
 }
 
 /// RFC 4514 style: last RDN first, `,` between attributes.
-fn name_to_string(name: &X509NameRef) -> String {
+pub(super) fn name_to_string(name: &X509NameRef) -> String {
     let mut parts: Vec<String> = name
         .entries()
         .map(|entry| {

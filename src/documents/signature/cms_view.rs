@@ -34,9 +34,13 @@ const GENERALIZED_TIME: u8 = 0x18;
 const OID_NIST_HASH_PREFIX: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02];
 
 pub(super) struct SignedDataView<'a> {
+    /// eContentType (contents octets of the OID).
+    pub(super) content_type: &'a [u8],
     pub(super) has_content: bool,
     /// DER of each X.509 certificate in the certificate set.
     pub(super) certificates: Vec<&'a [u8]>,
+    /// DER of each CRL of the `crls` field (RevocationInfoChoices of kind CertificateList).
+    pub(super) crls: Vec<&'a [u8]>,
     pub(super) signer_infos: Vec<SignerInfoView<'a>>,
 }
 
@@ -44,6 +48,10 @@ pub(super) struct SignerInfoView<'a> {
     sid: SignerId<'a>,
     /// The contents of `signedAttrs` (a sequence of Attribute), if present.
     pub(super) signed_attrs: Option<&'a [u8]>,
+    /// The signature value (contents of the OCTET STRING).
+    pub(super) signature: &'a [u8],
+    /// The contents of `unsignedAttrs` (a sequence of Attribute), if present.
+    pub(super) unsigned_attrs: Option<&'a [u8]>,
 }
 
 enum SignerId<'a> {
@@ -74,7 +82,7 @@ pub(super) fn parse(der: &[u8]) -> Result<SignedDataView<'_>, SignatureError> {
     sd.expect(SET)?; // digestAlgorithms
     let encap = sd.expect(SEQUENCE)?;
     let mut encap = Reader::new(encap.content);
-    encap.expect(OID)?; // eContentType
+    let content_type = encap.expect(OID)?.content;
     let has_content = encap.optional(CONTEXT_0)?.is_some();
 
     let mut certificates = Vec::new();
@@ -88,7 +96,17 @@ pub(super) fn parse(der: &[u8]) -> Result<SignedDataView<'_>, SignatureError> {
             }
         }
     }
-    sd.optional(CONTEXT_1)?; // crls
+    let mut crls = Vec::new();
+    if let Some(set) = sd.optional(CONTEXT_1)? {
+        let mut choices = Reader::new(set.content);
+        while !choices.is_empty() {
+            let choice = choices.next()?;
+            // OtherRevocationInfoFormat ([1]) is skipped.
+            if choice.tag == SEQUENCE {
+                crls.push(choice.raw);
+            }
+        }
+    }
     let infos = sd.expect(SET)?;
     let mut infos = Reader::new(infos.content);
     let mut signer_infos = Vec::new();
@@ -96,8 +114,10 @@ pub(super) fn parse(der: &[u8]) -> Result<SignedDataView<'_>, SignatureError> {
         signer_infos.push(parse_signer_info(infos.next()?)?);
     }
     Ok(SignedDataView {
+        content_type,
         has_content,
         certificates,
+        crls,
         signer_infos,
     })
 }
@@ -121,7 +141,15 @@ fn parse_signer_info(info: ber::Tlv<'_>) -> Result<SignerInfoView<'_>, Signature
     };
     si.expect(SEQUENCE)?; // digestAlgorithm
     let signed_attrs = si.optional(CONTEXT_0)?.map(|attrs| attrs.content);
-    Ok(SignerInfoView { sid, signed_attrs })
+    si.expect(SEQUENCE)?; // signatureAlgorithm
+    let signature = si.expect(OCTET_STRING)?.content;
+    let unsigned_attrs = si.optional(CONTEXT_1)?.map(|attrs| attrs.content);
+    Ok(SignerInfoView {
+        sid,
+        signed_attrs,
+        signature,
+        unsigned_attrs,
+    })
 }
 
 impl<'a> SignedDataView<'a> {
@@ -173,6 +201,32 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
         (Ok(a), Ok(b)) => a.try_cmp(&b).is_ok_and(|o| o.is_eq()),
         _ => false,
     }
+}
+
+/// The values (contents of the SET) of every attribute `oid` in `attrs`, at most `limit`.
+pub(super) fn attribute_values<'a>(
+    attrs: &'a [u8],
+    oid: &[u8],
+    limit: usize,
+) -> Result<Vec<&'a [u8]>, SignatureError> {
+    let mut found = Vec::new();
+    let mut attrs = Reader::new(attrs);
+    while !attrs.is_empty() {
+        let attr = attrs.expect(SEQUENCE)?;
+        let mut attr = Reader::new(attr.content);
+        if attr.expect(OID)?.content != oid {
+            continue;
+        }
+        let values = attr.expect(SET)?;
+        let mut values = Reader::new(values.content);
+        while !values.is_empty() {
+            if found.len() >= limit {
+                return Err(Malformed);
+            }
+            found.push(values.next()?.raw);
+        }
+    }
+    Ok(found)
 }
 
 /// The `signingTime` signed attribute, if present and readable.
@@ -245,7 +299,7 @@ pub(super) fn check_signing_certificate(
 }
 
 /// The digest of an AlgorithmIdentifier (contents octets) among the NIST hashes.
-fn digest_for(algorithm: &[u8]) -> Result<MessageDigest, SignatureError> {
+pub(super) fn digest_for(algorithm: &[u8]) -> Result<MessageDigest, SignatureError> {
     let oid = Reader::new(algorithm).expect(OID)?.content;
     let Some(&[last]) = oid.strip_prefix(OID_NIST_HASH_PREFIX) else {
         return Err(Malformed);

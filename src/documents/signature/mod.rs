@@ -15,12 +15,19 @@
 //! - if the ESS `signingCertificateV2` (or the older `signingCertificate`) attribute is
 //!   present, its first certificate hash matches the signer certificate; the attribute is
 //!   not required, because plain PKCS#7 and `adbe.pkcs7.detached` signatures lack it;
-//! - the signer certificate is within its validity period at the `now` given by the caller.
+//! - the signer certificate is within its validity period at the `now` given by the caller,
+//!   or, when the signature carries a signature timestamp (CAdES-T / PAdES-B-T, see
+//!   [`timestamp`]) or is covered by a PDF document timestamp, at that timestamp's time;
+//! - every such timestamp verifies (its CMS signature, its messageImprint over the signature
+//!   value or the covered bytes): a broken one makes the file [`SignatureError::Invalid`].
 //!
 //! For PAdES, in addition: `/ByteRange` starts at 0, its gap is exactly the `/Contents`
-//! hex string of the same signature dictionary, and the last signature covers the file up
-//! to its end (only trailing whitespace is tolerated), so that nothing was appended after
-//! signing.
+//! hex string of the same signature dictionary, and what follows the last signature is
+//! nothing, or only incremental updates that add validation material (DSS, VRI) and document
+//! timestamps — the rule is documented in `pdf_update.rs`; any other change is refused.
+//!
+//! The CRLs and OCSP responses the file carries are collected in
+//! [`SignatureReport::revocation`] ([`revocation`]); they are judged by [`qualified`].
 //!
 //! # Two layers: integrity here, qualification in [`qualified`]
 //!
@@ -37,13 +44,10 @@
 //!
 //! # What is NOT verified yet (read this before relying on the result)
 //!
-//! - **No revocation** (OCSP or CRL) is checked: results say "non verificata".
-//! - **No timestamps**: signature timestamps (CAdES-T) and PDF document timestamps are not
-//!   validated; the signing time is the declared `signingTime` or PDF `/M` (self-asserted),
-//!   else the upload time. Certificate validity is checked here at `now`. A PDF with an
-//!   incremental update after its last signature (for example a PAdES-LT/LTA document with a
-//!   DSS dictionary and a document timestamp) is rejected as [`SignatureError::Invalid`].
 //! - No algorithm policy (SHA-1, RSA under 2048 bits) is enforced.
+//! - Archive timestamps of CAdES-A, and timestamps over the validation data (CAdES-X), are not
+//!   read; a PDF whose later revisions live in object streams cannot be compared and is
+//!   refused if anything follows its last signature.
 //! - **Codice fiscale**: the ETSI EN 319 412-1 form `TINIT-<CF>` of the subject
 //!   `serialNumber`, and the legacy `IT:<CF>` (CNIPA delib. 45/2009), are recognised; the
 //!   check character is not validated here (that is the domain layer's job, rule V6/V7).
@@ -67,6 +71,8 @@
 //! - PAdES: `pades.rs`, over a reader of PDF signature dictionaries (`pdf_dict.rs`);
 //! - trusted lists: [`trusted_list`] (ETSI TS 119 612 reader) and [`xmldsig`] (their XML
 //!   signature, with xmlsec1);
+//! - timestamps: [`timestamp`]; revocation data: [`revocation`]; what may follow a PAdES
+//!   signature: `pdf_update.rs`;
 //! - the validation policy and its result: [`qualified`].
 
 mod ber;
@@ -75,10 +81,13 @@ mod certificate;
 mod cms_view;
 mod pades;
 mod pdf_dict;
+mod pdf_update;
 pub mod qualified;
+pub mod revocation;
 mod sniff;
 #[cfg(test)]
 mod tests;
+pub mod timestamp;
 pub mod trusted_list;
 pub mod xmldsig;
 
@@ -88,8 +97,10 @@ use chrono::{DateTime, Utc};
 
 use cades::{trust_store, verify_cades_impl};
 use pades::{is_pdf_whitespace, verify_pades_impl};
+pub use revocation::RevocationData;
 pub use sniff::sniff;
 use sniff::{OID_SIGNED_DATA, check_size, find};
+pub use timestamp::Timestamp;
 
 /// Largest input accepted, in bytes (60 MiB).
 pub const MAX_INPUT_BYTES: usize = 60 * 1024 * 1024;
@@ -138,9 +149,11 @@ pub struct Signer {
     pub issuer: String,
     /// The signer certificate itself (for the qualification check, [`qualified`]).
     pub certificate: CertificateDer,
-    /// The signing time the signature claims, with where it was read. Self-asserted: a
-    /// signature timestamp would prove it, and is not read yet.
+    /// The signing time the signature claims, with where it was read. Self-asserted.
     pub claimed_signing_time: Option<(DateTime<Utc>, SigningTimeSource)>,
+    /// The signature timestamp (CAdES-T, PAdES-B-T), verified over the signature value; the
+    /// earliest when there are several. Whether its TSA is trusted is for [`qualified`].
+    pub timestamp: Option<Timestamp>,
 }
 
 /// The DER of a certificate. `Debug` shows its size only.
@@ -163,6 +176,8 @@ pub enum SigningTimeSource {
     PdfSignatureDate,
     /// None in the file: the time the file reached us.
     Upload,
+    /// A signature timestamp of a qualified TSA (RFC 3161): proven, not declared.
+    Timestamp,
 }
 
 impl SigningTimeSource {
@@ -172,6 +187,7 @@ impl SigningTimeSource {
             Self::SigningTimeAttribute => "dichiarata nella firma (attributo signingTime)",
             Self::PdfSignatureDate => "dichiarata nella firma PDF (/M)",
             Self::Upload => "ora del caricamento (la firma non ne indica una)",
+            Self::Timestamp => "marca temporale qualificata",
         }
     }
 }
@@ -190,6 +206,8 @@ pub struct SignatureReport {
     pub nesting: u8,
     /// Every certificate the signatures carry (intermediate CAs for chain building).
     pub certificates: Vec<CertificateDer>,
+    /// The CRLs and OCSP responses the file carries (see [`revocation`]).
+    pub revocation: RevocationData,
 }
 
 impl fmt::Debug for SignatureReport {
@@ -204,6 +222,8 @@ impl fmt::Debug for SignatureReport {
             )
             .field("nesting", &self.nesting)
             .field("certificates", &self.certificates.len())
+            .field("crls", &self.revocation.crls.len())
+            .field("ocsp_responses", &self.revocation.ocsp_responses.len())
             .finish()
     }
 }

@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use openssl::x509::store::X509Store;
 
-use super::SignatureError::{self, Expired, Invalid, Malformed, NotSigned};
+use super::SignatureError::{self, Expired, Malformed, NotSigned};
 use super::cades::verify_signed_data;
 use super::{
-    FileKind, SignatureFormat, SignatureReport, SigningTimeSource, check_size, pdf_dict, sniff,
+    FileKind, SignatureFormat, SignatureReport, SigningTimeSource, check_size, pdf_dict,
+    pdf_update, sniff, timestamp,
 };
 
 pub(super) fn verify_pades_impl(
@@ -39,20 +40,47 @@ pub(super) fn verify_pades_impl(
     supported.sort_by_key(|field| field.covered_end());
     supported.dedup_by_key(|field| field.byte_range);
 
-    // The last signature must cover the whole file: anything appended after it (an
-    // incremental update) was not signed and could change what the PDF shows.
+    // What follows the last signature may only be validation material and document
+    // timestamps (PAdES-B-LT/B-LTA): the rule is in `pdf_update`.
     let covered_end = supported.last().map_or(0, |field| field.covered_end());
-    if !bytes[covered_end..].iter().all(|b| is_pdf_whitespace(*b)) {
-        return Err(Invalid);
+    let appended = if bytes[covered_end..].iter().all(|b| is_pdf_whitespace(*b)) {
+        pdf_update::Appended::default()
+    } else {
+        pdf_update::check_appended(bytes, covered_end)?
+    };
+    // Document timestamps, each verified over the bytes it covers.
+    let mut document_timestamps = Vec::new();
+    for field in fields
+        .iter()
+        .filter(|f| f.sub_filter.as_deref() == Some(b"/ETSI.RFC3161"))
+    {
+        let token = field.cms_der(bytes)?;
+        let ts = timestamp::verify_token(&token, &field.signed_bytes(bytes))?;
+        document_timestamps.push((field.byte_range[1], ts));
     }
 
     let mut signers = Vec::new();
-    let mut certificates = Vec::new();
+    let mut certificates = appended.certificates;
+    let mut revocation = appended.revocation;
     let mut expired = false;
     for field in supported {
         let cms_der = field.cms_der(bytes)?;
         let signed = field.signed_bytes(bytes);
-        let level = verify_signed_data(&cms_der, Some(&signed), now, store)?;
+        // A document timestamp whose range covers this signature proves it existed then.
+        let covering = document_timestamps
+            .iter()
+            .filter(|(gap_start, _)| *gap_start > field.byte_range[2])
+            .map(|(_, ts)| ts)
+            .min_by_key(|ts| ts.time)
+            .cloned();
+        let at = covering.as_ref().map_or(now, |ts| ts.time.min(now));
+        let mut level = verify_signed_data(&cms_der, Some(&signed), at, store)?;
+        for signer in &mut level.signers {
+            if signer.timestamp.is_none() {
+                signer.timestamp = covering.clone();
+            }
+        }
+        revocation.extend(level.revocation)?;
         // PAdES baseline signatures carry no signingTime attribute: the dictionary's /M.
         let pdf_date = field
             .signing_date(bytes)
@@ -75,6 +103,7 @@ pub(super) fn verify_pades_impl(
         content: None,
         nesting: 0,
         certificates,
+        revocation,
     })
 }
 

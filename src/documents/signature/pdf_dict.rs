@@ -173,12 +173,12 @@ fn parse_byte_range(pdf: &[u8], at: usize) -> Option<[usize; 4]> {
     (pdf.get(i) == Some(&b']')).then_some(values)
 }
 
-struct Entry {
-    key_pos: usize,
+pub(super) struct Entry {
+    pub(super) key_pos: usize,
     /// Key span, slash included.
-    key: (usize, usize),
+    pub(super) key: (usize, usize),
     /// Value span.
-    value: (usize, usize),
+    pub(super) value: (usize, usize),
 }
 
 fn is_delimiter(b: u8) -> bool {
@@ -188,7 +188,7 @@ fn is_delimiter(b: u8) -> bool {
     )
 }
 
-fn skip_ws(pdf: &[u8], mut i: usize) -> usize {
+pub(super) fn skip_ws(pdf: &[u8], mut i: usize) -> usize {
     loop {
         while i < pdf.len() && is_pdf_whitespace(pdf[i]) {
             i += 1;
@@ -202,7 +202,7 @@ fn skip_ws(pdf: &[u8], mut i: usize) -> usize {
     }
 }
 
-fn token_end(pdf: &[u8], mut i: usize) -> usize {
+pub(super) fn token_end(pdf: &[u8], mut i: usize) -> usize {
     while i < pdf.len() && !is_pdf_whitespace(pdf[i]) && !is_delimiter(pdf[i]) {
         i += 1;
     }
@@ -210,7 +210,7 @@ fn token_end(pdf: &[u8], mut i: usize) -> usize {
 }
 
 /// Parses `<< ... >>` at `start`; returns its top-level entries and the end offset.
-fn parse_dict(pdf: &[u8], start: usize, depth: usize) -> Option<(Vec<Entry>, usize)> {
+pub(super) fn parse_dict(pdf: &[u8], start: usize, depth: usize) -> Option<(Vec<Entry>, usize)> {
     if depth > MAX_DEPTH || pdf.get(start..start + 2) != Some(b"<<") {
         return None;
     }
@@ -237,7 +237,7 @@ fn parse_dict(pdf: &[u8], start: usize, depth: usize) -> Option<(Vec<Entry>, usi
 }
 
 /// Parses one object at `i` and returns its end offset.
-fn parse_object(pdf: &[u8], i: usize, depth: usize) -> Option<usize> {
+pub(super) fn parse_object(pdf: &[u8], i: usize, depth: usize) -> Option<usize> {
     if depth > MAX_DEPTH {
         return None;
     }

@@ -13,15 +13,35 @@
 //!    and if it states a `QcType` that type includes `qc-type-esign`;
 //! 4. its keyUsage has nonRepudiation (contentCommitment): AgID guideline §4.1, EN 319 412-2.
 //!
-//! The signing time is the one the signature declares (CMS `signingTime`, PDF `/M`), or the
-//! upload time when it declares none. A declared time is only the signer's word (signature
-//! timestamps come in a later slice): as DSS does without a timestamp, the service must also
-//! be qualifying at the upload time, which the signature provably precedes. A declared time
-//! after the upload is not believed.
+//! # The signing time
+//!
+//! A **signature timestamp** (CAdES-T / PAdES-B-T, RFC 3161, verified over the signature value
+//! in [`super::timestamp`]) fixes the signing time when its TSA is trusted: the token's signer
+//! certificate chains (at the token's time, key purpose timeStamping) to a service of type
+//! `TSA/QTST` whose status is `granted` at that time. The TSA is *not* required to be listed by
+//! the same country, nor do we accept a `CA/QC` anchor as a TSA: a timestamp from a TSA that is
+//! not qualified is reported and ignored. With a trusted timestamp the certificate and the
+//! service are judged at its time only: a certificate expired, or a service withdrawn, after it
+//! does not matter.
+//!
+//! Without one the signing time is the one the signature declares (CMS `signingTime`, PDF
+//! `/M`), or the upload time when it declares none. A declared time is only the signer's word:
+//! as DSS does without a timestamp, the certificate must also be valid, and the service
+//! qualifying, at the upload time, which the signature provably precedes (an expired certificate
+//! without a qualified timestamp is refused, [`NotQualified::ExpiredWithoutTimestamp`]). A declared time after the upload is not believed.
+//!
+//! # Revocation
+//!
+//! See [`super::revocation`]: the CRLs and OCSP responses the file carries (and CRLs fetched
+//! from the certificate's distribution points, when the caller could fetch them). A
+//! certificate revoked at or before the latest time the signature is proven to precede (the
+//! timestamp; else the upload) is refused ([`NotQualified::Revoked`]); one revoked later is
+//! not. With no usable data the result says "revoca non verificata"
+//! ([`REVOCATION_NOT_CHECKED`]); it does not by itself make the signature not qualified, but it
+//! is always shown to staff.
 //!
 //! Also reported, not required: whether the key is on a qualified device (QSCD: `QcSSCD` in the
-//! certificate, or the list's `QCWithSSCD`/`QCWithQSCD`/`QCQSCDManagedOnBehalf` qualifiers) and
-//! the revocation status, which is **not checked** yet ([`REVOCATION_NOT_CHECKED`]).
+//! certificate, or the list's `QCWithSSCD`/`QCWithQSCD`/`QCQSCDManagedOnBehalf` qualifiers).
 //!
 //! List qualifiers are applied when their criteria are certificate policies; qualifiers with
 //! other criteria (key usage, ...) are not evaluated.
@@ -34,11 +54,15 @@ use openssl::x509::{X509, X509PurposeId, X509StoreContext};
 use serde::{Deserialize, Serialize};
 
 use super::ber::{self, Reader};
+use super::revocation::{self, RevocationData, RevocationSource, RevocationStatus};
 use super::trusted_list::{CA_QC, QUALIFIER_PREFIX, Qualifier, STATUS_PREFIX, StatusPeriod};
 use super::{CertificateDer, SignatureReport, Signer, SigningTimeSource};
 
-/// What the result says about revocation until OCSP/CRL checking exists.
-pub const REVOCATION_NOT_CHECKED: &str = "non verificata";
+/// What the result says when no revocation data could be used.
+pub const REVOCATION_NOT_CHECKED: &str = "revoca non verificata";
+
+/// The service type of a qualified timestamping service.
+pub const TSA_QTST: &str = "http://uri.etsi.org/TrstSvc/Svctype/TSA/QTST";
 
 /// The day eIDAS statuses replaced the Directive's (ETSI TS 119 612 v2.1.1).
 fn eidas_date() -> DateTime<Utc> {
@@ -86,6 +110,26 @@ pub fn lookup_keys(report: &SignatureReport) -> LookupKeys {
         }
         if let Some(aki) = cert.authority_key_id() {
             keys.ski.push(hex::encode(aki.as_slice()));
+        }
+    }
+    for ts in report.signers.iter().filter_map(|s| s.timestamp.as_ref()) {
+        for der in std::iter::once(&ts.tsa).chain(ts.certificates.iter()) {
+            let Ok(cert) = X509::from_der(&der.0) else {
+                continue;
+            };
+            // A QTST service usually lists the TSA unit's own certificate.
+            for name in [cert.issuer_name(), cert.subject_name()] {
+                if let Ok(name) = name.to_der() {
+                    keys.subject_sha256
+                        .push(hex::encode(openssl::sha::sha256(&name)));
+                }
+            }
+            if let Some(aki) = cert.authority_key_id() {
+                keys.ski.push(hex::encode(aki.as_slice()));
+            }
+            if let Some(ski) = cert.subject_key_id() {
+                keys.ski.push(hex::encode(ski.as_slice()));
+            }
         }
     }
     keys.subject_sha256.sort();
@@ -153,6 +197,25 @@ pub enum NotQualified {
         "Il certificato di firma non consente la firma con valore legale (manca l'uso non ripudio)."
     )]
     NoNonRepudiation,
+    #[error(
+        "Il certificato di firma era scaduto quando il file è stato ricevuto ({at}) e nessuna marca temporale qualificata prova che la firma sia anteriore."
+    )]
+    ExpiredWithoutTimestamp { at: String },
+    #[error(
+        "Il certificato di firma risulta revocato dal {at}, prima della firma o del suo deposito."
+    )]
+    Revoked { at: String },
+}
+
+/// The signature timestamp, as judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimestampCheck {
+    pub time: DateTime<Utc>,
+    /// The TSA's name, from its certificate.
+    pub tsa: String,
+    /// The QTST service of a trusted list it chains to, granted at `time`; `None` when the
+    /// TSA is not qualified (the timestamp is then not used).
+    pub service: Option<String>,
 }
 
 /// The qualification of one signer.
@@ -168,37 +231,72 @@ pub struct Assessment {
     pub qc_compliance: bool,
     pub qscd: Qscd,
     pub non_repudiation: bool,
+    pub timestamp: Option<TimestampCheck>,
+    pub revocation: RevocationStatus,
 }
 
 /// Assesses every signer of `report` against `anchors` (the services whose certificates may
 /// have issued its certificates), for a file received at `received_at`.
+///
+/// `fetched_crls` are CRLs downloaded from the certificates' distribution points (none when
+/// offline); they are used only for a signer the file's own revocation data leave unchecked.
 pub fn assess_report(
     report: &SignatureReport,
     anchors: &[Anchor],
     received_at: DateTime<Utc>,
+    fetched_crls: &[Vec<u8>],
 ) -> Vec<Assessment> {
+    let evidence = Evidence {
+        carried: &report.certificates,
+        revocation: &report.revocation,
+        fetched_crls,
+    };
     report
         .signers
         .iter()
-        .map(|s| assess(s, &report.certificates, anchors, received_at))
+        .map(|s| assess(s, &evidence, anchors, received_at))
         .collect()
+}
+
+/// What the file (and the network) give besides the signer certificate.
+pub struct Evidence<'a> {
+    pub carried: &'a [CertificateDer],
+    pub revocation: &'a RevocationData,
+    pub fetched_crls: &'a [Vec<u8>],
 }
 
 pub fn assess(
     signer: &Signer,
-    carried: &[CertificateDer],
+    evidence: &Evidence<'_>,
     anchors: &[Anchor],
     received_at: DateTime<Utc>,
 ) -> Assessment {
-    let (signing_time, source) = match signer.claimed_signing_time {
-        Some((t, source)) if t <= received_at + Duration::minutes(CLOCK_SKEW_MINUTES) => {
+    let carried = evidence.carried;
+    let timestamp = signer.timestamp.as_ref().map(|ts| TimestampCheck {
+        time: ts.time,
+        tsa: ts.tsa_name.clone(),
+        service: tsa_service(ts, anchors),
+    });
+    let (signing_time, source) = match (&timestamp, signer.claimed_signing_time) {
+        (
+            Some(TimestampCheck {
+                time,
+                service: Some(_),
+                ..
+            }),
+            _,
+        ) => (*time, SigningTimeSource::Timestamp),
+        (_, Some((t, source))) if t <= received_at + Duration::minutes(CLOCK_SKEW_MINUTES) => {
             (t, source)
         }
         _ => (received_at, SigningTimeSource::Upload),
     };
     // The declared time, and the upload time which the signature provably precedes.
     let mut times = vec![signing_time];
-    if source != SigningTimeSource::Upload {
+    if !matches!(
+        source,
+        SigningTimeSource::Upload | SigningTimeSource::Timestamp
+    ) {
         times.push(received_at);
     }
     let facts = CertificateFacts::read(&signer.certificate.0);
@@ -210,18 +308,32 @@ pub fn assess(
         Qscd::Unknown
     };
 
+    // The chain must hold at every time: at the declared signing time and, without a trusted
+    // timestamp, at the upload too (DSS: no proof of existence, so the certificate must still
+    // be valid when we received the file).
     let chained: Vec<&Anchor> = anchors
         .iter()
-        .filter(|a| chains_to(&signer.certificate.0, carried, &a.certificate, signing_time))
+        .filter(|a| {
+            times
+                .iter()
+                .all(|t| chains_to(&signer.certificate.0, carried, &a.certificate, *t))
+        })
         .collect();
     if chained.is_empty() {
-        // Chains at the upload time but not at the signing time: the certificate was not
-        // valid when the signature says it was made.
-        let valid_later = source != SigningTimeSource::Upload
-            && anchors
+        let chains_at = |at: DateTime<Utc>| {
+            anchors
                 .iter()
-                .any(|a| chains_to(&signer.certificate.0, carried, &a.certificate, received_at));
-        reasons.push(if valid_later {
+                .any(|a| chains_to(&signer.certificate.0, carried, &a.certificate, at))
+        };
+        let declared = times.len() > 1;
+        reasons.push(if declared && chains_at(signing_time) {
+            // Valid when it says it signed, no longer when the file reached us.
+            NotQualified::ExpiredWithoutTimestamp {
+                at: crate::domain::time::format_date_time(received_at),
+            }
+        } else if declared && chains_at(received_at) {
+            // Chains at the upload time but not at the signing time: the certificate was not
+            // valid when the signature says it was made.
             NotQualified::NotValidAtSigningTime {
                 at: crate::domain::time::format_date_time(signing_time),
             }
@@ -272,6 +384,15 @@ pub fn assess(
     if !signer.non_repudiation {
         reasons.push(NotQualified::NoNonRepudiation);
     }
+    let revocation = revocation_status(signer, evidence, anchors, signing_time);
+    if let RevocationStatus::Revoked { at, .. } = &revocation {
+        let proven_before = times.iter().max().copied().unwrap_or(signing_time);
+        if *at <= proven_before {
+            reasons.push(NotQualified::Revoked {
+                at: crate::domain::time::format_date_time(*at),
+            });
+        }
+    }
     Assessment {
         qualified: reasons.is_empty(),
         reasons,
@@ -281,12 +402,87 @@ pub fn assess(
         qc_compliance: facts.qc_compliance,
         qscd,
         non_repudiation: signer.non_repudiation,
+        timestamp,
+        revocation,
     }
+}
+
+/// The QTST service, granted at the token's time, that the token's TSA chains to.
+fn tsa_service(ts: &super::Timestamp, anchors: &[Anchor]) -> Option<String> {
+    anchors
+        .iter()
+        .find(|a| {
+            period_at(&a.history, ts.time).is_some_and(|p| {
+                p.service_type == TSA_QTST && qualifying_status(&p.status, ts.time)
+            }) && chains_to_for(
+                &ts.tsa.0,
+                &ts.certificates,
+                &a.certificate,
+                ts.time,
+                X509PurposeId::TIMESTAMP_SIGN,
+            )
+        })
+        .map(|a| a.label.clone())
+}
+
+/// The revocation status of the signer certificate: the file's data first, then the CRLs
+/// fetched; the issuer is looked for among the carried certificates and the anchors.
+fn revocation_status(
+    signer: &Signer,
+    evidence: &Evidence<'_>,
+    anchors: &[Anchor],
+    signing_time: DateTime<Utc>,
+) -> RevocationStatus {
+    let Ok(cert) = X509::from_der(&signer.certificate.0) else {
+        return RevocationStatus::NotChecked;
+    };
+    let issuers: Vec<X509> = evidence
+        .carried
+        .iter()
+        .map(|c| c.0.as_slice())
+        .chain(anchors.iter().map(|a| a.certificate.as_slice()))
+        .filter_map(|der| X509::from_der(der).ok())
+        .collect();
+    let Some(issuer) = revocation::issuer_of(&cert, &issuers) else {
+        return RevocationStatus::NotChecked;
+    };
+    let embedded = revocation::check(
+        &cert,
+        &issuer,
+        evidence.revocation,
+        RevocationSource::EmbeddedCrl,
+        signing_time,
+    );
+    if embedded != RevocationStatus::NotChecked || evidence.fetched_crls.is_empty() {
+        return embedded;
+    }
+    let fetched = RevocationData {
+        crls: evidence.fetched_crls.to_vec(),
+        ocsp_responses: Vec::new(),
+    };
+    revocation::check(
+        &cert,
+        &issuer,
+        &fetched,
+        RevocationSource::FetchedCrl,
+        signing_time,
+    )
 }
 
 /// Path validation from `leaf` to `anchor` at `at`, with the carried certificates as
 /// intermediates; the anchor need not be self-signed.
 fn chains_to(leaf: &[u8], carried: &[CertificateDer], anchor: &[u8], at: DateTime<Utc>) -> bool {
+    // Italian signing certificates usually have no S/MIME extended key usage.
+    chains_to_for(leaf, carried, anchor, at, X509PurposeId::ANY)
+}
+
+fn chains_to_for(
+    leaf: &[u8],
+    carried: &[CertificateDer],
+    anchor: &[u8],
+    at: DateTime<Utc>,
+    purpose: X509PurposeId,
+) -> bool {
     let run = || -> Result<bool, openssl::error::ErrorStack> {
         let leaf = X509::from_der(leaf)?;
         let anchor = X509::from_der(anchor)?;
@@ -295,8 +491,7 @@ fn chains_to(leaf: &[u8], carried: &[CertificateDer], anchor: &[u8], at: DateTim
         let mut param = X509VerifyParam::new()?;
         param.set_time(at.timestamp());
         param.set_flags(X509VerifyFlags::PARTIAL_CHAIN)?;
-        // Italian signing certificates usually have no S/MIME extended key usage.
-        param.set_purpose(X509PurposeId::ANY)?;
+        param.set_purpose(purpose)?;
         builder.set_param(&param)?;
         let store = builder.build();
         let mut chain = Stack::new()?;

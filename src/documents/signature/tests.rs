@@ -73,6 +73,10 @@ struct Pki {
     self_signed: Identity,
     /// Issued by the other CA, with everything a qualified certificate says.
     other_ca_qualified: Identity,
+    /// As `qualified`, valid for one day from now.
+    qualified_short: Identity,
+    /// A timestamping unit issued by the test CA (extendedKeyUsage critical timeStamping).
+    tsa: Identity,
 }
 
 /// The test PKI, built once per test run.
@@ -155,6 +159,21 @@ fn make_pki() -> Pki {
         &format!("basicConstraints=CA:FALSE\nkeyUsage=critical,nonRepudiation\n{qc}"),
         true,
     );
+    let qualified_short = issue(
+        "qs",
+        mario_q,
+        "1",
+        &format!("basicConstraints=CA:FALSE\nkeyUsage=critical,nonRepudiation\n{qc}"),
+        true,
+    );
+    let tsa = issue(
+        "tsa",
+        "/C=IT/O=Test CA/CN=Test TSA",
+        "30",
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=critical,timeStamping\nsubjectKeyIdentifier=hash\n",
+        true,
+    );
     let qualified_without_non_repudiation = issue(
         "qnr",
         mario_q,
@@ -192,6 +211,8 @@ fn make_pki() -> Pki {
         cert: read("oq.pem"),
     };
     Pki {
+        qualified_short,
+        tsa,
         qualified,
         qualified_without_non_repudiation,
         self_signed,
@@ -1003,11 +1024,14 @@ fn report_debug_does_not_dump_the_content() {
         content: Some(vec![b'x'; 10_000]),
         nesting: 1,
         certificates: Vec::new(),
+        revocation: RevocationData::default(),
     };
     let text = format!("{report:?}");
     assert!(text.contains("content_len: Some(10000)"), "{text}");
-    assert!(text.len() < 200);
+    assert!(text.len() < 250);
 }
+
+mod ltv;
 
 // ----- qualification (the policy, with the trust anchors given in memory) ------------------
 
@@ -1049,7 +1073,7 @@ mod qualification {
 
     fn reasons(bytes: &[u8], anchors: &[Anchor], received: DateTime<Utc>) -> Vec<NotQualified> {
         let report = verify(bytes, now()).expect("intact signature");
-        assess_report(&report, anchors, received)
+        assess_report(&report, anchors, received, &[])
             .into_iter()
             .flat_map(|a| a.reasons)
             .collect()
@@ -1059,7 +1083,7 @@ mod qualification {
     fn a_qualified_cades_signature_is_qualified() {
         let der = p7m(&pki().qualified, &sample_pdf());
         let report = verify(&der, now()).unwrap();
-        let [a] = assess_report(&report, &granted(), now())
+        let [a] = assess_report(&report, &granted(), now(), &[])
             .try_into()
             .unwrap();
         assert!(a.qualified, "{:?}", a.reasons);
@@ -1178,7 +1202,7 @@ mod qualification {
         let der = p7m(&pki().qualified, b"ciao");
         let report = verify(&der, now()).unwrap();
         let received = now() - Duration::hours(1);
-        let [a] = assess_report(&report, &granted(), received)
+        let [a] = assess_report(&report, &granted(), received, &[])
             .try_into()
             .unwrap();
         assert_eq!(a.signing_time_source, SigningTimeSource::Upload);
@@ -1195,7 +1219,7 @@ mod qualification {
             pdf[at..at + m.len()].copy_from_slice(m.as_bytes());
             let pdf = sign_last_placeholder_with(pdf, &pki().qualified, "-noattr -outform DER");
             let report = verify(&pdf, now()).unwrap();
-            let [a] = assess_report(&report, &granted(), now())
+            let [a] = assess_report(&report, &granted(), now(), &[])
                 .try_into()
                 .unwrap();
             a

@@ -490,10 +490,12 @@ pub enum EventKind {
     Withdrawn,
     Revoked,
     Reproposed,
+    /// A signed file's verification redone (the trusted lists changed) with another result.
+    SignatureReverified,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Submitted,
         EventKind::Registered,
         EventKind::RegistrationCancelled,
@@ -511,6 +513,7 @@ impl EventKind {
         EventKind::Withdrawn,
         EventKind::Revoked,
         EventKind::Reproposed,
+        EventKind::SignatureReverified,
     ];
 
     pub fn code(self) -> &'static str {
@@ -532,6 +535,7 @@ impl EventKind {
             EventKind::Withdrawn => "rinunciata",
             EventKind::Revoked => "revocata",
             EventKind::Reproposed => "riproposta_al_giudice",
+            EventKind::SignatureReverified => "firma_riverificata",
         }
     }
 
@@ -559,6 +563,7 @@ impl EventKind {
             EventKind::Withdrawn => "Rinuncia all'istanza",
             EventKind::Revoked => "Ammissione revocata dal giudice",
             EventKind::Reproposed => "Istanza riproposta al giudice",
+            EventKind::SignatureReverified => "Rapporto di verifica della firma aggiornato",
         }
     }
 

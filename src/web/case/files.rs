@@ -6,8 +6,9 @@ use axum::{
     response::Response,
 };
 
-use super::{view_grant, viewer};
+use super::{AttachmentKind, view_grant, viewer};
 use crate::{
+    documents::{ReportFile, pdf::Template},
     store::{attachments, cases},
     web::{
         AppState,
@@ -73,4 +74,43 @@ pub async fn serve<R: AreaRole>(
         res.extensions_mut().insert(Sandboxed);
     }
     Ok(res)
+}
+
+/// The "Rapporto di verifica" of a signed file, as a PDF: rendered from the verification result
+/// kept with the file (the same result the case page shows), dated when it was made, so the
+/// same result always gives the same document.
+#[tracing::instrument(name = "rapporto di verifica", skip_all, fields(tenant = %tenant.id))]
+pub async fn report<R: AreaRole>(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<R>,
+    params: &PathParams,
+) -> Result<Response, AppError> {
+    let grant = view_grant(tenant, who)?;
+    let (id, attachment) = (params.id("id")?, params.id("attachment")?);
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    let case = cases::get(&mut tx, &viewer(&grant, who), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let a = attachments::get(&mut tx, id, attachment)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    let summary = a.signature.as_ref().ok_or(AppError::NotFound)?;
+    let case_label = match case.protocol() {
+        Some(p) => format!("Pratica {p}"),
+        None => format!("Istanza {}", case.code),
+    };
+    let data = summary.report_data(ReportFile {
+        ordine: serde_json::json!({ "nome": tenant.name, "pec": tenant.pec }),
+        case_code: &case.code,
+        case_label: &case_label,
+        kind_label: AttachmentKind::label_of(&a.kind),
+        filename: &a.filename,
+        sha256: &a.sha256,
+        received_at: a.created_at,
+    });
+    let bytes = state.pdf.render_bounded(Template::Rapporto, data).await?;
+    let name = format!("rapporto-verifica-{}.pdf", a.id);
+    Ok(file_response(bytes, "application/pdf", &name))
 }

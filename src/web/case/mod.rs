@@ -417,7 +417,13 @@ pub fn attachment_list(file: &CaseFile, base: &str) -> Markup {
                             }
                             br;
                             @match &a.signature {
-                                Some(s) => (crate::web::components::signature_details(s)),
+                                Some(s) => {
+                                    (crate::web::components::signature_details(s))
+                                    a class="small" href=(format!("{base}/allegati/{}/rapporto", a.id)) {
+                                        "Scarica il rapporto di verifica (PDF)"
+                                        span class="visually-hidden" { " di " (a.filename) }
+                                    }
+                                }
                                 None => small class="text-muted" { "Senza firma digitale" },
                             }
                             @if a.integration_request_id.is_some() {

@@ -330,6 +330,15 @@ pub async fn attachment_content(
     case::files::serve(&state, &tenant, &who, &params, true).await
 }
 
+pub async fn attachment_report(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Avvocato>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::files::report(&state, &tenant, &who, &params).await
+}
+
 pub async fn delibera(
     State(state): State<AppState>,
     tenant: CurrentTenant,

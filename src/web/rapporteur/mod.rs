@@ -182,6 +182,15 @@ pub async fn attachment_content(
     case::files::serve(&state, &tenant, &who, &params, true).await
 }
 
+pub async fn attachment_report(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Consigliere>,
+    params: PathParams,
+) -> Result<Response, AppError> {
+    case::files::report(&state, &tenant, &who, &params).await
+}
+
 pub async fn delibera(
     State(state): State<AppState>,
     tenant: CurrentTenant,
