@@ -77,8 +77,10 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
             let built = if first.digest {
                 messages::build_digest(mailer, &tenant, &rows, &message_id, from)
             } else {
-                let file = signed_delibera(&mut tx, storage, &tenant, first).await;
-                messages::build(mailer, &tenant, first, &message_id, from, file)
+                match attachment(&mut tx, storage, &tenant, first).await {
+                    Ok(file) => messages::build(mailer, &tenant, first, &message_id, from, file),
+                    Err(reason) => Err(reason),
+                }
             };
             match built {
                 Ok(message) => ready.push((rows, message_id, message, pec.map(|(via, _)| via))),
@@ -158,6 +160,36 @@ async fn send<'a>(
         down.store(true, Ordering::Relaxed);
     }
     (rows, message_id, Some(result))
+}
+
+/// The file a transmission carries (named in its payload, checked against the SHA-256 that
+/// its outgoing protocol entry records: what leaves is what was registered), or the signed
+/// delibera of a notice. `Err` when a transmission's file is missing or changed: the message
+/// does not leave without it.
+async fn attachment(
+    tx: &mut TenantTx,
+    storage: &Storage,
+    tenant: &Tenant,
+    due: &outbox::Due,
+) -> Result<Option<messages::File>, String> {
+    let Some(a) = due.payload.get("allegato") else {
+        return Ok(signed_delibera(tx, storage, tenant, due).await);
+    };
+    let field = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let bytes = storage.get(field("chiave")).await.map_err(|e| {
+        tracing::warn!(outbox = due.id, error = format!("{e:#}"), "attachment not read");
+        "allegato non leggibile dall'archivio".to_owned()
+    })?;
+    use sha2::Digest;
+    if hex::encode(sha2::Sha256::digest(&bytes)) != field("sha256") {
+        return Err("l'allegato non corrisponde a quello registrato nel protocollo".into());
+    }
+    let kind = if field("tipo") == "application/pkcs7-mime" {
+        "application/pkcs7-mime"
+    } else {
+        "application/pdf"
+    };
+    Ok(Some((field("nome").to_owned(), kind, bytes)))
 }
 
 /// The signed delibera, for the e-mail that announces it, when the Ordine chose to attach it.

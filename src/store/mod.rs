@@ -15,5 +15,6 @@ pub mod presence;
 pub mod protocol;
 pub mod register;
 pub mod tenants;
+pub mod transmissions;
 pub mod trust;
 pub mod users;

@@ -490,10 +490,14 @@ pub enum EventKind {
     Withdrawn,
     Revoked,
     Reproposed,
+    /// A delibera left for its recipients (outgoing protocol entry, messages).
+    Transmitted,
+    /// The copy for the judge was handed to the applicant, who files it.
+    HandedOver,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::Submitted,
         EventKind::Registered,
         EventKind::RegistrationCancelled,
@@ -511,6 +515,8 @@ impl EventKind {
         EventKind::Withdrawn,
         EventKind::Revoked,
         EventKind::Reproposed,
+        EventKind::Transmitted,
+        EventKind::HandedOver,
     ];
 
     pub fn code(self) -> &'static str {
@@ -532,6 +538,8 @@ impl EventKind {
             EventKind::Withdrawn => "rinunciata",
             EventKind::Revoked => "revocata",
             EventKind::Reproposed => "riproposta_al_giudice",
+            EventKind::Transmitted => "delibera_trasmessa",
+            EventKind::HandedOver => "copia_consegnata_al_richiedente",
         }
     }
 
@@ -559,6 +567,8 @@ impl EventKind {
             EventKind::Withdrawn => "Rinuncia all'istanza",
             EventKind::Revoked => "Ammissione revocata dal giudice",
             EventKind::Reproposed => "Istanza riproposta al giudice",
+            EventKind::Transmitted => "Delibera trasmessa",
+            EventKind::HandedOver => "Copia per il giudice consegnata al richiedente",
         }
     }
 

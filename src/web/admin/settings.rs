@@ -9,6 +9,7 @@ use axum::{
 };
 use maud::{Markup, html};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::{
     documents::signature::{FileKind, sniff},
@@ -573,6 +574,7 @@ async fn offices_page(
     who: &InArea<Amministratore>,
     notice: Option<Result<&str, &str>>,
     typed: &str,
+    pec_typed: Option<(Uuid, &str, &str)>,
 ) -> Result<Markup, AppError> {
     let grant = settings_grant(tenant, who)?;
     let mut tx = state.db.tenant_tx(tenant.id).await?;
@@ -585,15 +587,31 @@ async fn offices_page(
         "Uffici giudiziari di competenza",
         notice,
         html! {
-            p { "Gli uffici giudiziari del circondario per cui l'Ordine decide le istanze (art. 124 D.P.R. 115/2002): sono quelli proposti nel modulo pubblico." }
+            p { "Gli uffici giudiziari del circondario per cui l'Ordine decide le istanze (art. 124 D.P.R. 115/2002): sono quelli proposti nel modulo pubblico. All'indirizzo PEC di ciascuno si trasmettono le delibere di ammissione (art. 126, comma 2)." }
             div class="table-responsive" {
                 table class="table" {
                     caption { "Uffici giudiziari" }
                     thead { tr { th scope="col" { "Ufficio" } th scope="col" { "Stato" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
                     tbody {
                         @for o in &list {
+                            @let (pec, pec_error) = match pec_typed {
+                                Some((id, value, error)) if id == o.id => (value.to_owned(), Some(error)),
+                                _ => (o.pec.clone().unwrap_or_default(), None),
+                            };
                             tr {
-                                td { (o.name) }
+                                td {
+                                    (o.name)
+                                    form method="post" action=(format!("{base}/{}/pec", o.id)) class="d-flex flex-wrap gap-2 align-items-start mt-1" novalidate {
+                                        (csrf_field(&who.csrf))
+                                        div class="flex-grow-1" {
+                                            label class="small d-block" for=(format!("pec-{}", o.id)) { "PEC" span class="visually-hidden" { " di " (o.name) } }
+                                            input type="email" class="form-control form-control-sm" id=(format!("pec-{}", o.id)) name="pec" value=(pec) maxlength="254" autocomplete="off"
+                                                aria-invalid=[pec_error.map(|_| "true")] aria-describedby=[pec_error.map(|_| format!("pec-{}-errore", o.id))];
+                                            @if let Some(e) = pec_error { div class="campo-errore" id=(format!("pec-{}-errore", o.id)) { (e) } }
+                                        }
+                                        button type="submit" class="btn btn-outline-primary btn-sm mt-4" { "Salva" span class="visually-hidden" { " la PEC di " (o.name) } }
+                                    }
+                                }
                                 td { @if o.active { "In elenco" } @else { "Tolto dall'elenco" } }
                                 td {
                                     form method="post" action=(format!("{base}/{}", o.id)) {
@@ -624,7 +642,7 @@ pub async fn offices_list(
     tenant: CurrentTenant,
     who: InArea<Amministratore>,
 ) -> Result<Markup, AppError> {
-    offices_page(&state, &tenant, &who, None, "").await
+    offices_page(&state, &tenant, &who, None, "", None).await
 }
 
 #[derive(Deserialize)]
@@ -648,6 +666,7 @@ pub async fn add_office(
             &who,
             Some(Err("Indicare il nome dell'ufficio giudiziario.")),
             name,
+            None,
         )
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
@@ -664,7 +683,7 @@ pub async fn add_office(
     )
     .await?;
     Ok(
-        offices_page(&state, &tenant, &who, Some(Ok("Ufficio aggiunto.")), "")
+        offices_page(&state, &tenant, &who, Some(Ok("Ufficio aggiunto.")), "", None)
             .await?
             .into_response(),
     )
@@ -699,7 +718,61 @@ pub async fn toggle_office(
     )
     .await?;
     Ok(
-        offices_page(&state, &tenant, &who, Some(Ok("Elenco aggiornato.")), "")
+        offices_page(&state, &tenant, &who, Some(Ok("Elenco aggiornato.")), "", None)
+            .await?
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PecForm {
+    #[serde(default)]
+    pec: String,
+}
+
+/// Sets an office's PEC address (empty: none), where the copies of admissions go.
+pub async fn office_pec(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+    params: PathParams,
+    HtmlForm(form): HtmlForm<PecForm>,
+) -> Result<Response, AppError> {
+    let grant = settings_grant(&tenant, &who)?;
+    let id = params.id("office")?;
+    let pec = form.pec.trim();
+    if !pec.is_empty() && !is_email(pec) {
+        let typed: String = pec.chars().take(254).collect();
+        let page = offices_page(
+            &state,
+            &tenant,
+            &who,
+            Some(Err("L'indirizzo PEC non è valido: correggerlo.")),
+            "",
+            Some((
+                id,
+                &typed,
+                "L'indirizzo PEC non è valido: verificarlo (ad esempio: prot.tribunale.vallenera@giustiziacert.it).",
+            )),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    if !offices::set_pec(&mut tx, &grant, id, (!pec.is_empty()).then_some(pec)).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    audit_change(
+        &state,
+        &tenant,
+        &who,
+        "ufficio_modificato",
+        Some(id.to_string()),
+    )
+    .await?;
+    Ok(
+        offices_page(&state, &tenant, &who, Some(Ok("Indirizzo PEC salvato.")), "", None)
             .await?
             .into_response(),
     )

@@ -279,6 +279,8 @@ pub async fn propose(
     if let Err(stale) = cases::advance(&mut tx, change).await? {
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
     }
+    // Sealed on adoption: it leaves for its recipients at once.
+    case::transmission::after_signature(&mut tx, &state.storage, &viewer, &actor, id).await?;
     tx.commit().await?;
     Ok(case::done(&tenant, &who, id, outcome_code).await)
 }
