@@ -177,7 +177,11 @@ async fn attachment(
     };
     let field = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("");
     let bytes = storage.get(field("chiave")).await.map_err(|e| {
-        tracing::warn!(outbox = due.id, error = format!("{e:#}"), "attachment not read");
+        tracing::warn!(
+            outbox = due.id,
+            error = format!("{e:#}"),
+            "attachment not read"
+        );
         "allegato non leggibile dall'archivio".to_owned()
     })?;
     use sha2::Digest;

@@ -53,19 +53,21 @@ impl Decision {
     pub fn signed_file(&self) -> Option<(String, &'static str, String)> {
         let key = self.signed_key.clone()?;
         // The seal, like a councillor's CAdES signature, is an envelope around the PDF.
-        Some(if matches!(self.signed_kind.as_deref(), Some("cades" | "sigillo")) {
-            (
-                key,
-                "application/pkcs7-mime",
-                format!("{}.p7m", self.file_name()),
-            )
-        } else {
-            (
-                key,
-                "application/pdf",
-                self.file_name().replace(".pdf", "-firmata.pdf"),
-            )
-        })
+        Some(
+            if matches!(self.signed_kind.as_deref(), Some("cades" | "sigillo")) {
+                (
+                    key,
+                    "application/pkcs7-mime",
+                    format!("{}.p7m", self.file_name()),
+                )
+            } else {
+                (
+                    key,
+                    "application/pdf",
+                    self.file_name().replace(".pdf", "-firmata.pdf"),
+                )
+            },
+        )
     }
 
     pub fn file_name(&self) -> String {

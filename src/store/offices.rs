@@ -53,13 +53,11 @@ pub async fn set_active(
 }
 
 pub async fn list_active(tx: &mut TenantTx) -> anyhow::Result<Vec<Office>> {
-    Ok(
-        sqlx::query_as(
-            "SELECT id, name, pec FROM judicial_offices WHERE active ORDER BY position, name",
-        )
-        .fetch_all(tx.conn())
-        .await?,
+    Ok(sqlx::query_as(
+        "SELECT id, name, pec FROM judicial_offices WHERE active ORDER BY position, name",
     )
+    .fetch_all(tx.conn())
+    .await?)
 }
 
 /// Adds an office to the competence map (or reactivates it).

@@ -682,11 +682,16 @@ pub async fn add_office(
         Some(id.to_string()),
     )
     .await?;
-    Ok(
-        offices_page(&state, &tenant, &who, Some(Ok("Ufficio aggiunto.")), "", None)
-            .await?
-            .into_response(),
+    Ok(offices_page(
+        &state,
+        &tenant,
+        &who,
+        Some(Ok("Ufficio aggiunto.")),
+        "",
+        None,
     )
+    .await?
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -717,11 +722,16 @@ pub async fn toggle_office(
         Some(id.to_string()),
     )
     .await?;
-    Ok(
-        offices_page(&state, &tenant, &who, Some(Ok("Elenco aggiornato.")), "", None)
-            .await?
-            .into_response(),
+    Ok(offices_page(
+        &state,
+        &tenant,
+        &who,
+        Some(Ok("Elenco aggiornato.")),
+        "",
+        None,
     )
+    .await?
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -771,11 +781,16 @@ pub async fn office_pec(
         Some(id.to_string()),
     )
     .await?;
-    Ok(
-        offices_page(&state, &tenant, &who, Some(Ok("Indirizzo PEC salvato.")), "", None)
-            .await?
-            .into_response(),
+    Ok(offices_page(
+        &state,
+        &tenant,
+        &who,
+        Some(Ok("Indirizzo PEC salvato.")),
+        "",
+        None,
     )
+    .await?
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]

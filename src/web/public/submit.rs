@@ -598,16 +598,16 @@ pub async fn status(
 /// The signed delibera, for the device that opened the application with code and PIN.
 pub async fn signed_delibera(
     State(state): State<AppState>,
-    Viewed { id, row, mut tx, .. }: Viewed,
+    Viewed {
+        id, row, mut tx, ..
+    }: Viewed,
 ) -> Result<Response, AppError> {
     if row.state() == Kind::Bozza {
         return Err(AppError::NotFound);
     }
     let d = crate::store::decisions::current(&mut tx, id).await?;
     tx.commit().await?;
-    let (key, content_type, name) = d
-        .and_then(|d| d.signed_file())
-        .ok_or(AppError::NotFound)?;
+    let (key, content_type, name) = d.and_then(|d| d.signed_file()).ok_or(AppError::NotFound)?;
     let bytes = state.storage.get(&key).await?;
     Ok(file_response(bytes, content_type, &name))
 }

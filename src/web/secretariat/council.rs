@@ -553,8 +553,7 @@ pub async fn adopt_all(
             return Ok(case::stale_page(&tenant, &who, c.id, &stale, &[]));
         }
         // Sealed on adoption: it leaves for its recipients at once.
-        case::transmission::after_signature(&mut tx, &state.storage, &viewer, &actor, c.id)
-            .await?;
+        case::transmission::after_signature(&mut tx, &state.storage, &viewer, &actor, c.id).await?;
         minutes
             .decided
             .push((label, applicant, outcome.label().to_owned(), number));

@@ -338,7 +338,9 @@ fn outcome_message(code: &str) -> Option<&'static str> {
         "revocata" => "Revoca dell'ammissione registrata.",
         "riproposta" => "Riproposizione al giudice registrata.",
         "rimessa" => "La pratica è tornata in istruttoria; il relatore ne riceve avviso.",
-        "trasmessa" => "Delibera registrata nel protocollo in uscita e inviata per PEC all'ufficio giudiziario.",
+        "trasmessa" => {
+            "Delibera registrata nel protocollo in uscita e inviata per PEC all'ufficio giudiziario."
+        }
         "consegnata" => "Registrata la consegna della copia al richiedente per il deposito.",
         _ => return None,
     })
