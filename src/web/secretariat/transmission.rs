@@ -58,7 +58,8 @@ pub fn judge_card(
                 form method="post" action=(url) {
                     (csrf_field(&who.csrf))
                     input type="hidden" name="versione" value=(c.version);
-                    input type="hidden" name="azione" value="invia";
+                    // After the select: the styles give a select room for its label when at
+                    // most two hidden fields precede it.
                     div class="select-wrapper mb-3" {
                         label for="ufficio-trasmissione" { "Ufficio giudiziario" }
                         select id="ufficio-trasmissione" name="ufficio" {
@@ -70,6 +71,7 @@ pub fn judge_card(
                             }
                         }
                     }
+                    input type="hidden" name="azione" value="invia";
                     button type="submit" class="btn btn-primary btn-sm" { "Trasmetti per PEC" }
                 }
                 form method="post" action=(url) class="mt-3" {
