@@ -382,3 +382,17 @@ pub async fn transmission(
     .fetch_one(tx.conn())
     .await?)
 }
+
+/// Who the messages of one event go to: (recipient kind, address, through PEC).
+pub async fn recipients_of_event(
+    tx: &mut TenantTx,
+    event_id: i64,
+) -> anyhow::Result<Vec<(String, String, bool)>> {
+    Ok(sqlx::query_as(
+        "SELECT recipient_kind, recipient, via_pec FROM outbox
+          WHERE event_id = $1 AND recipient_kind IN ('richiedente', 'avvocato') ORDER BY id",
+    )
+    .bind(event_id)
+    .fetch_all(tx.conn())
+    .await?)
+}

@@ -346,6 +346,56 @@ pub async fn after_signature(
     Ok(())
 }
 
+/// Registers in the outgoing protocol a communication with legal weight that the event
+/// `event_id` queued to the parties (an integration request), with its recipients and the
+/// SHA-256 of the text it carries; nothing when it goes to nobody.
+pub async fn register_notice(
+    tx: &mut TenantTx,
+    case: &crate::store::cases::Case,
+    event_id: i64,
+    kind: &str,
+    subject: String,
+    text: &str,
+    actor: &audit::Actor,
+) -> anyhow::Result<()> {
+    let queued = outbox::recipients_of_event(tx, event_id).await?;
+    if queued.is_empty() {
+        return Ok(());
+    }
+    let addressees: Vec<Addressee> = queued
+        .iter()
+        .map(|(who, address, _)| Addressee {
+            kind: who.clone(),
+            name: match who.as_str() {
+                "avvocato" => case.lawyer_name.clone().unwrap_or_default(),
+                _ => case.applicant_name.clone().unwrap_or_default(),
+            },
+            address: Some(address.clone()),
+        })
+        .collect();
+    let via_pec = queued.iter().any(|q| q.2);
+    protocol::register_outgoing(
+        tx,
+        &NewEntry {
+            direction: Direction::Outgoing,
+            kind,
+            channel: if via_pec { "pec" } else { "email" },
+            application: Some(case.id),
+            subject,
+            documents: vec![FiledDocument {
+                name: format!("{kind}.txt"),
+                kind: kind.into(),
+                sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            }],
+            by: actor,
+        },
+        &addressees,
+        &Utc::now,
+    )
+    .await?;
+    Ok(())
+}
+
 /// The sentence of the delibera naming its recipients, from the case as it is adopted.
 pub fn sentence(outcome: Outcome, case: &crate::store::cases::Case) -> String {
     delibera_sentence(
