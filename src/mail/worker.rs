@@ -22,9 +22,9 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
 
 use super::{Mailer, messages};
 use crate::{
-    db::{Db, TenantTx},
+    db::Db,
     storage::Storage,
-    store::{decisions, outbox, tenants, tenants::Tenant},
+    store::{outbox, tenants},
 };
 
 /// Pause between rounds when there was nothing to send.
@@ -57,7 +57,7 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
     for tenant in tenants::list(db).await? {
         let mut tx = db.tenant_tx(tenant.id).await?;
         let due = outbox::take_due(&mut tx, BATCH).await?;
-        // Composed first (the signed delibera is read in the transaction), then sent together.
+        // Composed first (a transmission's file is read and checked), then sent together.
         let mut ready = Vec::new();
         for rows in sendings(&due) {
             let first = rows[0];
@@ -77,7 +77,7 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
             let built = if first.digest {
                 messages::build_digest(mailer, &tenant, &rows, &message_id, from)
             } else {
-                match attachment(&mut tx, storage, &tenant, first).await {
+                match attachment(storage, first).await {
                     Ok(file) => messages::build(mailer, &tenant, first, &message_id, from, file),
                     Err(reason) => Err(reason),
                 }
@@ -163,17 +163,11 @@ async fn send<'a>(
 }
 
 /// The file a transmission carries (named in its payload, checked against the SHA-256 that
-/// its outgoing protocol entry records: what leaves is what was registered), or the signed
-/// delibera of a notice. `Err` when a transmission's file is missing or changed: the message
-/// does not leave without it.
-async fn attachment(
-    tx: &mut TenantTx,
-    storage: &Storage,
-    tenant: &Tenant,
-    due: &outbox::Due,
-) -> Result<Option<messages::File>, String> {
+/// its outgoing protocol entry records: what leaves is what was registered). `Err` when the
+/// file is missing or changed: the message does not leave without it.
+async fn attachment(storage: &Storage, due: &outbox::Due) -> Result<Option<messages::File>, String> {
     let Some(a) = due.payload.get("allegato") else {
-        return Ok(signed_delibera(tx, storage, tenant, due).await);
+        return Ok(None);
     };
     let field = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("");
     let bytes = storage.get(field("chiave")).await.map_err(|e| {
@@ -194,32 +188,6 @@ async fn attachment(
         "application/pdf"
     };
     Ok(Some((field("nome").to_owned(), kind, bytes)))
-}
-
-/// The signed delibera, for the e-mail that announces it, when the Ordine chose to attach it.
-/// Without it the message still goes, with the link.
-async fn signed_delibera(
-    tx: &mut TenantTx,
-    storage: &Storage,
-    tenant: &Tenant,
-    due: &outbox::Due,
-) -> Option<messages::File> {
-    if due.template != "delibera_firmata" || !tenant.settings.delibera_by_email {
-        return None;
-    }
-    let decision = decisions::current(tx, due.application_id?).await.ok()??;
-    let (key, kind, name) = decision.signed_file()?;
-    match storage.get(&key).await {
-        Ok(bytes) => Some((name, kind, bytes)),
-        Err(e) => {
-            tracing::warn!(
-                outbox = due.id,
-                error = format!("{e:#}"),
-                "signed delibera not read"
-            );
-            None
-        }
-    }
 }
 
 /// One message per row, except the digest rows of one recipient, which go together (the

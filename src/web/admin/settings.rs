@@ -120,7 +120,6 @@ struct SettingsForm {
     council_sessions: bool,
     clock_runs: bool,
     seal: bool,
-    delibera_by_email: bool,
 }
 
 /// The Ordine's seal is in `PATROCINIO_SEAL_DIR` and can be read.
@@ -212,11 +211,6 @@ fn settings_page(
                     small id="sigillo-aiuto" class="form-text d-block" { "Al posto della firma digitale del consigliere con il proprio dispositivo. Certificato e chiave sono installati dal gestore del servizio, mai caricati da questa pagina." }
                     (feedback("sigillo", &messages_for(issues, "sigillo")))
                 }
-                div class="form-check mb-4" {
-                    input class="form-check-input" type="checkbox" id="delibera_email" name="delibera_email" value="si" checked[typed.delibera_by_email] aria-describedby="delibera_email-aiuto";
-                    label class="form-check-label" for="delibera_email" { "Allegare la delibera firmata all'e-mail dell'esito" }
-                    small id="delibera_email-aiuto" class="form-text d-block" { "Se non attivo, l'e-mail dà solo il collegamento all'area dell'avvocato e alla pagina dell'istanza, dove la delibera si scarica." }
-                }
                 (textarea("incorporamento", "Siti che possono incorporare il modulo pubblico (facoltativo)", &typed.origins,
                     Some("Un indirizzo https:// per riga, ad esempio https://www.ordineavvocati.example.it"), 3, issues))
                 div class="form-group" {
@@ -292,7 +286,6 @@ pub async fn settings(
         council_sessions: s.council_sessions,
         clock_runs: s.clock_runs_during_integration,
         seal: s.seal,
-        delibera_by_email: s.delibera_by_email,
     };
     Ok(settings_page(&state, &tenant, &who, &typed, &[], None))
 }
@@ -349,7 +342,6 @@ pub async fn save_settings(
             "adunanze" => typed.council_sessions = !value.is_empty(),
             "termine_integrazione" => typed.clock_runs = !value.is_empty(),
             "sigillo" => typed.seal = !value.is_empty(),
-            "delibera_email" => typed.delibera_by_email = !value.is_empty(),
             _ => {}
         }
     }
@@ -436,7 +428,6 @@ pub async fn save_settings(
         council_sessions: typed.council_sessions,
         clock_runs_during_integration: typed.clock_runs,
         seal: typed.seal,
-        delibera_by_email: typed.delibera_by_email,
         ..tenant.settings.clone()
     };
     if let (Some(bytes), Some(kind)) = (logo, logo_kind) {
