@@ -165,7 +165,10 @@ async fn send<'a>(
 /// The file a transmission carries (named in its payload, checked against the SHA-256 that
 /// its outgoing protocol entry records: what leaves is what was registered). `Err` when the
 /// file is missing or changed: the message does not leave without it.
-async fn attachment(storage: &Storage, due: &outbox::Due) -> Result<Option<messages::File>, String> {
+async fn attachment(
+    storage: &Storage,
+    due: &outbox::Due,
+) -> Result<Option<messages::File>, String> {
     let Some(a) = due.payload.get("allegato") else {
         return Ok(None);
     };
