@@ -106,6 +106,19 @@ async fn outgoing(app: &TestApp, id: Uuid) -> Vec<(Vec<Addressee>, Vec<FiledDocu
     .collect()
 }
 
+/// How many transmissions of the application were queued.
+async fn queued(app: &TestApp, id: Uuid) -> i64 {
+    let mut conn = app.admin_connection().await;
+    sqlx::query_scalar(
+        "SELECT count(*) FROM app.outbox
+          WHERE application_id = $1 AND template = 'delibera_trasmessa'",
+    )
+    .bind(id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+}
+
 async fn states(app: &TestApp, id: Uuid) -> Vec<(String, String)> {
     let mut conn = app.admin_connection().await;
     sqlx::query_as(
@@ -199,9 +212,7 @@ async fn an_admission_goes_to_the_parties_and_by_pec_to_the_judge_with_outgoing_
     // What the SMTP server received: three messages, each with the sealed delibera attached,
     // whose SHA-256 is the one in the protocol.
     let got = transmitted(&smtp, 3).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let got_again = transmitted(&smtp, 3).await;
-    assert_eq!(got_again.len(), 3, "sent once each");
+    assert_eq!(queued(&app, id).await, 3, "one message per recipient");
     let mut to: Vec<&str> = got.iter().map(|m| m.to.as_str()).collect();
     to.sort();
     assert!(
@@ -300,13 +311,14 @@ async fn a_rejection_goes_to_the_applicant_and_the_lawyer_only() {
         ]
     );
     let got = transmitted(&smtp, 2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let all = smtp.received();
-    assert!(
-        all.iter().all(|m| !m.to.contains(OFFICE_PEC)),
-        "nothing to the judge"
-    );
-    assert_eq!(transmitted(&smtp, 2).await.len(), 2);
+    assert_eq!(queued(&app, id).await, 2, "nothing for the judge");
+    let mut conn = app.admin_connection().await;
+    let to_office: i64 = sqlx::query_scalar("SELECT count(*) FROM app.outbox WHERE recipient = $1")
+        .bind(OFFICE_PEC)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(to_office, 0);
     for m in &got {
         assert_eq!(m.attachments.len(), 1);
         assert!(m.text.contains("Esito: Rigetto"), "{}", m.text);
@@ -677,5 +689,64 @@ async fn outgoing_and_incoming_entries_share_one_gapless_series_under_concurrenc
         protocol::register_outgoing(&mut tx, &bare, &[], &chrono::Utc::now)
             .await
             .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_file_changed_after_its_registration_does_not_leave() {
+    // No mail server yet: the transmissions wait in the outbox.
+    let (app, _seals) = sealed_app(None).await;
+    let of = office(&app).await;
+    seal_on(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let (_seg, rel) = in_examination(&app, &of, id).await;
+    let res = propose(
+        &app,
+        &rel,
+        id,
+        &[("esito", "rigetto"), ("modello", "reddito")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let mut conn = app.admin_connection().await;
+    let key: String =
+        sqlx::query_scalar("SELECT signed_key FROM app.decisions WHERE application_id = $1")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    std::fs::write(app.files_dir().join(&key), b"un altro file").unwrap();
+    // An instance with a mail server takes the queue.
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let _sender = app.another_instance_with(mailing(&smtp)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let refused: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT status, last_error FROM app.outbox WHERE template = 'delibera_trasmessa'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(refused.len(), 2);
+        if refused.iter().all(|r| r.0 == "non_recapitabile") {
+            for r in &refused {
+                assert!(
+                    r.1.as_deref()
+                        .is_some_and(|e| e.contains("non corrisponde a quello registrato")),
+                    "{r:?}"
+                );
+            }
+            break;
+        }
+        assert!(refused.iter().all(|r| r.0 != "inviato"), "{refused:?}");
+        assert!(Instant::now() < deadline, "{refused:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        smtp.received()
+            .iter()
+            .all(|m| !m.subject.contains("prot. n.")),
+        "nothing left with a file other than the registered one"
     );
 }
