@@ -65,7 +65,7 @@ pub fn judge_card(
                         select id="ufficio-trasmissione" name="ufficio" {
                             option value="" { "Scegliere l'ufficio" }
                             @for o in offices {
-                                option value=(o.id) selected[c.judicial_office_id == Some(o.id)] disabled[o.pec.is_none()] {
+                                option value=(o.id) selected[c.judicial_office_id == Some(o.id)] {
                                     (o.name) @if o.pec.is_none() { " (manca la PEC)" }
                                 }
                             }
