@@ -495,7 +495,7 @@ pub fn status_panel(tenant: &Tenant, status: &Status) -> Markup {
             @if let Some(name) = &status.delibera {
                 div class="card card-bg mb-4" id="delibera-firmata" { div class="card-body" {
                     h3 class="h5" { "Delibera del Consiglio dell'Ordine" }
-                    p { "La delibera firmata digitalmente è disponibile: è anche inviata per e-mail all'indirizzo indicato nell'istanza e al difensore." }
+                    p { "La delibera è firmata digitalmente: si apre con un lettore di firme (file .p7m) o con un comune lettore di PDF (file PDF firmato)." }
                     a class="btn btn-primary" href=(format!("{}/{}/delibera", views::base(tenant), row.id)) download=(name) { "Scarica la delibera firmata" }
                 } }
             }
