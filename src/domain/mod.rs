@@ -15,3 +15,4 @@ pub mod register;
 pub mod search;
 pub mod tenant;
 pub mod time;
+pub mod transmission;

@@ -209,7 +209,12 @@ mod tests {
             Topic::of(Role::Avvocato, "protocollata"),
             Some(Topic::Protocollo)
         );
-        for legal in ["integrazione_richiesta", "delibera_firmata", "presentata"] {
+        for legal in [
+            "integrazione_richiesta",
+            "delibera_firmata",
+            "delibera_trasmessa",
+            "presentata",
+        ] {
             for role in Role::ALL {
                 assert_eq!(Topic::of(role, legal), None, "{legal}");
             }

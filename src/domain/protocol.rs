@@ -36,6 +36,15 @@ pub struct FiledDocument {
     pub sha256: String,
 }
 
+/// One recipient of an outgoing entry: who (`richiedente`, `avvocato`, `ufficio_giudiziario`,
+/// `agenzia_entrate`), their name, and the address it was sent to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addressee {
+    pub kind: String,
+    pub name: String,
+    pub address: Option<String>,
+}
+
 /// One SHA-256 over the documents of a registration: each document's name and digest, one per
 /// line, in the order given. Changing, adding or removing any file changes it.
 pub fn documents_digest(docs: &[FiledDocument]) -> String {

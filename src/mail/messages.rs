@@ -114,11 +114,74 @@ fn draft_text(due: &Due, tenant: &Tenant, public_url: &str) -> Option<Text> {
     })
 }
 
+/// A delibera transmitted with its outgoing protocol number: to the parties, or the copy for
+/// the judicial office (art. 126 c.2).
+fn transmission_text(due: &Due, tenant: &Tenant, public_url: &str) -> Option<Text> {
+    if due.template != "delibera_trasmessa" {
+        return None;
+    }
+    let p = &due.payload;
+    let code = field(p, &["codice"]).unwrap_or("");
+    let number = field(p, &["delibera"]).unwrap_or("");
+    let outgoing = field(p, &["protocollo_uscita"]).unwrap_or("");
+    let outcome = field(p, &["esito"]).unwrap_or("");
+    let reference = match field(p, &["protocollo"]) {
+        Some(n) => format!("istanza {code} (protocollo n. {n})"),
+        None => format!("istanza {code}"),
+    };
+    let slug = tenant.slug.as_str();
+    let (paragraphs, link) = match due.recipient_kind.as_str() {
+        "ufficio_giudiziario" => {
+            let applicant = field(p, &["richiedente"]).unwrap_or("");
+            let mut about = format!("relativa a {applicant}");
+            if let Some(rg) = field(p, &["rg"]) {
+                about.push_str(&format!(", giudizio R.G. {rg}"));
+            }
+            (
+                vec![
+                    "Al magistrato competente,".to_owned(),
+                    format!(
+                        "il {} trasmette, ai sensi dell'art. 126, comma 2, del D.P.R. 115/2002, copia della delibera n. {number} di ammissione in via anticipata e provvisoria al patrocinio a spese dello Stato, {about}.",
+                        tenant.name
+                    ),
+                ],
+                (
+                    format!("{public_url}/{slug}"),
+                    format!("Servizio per il patrocinio del {}", tenant.name),
+                ),
+            )
+        }
+        kind => (
+            vec![format!(
+                "Il {} trasmette la delibera n. {number} sull'{reference}. Esito: {outcome}.",
+                tenant.name
+            )],
+            if kind == "avvocato" {
+                (
+                    format!("{public_url}/{slug}/avvocati"),
+                    "Apri la sua area riservata".to_owned(),
+                )
+            } else {
+                (
+                    format!("{public_url}/{slug}/istanza/stato"),
+                    "Segui l'istanza con il codice e il PIN".to_owned(),
+                )
+            },
+        ),
+    };
+    Some(Text {
+        subject: format!("Delibera n. {number} – istanza {code} – prot. n. {outgoing}"),
+        paragraphs,
+        link,
+    })
+}
+
 /// What the message says, for its template (the event's code, or an account e-mail) and
 /// recipient.
 pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
-    if let Some(t) =
-        account_text(due, tenant, public_url).or_else(|| draft_text(due, tenant, public_url))
+    if let Some(t) = account_text(due, tenant, public_url)
+        .or_else(|| draft_text(due, tenant, public_url))
+        .or_else(|| transmission_text(due, tenant, public_url))
     {
         return t;
     }

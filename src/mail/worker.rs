@@ -22,9 +22,9 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
 
 use super::{Mailer, messages};
 use crate::{
-    db::{Db, TenantTx},
+    db::Db,
     storage::Storage,
-    store::{decisions, outbox, tenants, tenants::Tenant},
+    store::{outbox, tenants},
 };
 
 /// Pause between rounds when there was nothing to send.
@@ -57,7 +57,7 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
     for tenant in tenants::list(db).await? {
         let mut tx = db.tenant_tx(tenant.id).await?;
         let due = outbox::take_due(&mut tx, BATCH).await?;
-        // Composed first (the signed delibera is read in the transaction), then sent together.
+        // Composed first (a transmission's file is read and checked), then sent together.
         let mut ready = Vec::new();
         for rows in sendings(&due) {
             let first = rows[0];
@@ -77,8 +77,10 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
             let built = if first.digest {
                 messages::build_digest(mailer, &tenant, &rows, &message_id, from)
             } else {
-                let file = signed_delibera(&mut tx, storage, &tenant, first).await;
-                messages::build(mailer, &tenant, first, &message_id, from, file)
+                match attachment(storage, first).await {
+                    Ok(file) => messages::build(mailer, &tenant, first, &message_id, from, file),
+                    Err(reason) => Err(reason),
+                }
             };
             match built {
                 Ok(message) => ready.push((rows, message_id, message, pec.map(|(via, _)| via))),
@@ -160,30 +162,35 @@ async fn send<'a>(
     (rows, message_id, Some(result))
 }
 
-/// The signed delibera, for the e-mail that announces it, when the Ordine chose to attach it.
-/// Without it the message still goes, with the link.
-async fn signed_delibera(
-    tx: &mut TenantTx,
+/// The file a transmission carries (named in its payload, checked against the SHA-256 that
+/// its outgoing protocol entry records: what leaves is what was registered). `Err` when the
+/// file is missing or changed: the message does not leave without it.
+async fn attachment(
     storage: &Storage,
-    tenant: &Tenant,
     due: &outbox::Due,
-) -> Option<messages::File> {
-    if due.template != "delibera_firmata" || !tenant.settings.delibera_by_email {
-        return None;
+) -> Result<Option<messages::File>, String> {
+    let Some(a) = due.payload.get("allegato") else {
+        return Ok(None);
+    };
+    let field = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let bytes = storage.get(field("chiave")).await.map_err(|e| {
+        tracing::warn!(
+            outbox = due.id,
+            error = format!("{e:#}"),
+            "attachment not read"
+        );
+        "allegato non leggibile dall'archivio".to_owned()
+    })?;
+    use sha2::Digest;
+    if hex::encode(sha2::Sha256::digest(&bytes)) != field("sha256") {
+        return Err("l'allegato non corrisponde a quello registrato nel protocollo".into());
     }
-    let decision = decisions::current(tx, due.application_id?).await.ok()??;
-    let (key, kind, name) = decision.signed_file()?;
-    match storage.get(&key).await {
-        Ok(bytes) => Some((name, kind, bytes)),
-        Err(e) => {
-            tracing::warn!(
-                outbox = due.id,
-                error = format!("{e:#}"),
-                "signed delibera not read"
-            );
-            None
-        }
-    }
+    let kind = if field("tipo") == "application/pkcs7-mime" {
+        "application/pkcs7-mime"
+    } else {
+        "application/pdf"
+    };
+    Ok(Some((field("nome").to_owned(), kind, bytes)))
 }
 
 /// One message per row, except the digest rows of one recipient, which go together (the

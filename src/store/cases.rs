@@ -594,3 +594,14 @@ pub async fn councillors(tx: &mut TenantTx) -> anyhow::Result<Vec<Councillor>> {
         })
         .collect())
 }
+
+/// Sets the judicial office of an application (the secretariat names it when the copy of an
+/// admission must reach the judge and the application did not say which office).
+pub async fn set_office(tx: &mut TenantTx, id: Uuid, office: Uuid) -> anyhow::Result<()> {
+    sqlx::query("UPDATE applications SET judicial_office_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(office)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -52,19 +52,22 @@ impl Decision {
     /// The signed delibera: (storage key, content type, file name), once signed.
     pub fn signed_file(&self) -> Option<(String, &'static str, String)> {
         let key = self.signed_key.clone()?;
-        Some(if self.signed_kind.as_deref() == Some("cades") {
-            (
-                key,
-                "application/pkcs7-mime",
-                format!("{}.p7m", self.file_name()),
-            )
-        } else {
-            (
-                key,
-                "application/pdf",
-                self.file_name().replace(".pdf", "-firmata.pdf"),
-            )
-        })
+        // The seal, like a councillor's CAdES signature, is an envelope around the PDF.
+        Some(
+            if matches!(self.signed_kind.as_deref(), Some("cades" | "sigillo")) {
+                (
+                    key,
+                    "application/pkcs7-mime",
+                    format!("{}.p7m", self.file_name()),
+                )
+            } else {
+                (
+                    key,
+                    "application/pdf",
+                    self.file_name().replace(".pdf", "-firmata.pdf"),
+                )
+            },
+        )
     }
 
     pub fn file_name(&self) -> String {

@@ -16,5 +16,6 @@ pub mod protocol;
 pub mod register;
 pub mod renditions;
 pub mod tenants;
+pub mod transmissions;
 pub mod trust;
 pub mod users;

@@ -11,6 +11,8 @@ use crate::{
 pub struct Office {
     pub id: Uuid,
     pub name: String,
+    /// Where the copies of admissions go (art. 126 c.2).
+    pub pec: Option<String>,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -18,6 +20,7 @@ pub struct OfficeEntry {
     pub id: Uuid,
     pub name: String,
     pub active: bool,
+    pub pec: Option<String>,
 }
 
 pub async fn list_all(
@@ -25,7 +28,8 @@ pub async fn list_all(
     _grant: &Grant<ManageSettings>,
 ) -> anyhow::Result<Vec<OfficeEntry>> {
     Ok(sqlx::query_as(
-        "SELECT id, name, active FROM judicial_offices ORDER BY active DESC, position, name",
+        "SELECT id, name, active, pec FROM judicial_offices
+         ORDER BY active DESC, position, name",
     )
     .fetch_all(tx.conn())
     .await?)
@@ -49,13 +53,11 @@ pub async fn set_active(
 }
 
 pub async fn list_active(tx: &mut TenantTx) -> anyhow::Result<Vec<Office>> {
-    Ok(
-        sqlx::query_as(
-            "SELECT id, name FROM judicial_offices WHERE active ORDER BY position, name",
-        )
-        .fetch_all(tx.conn())
-        .await?,
+    Ok(sqlx::query_as(
+        "SELECT id, name, pec FROM judicial_offices WHERE active ORDER BY position, name",
     )
+    .fetch_all(tx.conn())
+    .await?)
 }
 
 /// Adds an office to the competence map (or reactivates it).
@@ -75,4 +77,32 @@ pub async fn create(
     .bind(position)
     .fetch_one(tx.conn())
     .await?)
+}
+
+/// Sets (or, with `None`, clears) an office's PEC address; `false` if there is no such office.
+pub async fn set_pec(
+    tx: &mut TenantTx,
+    _grant: &Grant<ManageSettings>,
+    id: Uuid,
+    pec: Option<&str>,
+) -> anyhow::Result<bool> {
+    Ok(
+        sqlx::query("UPDATE judicial_offices SET pec = $2 WHERE id = $1")
+            .bind(id)
+            .bind(pec)
+            .execute(tx.conn())
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// An office of the map in the list, with its PEC.
+pub async fn get_active(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<Option<Office>> {
+    Ok(
+        sqlx::query_as("SELECT id, name, pec FROM judicial_offices WHERE id = $1 AND active")
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?,
+    )
 }

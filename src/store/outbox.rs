@@ -352,3 +352,47 @@ pub async fn draft_pin(
     .await?;
     Ok(())
 }
+
+/// Queues one transmission of a document with legal weight (a delibera) to one recipient:
+/// always sent at once, never in a digest, whatever the recipient chose for notices. The
+/// payload names the stored file to attach and its SHA-256, which the worker checks.
+pub async fn transmission(
+    tx: &mut TenantTx,
+    event_id: i64,
+    application: Uuid,
+    recipient: (&str, &str),
+    via_pec: bool,
+    template: &str,
+    payload: &Value,
+) -> anyhow::Result<i64> {
+    let tenant = tx.tenant().0;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO outbox (tenant_id, event_id, application_id, recipient, recipient_kind,
+                             template, payload, via_pec)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(event_id)
+    .bind(application)
+    .bind(recipient.1)
+    .bind(recipient.0)
+    .bind(template)
+    .bind(payload)
+    .bind(via_pec)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// Who the messages of one event go to: (recipient kind, address, through PEC).
+pub async fn recipients_of_event(
+    tx: &mut TenantTx,
+    event_id: i64,
+) -> anyhow::Result<Vec<(String, String, bool)>> {
+    Ok(sqlx::query_as(
+        "SELECT recipient_kind, recipient, via_pec FROM outbox
+          WHERE event_id = $1 AND recipient_kind IN ('richiedente', 'avvocato') ORDER BY id",
+    )
+    .bind(event_id)
+    .fetch_all(tx.conn())
+    .await?)
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     db::TenantTx,
-    domain::protocol::{FiledDocument, ProtocolNumber, documents_digest, year_of},
+    domain::protocol::{Addressee, FiledDocument, ProtocolNumber, documents_digest, year_of},
     store::audit,
 };
 
@@ -88,7 +88,7 @@ pub struct NewEntry<'a> {
     pub direction: Direction,
     /// `istanza`, `integrazione`, `delibera`, `rinuncia`.
     pub kind: &'a str,
-    /// `portale`, `sportello`, `posta`, `pec`, `interno`.
+    /// `portale`, `sportello`, `posta`, `pec`, `email`, `interno`.
     pub channel: &'a str,
     pub application: Option<Uuid>,
     pub subject: String,
@@ -112,6 +112,8 @@ pub struct Entry {
     pub cancels: Option<Uuid>,
     pub reason: Option<String>,
     pub registered_by_label: String,
+    /// Who an outgoing entry went to.
+    pub recipients: Json<Vec<Addressee>>,
     /// The number of the entry that cancelled this one (lists only).
     #[sqlx(default)]
     pub cancelled_by: Option<String>,
@@ -128,7 +130,7 @@ impl Entry {
 
 const COLUMNS: &str = "e.id, e.year, e.number, e.registered_at, e.direction, e.kind, e.channel, \
                        e.application_id, e.subject, e.documents, e.documents_sha256, e.cancels, \
-                       e.reason, e.registered_by_label";
+                       e.reason, e.registered_by_label, e.recipients";
 
 /// Entries with the number of the entry that cancelled each, if any.
 fn select(filter: &str) -> String {
@@ -143,6 +145,7 @@ async fn insert(
     tx: &mut TenantTx,
     e: &NewEntry<'_>,
     cancels: Option<(Uuid, &str)>,
+    recipients: &[Addressee],
     now: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
 ) -> anyhow::Result<Entry> {
     let (n, at) = take_number(tx, Series::Protocol, now).await?;
@@ -150,8 +153,8 @@ async fn insert(
     Ok(sqlx::query_as(&format!(
         "INSERT INTO protocol_entries AS e (tenant_id, year, number, registered_at, direction,
              kind, channel, application_id, subject, documents, documents_sha256, cancels, reason,
-             registered_by, registered_by_label)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             registered_by, registered_by_label, recipients)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          RETURNING {COLUMNS}"
     ))
     .bind(tenant)
@@ -169,6 +172,7 @@ async fn insert(
     .bind(cancels.map(|c| c.1))
     .bind(e.by.id)
     .bind(&e.by.label)
+    .bind(Json(recipients))
     .fetch_one(tx.conn())
     .await?)
 }
@@ -179,7 +183,23 @@ pub async fn register(
     e: &NewEntry<'_>,
     now: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
 ) -> anyhow::Result<Entry> {
-    insert(tx, e, None, now).await
+    insert(tx, e, None, &[], now).await
+}
+
+/// Registers an outgoing entry (direction `uscita`) with its recipients, in the transaction
+/// that queues what it registers: the number, the queued messages and the entry commit or
+/// roll back together.
+pub async fn register_outgoing(
+    tx: &mut TenantTx,
+    e: &NewEntry<'_>,
+    recipients: &[Addressee],
+    now: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
+) -> anyhow::Result<Entry> {
+    anyhow::ensure!(
+        e.direction == Direction::Outgoing && !recipients.is_empty(),
+        "an outgoing entry needs its recipients"
+    );
+    insert(tx, e, None, recipients, now).await
 }
 
 /// Cancels an entry with a new one that points at it. `Ok(None)` if it was already cancelled.
@@ -208,7 +228,7 @@ pub async fn cancel(
         by,
     };
     Ok(Some(
-        insert(tx, &entry, Some((original.id, reason)), now).await?,
+        insert(tx, &entry, Some((original.id, reason)), &[], now).await?,
     ))
 }
 

@@ -42,9 +42,6 @@ pub struct TenantSettings {
     /// (`PATROCINIO_SEAL_DIR/<slug>.pem`) instead of being signed by a councillor.
     #[serde(default)]
     pub seal: bool,
-    /// The e-mail of a signed delibera carries the signed file (otherwise only the link).
-    #[serde(default)]
-    pub delibera_by_email: bool,
     /// Login through the Ordine's identity provider (OpenID Connect).
     #[serde(default)]
     pub oidc: Option<OidcSettings>,

@@ -262,6 +262,11 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             admin::settings::toggle_office,
         ),
+        RouteDef::post(
+            "/{slug}/amministrazione/uffici/{office}/pec",
+            Tenant,
+            admin::settings::office_pec,
+        ),
         RouteDef::get(
             "/{slug}/amministrazione/elenchi",
             Tenant,
@@ -331,6 +336,12 @@ pub fn route_table() -> Vec<RouteDef> {
             TenantEmbeddable,
             public::receipt,
         ),
+        RouteDef::get(
+            "/{slug}/istanza/{id}/delibera",
+            TenantEmbeddable,
+            public::signed_delibera,
+        )
+        .limited(Bucket::Pdf),
         RouteDef::get(
             "/{slug}/istanza/{id}/ricevuta.pdf",
             TenantEmbeddable,
@@ -470,6 +481,11 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/segreteria/pratiche/{id}/revoca",
             Tenant,
             secretariat::revocation,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/pratiche/{id}/trasmissione-ufficio",
+            Tenant,
+            secretariat::to_judge,
         ),
         RouteDef::post(
             "/{slug}/segreteria/pratiche/{id}/riproposizione",

@@ -1145,6 +1145,10 @@ struct Tour {
     asked: uuid::Uuid,
     examined: uuid::Uuid,
     submitted: uuid::Uuid,
+    /// An admission sealed and sent to the parties, its copy for the judge waiting (the
+    /// office has no PEC): with its code and PIN.
+    decided: (uuid::Uuid, String, String),
+    _seals: tempfile::TempDir,
     /// Code and PIN of `asked`, for the status page.
     asked_code: String,
     asked_pin: String,
@@ -1160,11 +1164,30 @@ struct Tour {
 async fn tour_fixtures() -> Tour {
     use crate::workflow::{SLUG, ask, in_examination, office, register_and_assign, submitted};
     use patrocinio::domain::access::Role;
-    let app = crate::helpers::spawn_app().await;
+    let seals = tempfile::tempdir().unwrap();
+    let seal = crate::signing::Signer::new("80012345678");
+    std::fs::write(seals.path().join(format!("{SLUG}.pem")), seal.pem()).unwrap();
+    let dir = seals.path().to_path_buf();
+    let app = crate::helpers::spawn_app_with(move |c| c.seal_dir = Some(dir)).await;
     let of = office(&app).await;
+    let mut conn = app.admin_connection().await;
+    sqlx::query("UPDATE app.tenants SET settings = settings || '{\"seal\": true}'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let (asked, asked_code, asked_pin) = crate::workflow::submitted_with_pin(&app, &of.o).await;
     let (seg, rossi) = in_examination(&app, &of, asked).await;
     ask(&app, &rossi, asked).await;
+    let decided = crate::workflow::submitted_with_pin(&app, &of.o).await;
+    register_and_assign(&app, &seg, decided.0, of.councillors[0].id).await;
+    let res = crate::workflow::propose(
+        &app,
+        &rossi,
+        decided.0,
+        &[("esito", "ammissione"), ("modello", "requisiti")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
     let (examined, _) = submitted(&app, &of.o).await;
     register_and_assign(&app, &seg, examined, of.councillors[1].id).await;
     let (submitted, _) = submitted(&app, &of.o).await;
@@ -1220,6 +1243,8 @@ async fn tour_fixtures() -> Tour {
     let councillor = of.councillors.into_iter().nth(1).unwrap();
     Tour {
         asked,
+        decided,
+        _seals: seals,
         examined,
         submitted,
         asked_code,
@@ -1250,6 +1275,7 @@ async fn check(c: &Client, pages: &Pages, t: &Tour, phone: bool, path: &str) {
         (t.asked.to_string(), "integrazione-richiesta"),
         (t.examined.to_string(), "in-esame"),
         (t.submitted.to_string(), "presentata"),
+        (t.decided.0.to_string(), "ammessa"),
     ] {
         name = name.replace(&id, label);
     }
@@ -1326,8 +1352,22 @@ async fn tour(phone: bool) {
         &format!("/{SLUG}/istanza/{}/ricevuta", t.asked),
     )
     .await;
+    // The status page of the admission offers the signed delibera.
+    visit(c, &pages, &t, phone, &format!("/{SLUG}/istanza/stato")).await;
+    type_in(c, "codice", &t.decided.1).await;
+    type_in(c, "pin", &t.decided.2).await;
+    click(c, "main form button[type=submit]").await;
+    wait_for(c, "#delibera-firmata").await;
+    check(
+        c,
+        &pages,
+        &t,
+        phone,
+        &format!("/{SLUG}/istanza/stato-delibera"),
+    )
+    .await;
 
-    let cases = [t.asked, t.examined, t.submitted];
+    let cases = [t.asked, t.examined, t.submitted, t.decided.0];
     let areas: [(&crate::helpers::TestUser, Vec<String>); 4] = [
         (
             &t.secretariat,

@@ -22,4 +22,5 @@ mod review;
 mod robustness;
 mod search;
 mod signing;
+mod transmissions;
 mod workflow;

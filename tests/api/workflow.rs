@@ -942,16 +942,36 @@ async fn an_integration_request_answered_by_the_lawyer() {
     assert!(section.contains("stato di famiglia.pdf"));
     assert!(section.contains("Luca Rossi, nato nel 2015"));
     let mut conn = app.admin_connection().await;
-    let kinds: Vec<String> =
-        sqlx::query_scalar("SELECT kind FROM app.protocol_entries ORDER BY number")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT direction || ' ' || kind FROM app.protocol_entries ORDER BY number",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(
         kinds,
-        ["istanza", "integrazione"],
-        "the answer is registered in the protocol"
+        [
+            "entrata istanza",
+            "uscita integrazione",
+            "entrata integrazione"
+        ],
+        "the request leaves and the answer arrives registered in the protocol"
     );
+    let (recipients, sha): (serde_json::Value, String) = sqlx::query_as(
+        "SELECT recipients, documents->0->>'sha256' FROM app.protocol_entries
+          WHERE direction = 'uscita'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = recipients
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"avvocato"), "{recipients}");
+    assert_eq!(sha.len(), 64);
     let mail: Vec<String> = sqlx::query_scalar(
         "SELECT recipient FROM app.outbox WHERE template = 'integrazione_ricevuta' ORDER BY id",
     )

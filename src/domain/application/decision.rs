@@ -160,7 +160,7 @@ pub fn templates_for(outcome: Outcome) -> impl Iterator<Item = &'static Template
 pub fn operative(outcome: Outcome, applicant: &str) -> String {
     match outcome {
         Outcome::Ammissione => format!(
-            "AMMETTE {applicant} in via anticipata e provvisoria al patrocinio a spese dello Stato per il giudizio indicato (art. 126, comma 1, D.P.R. 115/2002). Copia della presente delibera è trasmessa all'interessato, al magistrato competente e all'Agenzia delle Entrate per le verifiche di competenza (artt. 126, comma 2, e 127 D.P.R. 115/2002)."
+            "AMMETTE {applicant} in via anticipata e provvisoria al patrocinio a spese dello Stato per il giudizio indicato (art. 126, comma 1, D.P.R. 115/2002)."
         ),
         Outcome::Rigetto => "RESPINGE l'istanza. L'istanza può essere proposta al magistrato competente per il giudizio, che decide con decreto (art. 126, comma 3, D.P.R. 115/2002).".to_owned(),
         Outcome::Inammissibilita => "DICHIARA INAMMISSIBILE l'istanza. L'istanza può essere proposta al magistrato competente per il giudizio, che decide con decreto (art. 126, comma 3, D.P.R. 115/2002).".to_owned(),
@@ -288,8 +288,8 @@ mod tests {
             assert!(references(o).contains("126"));
         }
         assert!(operative(Outcome::Ammissione, "Mario Rossi").starts_with("AMMETTE Mario Rossi"));
-        assert!(operative(Outcome::Ammissione, "x").contains("Agenzia delle Entrate"));
-        assert!(!operative(Outcome::Rigetto, "x").contains("Agenzia delle Entrate"));
+        // Where the copies go is said by `transmission::delibera_sentence`, from the case.
+        assert!(!operative(Outcome::Ammissione, "x").contains("trasmessa"));
     }
 
     #[test]

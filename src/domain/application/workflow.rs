@@ -492,10 +492,14 @@ pub enum EventKind {
     Reproposed,
     /// A signed file's verification redone (the trusted lists changed) with another result.
     SignatureReverified,
+    /// A delibera left for its recipients (outgoing protocol entry, messages).
+    Transmitted,
+    /// The copy for the judge was handed to the applicant, who files it.
+    HandedOver,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::Submitted,
         EventKind::Registered,
         EventKind::RegistrationCancelled,
@@ -514,6 +518,8 @@ impl EventKind {
         EventKind::Revoked,
         EventKind::Reproposed,
         EventKind::SignatureReverified,
+        EventKind::Transmitted,
+        EventKind::HandedOver,
     ];
 
     pub fn code(self) -> &'static str {
@@ -536,6 +542,8 @@ impl EventKind {
             EventKind::Revoked => "revocata",
             EventKind::Reproposed => "riproposta_al_giudice",
             EventKind::SignatureReverified => "firma_riverificata",
+            EventKind::Transmitted => "delibera_trasmessa",
+            EventKind::HandedOver => "copia_consegnata_al_richiedente",
         }
     }
 
@@ -564,6 +572,8 @@ impl EventKind {
             EventKind::Revoked => "Ammissione revocata dal giudice",
             EventKind::Reproposed => "Istanza riproposta al giudice",
             EventKind::SignatureReverified => "Rapporto di verifica della firma aggiornato",
+            EventKind::Transmitted => "Delibera trasmessa",
+            EventKind::HandedOver => "Copia per il giudice consegnata al richiedente",
         }
     }
 

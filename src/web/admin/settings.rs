@@ -9,6 +9,7 @@ use axum::{
 };
 use maud::{Markup, html};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::{
     documents::signature::{FileKind, sniff},
@@ -119,7 +120,6 @@ struct SettingsForm {
     council_sessions: bool,
     clock_runs: bool,
     seal: bool,
-    delibera_by_email: bool,
 }
 
 /// The Ordine's seal is in `PATROCINIO_SEAL_DIR` and can be read.
@@ -211,11 +211,6 @@ fn settings_page(
                     small id="sigillo-aiuto" class="form-text d-block" { "Al posto della firma digitale del consigliere con il proprio dispositivo. Certificato e chiave sono installati dal gestore del servizio, mai caricati da questa pagina." }
                     (feedback("sigillo", &messages_for(issues, "sigillo")))
                 }
-                div class="form-check mb-4" {
-                    input class="form-check-input" type="checkbox" id="delibera_email" name="delibera_email" value="si" checked[typed.delibera_by_email] aria-describedby="delibera_email-aiuto";
-                    label class="form-check-label" for="delibera_email" { "Allegare la delibera firmata all'e-mail dell'esito" }
-                    small id="delibera_email-aiuto" class="form-text d-block" { "Se non attivo, l'e-mail dà solo il collegamento all'area dell'avvocato e alla pagina dell'istanza, dove la delibera si scarica." }
-                }
                 (textarea("incorporamento", "Siti che possono incorporare il modulo pubblico (facoltativo)", &typed.origins,
                     Some("Un indirizzo https:// per riga, ad esempio https://www.ordineavvocati.example.it"), 3, issues))
                 div class="form-group" {
@@ -291,7 +286,6 @@ pub async fn settings(
         council_sessions: s.council_sessions,
         clock_runs: s.clock_runs_during_integration,
         seal: s.seal,
-        delibera_by_email: s.delibera_by_email,
     };
     Ok(settings_page(&state, &tenant, &who, &typed, &[], None))
 }
@@ -348,7 +342,6 @@ pub async fn save_settings(
             "adunanze" => typed.council_sessions = !value.is_empty(),
             "termine_integrazione" => typed.clock_runs = !value.is_empty(),
             "sigillo" => typed.seal = !value.is_empty(),
-            "delibera_email" => typed.delibera_by_email = !value.is_empty(),
             _ => {}
         }
     }
@@ -435,7 +428,6 @@ pub async fn save_settings(
         council_sessions: typed.council_sessions,
         clock_runs_during_integration: typed.clock_runs,
         seal: typed.seal,
-        delibera_by_email: typed.delibera_by_email,
         ..tenant.settings.clone()
     };
     if let (Some(bytes), Some(kind)) = (logo, logo_kind) {
@@ -573,6 +565,7 @@ async fn offices_page(
     who: &InArea<Amministratore>,
     notice: Option<Result<&str, &str>>,
     typed: &str,
+    pec_typed: Option<(Uuid, &str, &str)>,
 ) -> Result<Markup, AppError> {
     let grant = settings_grant(tenant, who)?;
     let mut tx = state.db.tenant_tx(tenant.id).await?;
@@ -585,15 +578,31 @@ async fn offices_page(
         "Uffici giudiziari di competenza",
         notice,
         html! {
-            p { "Gli uffici giudiziari del circondario per cui l'Ordine decide le istanze (art. 124 D.P.R. 115/2002): sono quelli proposti nel modulo pubblico." }
+            p { "Gli uffici giudiziari del circondario per cui l'Ordine decide le istanze (art. 124 D.P.R. 115/2002): sono quelli proposti nel modulo pubblico. All'indirizzo PEC di ciascuno si trasmettono le delibere di ammissione (art. 126, comma 2)." }
             div class="table-responsive" {
                 table class="table" {
                     caption { "Uffici giudiziari" }
                     thead { tr { th scope="col" { "Ufficio" } th scope="col" { "Stato" } th scope="col" { span class="visually-hidden" { "Azioni" } } } }
                     tbody {
                         @for o in &list {
+                            @let (pec, pec_error) = match pec_typed {
+                                Some((id, value, error)) if id == o.id => (value.to_owned(), Some(error)),
+                                _ => (o.pec.clone().unwrap_or_default(), None),
+                            };
                             tr {
-                                td { (o.name) }
+                                td {
+                                    (o.name)
+                                    form method="post" action=(format!("{base}/{}/pec", o.id)) class="d-flex flex-wrap gap-2 align-items-start mt-1" novalidate {
+                                        (csrf_field(&who.csrf))
+                                        div class="flex-grow-1" {
+                                            label class="small d-block" for=(format!("pec-{}", o.id)) { "PEC" span class="visually-hidden" { " di " (o.name) } }
+                                            input type="email" class="form-control form-control-sm" id=(format!("pec-{}", o.id)) name="pec" value=(pec) maxlength="254" autocomplete="off"
+                                                aria-invalid=[pec_error.map(|_| "true")] aria-describedby=[pec_error.map(|_| format!("pec-{}-errore", o.id))];
+                                            @if let Some(e) = pec_error { div class="campo-errore" id=(format!("pec-{}-errore", o.id)) { (e) } }
+                                        }
+                                        button type="submit" class="btn btn-outline-primary btn-sm mt-4" { "Salva" span class="visually-hidden" { " la PEC di " (o.name) } }
+                                    }
+                                }
                                 td { @if o.active { "In elenco" } @else { "Tolto dall'elenco" } }
                                 td {
                                     form method="post" action=(format!("{base}/{}", o.id)) {
@@ -624,7 +633,7 @@ pub async fn offices_list(
     tenant: CurrentTenant,
     who: InArea<Amministratore>,
 ) -> Result<Markup, AppError> {
-    offices_page(&state, &tenant, &who, None, "").await
+    offices_page(&state, &tenant, &who, None, "", None).await
 }
 
 #[derive(Deserialize)]
@@ -648,6 +657,7 @@ pub async fn add_office(
             &who,
             Some(Err("Indicare il nome dell'ufficio giudiziario.")),
             name,
+            None,
         )
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
@@ -663,11 +673,16 @@ pub async fn add_office(
         Some(id.to_string()),
     )
     .await?;
-    Ok(
-        offices_page(&state, &tenant, &who, Some(Ok("Ufficio aggiunto.")), "")
-            .await?
-            .into_response(),
+    Ok(offices_page(
+        &state,
+        &tenant,
+        &who,
+        Some(Ok("Ufficio aggiunto.")),
+        "",
+        None,
     )
+    .await?
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -698,11 +713,75 @@ pub async fn toggle_office(
         Some(id.to_string()),
     )
     .await?;
-    Ok(
-        offices_page(&state, &tenant, &who, Some(Ok("Elenco aggiornato.")), "")
-            .await?
-            .into_response(),
+    Ok(offices_page(
+        &state,
+        &tenant,
+        &who,
+        Some(Ok("Elenco aggiornato.")),
+        "",
+        None,
     )
+    .await?
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PecForm {
+    #[serde(default)]
+    pec: String,
+}
+
+/// Sets an office's PEC address (empty: none), where the copies of admissions go.
+pub async fn office_pec(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+    who: InArea<Amministratore>,
+    params: PathParams,
+    HtmlForm(form): HtmlForm<PecForm>,
+) -> Result<Response, AppError> {
+    let grant = settings_grant(&tenant, &who)?;
+    let id = params.id("office")?;
+    let pec = form.pec.trim();
+    if !pec.is_empty() && !is_email(pec) {
+        let typed: String = pec.chars().take(254).collect();
+        let page = offices_page(
+            &state,
+            &tenant,
+            &who,
+            Some(Err("L'indirizzo PEC non è valido: correggerlo.")),
+            "",
+            Some((
+                id,
+                &typed,
+                "L'indirizzo PEC non è valido: verificarlo (ad esempio: prot.tribunale.vallenera@giustiziacert.it).",
+            )),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    let mut tx = state.db.tenant_tx(tenant.id).await?;
+    if !offices::set_pec(&mut tx, &grant, id, (!pec.is_empty()).then_some(pec)).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    audit_change(
+        &state,
+        &tenant,
+        &who,
+        "ufficio_modificato",
+        Some(id.to_string()),
+    )
+    .await?;
+    Ok(offices_page(
+        &state,
+        &tenant,
+        &who,
+        Some(Ok("Indirizzo PEC salvato.")),
+        "",
+        None,
+    )
+    .await?
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]

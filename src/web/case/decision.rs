@@ -92,6 +92,7 @@ fn data(
         "esito": outcome.label().to_uppercase(),
         "motivazione": d.reasons,
         "dispositivo": decision::operative(outcome, &a.display_name()),
+        "trasmissione": super::transmission::sentence(outcome, case),
         "riferimenti": decision::references(outcome),
         "luogo_data": format!("Data: {today}"),
         "ruolo_firmatario": signer.role,

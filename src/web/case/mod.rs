@@ -6,6 +6,7 @@ pub mod decision;
 pub mod files;
 pub mod integration;
 pub mod search;
+pub mod transmission;
 pub mod withdrawal;
 
 use axum::{
@@ -48,6 +49,7 @@ use crate::{
         events::{self, Event},
         integrations,
         protocol::{self, Entry},
+        transmissions,
     },
 };
 
@@ -97,6 +99,8 @@ pub struct CaseFile {
     pub duplicates: Vec<Duplicate>,
     pub integrations: Vec<integrations::Request>,
     pub decision: Option<decisions::Decision>,
+    /// Where the delibera went, with each outgoing protocol number and state.
+    pub transmissions: Vec<transmissions::Listed>,
 }
 
 impl CaseFile {
@@ -138,6 +142,7 @@ impl CaseFile {
             protocol: protocol::for_application(tx, id).await?,
             integrations: integrations::for_application(tx, id).await?,
             decision: decisions::current(tx, id).await?,
+            transmissions: transmissions::for_application(tx, id).await?,
             duplicates,
             case,
         })
@@ -450,11 +455,15 @@ pub fn history(file: &CaseFile) -> Markup {
                             span class="text-monospace" { (e.number()) } " del " (time::format_date_time(e.registered_at)) " — " (e.subject)
                             @if let Some(by) = &e.cancelled_by { " " span class="badge bg-danger" { "annullata con n. " (by) } }
                             @if let Some(r) = &e.reason { " (motivo: " (r) ")" }
+                            @if !e.recipients.is_empty() {
+                                br; span { "Destinatari: " (e.recipients.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                            }
                             br; small class="text-muted text-break" { "SHA-256 dei documenti: " (e.documents_sha256) }
                         }
                     }
                 }
             }
+            (transmission::section(file))
             ol class="list-unstyled" {
                 @for e in &file.events {
                     li class="mb-2" {
@@ -475,6 +484,9 @@ fn event_detail(e: &Event) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(p) = s("protocollo") {
         parts.push(format!("Protocollo n. {p}"));
+    }
+    if let Some(p) = s("protocollo_uscita") {
+        parts.push(format!("Protocollo in uscita n. {p}"));
     }
     if let Some(r) = s("relatore") {
         parts.push(format!("Relatore: {r}"));

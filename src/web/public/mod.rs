@@ -27,7 +27,8 @@ pub use attachments::{
 };
 pub use integration::{form as integration_form, submit as integration_submit};
 pub use submit::{
-    Status, application_pdf, receipt, receipt_pdf, status, status_form, status_panel, submit,
+    Status, application_pdf, receipt, receipt_pdf, signed_delibera, status, status_form,
+    status_panel, submit,
 };
 
 use super::{

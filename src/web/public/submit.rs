@@ -462,6 +462,8 @@ pub async fn receipt_pdf(
 pub struct Status {
     pub row: ApplicationRow,
     pub request: Option<integrations::Request>,
+    /// The signed delibera's file name, once there is one.
+    pub delibera: Option<String>,
 }
 
 impl Status {
@@ -471,7 +473,19 @@ impl Status {
         } else {
             None
         };
-        Ok(Self { row, request })
+        let delibera = if row.state() == Kind::Bozza {
+            None
+        } else {
+            crate::store::decisions::current(tx, row.id)
+                .await?
+                .and_then(|d| d.signed_file())
+                .map(|(_, _, name)| name)
+        };
+        Ok(Self {
+            row,
+            request,
+            delibera,
+        })
     }
 }
 
@@ -495,6 +509,13 @@ pub fn status_panel(tenant: &Tenant, status: &Status) -> Markup {
                 h3 class="h5" { "Prossimo passo" }
                 p class="mb-0" { (kind.next_step()) }
             }}
+            @if let Some(name) = &status.delibera {
+                div class="card card-bg mb-4" id="delibera-firmata" { div class="card-body" {
+                    h3 class="h5" { "Delibera del Consiglio dell'Ordine" }
+                    p { "La delibera è firmata digitalmente: si apre con un lettore di firme (file .p7m) o con un comune lettore di PDF (file PDF firmato)." }
+                    a class="btn btn-primary" href=(format!("{}/{}/delibera", views::base(tenant), row.id)) download=(name) { "Scarica la delibera firmata" }
+                } }
+            }
             @if let Some(r) = &status.request {
                 (crate::web::case::integration::request_card(r, time::rome_date(Utc::now())))
                 @if row.form.0.filing.filed_by == "richiedente" {
@@ -589,4 +610,21 @@ pub async fn status(
         res.headers_mut().append(axum::http::header::SET_COOKIE, c);
     }
     Ok(res)
+}
+
+/// The signed delibera, for the device that opened the application with code and PIN.
+pub async fn signed_delibera(
+    State(state): State<AppState>,
+    Viewed {
+        id, row, mut tx, ..
+    }: Viewed,
+) -> Result<Response, AppError> {
+    if row.state() == Kind::Bozza {
+        return Err(AppError::NotFound);
+    }
+    let d = crate::store::decisions::current(&mut tx, id).await?;
+    tx.commit().await?;
+    let (key, content_type, name) = d.and_then(|d| d.signed_file()).ok_or(AppError::NotFound)?;
+    let bytes = state.storage.get(&key).await?;
+    Ok(file_response(bytes, content_type, &name))
 }

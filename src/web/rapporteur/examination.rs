@@ -131,6 +131,11 @@ pub async fn request_integration(
         .chain(request.questions.iter().cloned())
         .collect();
     let actor = case::actor(&who);
+    let text = format!(
+        "Entro il {}: {}",
+        crate::domain::time::format_date(request.due),
+        items.join("; ")
+    );
     let change = Change {
         case: &c,
         seen_version: f.version,
@@ -138,14 +143,26 @@ pub async fn request_integration(
         kind: EventKind::IntegrationRequested,
         actor: &actor,
         details: json!({
-            "nota": format!("Entro il {}: {}", crate::domain::time::format_date(request.due), items.join("; ")),
+            "nota": text,
             "scadenza": request.due,
         }),
         notify: Notify::Parties,
     };
-    if let Err(stale) = cases::advance(&mut tx, change).await? {
-        return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
-    }
+    let event_id = match cases::advance(&mut tx, change).await? {
+        Ok(a) => a.event_id,
+        Err(stale) => return Ok(case::stale_page(&tenant, &who, id, &stale, &typed)),
+    };
+    // The request leaves the Ordine with legal weight (art. 79 c.3): outgoing protocol.
+    case::transmission::register_notice(
+        &mut tx,
+        &c,
+        event_id,
+        "integrazione",
+        format!("Richiesta di integrazione dell'istanza {}", c.code),
+        &format!("{text}\n{note}"),
+        &actor,
+    )
+    .await?;
     tx.commit().await?;
     Ok(case::done(&tenant, &who, id, "integrazione").await)
 }
@@ -279,6 +296,8 @@ pub async fn propose(
     if let Err(stale) = cases::advance(&mut tx, change).await? {
         return Ok(case::stale_page(&tenant, &who, id, &stale, &typed));
     }
+    // Sealed on adoption: it leaves for its recipients at once.
+    case::transmission::after_signature(&mut tx, &state.storage, &viewer, &actor, id).await?;
     tx.commit().await?;
     Ok(case::done(&tenant, &who, id, outcome_code).await)
 }

@@ -249,11 +249,20 @@ pub async fn upload(
             kind: EventKind::DecisionSigned,
             actor: &actor,
             details: json!({ "delibera": number, "nota": signature.describe() }),
-            notify: Notify::Parties,
+            // The parties receive the delibera itself, with its outgoing protocol number.
+            notify: Notify::Nobody,
         };
         if cases::advance(&mut tx, change).await?.is_err() {
             return Err(anyhow::anyhow!("a locked case changed under its lock").into());
         }
+        case::transmission::after_signature(
+            &mut tx,
+            &state.storage,
+            &viewer,
+            &actor,
+            d.application_id,
+        )
+        .await?;
         outcome.signed.push((number, name));
     }
     let remaining = decisions::to_sign(&mut tx, who.user.id).await?;

@@ -552,6 +552,8 @@ pub async fn adopt_all(
         if let Err(stale) = cases::advance(&mut tx, change).await? {
             return Ok(case::stale_page(&tenant, &who, c.id, &stale, &[]));
         }
+        // Sealed on adoption: it leaves for its recipients at once.
+        case::transmission::after_signature(&mut tx, &state.storage, &viewer, &actor, c.id).await?;
         minutes
             .decided
             .push((label, applicant, outcome.label().to_owned(), number));

@@ -5,6 +5,7 @@ pub mod council;
 mod intake;
 mod protocol;
 mod records;
+mod transmission;
 
 pub use council::{
     adopt_all as council_adopt, agenda as council_agenda, create as council_create,
@@ -13,6 +14,7 @@ pub use council::{
 pub use intake::{Typed, acquire, assign, cancel_registration, counter, register, urgency};
 pub use protocol::register_page as protocol_register;
 pub use records::{reproposal, revocation, withdraw};
+pub use transmission::to_judge;
 
 use axum::{
     extract::{Query, State},
@@ -99,10 +101,14 @@ pub async fn board_sections(
     let queue = q.filter().map_or(Queue::Open, Queue::Only);
     let open = cases::list(tx, viewer, queue, sort, 500).await?;
     let closed = cases::list(tx, viewer, Queue::Closed, Sort::Newest, 30).await?;
+    let to_judge = crate::store::transmissions::waiting_for_judge(tx, 500).await?;
     let base = format!("/{}/segreteria", tenant.slug);
     let filter = q.filter();
     Ok(html! {
         div id="tabellone" {
+            @if !to_judge.is_empty() {
+                (case::transmission::queue(&base, &to_judge))
+            }
             section id="da-acquisire" class="mb-5" {
                 h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.len()) } }
                 (case::case_table(&base, &intake, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione.", fresh))
@@ -273,8 +279,14 @@ pub(crate) async fn show(
         .into_iter()
         .filter(|s| s.is_open())
         .collect();
+    let offices = if case::transmission::judge_waiting(&file) {
+        crate::store::offices::list_active(&mut tx).await?
+    } else {
+        Vec::new()
+    };
     tx.commit().await?;
     let actions = html! {
+        (transmission::judge_card(tenant, who, &file, &offices))
         (intake::actions(tenant, who, &file, &councillors, &sessions, &typed))
         (communications(&mail))
     };
@@ -326,6 +338,10 @@ fn outcome_message(code: &str) -> Option<&'static str> {
         "revocata" => "Revoca dell'ammissione registrata.",
         "riproposta" => "Riproposizione al giudice registrata.",
         "rimessa" => "La pratica è tornata in istruttoria; il relatore ne riceve avviso.",
+        "trasmessa" => {
+            "Delibera registrata nel protocollo in uscita e inviata per PEC all'ufficio giudiziario."
+        }
+        "consegnata" => "Registrata la consegna della copia al richiedente per il deposito.",
         _ => return None,
     })
 }

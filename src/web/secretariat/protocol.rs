@@ -92,13 +92,22 @@ pub async fn register_page(
                                         @if let Some(by) = &e.cancelled_by { br; span class="badge bg-danger" { "annullata (n. " (by) ")" } }
                                     }
                                     td { (time::format_date_time(e.registered_at)) }
-                                    td { (e.direction) ", " (e.kind) br; small { (case::channel_label(&e.channel)) } }
+                                    td {
+                                        (e.direction) ", " (e.kind) br;
+                                        small { @if e.direction == "uscita" { (if e.channel == "pec" { "Inviata per PEC" } else { "Inviata per e-mail" }) } @else { (case::channel_label(&e.channel)) } }
+                                    }
                                     td {
                                         @match e.application_id {
                                             Some(a) => a href=(format!("{base}/pratiche/{a}")) { (e.subject) },
                                             None => (e.subject),
                                         }
                                         @if let Some(r) = &e.reason { br; small { "Motivo: " (r) } }
+                                        @if !e.recipients.is_empty() {
+                                            br; small { "Destinatari: " (e.recipients.iter().map(|r| match &r.address { Some(a) => format!("{} <{a}>", r.name), None => r.name.clone() }).collect::<Vec<_>>().join("; ")) }
+                                        }
+                                        @for d in e.documents.iter().filter(|_| e.direction == "uscita") {
+                                            br; small class="text-break" { "Allegato " (d.name) ", SHA-256 " span class="text-monospace" { (d.sha256) } }
+                                        }
                                     }
                                     td { (e.registered_by_label) }
                                     td class="text-monospace small text-break" { (e.documents_sha256) }
