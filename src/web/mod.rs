@@ -12,6 +12,7 @@ pub mod components;
 mod compression;
 pub mod csrf;
 pub mod error;
+pub mod export;
 pub mod headers;
 pub mod layout;
 pub mod ratelimit;
@@ -406,14 +407,44 @@ pub fn route_table() -> Vec<RouteDef> {
             case::search::page::<auth::Segreteria>,
         ),
         RouteDef::get(
+            "/{slug}/segreteria/elenco.csv",
+            Tenant,
+            case::list::export_csv::<auth::Segreteria>,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/elenco.xlsx",
+            Tenant,
+            case::list::export_xlsx::<auth::Segreteria>,
+        ),
+        RouteDef::get(
             "/{slug}/consiglieri/cerca",
             Tenant,
             case::search::page::<auth::Consigliere>,
         ),
         RouteDef::get(
+            "/{slug}/consiglieri/elenco.csv",
+            Tenant,
+            case::list::export_csv::<auth::Consigliere>,
+        ),
+        RouteDef::get(
+            "/{slug}/consiglieri/elenco.xlsx",
+            Tenant,
+            case::list::export_xlsx::<auth::Consigliere>,
+        ),
+        RouteDef::get(
             "/{slug}/avvocati/cerca",
             Tenant,
             case::search::page::<auth::Avvocato>,
+        ),
+        RouteDef::get(
+            "/{slug}/avvocati/elenco.csv",
+            Tenant,
+            case::list::export_csv::<auth::Avvocato>,
+        ),
+        RouteDef::get(
+            "/{slug}/avvocati/elenco.xlsx",
+            Tenant,
+            case::list::export_xlsx::<auth::Avvocato>,
         ),
         RouteDef::post(
             "/{slug}/segreteria/acquisisci",

@@ -10,6 +10,7 @@ mod errors;
 mod headers;
 mod health;
 mod isolation;
+mod lists;
 mod live;
 mod mail;
 mod oidc;
