@@ -3,6 +3,7 @@
 pub mod active;
 pub mod delibera;
 pub mod pdf;
+pub mod protocol_register;
 pub mod seal;
 pub mod signature;
 

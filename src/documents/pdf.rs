@@ -41,6 +41,7 @@ const ISTANZA: (&str, &str) = ("/istanza.typ", include_str!("templates/istanza.t
 const RICEVUTA: (&str, &str) = ("/ricevuta.typ", include_str!("templates/ricevuta.typ"));
 const DELIBERA: (&str, &str) = ("/delibera.typ", include_str!("templates/delibera.typ"));
 const VERBALE: (&str, &str) = ("/verbale.typ", include_str!("templates/verbale.typ"));
+const REGISTRO: (&str, &str) = ("/registro.typ", include_str!("templates/registro.typ"));
 const DATA_PATH: &str = "/data.json";
 
 /// After each render, memoised results not used by the last this-many renders
@@ -59,6 +60,8 @@ pub enum Template {
     Delibera,
     /// The minutes of a council session.
     Verbale,
+    /// The protocol register of a day (or of a range of dates).
+    Registro,
 }
 
 impl Template {
@@ -68,6 +71,7 @@ impl Template {
             Template::Ricevuta => 1,
             Template::Delibera => 2,
             Template::Verbale => 3,
+            Template::Registro => 4,
         }
     }
 }
@@ -113,7 +117,7 @@ struct Inner {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     /// Indexed by [`Template::index`].
-    mains: [Source; 4],
+    mains: [Source; 5],
     intestazione: Source,
     data_id: FileId,
     standards: PdfStandards,
@@ -163,6 +167,7 @@ impl PdfEngine {
                 source(RICEVUTA),
                 source(DELIBERA),
                 source(VERBALE),
+                source(REGISTRO),
             ],
             intestazione: source(INTESTAZIONE),
             data_id: file_id(DATA_PATH),

@@ -458,6 +458,26 @@ pub fn route_table() -> Vec<RouteDef> {
             secretariat::protocol_register,
         ),
         RouteDef::get(
+            "/{slug}/segreteria/protocollo/registri",
+            Tenant,
+            secretariat::daily_register::page,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo/registri/{register}",
+            Tenant,
+            secretariat::daily_register::download,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo/registri/{register}/sigillato",
+            Tenant,
+            secretariat::daily_register::download_sealed,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo/stampa.pdf",
+            Tenant,
+            secretariat::daily_register::print,
+        ),
+        RouteDef::get(
             "/{slug}/segreteria/pratiche/{id}",
             Tenant,
             secretariat::case_page,

@@ -16,6 +16,7 @@ mod mail;
 mod oidc;
 mod pages;
 mod platform;
+mod protocol_days;
 mod public_form;
 mod register;
 mod review;

@@ -2,6 +2,7 @@
 //! assignment to a rapporteur, and applications received on paper.
 
 pub mod council;
+pub mod daily_register;
 mod intake;
 mod protocol;
 mod records;
