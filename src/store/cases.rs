@@ -328,8 +328,15 @@ pub struct Filter {
     /// A channel code (checked against the channels).
     pub channel: Option<&'static str>,
     pub urgent: Option<bool>,
-    /// A date and its range: from (inclusive) to until (exclusive).
-    pub dates: Option<(DateField, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    pub dates: Option<DateRange>,
+}
+
+/// A date and its range: from (inclusive) to until (exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateRange {
+    pub field: DateField,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// Where a page ends: the next page starts after this row (keyset paging, no OFFSET).
@@ -378,7 +385,7 @@ pub struct Page {
 
 fn filtered(viewer: &Viewer<'_>, f: &Filter) -> String {
     let date = match f.dates {
-        Some((field, _, _)) => format!(
+        Some(DateRange { field, .. }) => format!(
             "($8::timestamptz IS NULL OR {c} >= $8) AND ($9::timestamptz IS NULL OR {c} < $9)",
             c = field.column()
         ),
@@ -398,7 +405,7 @@ fn bind_filter<'q, O>(
     viewer: &Viewer<'_>,
     f: &'q Filter,
 ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
-    let (from, until) = f.dates.map_or((None, None), |(_, a, b)| (a, b));
+    let (from, until) = f.dates.map_or((None, None), |d| (d.from, d.until));
     q.bind(viewer.grant.user)
         .bind(viewer.lawyer_id)
         .bind(f.states.as_ref())

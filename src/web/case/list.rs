@@ -26,7 +26,7 @@ use crate::{
     },
     store::{
         audit,
-        cases::{self, Cursor, DateField, Filter, Page, Sort, Viewer},
+        cases::{self, Cursor, DateField, DateRange, Filter, Page, Sort, Viewer},
     },
     web::{
         AppState,
@@ -235,13 +235,12 @@ impl ListQuery {
             }
             other => other,
         };
-        let dates = (from.is_some() || to.is_some()).then(|| {
-            (
-                field,
-                from.and_then(rome_midnight),
-                to.and_then(|t| t.checked_add_days(Days::new(1)))
-                    .and_then(rome_midnight),
-            )
+        let dates = (from.is_some() || to.is_some()).then(|| DateRange {
+            field,
+            from: from.and_then(rome_midnight),
+            until: to
+                .and_then(|t| t.checked_add_days(Days::new(1)))
+                .and_then(rome_midnight),
         });
         Parsed {
             filter: Filter {
@@ -408,14 +407,17 @@ pub fn filter_form(
         .map(|s| pair(s.param(), s.label()))
         .collect();
     let export = q.query_string(false);
+    let rapporteurs = councillors.map(|cs| {
+        let mut options = vec![pair("", "Tutti")];
+        options.extend(cs.iter().map(|c| (c.id.to_string(), c.name.clone())));
+        options
+    });
     html! {
         form method="get" action=(base) class="mb-4" id="filtri" role="search" aria-label="Filtri dell'elenco" {
             div class="row" {
                 (select("stato", "Stato", &stato, &states, errors))
-                @if let Some(cs) = councillors {
-                    @let mut options = vec![pair("", "Tutti")];
-                    @let _ = options.extend(cs.iter().map(|c| (c.id.to_string(), c.name.clone())));
-                    (select("relatore", "Relatore", &v(&q.relatore), &options, errors))
+                @if let Some(options) = &rapporteurs {
+                    (select("relatore", "Relatore", &v(&q.relatore), options, errors))
                 }
                 (select("materia", "Materia", &v(&q.materia), &matters, errors))
                 (select("canale", "Canale", &v(&q.canale), &channels, errors))
@@ -437,6 +439,7 @@ pub fn filter_form(
 }
 
 /// A page of the list with its count and the links to the next page and back to the first.
+#[allow(clippy::too_many_arguments)]
 pub fn section(
     id: &str,
     base: &str,
