@@ -212,9 +212,15 @@ async fn each_filter_in_the_url_narrows_the_board_and_the_page_says_what_was_wro
         page.contains("<option value=\"pec\" selected"),
         "canale kept"
     );
-    // The intake section follows the same filters (besides the state).
+    // The filings still to register are listed there, not again above.
+    let intake = between(&page, "id=\"da-acquisire\"", "</section>").unwrap();
+    assert!(ids_in(intake).is_empty());
+    // The intake section follows the same filters (besides the state) when the list shows
+    // the cases under way.
+    let (_, page) = seg.page(&app, &board("materia=penale&canale=pec")).await;
     let intake = between(&page, "id=\"da-acquisire\"", "</section>").unwrap();
     assert_eq!(set(&ids_in(intake)), set(&[ids[2], ids[3]]));
+    assert!(listed(&page, "in-corso").is_empty());
 
     // A wrong date: said next to its field, the typed text kept, the other filters applied.
     let (status, page) = seg

@@ -355,8 +355,10 @@ fn date_input(name: &'static str, label: &str, current: &str, errors: &[FieldErr
     let error = error_of(errors, name);
     let id = format!("filtro-{name}");
     html! {
-        div class="col-12 col-md-6 col-lg-3 form-group" {
-            label class="active" for=(id) { (label) }
+        // A label above the field, as on the selects beside it (a floating one would cover
+        // the select above it in the grid).
+        div class="col-12 col-md-6 col-lg-3 mb-3" {
+            label class="form-label" for=(id) { (label) }
             input type="date" class="form-control" id=(id) name=(name) value=(current)
                 aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-errore"))];
             @if let Some(e) = error { p class="campo-errore mt-1" id=(format!("{id}-errore")) role="alert" { (e) } }

@@ -70,29 +70,36 @@ pub async fn board_sections(
     fresh: Option<Uuid>,
 ) -> anyhow::Result<Markup> {
     let parsed = q.parse(Role::Segreteria);
-    let intake_filter = cases::Filter {
-        states: Some(vec![Stage::Presentata.code()]),
-        ..parsed.filter.clone()
+    // When the list itself shows the filings still to register (state "presentata", or every
+    // state), they are not shown twice.
+    let listed_there = parsed
+        .filter
+        .states
+        .as_ref()
+        .is_none_or(|s| s.contains(&Stage::Presentata.code()));
+    let intake = if listed_there {
+        None
+    } else {
+        let only_intake = cases::Filter {
+            states: Some(vec![Stage::Presentata.code()]),
+            ..parsed.filter.clone()
+        };
+        Some(cases::page(tx, viewer, &only_intake, Sort::Deadline, None, INTAKE_SHOWN).await?)
     };
-    let intake = cases::page(
-        tx,
-        viewer,
-        &intake_filter,
-        Sort::Deadline,
-        None,
-        INTAKE_SHOWN,
-    )
-    .await?;
     let listed = list::load(tx, viewer, &parsed).await?;
     let base = format!("/{}/segreteria", tenant.slug);
     Ok(html! {
         div id="tabellone" {
             section id="da-acquisire" class="mb-5" {
-                h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.rows.len()) @if intake.next.is_some() { "+" } } }
-                @if intake.next.is_some() {
-                    p class="small" { "Sono mostrate le prime " (INTAKE_SHOWN) ", dalla più vecchia." }
+                @if let Some(intake) = &intake {
+                    h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.rows.len()) @if intake.next.is_some() { "+" } } }
+                    @if intake.next.is_some() {
+                        p class="small" { "Sono mostrate le prime " (INTAKE_SHOWN) ", dalla più vecchia." }
+                    }
+                    (case::case_table(&base, &intake.rows, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione.", fresh))
+                } @else {
+                    p class="small" { "Le istanze da registrare sono nell'elenco qui sotto, secondo i filtri scelti." }
                 }
-                (case::case_table(&base, &intake.rows, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione.", fresh))
             }
             (list::section("in-corso", &base, "Pratiche", "Pratiche secondo i filtri scelti (le urgenti per prime)", "Nessuna pratica corrisponde ai filtri.", &listed, q, fresh))
         }
