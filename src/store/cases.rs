@@ -447,12 +447,24 @@ pub async fn page(
         case: Case,
     }
     let key = sort.key();
-    let select = SELECT.replacen("SELECT ", &format!("SELECT ({key})::text AS sort_key, "), 1);
+    // The page's ids first (only the deadline needs the clock's suspensions to sort), then
+    // the full rows of those ids alone: the names, the latest event and the delibera are read
+    // for the fifty rows shown, not for every row that matches.
+    let suspensions = if sort == Sort::Deadline {
+        "LEFT JOIN LATERAL (SELECT * FROM app.clock_suspension(a.id)) s ON true"
+    } else {
+        ""
+    };
     let sql = format!(
-        "{select} WHERE {} AND ($12::uuid IS NULL
-             OR (NOT a.urgent, {key}, a.id) > (NOT $10::bool, $11::numeric, $12::uuid))
-         ORDER BY NOT a.urgent, {key}, a.id LIMIT $13",
-        filtered(viewer, f)
+        "WITH page AS (
+             SELECT a.id, NOT a.urgent AS later, {key} AS k
+             FROM applications a {suspensions}
+             WHERE {} AND ($12::uuid IS NULL
+                 OR (NOT a.urgent, {key}, a.id) > (NOT $10::bool, $11::numeric, $12::uuid))
+             ORDER BY NOT a.urgent, {key}, a.id LIMIT $13)
+         {} JOIN page ON page.id = a.id ORDER BY page.later, page.k, a.id",
+        filtered(viewer, f),
+        SELECT.replacen("SELECT ", "SELECT page.k::text AS sort_key, ", 1)
     );
     let mut rows: Vec<Keyed> = bind_filter(sqlx::query_as(&sql), viewer, f)
         .bind(after.map(|c| c.urgent))

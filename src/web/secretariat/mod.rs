@@ -84,7 +84,9 @@ pub async fn board_sections(
             states: Some(vec![Stage::Presentata.code()]),
             ..parsed.filter.clone()
         };
-        Some(cases::page(tx, viewer, &only_intake, Sort::Deadline, None, INTAKE_SHOWN).await?)
+        // Filings not yet registered have no suspension: their deadline order is their order
+        // of filing, which sorts without reading the clock of each.
+        Some(cases::page(tx, viewer, &only_intake, Sort::Oldest, None, INTAKE_SHOWN).await?)
     };
     let listed = list::load(tx, viewer, &parsed).await?;
     let base = format!("/{}/segreteria", tenant.slug);
