@@ -150,3 +150,49 @@ async fn the_daily_register_is_produced_once_immutable_and_lists_the_days_entrie
     assert_eq!(status, 422);
     assert!(body.contains("Il periodo supera 366 giorni"));
 }
+
+#[tokio::test]
+async fn an_ordine_with_its_seal_gets_each_daily_register_sealed() {
+    let seals = tempfile::tempdir().unwrap();
+    let seal = crate::signing::Signer::new("80012345678");
+    std::fs::write(seals.path().join(format!("{SLUG}.pem")), seal.pem()).unwrap();
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let mut conn = app.admin_connection().await;
+    conn.execute("UPDATE app.tenants SET settings = settings || '{\"seal\": true}'")
+        .await
+        .unwrap();
+    let (a, _) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+    let number = register(&app, &seg, a).await;
+    let pdf = PdfEngine::new();
+    let producer = Producer {
+        db: &app.db,
+        pdf: &pdf,
+        storage: &app.storage,
+        seal_dir: Some(seals.path()),
+    };
+    let tomorrow = Utc::now() + chrono::Duration::days(1);
+    assert_eq!(producer.run(tomorrow).await.unwrap(), 1);
+    let (id, sha): (Uuid, String) =
+        sqlx::query_as("SELECT id, pdf_sha256 FROM app.protocol_daily_registers")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let base = format!("/{SLUG}/segreteria/protocollo");
+    let (_, page) = seg.page(&app, &format!("{base}/registri")).await;
+    assert!(page.contains(&format!("{base}/registri/{id}/sigillato")));
+    let res = seg
+        .client
+        .get(app.url(&format!("{base}/registri/{id}/sigillato")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let envelope = res.bytes().await.unwrap();
+    // The seal covers the register as kept: its content is the PDF of the recorded SHA-256.
+    let report = patrocinio::documents::signature::verify_cades(&envelope, Utc::now()).unwrap();
+    let content = report.content.expect("the register inside the envelope");
+    assert_eq!(hex::encode(Sha256::digest(&content)), sha);
+    assert!(pdf_text(&content).contains(&number));
+}
