@@ -99,8 +99,15 @@ impl Producer<'_> {
             let Some(mut day) = next else { continue };
             let mut done = 0;
             while day <= yesterday && done < CATCH_UP_DAYS {
-                if self.produce(&tenant, day, now).await? {
-                    produced += 1;
+                match self.produce(&tenant, day, now).await {
+                    Ok(true) => produced += 1,
+                    Ok(false) => {}
+                    // This Ordine waits for the next run (the days stay in order); the others
+                    // go on.
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant.slug, giorno = %day, error = format!("{e:#}"), "daily protocol register");
+                        break;
+                    }
                 }
                 day = day + Days::new(1);
                 done += 1;
