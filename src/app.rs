@@ -33,6 +33,7 @@ pub struct Application {
     hub: crate::live::Hub,
     /// `None` without an SMTP server: e-mails wait in the outbox.
     mailer: Option<Arc<crate::mail::Mailer>>,
+    seal_dir: Option<std::path::PathBuf>,
 }
 
 impl Application {
@@ -95,6 +96,7 @@ impl Application {
             limiters,
             hub,
             mailer,
+            seal_dir: config.seal_dir.clone(),
         })
     }
 
@@ -125,6 +127,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = jobs::spawn_draft_purge(self.db.clone(), self.storage.clone());
+        let registers = jobs::spawn_daily_registers(
+            self.db.clone(),
+            self.pdf.clone(),
+            self.storage.clone(),
+            self.seal_dir.clone(),
+        );
         let sessions = web::auth::spawn_expired_deletion(&self.db);
         let limiters = self.limiters.clone();
         let prune = tokio::spawn(async move {
@@ -178,6 +186,7 @@ impl Application {
         }
         reminders.abort();
         purge.abort();
+        registers.abort();
         prune.abort();
         sessions.abort();
         self.db.close().await;

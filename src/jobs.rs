@@ -1,4 +1,5 @@
-//! Background work of every instance: purging abandoned drafts.
+//! Background work of every instance: purging abandoned drafts, producing the daily protocol
+//! registers.
 
 use std::time::Duration;
 
@@ -50,6 +51,33 @@ pub fn spawn_draft_purge(db: Db, storage: Storage) -> tokio::task::JoinHandle<()
                 Ok(0) => {}
                 Ok(n) => tracing::info!(drafts = n, "stale drafts purged"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "draft purge failed"),
+            }
+        }
+    })
+}
+
+/// Produces the daily protocol registers every ten minutes: the day before's is there soon
+/// after midnight (Rome), and a day missed while the service was stopped is made up.
+pub fn spawn_daily_registers(
+    db: Db,
+    pdf: std::sync::Arc<crate::documents::pdf::PdfEngine>,
+    storage: Storage,
+    seal_dir: Option<std::path::PathBuf>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let producer = crate::documents::protocol_register::Producer {
+                db: &db,
+                pdf: &pdf,
+                storage: &storage,
+                seal_dir: seal_dir.as_deref(),
+            };
+            match producer.run(Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(registri = n, "daily protocol registers produced"),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "daily protocol registers"),
             }
         }
     })

@@ -5,6 +5,7 @@ pub mod binding;
 pub mod crl_fetch;
 pub mod delibera;
 pub mod pdf;
+pub mod protocol_register;
 pub mod seal;
 pub mod signature;
 

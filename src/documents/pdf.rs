@@ -42,6 +42,7 @@ const RICEVUTA: (&str, &str) = ("/ricevuta.typ", include_str!("templates/ricevut
 const DELIBERA: (&str, &str) = ("/delibera.typ", include_str!("templates/delibera.typ"));
 const VERBALE: (&str, &str) = ("/verbale.typ", include_str!("templates/verbale.typ"));
 const RAPPORTO: (&str, &str) = ("/rapporto.typ", include_str!("templates/rapporto.typ"));
+const REGISTRO: (&str, &str) = ("/registro.typ", include_str!("templates/registro.typ"));
 const DATA_PATH: &str = "/data.json";
 
 /// After each render, memoised results not used by the last this-many renders
@@ -62,6 +63,8 @@ pub enum Template {
     Verbale,
     /// The verification report of a signed file.
     Rapporto,
+    /// The protocol register of a day (or of a range of dates).
+    Registro,
 }
 
 impl Template {
@@ -72,6 +75,7 @@ impl Template {
             Template::Delibera => 2,
             Template::Verbale => 3,
             Template::Rapporto => 4,
+            Template::Registro => 5,
         }
     }
 }
@@ -117,7 +121,7 @@ struct Inner {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     /// Indexed by [`Template::index`].
-    mains: [Source; 5],
+    mains: [Source; 6],
     intestazione: Source,
     data_id: FileId,
     standards: PdfStandards,
@@ -168,6 +172,7 @@ impl PdfEngine {
                 source(DELIBERA),
                 source(VERBALE),
                 source(RAPPORTO),
+                source(REGISTRO),
             ],
             intestazione: source(INTESTAZIONE),
             data_id: file_id(DATA_PATH),

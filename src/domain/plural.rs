@@ -29,9 +29,31 @@ pub fn word<'a, N: Amount>(n: N, one: &'a str, many: &'a str) -> &'a str {
     if n.is_one() { one } else { many }
 }
 
+/// A whole number with the Italian thousands separator: 20000 is "20.000".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(d);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_are_separated_by_a_point() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(5000), "5.000");
+        assert_eq!(thousands(1234567), "1.234.567");
+        assert_eq!(thousands(-20000), "-20.000");
+    }
 
     #[test]
     fn one_is_singular_and_everything_else_plural() {

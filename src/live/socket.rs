@@ -38,9 +38,9 @@ use crate::{
     web::{
         AppState,
         auth::Auth,
+        case::list::ListQuery,
         error::AppError,
         public,
-        secretariat::BoardQuery,
         tenant::{CurrentTenant, PathParams},
     },
 };
@@ -68,21 +68,16 @@ pub struct ViewQuery {
     area: Option<String>,
     #[serde(default)]
     versione: Option<i32>,
-    #[serde(default)]
-    ordine: Option<String>,
-    #[serde(default)]
-    stato: Option<String>,
 }
 
 impl ViewQuery {
-    fn view(&self) -> Option<View> {
+    /// The view; a list's filters, order and page come with the same names as in the page's
+    /// URL, so that what the socket pushes is what that page shows.
+    fn view(&self, list: ListQuery) -> Option<View> {
         Some(match self.vista.as_str() {
-            "segreteria" => View::Board(BoardQuery {
-                ordine: self.ordine.clone(),
-                stato: self.stato.clone(),
-            }),
-            "consiglieri" => View::Queue,
-            "avvocati" => View::Lawyer,
+            "segreteria" => View::Board(list),
+            "consiglieri" => View::Queue(list),
+            "avvocati" => View::Lawyer(list),
             "pratica" => View::Case {
                 id: self.id?,
                 role: match self.area.as_deref()? {
@@ -132,6 +127,7 @@ pub async fn staff(
     session: Session,
     headers: HeaderMap,
     Query(q): Query<ViewQuery>,
+    Query(list): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     // The session names its Ordine: the socket serves that one.
     let Some(user) = auth.user else {
@@ -140,7 +136,7 @@ pub async fn staff(
     if !same_origin(&state, &headers) {
         return Err(AppError::Forbidden);
     }
-    let Some(view) = q.view() else {
+    let Some(view) = q.view(list) else {
         return Ok(StatusCode::BAD_REQUEST.into_response());
     };
     if !view.role().is_some_and(|r| user.has(r)) {
@@ -310,7 +306,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             _ = refresh.tick(), if matches!(view, View::Case { .. }) => {
                 let _ = refresh_presence(&state, &who, socket_id).await;
             }
-            _ = clock.tick(), if matches!(view, View::Board(_) | View::Queue | View::Lawyer) => {
+            _ = clock.tick(), if matches!(view, View::Board(_) | View::Queue(_) | View::Lawyer(_)) => {
                 let today = crate::web::case::today();
                 if today != rendered_on {
                     rendered_on = today;

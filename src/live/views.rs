@@ -21,22 +21,18 @@ use crate::{
         time,
     },
     store::{applications, cases::Viewer, events, presence, tenants::Tenant},
-    web::{
-        auth::SessionUser,
-        lawyer, public, rapporteur,
-        secretariat::{self, BoardQuery},
-    },
+    web::{auth::SessionUser, case::list::ListQuery, lawyer, public, rapporteur, secretariat},
 };
 
 /// The page a socket serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum View {
-    /// The secretariat's board, as sorted and filtered on the page.
-    Board(BoardQuery),
-    /// A rapporteur's queue.
-    Queue,
-    /// A lawyer's dashboard.
-    Lawyer,
+    /// The secretariat's board, as sorted, filtered and paged on the page.
+    Board(ListQuery),
+    /// A rapporteur's queue, as filtered on the page.
+    Queue(ListQuery),
+    /// A lawyer's dashboard, as filtered on the page.
+    Lawyer(ListQuery),
     /// An application's page in an area: presence, and a notice when it changes.
     Case { id: Uuid, role: Role, version: i32 },
     /// The public status page (code and PIN).
@@ -55,8 +51,8 @@ impl View {
     pub fn role(&self) -> Option<Role> {
         match self {
             View::Board(_) => Some(Role::Segreteria),
-            View::Queue => Some(Role::Consigliere),
-            View::Lawyer => Some(Role::Avvocato),
+            View::Queue(_) => Some(Role::Consigliere),
+            View::Lawyer(_) => Some(Role::Avvocato),
             View::Case { role, .. } => Some(*role),
             View::Status { .. } => None,
         }
@@ -71,8 +67,8 @@ impl View {
         let lawyer = who.user.as_ref().and_then(|u| u.lawyer_id);
         match self {
             View::Board(_) => ev.concerns("segreteria"),
-            View::Queue => me.is_some_and(|u| ev.concerns(&format!("utente:{u}"))),
-            View::Lawyer => {
+            View::Queue(_) => me.is_some_and(|u| ev.concerns(&format!("utente:{u}"))),
+            View::Lawyer(_) => {
                 me.is_some_and(|u| ev.concerns(&format!("utente:{u}")))
                     || lawyer.is_some_and(|l| ev.concerns(&format!("avvocato:{l}")))
             }
@@ -85,9 +81,9 @@ impl View {
         let t = who.tenant.id;
         let me = who.user.as_ref().map(|u| u.id)?;
         match self {
-            View::Board(q) => Some(format!("{t}:segreteria:{}", q.query_string())),
-            View::Queue => Some(format!("{t}:consigliere:{me}")),
-            View::Lawyer => Some(format!("{t}:avvocato:{me}")),
+            View::Board(q) => Some(format!("{t}:segreteria:{}", q.query_string(true))),
+            View::Queue(q) => Some(format!("{t}:consigliere:{me}:{}", q.query_string(true))),
+            View::Lawyer(q) => Some(format!("{t}:avvocato:{me}:{}", q.query_string(true))),
             View::Case { .. } | View::Status { .. } => None,
         }
     }
@@ -141,12 +137,12 @@ impl View {
                 let fresh = app.filter(|_| kind == Some(EventKind::Submitted));
                 secretariat::board_sections(tx, tenant, &viewer, q, fresh).await?
             }
-            View::Queue => {
+            View::Queue(q) => {
                 let fresh = app
                     .filter(|_| matches!(kind, Some(EventKind::Assigned | EventKind::Reassigned)));
-                rapporteur::queue_sections(tx, tenant, &viewer, fresh).await?
+                rapporteur::queue_sections(tx, tenant, &viewer, q, fresh).await?
             }
-            View::Lawyer => lawyer::dashboard(tx, tenant, &viewer, app).await?,
+            View::Lawyer(q) => lawyer::dashboard(tx, tenant, &viewer, q, app).await?,
             View::Case { id, version, .. } => {
                 let Some(c) = crate::store::cases::get(tx, &viewer, *id).await? else {
                     return Ok(Some(notice(Some(

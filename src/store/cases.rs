@@ -235,12 +235,20 @@ pub enum Sort {
     Deadline,
     /// The latest filed first.
     Newest,
+    /// The earliest filed first.
+    Oldest,
+    /// By protocol number (year, then number); not yet registered last.
+    Protocol,
 }
 
 impl Sort {
+    pub const ALL: [Sort; 4] = [Sort::Deadline, Sort::Newest, Sort::Oldest, Sort::Protocol];
+
     pub fn from_param(p: Option<&str>) -> Self {
         match p {
             Some("recenti") => Sort::Newest,
+            Some("meno_recenti") => Sort::Oldest,
+            Some("protocollo") => Sort::Protocol,
             _ => Sort::Deadline,
         }
     }
@@ -249,6 +257,33 @@ impl Sort {
         match self {
             Sort::Deadline => "scadenza",
             Sort::Newest => "recenti",
+            Sort::Oldest => "meno_recenti",
+            Sort::Protocol => "protocollo",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Deadline => "per scadenza",
+            Sort::Newest => "più recenti",
+            Sort::Oldest => "meno recenti",
+            Sort::Protocol => "per numero di protocollo",
+        }
+    }
+
+    /// One ascending numeric key per row (with the urgency before it and the id after it, the
+    /// order of a keyset page): exact (`numeric`), so that a cursor never skips nor repeats.
+    fn key(self) -> &'static str {
+        match self {
+            Sort::Deadline => {
+                "(coalesce(extract(epoch FROM a.submitted_at), 0)
+                  + coalesce(s.suspended_days, 0) * 86400)"
+            }
+            Sort::Newest => "(-coalesce(extract(epoch FROM a.submitted_at), 0))",
+            Sort::Oldest => "coalesce(extract(epoch FROM a.submitted_at), 0)",
+            Sort::Protocol => {
+                "coalesce(a.protocol_year::numeric * 10000000 + a.protocol_number, 1e12)"
+            }
         }
     }
 
@@ -258,8 +293,197 @@ impl Sort {
                 "a.urgent DESC, a.submitted_at + make_interval(days => coalesce(s.suspended_days, 0)) ASC"
             }
             Sort::Newest => "a.urgent DESC, a.submitted_at DESC",
+            Sort::Oldest => "a.urgent DESC, a.submitted_at ASC",
+            Sort::Protocol => "a.urgent DESC, a.protocol_year, a.protocol_number",
         }
     }
+}
+
+/// Which date a range applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateField {
+    Filed,
+    Registered,
+    Decided,
+}
+
+impl DateField {
+    fn column(self) -> &'static str {
+        match self {
+            DateField::Filed => "a.submitted_at",
+            DateField::Registered => "a.protocol_at",
+            DateField::Decided => "a.decided_at",
+        }
+    }
+}
+
+/// What a list is narrowed to; every part is optional (all of them apply together).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// The state codes (from [`Stage::code`], never from input); `None`: every state.
+    pub states: Option<Vec<&'static str>>,
+    pub rapporteur: Option<Uuid>,
+    /// A matter code (checked against the list of matters).
+    pub matter: Option<&'static str>,
+    /// A channel code (checked against the channels).
+    pub channel: Option<&'static str>,
+    pub urgent: Option<bool>,
+    pub dates: Option<DateRange>,
+}
+
+/// A date and its range: from (inclusive) to until (exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateRange {
+    pub field: DateField,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Where a page ends: the next page starts after this row (keyset paging, no OFFSET).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub urgent: bool,
+    /// The row's sort key, as PostgreSQL wrote it (digits, a sign, a point).
+    pub key: String,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// `1~1764547200.123456~<uuid>` as it travels in the URL.
+    pub fn param(&self) -> String {
+        format!("{}~{}~{}", u8::from(self.urgent), self.key, self.id)
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.split('~');
+        let urgent = match parts.next()? {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        let key = parts.next()?;
+        let id = Uuid::parse_str(parts.next()?).ok()?;
+        let numeric = !key.is_empty()
+            && key.len() <= 40
+            && key
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+            && key.parse::<f64>().is_ok();
+        (numeric && parts.next().is_none()).then(|| Cursor {
+            urgent,
+            key: key.to_owned(),
+            id,
+        })
+    }
+}
+
+/// One page of a list and where the next one starts.
+pub struct Page {
+    pub rows: Vec<Case>,
+    pub next: Option<Cursor>,
+}
+
+fn filtered(viewer: &Viewer<'_>, f: &Filter) -> String {
+    let date = match f.dates {
+        Some(DateRange { field, .. }) => format!(
+            "($8::timestamptz IS NULL OR {c} >= $8) AND ($9::timestamptz IS NULL OR {c} < $9)",
+            c = field.column()
+        ),
+        None => "TRUE".into(),
+    };
+    format!(
+        "a.state <> 'bozza' AND {} AND ($3::text[] IS NULL OR a.state = ANY($3))
+         AND ($4::uuid IS NULL OR a.rapporteur_id = $4) AND ($5::text IS NULL OR a.matter = $5)
+         AND ($6::text IS NULL OR a.channel = $6) AND ($7::bool IS NULL OR a.urgent = $7)
+         AND {date}",
+        viewer.filter()
+    )
+}
+
+fn bind_filter<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    viewer: &Viewer<'_>,
+    f: &'q Filter,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let (from, until) = f.dates.map_or((None, None), |d| (d.from, d.until));
+    q.bind(viewer.grant.user)
+        .bind(viewer.lawyer_id)
+        .bind(f.states.as_ref())
+        .bind(f.rapporteur)
+        .bind(f.matter)
+        .bind(f.channel)
+        .bind(f.urgent)
+        .bind(from)
+        .bind(until)
+}
+
+/// How many applications the viewer may see match the filter.
+pub async fn count(tx: &mut TenantTx, viewer: &Viewer<'_>, f: &Filter) -> anyhow::Result<i64> {
+    let sql = format!(
+        "SELECT count(*) FROM applications a WHERE {}",
+        filtered(viewer, f)
+    );
+    let (n,): (i64,) = bind_filter(sqlx::query_as(&sql), viewer, f)
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(n)
+}
+
+/// A page of the applications the viewer may see that match the filter, in `sort` order
+/// (urgent first), starting after `after`: a row inserted or changed between two page loads
+/// never makes another row repeat or vanish.
+pub async fn page(
+    tx: &mut TenantTx,
+    viewer: &Viewer<'_>,
+    f: &Filter,
+    sort: Sort,
+    after: Option<&Cursor>,
+    size: i64,
+) -> anyhow::Result<Page> {
+    #[derive(sqlx::FromRow)]
+    struct Keyed {
+        sort_key: String,
+        #[sqlx(flatten)]
+        case: Case,
+    }
+    let key = sort.key();
+    // The page's ids first (only the deadline needs the clock's suspensions to sort), then
+    // the full rows of those ids alone: the names, the latest event and the delibera are read
+    // for the fifty rows shown, not for every row that matches.
+    let suspensions = if sort == Sort::Deadline {
+        "LEFT JOIN LATERAL (SELECT * FROM app.clock_suspension(a.id)) s ON true"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "WITH page AS (
+             SELECT a.id, NOT a.urgent AS later, {key} AS k
+             FROM applications a {suspensions}
+             WHERE {} AND ($12::uuid IS NULL
+                 OR (NOT a.urgent, {key}, a.id) > (NOT $10::bool, $11::numeric, $12::uuid))
+             ORDER BY NOT a.urgent, {key}, a.id LIMIT $13)
+         {} JOIN page ON page.id = a.id ORDER BY page.later, page.k, a.id",
+        filtered(viewer, f),
+        SELECT.replacen("SELECT ", "SELECT page.k::text AS sort_key, ", 1)
+    );
+    let mut rows: Vec<Keyed> = bind_filter(sqlx::query_as(&sql), viewer, f)
+        .bind(after.map(|c| c.urgent))
+        .bind(after.map(|c| c.key.as_str()))
+        .bind(after.map(|c| c.id))
+        .bind(size + 1)
+        .fetch_all(tx.conn())
+        .await?;
+    let more = rows.len() as i64 > size;
+    rows.truncate(size.max(0) as usize);
+    let next = more.then(|| rows.last()).flatten().map(|r| Cursor {
+        urgent: r.case.urgent,
+        key: r.sort_key.clone(),
+        id: r.case.id,
+    });
+    Ok(Page {
+        rows: rows.into_iter().map(|r| r.case).collect(),
+        next,
+    })
 }
 
 pub async fn list(

@@ -13,6 +13,7 @@ pub mod offices;
 pub mod outbox;
 pub mod presence;
 pub mod protocol;
+pub mod protocol_days;
 pub mod register;
 pub mod renditions;
 pub mod tenants;

@@ -133,7 +133,7 @@ const COLUMNS: &str = "e.id, e.year, e.number, e.registered_at, e.direction, e.k
                        e.reason, e.registered_by_label, e.recipients";
 
 /// Entries with the number of the entry that cancelled each, if any.
-fn select(filter: &str) -> String {
+pub(crate) fn select(filter: &str) -> String {
     format!(
         "SELECT {COLUMNS}, (SELECT c.year || '/' || lpad(c.number::text, 7, '0')
                             FROM protocol_entries c WHERE c.cancels = e.id) AS cancelled_by

@@ -12,6 +12,7 @@ pub mod components;
 mod compression;
 pub mod csrf;
 pub mod error;
+pub mod export;
 pub mod headers;
 pub mod layout;
 pub mod ratelimit;
@@ -417,14 +418,44 @@ pub fn route_table() -> Vec<RouteDef> {
             case::search::page::<auth::Segreteria>,
         ),
         RouteDef::get(
+            "/{slug}/segreteria/elenco.csv",
+            Tenant,
+            case::list::export_csv::<auth::Segreteria>,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/elenco.xlsx",
+            Tenant,
+            case::list::export_xlsx::<auth::Segreteria>,
+        ),
+        RouteDef::get(
             "/{slug}/consiglieri/cerca",
             Tenant,
             case::search::page::<auth::Consigliere>,
         ),
         RouteDef::get(
+            "/{slug}/consiglieri/elenco.csv",
+            Tenant,
+            case::list::export_csv::<auth::Consigliere>,
+        ),
+        RouteDef::get(
+            "/{slug}/consiglieri/elenco.xlsx",
+            Tenant,
+            case::list::export_xlsx::<auth::Consigliere>,
+        ),
+        RouteDef::get(
             "/{slug}/avvocati/cerca",
             Tenant,
             case::search::page::<auth::Avvocato>,
+        ),
+        RouteDef::get(
+            "/{slug}/avvocati/elenco.csv",
+            Tenant,
+            case::list::export_csv::<auth::Avvocato>,
+        ),
+        RouteDef::get(
+            "/{slug}/avvocati/elenco.xlsx",
+            Tenant,
+            case::list::export_xlsx::<auth::Avvocato>,
         ),
         RouteDef::post(
             "/{slug}/segreteria/acquisisci",
@@ -436,6 +467,26 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/segreteria/protocollo",
             Tenant,
             secretariat::protocol_register,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo/registri",
+            Tenant,
+            secretariat::daily_register::page,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo/registri/{register}",
+            Tenant,
+            secretariat::daily_register::download,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo/registri/{register}/sigillato",
+            Tenant,
+            secretariat::daily_register::download_sealed,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo/stampa.pdf",
+            Tenant,
+            secretariat::daily_register::print,
         ),
         RouteDef::get(
             "/{slug}/segreteria/pratiche/{id}",

@@ -1374,6 +1374,8 @@ async fn tour(phone: bool) {
             [
                 format!("/{SLUG}/segreteria"),
                 format!("/{SLUG}/segreteria/protocollo"),
+                format!("/{SLUG}/segreteria/protocollo/registri"),
+                format!("/{SLUG}/segreteria?stato=tutte&ordine=recenti"),
                 format!("/{SLUG}/segreteria/adunanze"),
             ]
             .into_iter()

@@ -4,8 +4,7 @@
 
 use axum::{
     extract::{Query, State},
-    http::{HeaderValue, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use maud::{Markup, html};
@@ -26,8 +25,8 @@ use crate::{
         AppState,
         auth::{Amministratore, InArea},
         error::AppError,
+        export,
         layout::{self, PageMeta},
-        public::attachments::file_response,
         tenant::CurrentTenant,
     },
 };
@@ -81,7 +80,7 @@ fn some(s: &str) -> Option<&str> {
 }
 
 /// The start of a Rome day, in UTC.
-fn day_start(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn day_start(s: &str) -> Option<DateTime<Utc>> {
     let d = crate::domain::application::check::parse_date(s)?;
     time::ZONE
         .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
@@ -244,22 +243,19 @@ pub async fn export(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
     let (rows, _, _) = rows(&state, &tenant, &who, &q, None, EXPORT_MAX).await?;
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
-    out.write_record(["N.", "Quando", "Chi", "Operazione", "Esito"])
-        .map_err(anyhow::Error::from)?;
-    for r in &rows {
-        out.write_record([
-            r.seq.to_string(),
-            time::format_date_time(r.at),
-            r.actor.clone(),
-            describe(r),
-            outcome_label(&r.outcome).to_owned(),
-        ])
-        .map_err(anyhow::Error::from)?;
-    }
-    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.seq.to_string(),
+                time::format_date_time(r.at),
+                r.actor.clone(),
+                describe(r),
+                outcome_label(&r.outcome).to_owned(),
+            ]
+        })
+        .collect();
+    let bytes = export::csv(&["N.", "Quando", "Chi", "Operazione", "Esito"], &lines)?;
     audit::record_alone(
         &state.db,
         tenant.id,
@@ -273,10 +269,11 @@ pub async fn export(
         },
     )
     .await?;
-    let mut res = file_response(bytes, "text/csv; charset=utf-8", "registro-operazioni.csv");
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res.into_response())
+    Ok(export::download(
+        bytes,
+        export::FileKind::Csv,
+        "registro-operazioni.csv",
+    ))
 }
 
 /// The family of an action, as the filter offers it (`pratica.*` together).
@@ -331,6 +328,8 @@ fn action_label(action: &str) -> &str {
         "albo_disattivazione_annullata" => "Disattivazione dall'albo annullata",
         "ordine_creato" => "Ordine creato",
         "registro_esportato" => "Registro delle operazioni esportato",
+        "elenco_esportato" => "Elenco delle pratiche esportato",
+        "registro_protocollo_stampato" => "Registro di protocollo stampato",
         other => other,
     }
 }

@@ -5,6 +5,7 @@
 pub mod decision;
 pub mod files;
 pub mod integration;
+pub mod list;
 pub mod search;
 pub mod transmission;
 pub mod withdrawal;

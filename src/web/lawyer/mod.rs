@@ -3,7 +3,7 @@
 
 use axum::{
     Form as HtmlForm,
-    extract::{Multipart, State},
+    extract::{Multipart, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -17,6 +17,7 @@ use super::{
     case::{
         self, CaseFile,
         integration::{self, Answered},
+        list::{self, ListQuery},
         withdrawal,
     },
     error::AppError,
@@ -27,10 +28,13 @@ use super::{
 };
 use crate::{
     db::TenantTx,
-    domain::application::{Actor, Stage, integration::FieldError},
+    domain::{
+        access::Role,
+        application::{Actor, Stage, integration::FieldError},
+    },
     live,
     store::{
-        cases::{self, Queue, Sort},
+        cases::{self},
         integrations,
         tenants::Tenant,
     },
@@ -42,12 +46,15 @@ pub async fn entry(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Avvocato>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Markup, AppError> {
     let grant = case::view_grant(&tenant, &who)?;
     let viewer = case::viewer(&grant, &who);
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let sections = dashboard(&mut tx, &tenant, &viewer, None).await?;
+    let sections = dashboard(&mut tx, &tenant, &viewer, &q, None).await?;
     tx.commit().await?;
+    let base = format!("/{}/avvocati", tenant.slug);
+    let errors = q.parse(Role::Avvocato).errors;
     Ok(layout::page(
         &PageMeta::area(TITLE, &tenant, &who),
         html! {
@@ -55,22 +62,25 @@ pub async fn entry(
             (case::search::search_box(&tenant, &who, ""))
             p class="lead" { "Le istanze presentate dall'avv. " (who.user.name) " o in cui è indicato il suo nome come difensore." }
             p { a class="btn btn-outline-primary" href=(format!("/{}/istanza", tenant.slug)) { "Presenta una nuova istanza" } }
-            (live::container("/ws?vista=avvocati", sections))
+            h2 class="h4" { "Filtri" }
+            (list::filter_form(&base, Role::Avvocato, &q, &errors, None))
+            (live::container(&format!("/ws?vista=avvocati&{}", q.query_string(true)), sections))
         },
     ))
 }
 
-/// The lawyer's applications (the live part of the area); `changed` is the one an update is
-/// about, announced in a notice.
+/// The lawyer's applications as the filters in the URL select them (the live part of the
+/// area); `changed` is the one an update is about, announced in a notice when it is listed.
 pub async fn dashboard(
     tx: &mut TenantTx,
     tenant: &Tenant,
     viewer: &cases::Viewer<'_>,
+    q: &ListQuery,
     changed: Option<Uuid>,
 ) -> anyhow::Result<Markup> {
-    let rows = cases::list(tx, viewer, Queue::All, Sort::Newest, 500).await?;
+    let listed = list::load(tx, viewer, &q.parse(Role::Avvocato)).await?;
     let base = format!("/{}/avvocati", tenant.slug);
-    let changed = changed.and_then(|id| rows.iter().find(|c| c.id == id));
+    let changed = changed.and_then(|id| listed.page.rows.iter().find(|c| c.id == id));
     Ok(html! {
         div id="istanze-avvocato" {
             @if let Some(c) = changed {
@@ -79,7 +89,7 @@ pub async fn dashboard(
                     @if let Some(n) = &c.delibera { " La delibera n. " (n) " è disponibile." }
                 }
             }
-            (case::case_table(&base, &rows, "Le mie istanze", "Nessuna istanza.", None))
+            (list::section("mie-istanze", &base, "Le mie istanze", "Le mie istanze secondo i filtri scelti", "Nessuna istanza corrisponde ai filtri.", &listed, q, None))
         }
     })
 }

@@ -9,7 +9,7 @@ pub use signing::{list as signing_list, upload as signing_upload, zip as signing
 
 use crate::domain::plural;
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -18,17 +18,20 @@ use maud::{Markup, html};
 use super::{
     AppState,
     auth::{Consigliere, InArea},
-    case::{self, CaseFile},
+    case::{
+        self, CaseFile,
+        list::{self, ListQuery},
+    },
     error::AppError,
     layout::{self, PageMeta},
     tenant::{CurrentTenant, PathParams},
 };
 use crate::{
     db::TenantTx,
-    domain::application::integration::FieldError,
+    domain::{access::Role, application::integration::FieldError},
     live,
     store::{
-        cases::{self, Queue, Sort, Viewer},
+        cases::{self, Viewer},
         decisions,
         tenants::Tenant,
     },
@@ -40,33 +43,40 @@ pub async fn entry(
     State(state): State<AppState>,
     tenant: CurrentTenant,
     who: InArea<Consigliere>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Markup, AppError> {
     let grant = case::view_grant(&tenant, &who)?;
     let viewer = case::viewer(&grant, &who);
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let sections = queue_sections(&mut tx, &tenant, &viewer, None).await?;
+    let sections = queue_sections(&mut tx, &tenant, &viewer, &q, None).await?;
     tx.commit().await?;
+    let base = format!("/{}/consiglieri", tenant.slug);
+    let errors = q.parse(Role::Consigliere).errors;
     Ok(layout::page(
         &PageMeta::area(TITLE, &tenant, &who),
         html! {
             h1 { (TITLE) }
             (case::search::search_box(&tenant, &who, ""))
             p { a href=(format!("/{}/avvisi", tenant.slug)) { "Avvisi per e-mail: come ricevere le nuove assegnazioni" } }
-            (live::container("/ws?vista=consiglieri", sections))
+            h2 class="h4" { "Filtri" }
+            (list::filter_form(&base, Role::Consigliere, &q, &errors, None))
+            (live::container(&format!("/ws?vista=consiglieri&{}", q.query_string(true)), sections))
         },
     ))
 }
 
-/// The rapporteur's queue (the live part of the area): delibere to sign, cases to examine
-/// with their clocks, the latest concluded. `fresh` marks a new assignment.
+/// The rapporteur's queue (the live part of the area): delibere to sign, then the cases as the
+/// filters in the URL select them (by default those still to decide, with their clocks).
+/// `fresh` marks a new assignment.
 pub async fn queue_sections(
     tx: &mut TenantTx,
     tenant: &Tenant,
     viewer: &Viewer<'_>,
+    q: &ListQuery,
     fresh: Option<uuid::Uuid>,
 ) -> anyhow::Result<Markup> {
-    let open = cases::list(tx, viewer, Queue::Open, Sort::Deadline, 500).await?;
-    let closed = cases::list(tx, viewer, Queue::Closed, Sort::Newest, 50).await?;
+    let listed = list::load(tx, viewer, &q.parse(Role::Consigliere)).await?;
+    let open = &listed.page.rows;
     let to_sign = decisions::to_sign(tx, viewer.grant.user).await?.len();
     let base = format!("/{}/consiglieri", tenant.slug);
     Ok(html! {
@@ -87,14 +97,7 @@ pub async fn queue_sections(
                     }
                 }
             }
-            section id="da-esaminare" class="mb-5" {
-                h2 class="h3" { "Pratiche da esaminare " span class="badge bg-primary" { (open.len()) } }
-                (case::case_table(&base, &open, "Pratiche assegnate e non ancora decise (le urgenti per prime, poi per scadenza)", "Nessuna pratica assegnata in attesa di esame.", fresh))
-            }
-            section id="decise" {
-                h2 class="h3" { "Ultime pratiche concluse" }
-                (case::case_table(&base, &closed, "Pratiche assegnate già concluse", "Nessuna pratica conclusa.", None))
-            }
+            (list::section("da-esaminare", &base, "Pratiche assegnate", "Pratiche assegnate secondo i filtri scelti (le urgenti per prime)", "Nessuna pratica assegnata corrisponde ai filtri.", &listed, q, fresh))
         }
     })
 }

@@ -2,6 +2,7 @@
 //! assignment to a rapporteur, and applications received on paper.
 
 pub mod council;
+pub mod daily_register;
 mod intake;
 mod protocol;
 mod records;
@@ -22,13 +23,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use maud::{Markup, html};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
     AppState,
     auth::{InArea, Segreteria},
-    case::{self, CaseFile},
+    case::{self, CaseFile, list},
     components::Input,
     error::AppError,
     layout::{self, PageMeta, csrf_field},
@@ -36,10 +36,10 @@ use super::{
 };
 use crate::{
     db::TenantTx,
-    domain::application::Stage,
+    domain::{access::Role, application::Stage},
     live,
     store::{
-        cases::{self, Queue, Sort, Viewer},
+        cases::{self, Sort, Viewer},
         council as council_store,
         tenants::Tenant,
     },
@@ -47,36 +47,10 @@ use crate::{
 
 pub const TITLE: &str = crate::domain::access::Role::Segreteria.area_title();
 
-/// What the board shows: its order and an optional state filter (`?ordine=…&stato=…`).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-pub struct BoardQuery {
-    #[serde(default)]
-    pub ordine: Option<String>,
-    #[serde(default)]
-    pub stato: Option<String>,
-}
+pub use crate::web::case::list::ListQuery as BoardQuery;
 
-impl BoardQuery {
-    pub fn sort(&self) -> Sort {
-        Sort::from_param(self.ordine.as_deref())
-    }
-
-    /// Only open states filter the board.
-    pub fn filter(&self) -> Option<Stage> {
-        self.stato
-            .as_deref()
-            .and_then(Stage::from_code)
-            .filter(|s| s.is_open())
-    }
-
-    pub fn query_string(&self) -> String {
-        let mut q = format!("ordine={}", self.sort().param());
-        if let Some(s) = self.filter() {
-            q.push_str(&format!("&stato={}", s.code()));
-        }
-        q
-    }
-}
+/// The most new filings the board shows at once (the oldest first).
+const INTAKE_SHOWN: i64 = 200;
 
 pub async fn entry(
     State(state): State<AppState>,
@@ -87,8 +61,9 @@ pub async fn entry(
     board(&state, &tenant, &who, &q, None, "").await
 }
 
-/// The live part of the board: the new filings, the open cases with their clocks (sorted and
-/// filtered), the concluded ones. The page and the live socket both render it.
+/// The live part of the board: the new filings and the list of cases, both as the filters in
+/// the URL select them (the state filter applies to the list; the filings are those still to
+/// register). The page and the live socket both render it, with the same query.
 pub async fn board_sections(
     tx: &mut TenantTx,
     tenant: &Tenant,
@@ -96,63 +71,50 @@ pub async fn board_sections(
     q: &BoardQuery,
     fresh: Option<Uuid>,
 ) -> anyhow::Result<Markup> {
-    let sort = q.sort();
-    let intake = cases::list(tx, viewer, Queue::Intake, Sort::Deadline, 500).await?;
-    let queue = q.filter().map_or(Queue::Open, Queue::Only);
-    let open = cases::list(tx, viewer, queue, sort, 500).await?;
-    let closed = cases::list(tx, viewer, Queue::Closed, Sort::Newest, 30).await?;
+    let parsed = q.parse(Role::Segreteria);
+    // When the list itself shows the filings still to register (state "presentata", or every
+    // state), they are not shown twice.
+    let listed_there = parsed
+        .filter
+        .states
+        .as_ref()
+        .is_none_or(|s| s.contains(&Stage::Presentata.code()));
+    let intake = if listed_there {
+        None
+    } else {
+        let only_intake = cases::Filter {
+            states: Some(vec![Stage::Presentata.code()]),
+            ..parsed.filter.clone()
+        };
+        // Filings not yet registered have no suspension: their deadline order is their order
+        // of filing, which sorts without reading the clock of each.
+        Some(cases::page(tx, viewer, &only_intake, Sort::Oldest, None, INTAKE_SHOWN).await?)
+    };
+    let listed = list::load(tx, viewer, &parsed).await?;
     let to_judge = crate::store::transmissions::waiting_for_judge(tx, 500).await?;
     let base = format!("/{}/segreteria", tenant.slug);
-    let filter = q.filter();
     Ok(html! {
         div id="tabellone" {
             @if !to_judge.is_empty() {
                 (case::transmission::queue(&base, &to_judge))
             }
             section id="da-acquisire" class="mb-5" {
-                h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.len()) } }
-                (case::case_table(&base, &intake, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione.", fresh))
-            }
-            section id="in-corso" {
-                div class="d-flex flex-wrap justify-content-between align-items-baseline" {
-                    h2 class="h3" { "Pratiche in corso " span class="badge bg-primary" { (open.len()) } }
-                    nav aria-label="Ordinamento" class="small" {
-                        "Ordina: "
-                        @for s in [Sort::Deadline, Sort::Newest] {
-                            @let label = if s == Sort::Deadline { "per scadenza" } else { "più recenti" };
-                            @let target = BoardQuery { ordine: Some(s.param().into()), stato: filter.map(|f| f.code().into()) };
-                            @if s == sort { strong aria-current="true" { (label) } } @else { a href=(format!("{base}?{}", target.query_string())) { (label) } }
-                            " "
-                        }
-                        "· " a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
-                        " · " a href=(format!("{base}/adunanze")) { "Adunanze" }
+                @if let Some(intake) = &intake {
+                    h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.rows.len()) @if intake.next.is_some() { "+" } } }
+                    @if intake.next.is_some() {
+                        p class="small" { "Sono mostrate le prime " (INTAKE_SHOWN) ", dalla più vecchia." }
                     }
+                    (case::case_table(&base, &intake.rows, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione.", fresh))
+                } @else {
+                    p class="small" { "Le istanze da registrare sono nell'elenco qui sotto, secondo i filtri scelti." }
                 }
-                form method="get" action=(base) class="d-flex flex-wrap align-items-end gap-2 mb-3" {
-                    input type="hidden" name="ordine" value=(sort.param());
-                    div class="select-wrapper" {
-                        label for="filtro-stato" { "Stato" }
-                        select id="filtro-stato" name="stato" {
-                            option value="" { "Tutti gli stati" }
-                            @for st in Stage::ALL.into_iter().filter(|s| s.is_open()) {
-                                option value=(st.code()) selected[filter == Some(st)] { (st.label()) }
-                            }
-                        }
-                    }
-                    button type="submit" class="btn btn-outline-primary btn-sm" { "Filtra" }
-                }
-                (case::case_table(&base, &open, "Pratiche registrate e non ancora decise (le urgenti per prime)", "Nessuna pratica in corso in questo stato.", fresh))
             }
-            section id="concluse" class="mt-5" {
-                h2 class="h3" { "Ultime pratiche concluse" }
-                p class="small" { "Decise, rinunciate o revocate. Una pratica più vecchia si apre con il suo codice, qui sopra." }
-                (case::case_table(&base, &closed, "Le ultime 30 pratiche concluse", "Nessuna pratica conclusa.", fresh))
-            }
+            (list::section("in-corso", &base, "Pratiche", "Pratiche secondo i filtri scelti (le urgenti per prime)", "Nessuna pratica corrisponde ai filtri.", &listed, q, fresh))
         }
     })
 }
 
-/// The intake board: acquisition by code, paper intake, and the live sections.
+/// The intake board: acquisition by code, paper intake, the filters and the live sections.
 pub async fn board(
     state: &AppState,
     tenant: &CurrentTenant,
@@ -165,7 +127,9 @@ pub async fn board(
     let viewer = case::viewer(&grant, who);
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let sections = board_sections(&mut tx, tenant, &viewer, q, None).await?;
+    let councillors = cases::councillors(&mut tx).await?;
     tx.commit().await?;
+    let errors = q.parse(Role::Segreteria).errors;
     let base = format!("/{}/segreteria", tenant.slug);
     Ok(layout::page(
         &PageMeta::area(TITLE, tenant, who),
@@ -207,7 +171,13 @@ pub async fn board(
                     }
                 }
             }
-            (live::container(&format!("/ws?vista=segreteria&{}", q.query_string()), sections))
+            p class="small" {
+                a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
+                " · " a href=(format!("{base}/adunanze")) { "Adunanze" }
+            }
+            h2 class="h4" { "Filtri" }
+            (list::filter_form(&base, Role::Segreteria, q, &errors, Some(&councillors)))
+            (live::container(&format!("/ws?vista=segreteria&{}", q.query_string(true)), sections))
         },
     ))
 }

@@ -61,6 +61,7 @@ pub async fn register_page(
             (layout::breadcrumb(&[(super::TITLE, Some(&base)), (&title, None)]))
             h1 { (title) }
             p { "Le registrazioni non si modificano né si cancellano: un errore si corregge con una registrazione di annullamento che richiama l'originale." }
+            p { a href=(format!("{base}/protocollo/registri")) { "Registri giornalieri di protocollo e stampa del registro per un periodo" } }
             form method="get" action=(format!("{base}/protocollo")) class="mb-3" role="search" {
                 input type="hidden" name="anno" value=(year);
                 div class="input-group" {
