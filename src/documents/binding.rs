@@ -102,7 +102,9 @@ fn memchr_all<'a>(haystack: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = 
 pub enum ScanError {
     #[error("l'immagine non è leggibile")]
     Unreadable,
-    #[error("l'immagine è troppo grande (oltre 40 milioni di pixel): ridurre la risoluzione della scansione")]
+    #[error(
+        "l'immagine è troppo grande (oltre 40 milioni di pixel): ridurre la risoluzione della scansione"
+    )]
     TooLarge,
 }
 
@@ -219,9 +221,15 @@ mod tests {
 
     #[test]
     fn the_code_is_read_back_from_a_picture_of_it() {
-        assert_eq!(read_codes(&qr_png("7K3M-Q9TD", 6)).unwrap(), vec!["7K3M-Q9TD".to_string()]);
+        assert_eq!(
+            read_codes(&qr_png("7K3M-Q9TD", 6)).unwrap(),
+            vec!["7K3M-Q9TD".to_string()]
+        );
         let svg = qr_svg("7K3M-Q9TD");
-        assert!(svg.starts_with("<svg") && svg.contains("viewBox=\"0 0 29 29\""), "{svg}");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("viewBox=\"0 0 29 29\""),
+            "{svg}"
+        );
     }
 
     #[test]

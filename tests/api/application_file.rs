@@ -28,8 +28,12 @@ async fn a_digitally_signed_application_must_be_its_own_generated_pdf_with_today
 
     // Any PDF, validly signed by the right lawyer, is not the application.
     let errors = refused(
-        d.upload("istanza_firmata", "qualsiasi.pdf.p7m", lawyer.p7m(&minimal_pdf()))
-            .await,
+        d.upload(
+            "istanza_firmata",
+            "qualsiasi.pdf.p7m",
+            lawyer.p7m(&minimal_pdf()),
+        )
+        .await,
     )
     .await;
     assert!(
@@ -78,7 +82,10 @@ async fn a_digitally_signed_application_must_be_its_own_generated_pdf_with_today
     assert_eq!(status, 200, "{}", errors_in(&body));
     // Changing the answers afterwards asks for a new signature before sending.
     let res = d
-        .post("richiedente", &[("kind", "persona"), ("surname", "Rossini")])
+        .post(
+            "richiedente",
+            &[("kind", "persona"), ("surname", "Rossini")],
+        )
         .await;
     assert!(res.status() == 303 || res.status() == 422);
     let (_, review) = d.get_text("riepilogo").await;
@@ -112,8 +119,12 @@ async fn a_scan_signed_by_hand_must_show_the_applications_qr_code() {
     );
     // A scan without the code (a blank page) and a scan of another application.
     let errors = refused(
-        d.upload("istanza_firmata", "pagina.png", rasterise(&minimal_pdf(), "png"))
-            .await,
+        d.upload(
+            "istanza_firmata",
+            "pagina.png",
+            rasterise(&minimal_pdf(), "png"),
+        )
+        .await,
     )
     .await;
     assert!(

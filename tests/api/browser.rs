@@ -603,10 +603,7 @@ async fn a_person_walks_the_form_and_every_page_passes_axe() {
     let (_driver, c) = browser(false).await;
     let pages = Pages::new();
     let files = tempfile::tempdir().unwrap();
-    for (name, bytes) in [
-        ("carta-identita.png", png()),
-        ("tessera.jpg", jpeg()),
-    ] {
+    for (name, bytes) in [("carta-identita.png", png()), ("tessera.jpg", jpeg())] {
         std::fs::write(files.path().join(name), bytes).unwrap();
     }
 

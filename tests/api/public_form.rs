@@ -200,12 +200,25 @@ pub fn rasterise(pdf: &[u8], format: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.pdf"), pdf).unwrap();
     let out = std::process::Command::new("pdftoppm")
-        .args(["-r", "200", "-f", "1", "-l", "1", "-singlefile", &format!("-{format}")])
+        .args([
+            "-r",
+            "200",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            &format!("-{format}"),
+        ])
         .arg(dir.path().join("in.pdf"))
         .arg(dir.path().join("page"))
         .output()
         .expect("pdftoppm (poppler-utils): see tests/run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ext = if format == "jpeg" { "jpg" } else { format };
     std::fs::read(dir.path().join(format!("page.{ext}"))).unwrap()
 }

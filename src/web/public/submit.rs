@@ -32,9 +32,9 @@ use crate::{
     store::{
         applications::{self, ApplicationRow, TokenUse},
         attachments::Attachment,
-        audit, events, integrations, renditions,
+        audit, events, integrations,
         lawyers::Lawyer,
-        outbox,
+        outbox, renditions,
         tenants::Tenant,
     },
     web::{
