@@ -557,8 +557,10 @@ fn attachments(v: &StepView) -> Markup {
         p {
             "L'istanza va sottoscritta dal richiedente (art. 78 D.P.R. 115/2002). "
             a href=(format!("{}/{}/pdf", base(v.tenant), v.id)) download { "Scarica l'istanza compilata (PDF)" }
-            ", stampala e falla firmare al richiedente, poi caricane la scansione qui sotto come «Istanza firmata». "
-            "Se l'istanza è presentata da un avvocato che autentica la firma, carica la scansione firmata digitalmente dall'avvocato (CAdES .p7m oppure PAdES)."
+            ", stampala e falla firmare al richiedente, poi caricane la scansione qui sotto come «Istanza firmata»: "
+            "il codice QR in basso a sinistra di ogni pagina deve restare leggibile (scansione ad almeno 200 dpi). "
+            "Se l'istanza è presentata da un avvocato che autentica la firma, carica il PDF scaricato qui firmato digitalmente dall'avvocato, senza modificarlo (CAdES .p7m oppure PAdES). "
+            "Se cambi i dati dopo averla scaricata, scaricala e firmala di nuovo."
         }
         h2 class="h4 mt-4" { "2. Caricare i documenti" }
         p class="small" {
