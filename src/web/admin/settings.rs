@@ -705,24 +705,28 @@ pub async fn toggle_office(
         return Err(AppError::NotFound);
     }
     tx.commit().await?;
+    office_changed(&state, &tenant, &who, id, "Elenco aggiornato.").await
+}
+
+/// After an office changed: audited, and the list again with what was done.
+async fn office_changed(
+    state: &AppState,
+    tenant: &CurrentTenant,
+    who: &InArea<Amministratore>,
+    id: Uuid,
+    done: &'static str,
+) -> Result<Response, AppError> {
     audit_change(
-        &state,
-        &tenant,
-        &who,
+        state,
+        tenant,
+        who,
         "ufficio_modificato",
         Some(id.to_string()),
     )
     .await?;
-    Ok(offices_page(
-        &state,
-        &tenant,
-        &who,
-        Some(Ok("Elenco aggiornato.")),
-        "",
-        None,
-    )
-    .await?
-    .into_response())
+    Ok(offices_page(state, tenant, who, Some(Ok(done)), "", None)
+        .await?
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -764,24 +768,7 @@ pub async fn office_pec(
         return Err(AppError::NotFound);
     }
     tx.commit().await?;
-    audit_change(
-        &state,
-        &tenant,
-        &who,
-        "ufficio_modificato",
-        Some(id.to_string()),
-    )
-    .await?;
-    Ok(offices_page(
-        &state,
-        &tenant,
-        &who,
-        Some(Ok("Indirizzo PEC salvato.")),
-        "",
-        None,
-    )
-    .await?
-    .into_response())
+    office_changed(&state, &tenant, &who, id, "Indirizzo PEC salvato.").await
 }
 
 #[derive(Deserialize, Default)]
