@@ -31,10 +31,18 @@ enum Cached {
 
 static CACHE: Mutex<Option<HashMap<String, Cached>>> = Mutex::new(None);
 
-/// The http(s) CRL distribution points of the signers' certificates.
-pub fn urls(report: &SignatureReport) -> Vec<String> {
+/// The http(s) CRL distribution points of the certificates of the signers for which
+/// `chained` (one per signer, in order) is true. Only certificates that chain to a trust service
+/// of the lists are asked: the address of anyone else's is chosen by whoever made the file, and
+/// fetching it would let them make the server call any address (server-side request forgery).
+pub fn urls(report: &SignatureReport, chained: &[bool]) -> Vec<String> {
     let mut urls = Vec::new();
-    for signer in &report.signers {
+    for (signer, _) in report
+        .signers
+        .iter()
+        .zip(chained)
+        .filter(|(_, chained)| **chained)
+    {
         let Ok(cert) = X509::from_der(&signer.certificate.0) else {
             continue;
         };

@@ -274,7 +274,8 @@ pub async fn assess(
     {
         return Ok(first);
     }
-    let urls = crl_fetch::urls(report);
+    let chained: Vec<bool> = first.iter().map(|a| a.service.is_some()).collect();
+    let urls = crl_fetch::urls(report, &chained);
     if urls.is_empty() {
         return Ok(first);
     }

@@ -809,7 +809,12 @@ async fn a_crl_is_fetched_from_the_distribution_point_cached_and_used() {
     // the second fetch must come from the cache.
     let crl = crl(&[]);
     serve_on(listener, crl.clone(), 1);
-    assert_eq!(crl_fetch::urls(&report), std::slice::from_ref(&url));
+    assert_eq!(
+        crl_fetch::urls(&report, &[true]),
+        std::slice::from_ref(&url)
+    );
+    // A certificate that chains to no trust service is never asked about.
+    assert!(crl_fetch::urls(&report, &[false]).is_empty());
     let fetched = crl_fetch::fetch(std::slice::from_ref(&url)).await;
     assert_eq!(fetched, std::slice::from_ref(&crl));
     assert_eq!(crl_fetch::fetch(&[url]).await, [crl]);
@@ -861,7 +866,7 @@ async fn an_unreachable_or_oversized_crl_leaves_revocation_unchecked() {
     // Only http(s): an LDAP distribution point is not followed.
     let id = with_distribution_point("ldap://ldap.example.it/cn=CRL");
     let report = verify(&p7m(&id, b"istanza"), now()).unwrap();
-    assert!(crl_fetch::urls(&report).is_empty());
+    assert!(crl_fetch::urls(&report, &[true]).is_empty());
 }
 
 #[test]
