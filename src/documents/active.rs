@@ -161,7 +161,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Each `stream … endstream` of the file: where its keyword starts and the range of its data.
-fn streams(bytes: &[u8]) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+pub(crate) fn streams(bytes: &[u8]) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
     let mut at = 0;
     std::iter::from_fn(move || {
         loop {
@@ -184,7 +184,7 @@ fn streams(bytes: &[u8]) -> impl Iterator<Item = (usize, std::ops::Range<usize>)
     })
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 

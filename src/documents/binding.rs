@@ -13,8 +13,9 @@
 //!   that code, read here with `rqrr` ([`read_codes`]).
 //!
 //! Everything here is pure (bytes in, answers out) and bounded: images over [`MAX_PIXELS`]
-//! are refused, PDF pages are rasterised at most [`MAX_PAGES`] and at most [`MAX_SIDE`] pixels
-//! a side. The callers run it under the PDF engine's CPU bound.
+//! are refused, a PDF is checked for what its renderer would decode before it is rasterised
+//! ([`within_bounds`]), at most [`MAX_PAGES`] pages and at most [`MAX_SIDE`] pixels a side. The
+//! callers run it under the PDF engine's CPU bound.
 
 use std::io::Cursor;
 
@@ -103,9 +104,13 @@ pub enum ScanError {
     #[error("l'immagine non è leggibile")]
     Unreadable,
     #[error(
-        "l'immagine è troppo grande (oltre 40 milioni di pixel): ridurre la risoluzione della scansione"
+        "la scansione è troppo grande da leggere (al massimo 40 milioni di pixel per immagine): ridurre la risoluzione"
     )]
     TooLarge,
+    #[error(
+        "il PDF usa una compressione che non leggiamo: caricare la scansione come JPEG o PNG, oppure un PDF a colori o in scala di grigi"
+    )]
+    Unsupported,
 }
 
 /// The application codes found in the QR codes of a scan (JPEG, PNG or a PDF of page images),
@@ -164,6 +169,7 @@ fn pdf_pages(bytes: &[u8]) -> Result<Vec<image::GrayImage>, ScanError> {
     use hayro::hayro_syntax::Pdf;
     use hayro::{RenderCache, RenderSettings};
 
+    within_bounds(bytes)?;
     let pdf = Pdf::new(bytes.to_vec()).map_err(|_| ScanError::Unreadable)?;
     let cache = RenderCache::new();
     let settings = InterpreterSettings::default();
@@ -197,6 +203,98 @@ fn pdf_pages(bytes: &[u8]) -> Result<Vec<image::GrayImage>, ScanError> {
         return Err(ScanError::Unreadable);
     }
     Ok(out)
+}
+
+/// The most one stream, and all streams together, may inflate to before rasterising.
+const MAX_STREAM: u64 = 64 * 1024 * 1024;
+const MAX_TOTAL: u64 = 256 * 1024 * 1024;
+
+/// What the renderer would decode stays bounded: anyone may upload a scan, and the renderer
+/// decompresses without limits. Every compressed stream inflates within [`MAX_STREAM`] (all
+/// together within [`MAX_TOTAL`]), no image is over [`MAX_PIXELS`], inline images are not
+/// compressed, and the filters whose output size cannot be bounded cheaply (LZW, run-length,
+/// JBIG2, JPEG 2000) are refused. Scanners write JPEG, Flate or CCITT images.
+fn within_bounds(bytes: &[u8]) -> Result<(), ScanError> {
+    use super::active::{find, streams};
+    use std::io::Read;
+
+    let mut budget = MAX_TOTAL;
+    for (start, body) in streams(bytes) {
+        let dict = &bytes[bytes[..start]
+            .windows(3)
+            .rposition(|w| w == b"obj")
+            .unwrap_or(0)..start];
+        for filter in [&b"LZW"[..], b"RunLength", b"JBIG2", b"JPX"] {
+            if find(dict, filter).is_some() {
+                return Err(ScanError::Unsupported);
+            }
+        }
+        if find(dict, b"/Image").is_some() {
+            let number = |key: &[u8]| {
+                let at = find(dict, key)? + key.len();
+                let digits: String = dict[at..]
+                    .iter()
+                    .map(|b| *b as char)
+                    .skip_while(|c| c.is_ascii_whitespace())
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse::<u64>().ok()
+            };
+            let (w, h) = (
+                number(b"/Width").unwrap_or(0),
+                number(b"/Height").unwrap_or(0),
+            );
+            if w.saturating_mul(h) > MAX_PIXELS {
+                return Err(ScanError::TooLarge);
+            }
+        }
+        if find(dict, b"Fl").is_none() {
+            continue;
+        }
+        let cap = MAX_STREAM.min(budget);
+        let mut out = Vec::new();
+        let _ = flate2::read::ZlibDecoder::new(&bytes[body])
+            .take(cap + 1)
+            .read_to_end(&mut out);
+        if out.len() as u64 > cap {
+            return Err(ScanError::TooLarge);
+        }
+        budget -= out.len() as u64;
+        if has_compressed_inline_image(&out) {
+            return Err(ScanError::Unsupported);
+        }
+    }
+    Ok(())
+}
+
+/// An inline image (`BI … ID`) in a content stream whose dictionary names a filter.
+fn has_compressed_inline_image(content: &[u8]) -> bool {
+    let token = |at: usize, word: &[u8]| {
+        content[at..].starts_with(word)
+            && (at == 0 || content[at - 1].is_ascii_whitespace())
+            && content
+                .get(at + word.len())
+                .is_none_or(|b| b.is_ascii_whitespace() || *b == b'/')
+    };
+    let mut at = 0;
+    while let Some(found) = content[at..].windows(2).position(|w| w == b"BI") {
+        let begin = at + found;
+        at = begin + 2;
+        if !token(begin, b"BI") {
+            continue;
+        }
+        let end = (at..content.len().saturating_sub(1))
+            .find(|i| token(*i, b"ID"))
+            .unwrap_or(content.len());
+        let dict = &content[at..end];
+        if dict.windows(3).any(|w| w == b"/F " || w == b"/F/")
+            || dict.windows(7).any(|w| w == b"/Filter")
+        {
+            return true;
+        }
+        at = end;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -241,6 +339,52 @@ mod tests {
             .unwrap();
         assert!(read_codes(&png).unwrap().is_empty());
         assert_eq!(read_codes(b"\x89PNG garbage"), Err(ScanError::Unreadable));
+    }
+
+    #[test]
+    fn what_the_renderer_would_decode_is_bounded_first() {
+        use std::io::Write;
+        let deflate = |data: &[u8]| {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let pdf = |dict: &str, body: &[u8]| {
+            [
+                format!(
+                    "%PDF-1.4\n4 0 obj\n<< {dict} /Length {} >>\nstream\n",
+                    body.len()
+                )
+                .into_bytes(),
+                body.to_vec(),
+                b"\nendstream\nendobj\n%%EOF\n".to_vec(),
+            ]
+            .concat()
+        };
+        // A compressed bomb (100 MiB of zeros in about 100 KiB).
+        let bomb = pdf("/Filter /FlateDecode", &deflate(&vec![0; 100 << 20]));
+        assert_eq!(read_codes(&bomb), Err(ScanError::TooLarge));
+        // An image that claims 3.6 billion pixels.
+        let huge = pdf(
+            "/Subtype /Image /Width 60000 /Height 60000 /Filter /DCTDecode",
+            b"x",
+        );
+        assert_eq!(read_codes(&huge), Err(ScanError::TooLarge));
+        // Filters we do not bound, and a compressed inline image.
+        let lzw = pdf(
+            "/Subtype /Image /Width 10 /Height 10 /Filter /LZWDecode",
+            b"x",
+        );
+        assert_eq!(read_codes(&lzw), Err(ScanError::Unsupported));
+        let inline = pdf(
+            "/Filter /FlateDecode",
+            &deflate(b"q 100 0 0 100 0 0 cm BI /W 10 /H 10 /CS /G /BPC 8 /F /Fl ID xxx EI Q"),
+        );
+        assert_eq!(read_codes(&inline), Err(ScanError::Unsupported));
+        // A plain inline image is fine.
+        assert!(!has_compressed_inline_image(
+            b"BI /W 1 /H 1 /CS /G /BPC 8 ID x EI"
+        ));
     }
 
     #[test]
