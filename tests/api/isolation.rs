@@ -219,7 +219,25 @@ async fn every_route_answers_404_to_another_ordines_ids_and_audits_it() {
     .unwrap()
     .unwrap();
     tx.commit().await.unwrap();
+    // A daily protocol register of Ordine B.
+    let mut tx = app.db.tenant_tx(beta).await.unwrap();
+    let register = patrocinio::store::protocol_days::insert(
+        &mut tx,
+        &patrocinio::store::protocol_days::NewRegister {
+            day: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            entries: 0,
+            first_number: None,
+            last_number: None,
+            pdf_key: "beta/registro.pdf",
+            pdf_sha256: &"0".repeat(64),
+            sealed_key: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     let ids = [
+        ("register", register.to_string()),
         ("session", session.to_string()),
         ("office", ob.office.to_string()),
         ("lawyer", ob.lawyer.to_string()),
