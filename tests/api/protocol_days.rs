@@ -29,9 +29,10 @@ async fn the_daily_register_is_produced_once_immutable_and_lists_the_days_entrie
     let mut conn = app.admin_connection().await;
     conn.execute(
         "INSERT INTO app.protocol_entries (tenant_id, year, number, registered_at, direction,
-             kind, channel, subject, documents_sha256, registered_by_label)
+             kind, channel, subject, documents_sha256, registered_by_label, recipients)
          SELECT tenant_id, year, 900, now() - interval '2 days', 'uscita', 'delibera', 'pec',
-             'Comunicazione di un altro giorno', repeat('a', 64), 'Segreteria (prova)'
+             'Comunicazione di un altro giorno', repeat('a', 64), 'Segreteria (prova)',
+             '[{\"kind\": \"richiedente\", \"name\": \"Mario Rossi\", \"address\": \"m.rossi@example.it\"}]'
          FROM app.protocol_entries LIMIT 1",
     )
     .await
