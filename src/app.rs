@@ -34,6 +34,8 @@ pub struct Application {
     /// `None` without an SMTP server: e-mails wait in the outbox.
     mailer: Option<Arc<crate::mail::Mailer>>,
     seal_dir: Option<std::path::PathBuf>,
+    /// Where the Ordini's PEC mailboxes are named (`<slug>.imap`), and how often they are read.
+    pec_mailboxes: Option<(std::path::PathBuf, std::time::Duration)>,
 }
 
 impl Application {
@@ -97,6 +99,7 @@ impl Application {
             hub,
             mailer,
             seal_dir: config.seal_dir.clone(),
+            pec_mailboxes: config.pec_dir.clone().map(|d| (d, config.pec_poll)),
         })
     }
 
@@ -149,6 +152,9 @@ impl Application {
             .clone()
             .map(|m| crate::mail::worker::spawn(self.db.clone(), m, self.storage.clone()));
         let reminders = crate::mail::reminders::spawn(self.db.clone());
+        let receipts = self.pec_mailboxes.clone().map(|(dir, every)| {
+            crate::pec::spawn(self.db.clone(), self.storage.clone(), dir, every)
+        });
         let hub = self.hub.clone();
         // Live sockets would hold the graceful shutdown open: they are closed first, with
         // 1012, so that clients reconnect to the next instance.
@@ -185,6 +191,9 @@ impl Application {
             mail.abort();
         }
         reminders.abort();
+        if let Some(receipts) = receipts {
+            receipts.abort();
+        }
         purge.abort();
         registers.abort();
         prune.abort();

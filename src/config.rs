@@ -66,7 +66,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "PATROCINIO_PEC_DIR",
         "(unset)",
-        "folder with one `<slug>.url` per Ordine that sends PEC: the SMTP URL of its certified-mail provider; messages to a lawyer's PEC go that way, from the Ordine's PEC address",
+        "folder with one `<slug>.url` per Ordine that sends PEC: the SMTP URL of its certified-mail provider; messages to a lawyer's PEC go that way, from the Ordine's PEC address; and one `<slug>.imap` per Ordine whose PEC mailbox is read for the providers' receipts: `imaps://user:pass@host:993/INBOX` (TLS) or `imap://…` (plain, loopback only)",
+    ),
+    (
+        "PATROCINIO_PEC_POLL_SECONDS",
+        "60",
+        "how often the PEC mailboxes (`<slug>.imap`) are read for receipts, 1 to 3600 seconds",
     ),
     (
         "PATROCINIO_LOTL_CERTS",
@@ -171,6 +176,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub smtp_url: Option<String>,
     pub pec_dir: Option<PathBuf>,
+    /// How often the Ordini's PEC mailboxes (`<pec_dir>/<slug>.imap`) are read for receipts.
+    pub pec_poll: std::time::Duration,
     pub mail_from: String,
     pub mail_retry: std::time::Duration,
 }
@@ -225,6 +232,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             smtp_url: None,
             pec_dir: None,
+            pec_poll: std::time::Duration::from_secs(60),
             mail_from: "Patrocinio <noreply@localhost>".into(),
             mail_retry: std::time::Duration::from_secs(60),
         }
@@ -330,6 +338,14 @@ impl Config {
                 "PATROCINIO_LOG" => config.log_filter = value,
                 "PATROCINIO_SMTP_URL" => config.smtp_url = Some(value),
                 "PATROCINIO_PEC_DIR" => config.pec_dir = Some(PathBuf::from(value)),
+                "PATROCINIO_PEC_POLL_SECONDS" => {
+                    let seconds: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=3600).contains(n))
+                        .context("PATROCINIO_PEC_POLL_SECONDS must be a number of seconds from 1 to 3600")?;
+                    config.pec_poll = std::time::Duration::from_secs(seconds);
+                }
                 "PATROCINIO_MAIL_FROM" => config.mail_from = value,
                 "PATROCINIO_MAIL_RETRY_SECONDS" => {
                     let seconds: u64 = value

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod jobs;
 pub mod live;
 pub mod mail;
+pub mod pec;
 pub mod reverify;
 pub mod storage;
 pub mod store;

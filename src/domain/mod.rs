@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod income;
 pub mod money;
 pub mod notifications;
+pub mod pec_receipt;
 pub mod plural;
 pub mod protocol;
 pub mod register;

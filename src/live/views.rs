@@ -151,7 +151,15 @@ impl View {
                 };
                 let me = viewer.grant.user;
                 let who_else = presence::others(tx, *id, me).await?;
+                // A PEC receipt changes no data of the case one works on: its transmissions
+                // table is brought up to date, without the warning to reload.
+                let receipt = matches!(
+                    kind,
+                    Some(EventKind::PecReceipt | EventKind::DeliveryFailed)
+                );
+                let sent = crate::store::transmissions::for_application(tx, *id).await?;
                 let changed = match ev {
+                    Some(_) if receipt => None,
                     Some(e) => Some(changed_text(
                         &e.signal.actor_label,
                         &e.signal.kind,
@@ -165,6 +173,7 @@ impl View {
                 html! {
                     @if let Some(text) = changed { (notice(Some(&text))) }
                     (presence_list(&who_else))
+                    (crate::web::case::transmission::rows_section(&sent))
                 }
             }
             View::Status { .. } => unreachable!("handled above"),

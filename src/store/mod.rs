@@ -11,6 +11,7 @@ pub mod integrations;
 pub mod lawyers;
 pub mod offices;
 pub mod outbox;
+pub mod pec_receipts;
 pub mod presence;
 pub mod protocol;
 pub mod protocol_days;

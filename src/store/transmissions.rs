@@ -175,6 +175,8 @@ pub struct Listed {
     pub mail_status: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Why the PEC was not delivered (the provider's receipt).
+    pub failure_reason: Option<String>,
 }
 
 impl Listed {
@@ -205,6 +207,10 @@ impl Listed {
                 None => "Inviata".into(),
             },
             (State::Queued, Some("non_recapitabile")) => "Non recapitata".into(),
+            (State::NotDelivered, _) => match &self.failure_reason {
+                Some(why) => format!("{}: {why}", state.label()),
+                None => state.label().into(),
+            },
             (s, _) => s.label().into(),
         }
     }
@@ -214,7 +220,7 @@ pub async fn for_application(tx: &mut TenantTx, application: Uuid) -> anyhow::Re
     Ok(sqlx::query_as(
         "SELECT t.recipient_kind, t.recipient_name, t.address, t.state,
                 p.year AS protocol_year, p.number AS protocol_number,
-                o.status AS mail_status, o.sent_at, t.updated_at
+                o.status AS mail_status, o.sent_at, t.updated_at, t.failure_reason
            FROM transmissions t
            JOIN decisions d ON d.id = t.decision_id AND d.superseded_at IS NULL
            LEFT JOIN protocol_entries p ON p.id = t.protocol_entry_id
@@ -260,6 +266,45 @@ pub async fn waiting_for_judge(tx: &mut TenantTx, limit: i64) -> anyhow::Result<
           WHERE t.state = 'da_trasmettere' AND t.recipient_kind = 'ufficio_giudiziario'
           ORDER BY t.created_at, a.code LIMIT $1",
     )
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// A transmission whose PEC was not delivered, as the secretariat's board lists it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Failed {
+    pub application_id: Uuid,
+    pub code: String,
+    pub protocol_year: Option<i32>,
+    pub protocol_number: Option<i32>,
+    pub recipient_kind: String,
+    pub recipient_name: String,
+    pub failure_reason: Option<String>,
+}
+
+impl Failed {
+    /// The protocol number, else the application's code.
+    pub fn reference(&self) -> String {
+        match self.protocol_year.zip(self.protocol_number) {
+            Some((year, number)) => ProtocolNumber { year, number }.to_string(),
+            None => self.code.clone(),
+        }
+    }
+}
+
+/// The transmissions not delivered in the last `days`, latest first (at most `limit`).
+pub async fn failed_since(tx: &mut TenantTx, days: i64, limit: i64) -> anyhow::Result<Vec<Failed>> {
+    Ok(sqlx::query_as(
+        "SELECT t.application_id, a.code, a.protocol_year, a.protocol_number, t.recipient_kind,
+                t.recipient_name, t.failure_reason
+           FROM transmissions t
+           JOIN applications a ON a.id = t.application_id
+          WHERE t.state = 'mancata_consegna'
+            AND t.updated_at > now() - make_interval(days => $1::int)
+          ORDER BY t.updated_at DESC, t.id LIMIT $2",
+    )
+    .bind(days)
     .bind(limit)
     .fetch_all(tx.conn())
     .await?)

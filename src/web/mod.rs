@@ -484,6 +484,16 @@ pub fn route_table() -> Vec<RouteDef> {
             secretariat::daily_register::download_sealed,
         ),
         RouteDef::get(
+            "/{slug}/segreteria/ricevute-pec",
+            Tenant,
+            secretariat::pec_receipts::page,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/ricevute-pec/{receipt}",
+            Tenant,
+            secretariat::pec_receipts::download,
+        ),
+        RouteDef::get(
             "/{slug}/segreteria/protocollo/stampa.pdf",
             Tenant,
             secretariat::daily_register::print,

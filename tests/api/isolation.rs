@@ -236,7 +236,33 @@ async fn every_route_answers_404_to_another_ordines_ids_and_audits_it() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    // A PEC receipt of Ordine B (kept aside: its Message-ID is none of ours).
+    let mut tx = app.db.tenant_tx(beta).await.unwrap();
+    let receipt = patrocinio::store::pec_receipts::insert(
+        &mut tx,
+        &patrocinio::store::pec_receipts::New {
+            message_id: "<ricevuta@pec.beta.example.it>",
+            kind: patrocinio::domain::pec_receipt::Kind::Accettazione,
+            refers_to: Some("<altro@example.it>"),
+            recipient: None,
+            error: None,
+            provider_id: None,
+            subject: None,
+            outbox_id: None,
+            application_id: None,
+            eml_key: "beta/ricevuta.eml",
+            eml_sha256: &"0".repeat(64),
+            eml_size: 1,
+            uid_validity: 1,
+            uid: 1,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tx.commit().await.unwrap();
     let ids = [
+        ("receipt", receipt.to_string()),
         ("register", register.to_string()),
         ("session", session.to_string()),
         ("office", ob.office.to_string()),

@@ -21,7 +21,7 @@ use crate::{
     },
 };
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Waiting this long for something that should come is a failure, not a measurement.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -42,7 +42,7 @@ async fn connect(
     connect_async(req).await.map(|(ws, _)| ws)
 }
 
-async fn open(app: &TestApp, who: &LoggedIn, path: &str) -> Ws {
+pub async fn open(app: &TestApp, who: &LoggedIn, path: &str) -> Ws {
     let mut ws = connect(app, path, Some(&who.cookie(app)), Some(&app.address))
         .await
         .expect("connect");
@@ -66,7 +66,7 @@ async fn next_text(ws: &mut Ws, wait: Duration) -> Option<String> {
 }
 
 /// Reads until a message contains `needle`.
-async fn wait_for(ws: &mut Ws, needle: &str) -> String {
+pub async fn wait_for(ws: &mut Ws, needle: &str) -> String {
     loop {
         let msg = next_text(ws, PATIENCE)
             .await

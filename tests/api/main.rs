@@ -16,6 +16,7 @@ mod live;
 mod mail;
 mod oidc;
 mod pages;
+mod pec_receipts;
 mod platform;
 mod protocol_days;
 mod public_form;

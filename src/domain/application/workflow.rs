@@ -496,10 +496,14 @@ pub enum EventKind {
     Transmitted,
     /// The copy for the judge was handed to the applicant, who files it.
     HandedOver,
+    /// A PEC receipt moved a transmission on (accepted, delivered).
+    PecReceipt,
+    /// A PEC receipt says a transmission was not delivered.
+    DeliveryFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Submitted,
         EventKind::Registered,
         EventKind::RegistrationCancelled,
@@ -520,6 +524,8 @@ impl EventKind {
         EventKind::SignatureReverified,
         EventKind::Transmitted,
         EventKind::HandedOver,
+        EventKind::PecReceipt,
+        EventKind::DeliveryFailed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -544,6 +550,8 @@ impl EventKind {
             EventKind::SignatureReverified => "firma_riverificata",
             EventKind::Transmitted => "delibera_trasmessa",
             EventKind::HandedOver => "copia_consegnata_al_richiedente",
+            EventKind::PecReceipt => "ricevuta_pec",
+            EventKind::DeliveryFailed => "consegna_pec_non_riuscita",
         }
     }
 
@@ -574,6 +582,8 @@ impl EventKind {
             EventKind::SignatureReverified => "Rapporto di verifica della firma aggiornato",
             EventKind::Transmitted => "Delibera trasmessa",
             EventKind::HandedOver => "Copia per il giudice consegnata al richiedente",
+            EventKind::PecReceipt => "Ricevuta PEC",
+            EventKind::DeliveryFailed => "Consegna PEC non riuscita",
         }
     }
 

@@ -407,8 +407,15 @@ pub fn sentence(outcome: Outcome, case: &crate::store::cases::Case) -> String {
 
 /// The transmissions in the case's history: recipient, outgoing protocol number, state.
 pub fn section(file: &CaseFile) -> Markup {
+    rows_section(&file.transmissions)
+}
+
+/// The same, from the rows: with a stable id, the live pipeline sends it again when a PEC
+/// receipt moves a transmission on.
+pub fn rows_section(rows: &[Listed]) -> Markup {
     html! {
-        @if !file.transmissions.is_empty() {
+        div id="trasmissioni-pratica" aria-live="polite" {
+        @if !rows.is_empty() {
             h3 class="h6" id="trasmissioni" { "Trasmissioni della delibera" }
             div class="table-responsive" {
                 table class="table table-sm" {
@@ -419,12 +426,13 @@ pub fn section(file: &CaseFile) -> Markup {
                         th scope="col" { "Stato" }
                     } }
                     tbody {
-                        @for t in &file.transmissions {
+                        @for t in rows {
                             (row(t))
                         }
                     }
                 }
             }
+        }
         }
     }
 }

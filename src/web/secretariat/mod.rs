@@ -4,6 +4,7 @@
 pub mod council;
 pub mod daily_register;
 mod intake;
+pub mod pec_receipts;
 mod protocol;
 mod records;
 mod transmission;
@@ -92,9 +93,11 @@ pub async fn board_sections(
     };
     let listed = list::load(tx, viewer, &parsed).await?;
     let to_judge = crate::store::transmissions::waiting_for_judge(tx, 500).await?;
+    let failed = pec_receipts::board_alert(tx, &tenant.slug).await?;
     let base = format!("/{}/segreteria", tenant.slug);
     Ok(html! {
         div id="tabellone" {
+            (failed)
             @if !to_judge.is_empty() {
                 (case::transmission::queue(&base, &to_judge))
             }
@@ -174,6 +177,7 @@ pub async fn board(
             p class="small" {
                 a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
                 " · " a href=(format!("{base}/adunanze")) { "Adunanze" }
+                " · " a href=(format!("{base}/ricevute-pec")) { "Trasmissioni PEC e ricevute" }
             }
             h2 class="h4" { "Filtri" }
             (list::filter_form(&base, Role::Segreteria, q, &errors, Some(&councillors)))
