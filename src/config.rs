@@ -455,7 +455,7 @@ mod tests {
                 "PATROCINIO_RATE_LIMITS" => "nuova=1",
                 "PATROCINIO_TRUST_FORWARDED_FOR" => "true",
                 "PATROCINIO_SESSION_IDLE_MINUTES" | "PATROCINIO_SESSION_MAX_HOURS" => "3",
-                "PATROCINIO_MAIL_RETRY_SECONDS" => "5",
+                "PATROCINIO_MAIL_RETRY_SECONDS" | "PATROCINIO_PEC_POLL_SECONDS" => "5",
                 _ => "x",
             };
             let (_, unknown) = Config::from_vars(vars(&[(name, value)])).unwrap();
