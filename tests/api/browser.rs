@@ -1133,6 +1133,76 @@ async fn the_boards_update_live_without_a_reload() {
     pages.check();
 }
 
+#[tokio::test]
+async fn a_pec_receipt_changes_a_transmissions_state_live_on_the_case_page() {
+    use crate::mail::{Smtp, free_port};
+    use crate::pec_receipts::{Dovecot, LAWYER_PEC, Receipt, admitted, app_with, until_states};
+    use crate::workflow::{SLUG, case_path};
+    let mut smtp = Smtp::new(free_port());
+    smtp.start().await;
+    let imap = Dovecot::start().await;
+    let (app, _dir) = app_with(&smtp, &imap).await;
+    let (id, _, _, lawyer, _) = admitted(&app).await;
+    // A colleague of the secretariat has the case page open in the browser.
+    let colleague = app
+        .user(
+            SLUG,
+            "collega@ordine.example.it",
+            &[patrocinio::domain::access::Role::Segreteria],
+            true,
+            None,
+        )
+        .await;
+    let (_d, c) = browser(false).await;
+    let pages = Pages::new();
+    log_in(&c, &pages, &app, &colleague).await;
+    c.goto(&app.url(&case_path("segreteria", id)))
+        .await
+        .unwrap();
+    wait_for(&c, "#trasmissioni-pratica").await;
+    // The socket is up before the receipt arrives (its snapshot marks the page).
+    wait_true(&c, "document.querySelector('[data-ws-connect]') !== null").await;
+    settle(&c).await;
+    assert!(
+        !text_of(&c, "#trasmissioni-pratica")
+            .await
+            .contains("Consegnata"),
+        "not delivered yet"
+    );
+    mark(&c).await;
+    imap.deliver(
+        &Receipt {
+            id: "cons-browser",
+            kind: "avvenuta-consegna",
+            refers_to: &lawyer,
+            recipient: LAWYER_PEC,
+            errore: "nessuno",
+            errore_esteso: None,
+        }
+        .eml(),
+    )
+    .await;
+    until_states(
+        &app,
+        id,
+        &[
+            ("avvocato", "consegnata"),
+            ("ufficio_giudiziario", "in_coda"),
+        ],
+    )
+    .await;
+    wait_true(
+        &c,
+        "document.querySelector('#trasmissioni-pratica').textContent.includes('Consegnata')",
+    )
+    .await;
+    assert!(still_marked(&c).await, "the page was not reloaded");
+    audit(&c, &pages, "segreteria-ricevuta-pec-live").await;
+    let _ = c.close().await;
+    pages.check();
+    drop(smtp);
+}
+
 /// What the tour of every area needs: applications in several states, an account per role for
 /// the browser (never logged in over HTTP: a TOTP code is accepted once), an Albo import.
 struct Tour {
@@ -1374,6 +1444,7 @@ async fn tour(phone: bool) {
                 format!("/{SLUG}/segreteria/protocollo/registri"),
                 format!("/{SLUG}/segreteria?stato=tutte&ordine=recenti"),
                 format!("/{SLUG}/segreteria/adunanze"),
+                format!("/{SLUG}/segreteria/ricevute-pec"),
             ]
             .into_iter()
             .chain(

@@ -32,7 +32,7 @@ use crate::{
 };
 
 const OFFICE_PEC: &str = "prot.tribunale.vallenera@giustiziacert.it";
-const LAWYER_PEC: &str = "anna.bianchi@pec.avvocati.example.it";
+pub const LAWYER_PEC: &str = "anna.bianchi@pec.avvocati.example.it";
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A Dovecot IMAP server on 127.0.0.1, with one account (`segreteria`) and its own folder.
@@ -324,7 +324,7 @@ X-VerificaSicurezza: NESSUNA\n",
 
 /// An Ordine that seals its delibere on adoption (they leave at once), sending to `smtp` and
 /// reading its PEC mailbox on `imap` every second.
-async fn app_with(smtp: &Smtp, imap: &Dovecot) -> (TestApp, tempfile::TempDir) {
+pub async fn app_with(smtp: &Smtp, imap: &Dovecot) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let seal = crate::signing::Signer::new("80012345678");
     std::fs::write(dir.path().join(format!("{SLUG}.pem")), seal.pem()).unwrap();
@@ -344,7 +344,7 @@ async fn app_with(smtp: &Smtp, imap: &Dovecot) -> (TestApp, tempfile::TempDir) {
 /// An admission sealed on adoption, with the judicial office's PEC known: the lawyer's and
 /// the judge's copies leave by PEC. Returns the application, its code, the secretariat and
 /// the Message-IDs of the lawyer's and the judge's messages once they were sent.
-async fn admitted(app: &TestApp) -> (Uuid, String, LoggedIn, String, String) {
+pub async fn admitted(app: &TestApp) -> (Uuid, String, LoggedIn, String, String) {
     let of = office(app).await;
     let mut conn = app.admin_connection().await;
     sqlx::query("UPDATE app.tenants SET settings = settings || '{\"seal\": true}'")
@@ -404,7 +404,7 @@ async fn states(app: &TestApp, id: Uuid) -> Vec<(String, String, Option<String>)
 }
 
 /// Waits until the application's PEC transmissions are in `want` (kind, state).
-async fn until_states(
+pub async fn until_states(
     app: &TestApp,
     id: Uuid,
     want: &[(&str, &str)],
