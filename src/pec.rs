@@ -102,6 +102,14 @@ impl Mailbox {
             "imap" => false,
             _ => anyhow::bail!("the .imap file must hold an imap:// or imaps:// URL"),
         };
+        let host = url
+            .host_str()
+            .context("the IMAP URL has no host")?
+            .to_owned();
+        // Plain IMAP would send the mailbox's password in clear: only to this machine.
+        if !tls && !matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") {
+            anyhow::bail!("imap:// (without TLS) only to 127.0.0.1 or localhost: use imaps://");
+        }
         let decode = |s: &str| {
             percent_encoding::percent_decode_str(s)
                 .decode_utf8_lossy()
@@ -110,10 +118,7 @@ impl Mailbox {
         let folder = decode(url.path().trim_start_matches('/'));
         Ok(Self {
             tls,
-            host: url
-                .host_str()
-                .context("the IMAP URL has no host")?
-                .to_owned(),
+            host,
             port: url.port().unwrap_or(if tls { 993 } else { 143 }),
             user: decode(url.username()),
             password: decode(url.password().unwrap_or("")),
@@ -451,4 +456,26 @@ async fn moved_on(
         outbox::to_secretariat(tx, Some(event_id), t.application_id, kind.code(), &payload).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mailbox;
+
+    #[test]
+    fn the_imap_file_names_the_mailbox_and_plain_imap_stays_on_this_machine() {
+        let m = Mailbox::parse(
+            "imaps://segreteria%40pec.ordine.it:p%40ss@imaps.pec.example.it/Ricevute",
+        )
+        .unwrap();
+        assert!(m.tls);
+        assert_eq!(m.port, 993);
+        assert_eq!(m.user, "segreteria@pec.ordine.it");
+        assert_eq!(m.password, "p@ss");
+        assert_eq!(m.folder, "Ricevute");
+        let m = Mailbox::parse("imap://u:p@127.0.0.1:1143").unwrap();
+        assert_eq!((m.tls, m.port, m.folder.as_str()), (false, 1143, "INBOX"));
+        assert!(Mailbox::parse("imap://u:p@imap.pec.example.it/INBOX").is_err());
+        assert!(Mailbox::parse("pop3://u:p@127.0.0.1").is_err());
+    }
 }
