@@ -281,6 +281,7 @@ pub async fn record(
         return Ok(Recorded::Duplicate);
     }
     let raw = raw.unwrap_or_default();
+    let signature = signature(&raw);
     let key = format!("{}/ricevute-pec/{}.eml", tenant.0, Uuid::new_v4());
     let size = i32::try_from(raw.len()).context("receipt size")?;
     storage.put(&key, raw).await?;
@@ -303,6 +304,7 @@ pub async fn record(
             eml_key: &key,
             eml_sha256: &sha,
             eml_size: size,
+            signature,
             uid_validity: validity,
             uid,
         },
@@ -367,6 +369,34 @@ pub async fn record(
         matched: sent.is_some(),
         moved,
     })
+}
+
+/// Whether the provider's S/MIME signature matches the receipt's content: `integra`,
+/// `non_integra`, or `assente` (not a signed message). Integrity only: the provider's
+/// certificate is not checked against AgID's list of PEC providers (not configured here).
+fn signature(raw: &[u8]) -> &'static str {
+    use openssl::{
+        pkcs7::{Pkcs7, Pkcs7Flags},
+        stack::Stack,
+        x509::store::X509StoreBuilder,
+    };
+    let Ok((p7, content)) = Pkcs7::from_smime(raw) else {
+        return "assente";
+    };
+    let (Ok(certs), Ok(store)) = (Stack::new(), X509StoreBuilder::new()) else {
+        return "assente";
+    };
+    let store = store.build();
+    match p7.verify(
+        &certs,
+        &store,
+        content.as_deref(),
+        None,
+        Pkcs7Flags::NOVERIFY,
+    ) {
+        Ok(()) => "integra",
+        Err(_) => "non_integra",
+    }
 }
 
 /// Whether the receipt is about this transmission: a receipt about the whole message (an

@@ -75,6 +75,8 @@ pub struct New<'a> {
     pub eml_key: &'a str,
     pub eml_sha256: &'a str,
     pub eml_size: i32,
+    /// The provider's signature: integra, non_integra, assente.
+    pub signature: &'a str,
     pub uid_validity: i64,
     pub uid: i64,
 }
@@ -85,8 +87,8 @@ pub async fn insert(tx: &mut TenantTx, r: &New<'_>) -> anyhow::Result<Option<Uui
     Ok(sqlx::query_scalar(
         "INSERT INTO pec_receipts (tenant_id, message_id, kind, refers_to, recipient, error,
              provider_id, subject, outbox_id, application_id, eml_key, eml_sha256, eml_size,
-             uid_validity, uid)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             uid_validity, uid, signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          ON CONFLICT (tenant_id, message_id) DO NOTHING RETURNING id",
     )
     .bind(tenant)
@@ -104,6 +106,7 @@ pub async fn insert(tx: &mut TenantTx, r: &New<'_>) -> anyhow::Result<Option<Uui
     .bind(r.eml_size)
     .bind(r.uid_validity)
     .bind(r.uid)
+    .bind(r.signature)
     .fetch_optional(tx.conn())
     .await?)
 }
@@ -165,10 +168,20 @@ pub struct Listed {
     pub error: Option<String>,
     pub subject: Option<String>,
     pub eml_size: i32,
+    pub signature: String,
     pub received_at: DateTime<Utc>,
 }
 
 impl Listed {
+    /// The provider's signature, in words.
+    pub fn signature_label(&self) -> &'static str {
+        match self.signature.as_str() {
+            "integra" => "Firma del gestore integra",
+            "non_integra" => "Firma del gestore NON integra: il messaggio è stato alterato",
+            _ => "Messaggio non firmato",
+        }
+    }
+
     pub fn label(&self) -> &str {
         match Kind::from_code(&self.kind) {
             Some(k) => k.label(),
@@ -180,7 +193,8 @@ impl Listed {
 /// The receipts whose Message-ID is none of ours, newest first (at most `limit`).
 pub async fn unknown(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Listed>> {
     Ok(sqlx::query_as(
-        "SELECT id, kind, message_id, refers_to, recipient, error, subject, eml_size, received_at
+        "SELECT id, kind, message_id, refers_to, recipient, error, subject, eml_size, signature,
+                received_at
            FROM pec_receipts WHERE outbox_id IS NULL
           ORDER BY received_at DESC, id LIMIT $1",
     )

@@ -253,6 +253,7 @@ async fn every_route_answers_404_to_another_ordines_ids_and_audits_it() {
             eml_key: "beta/ricevuta.eml",
             eml_sha256: &"0".repeat(64),
             eml_size: 1,
+            signature: "assente",
             uid_validity: 1,
             uid: 1,
         },

@@ -606,8 +606,8 @@ async fn acceptance_then_delivery_per_recipient_and_a_failed_delivery_alerts_the
 
     // Each receipt is kept whole as evidence, with its SHA-256.
     let mut conn = app.admin_connection().await;
-    let kept: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT kind, eml_key, eml_sha256 FROM app.pec_receipts
+    let kept: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT kind, eml_key, eml_sha256, signature FROM app.pec_receipts
           WHERE application_id = $1 ORDER BY uid",
     )
     .bind(id)
@@ -623,6 +623,10 @@ async fn acceptance_then_delivery_per_recipient_and_a_failed_delivery_alerts_the
             "avvenuta-consegna",
             "errore-consegna"
         ]
+    );
+    assert!(
+        kept.iter().all(|k| k.3 == "integra"),
+        "the provider's signatures are intact: {kept:?}"
     );
     let stored = std::fs::read(storage_path(&app, &kept[2].1)).unwrap();
     assert_eq!(stored, delivered, "the .eml as read from the mailbox");
@@ -674,7 +678,7 @@ async fn the_same_receipt_twice_changes_nothing_and_an_unknown_message_id_is_kep
     imap.deliver(&delivered).await;
     imap.deliver(b"Message-ID: <pubblicita@example.it>\r\nSubject: Offerta\r\n\r\nNiente.\r\n")
         .await;
-    // A receipt about a message that is none of ours.
+    // A receipt about a message that is none of ours, altered after the provider signed it.
     let stranger = Receipt {
         id: "estranea",
         kind: "accettazione",
@@ -684,6 +688,10 @@ async fn the_same_receipt_twice_changes_nothing_and_an_unknown_message_id_is_kep
         errore_esteso: None,
     }
     .eml();
+    let stranger = String::from_utf8(stranger)
+        .unwrap()
+        .replacen("Ricevuta di accettazione", "Ricevuta di accettaziune", 1)
+        .into_bytes();
     imap.deliver(&stranger).await;
     until_read(&app, 4).await;
     assert_eq!(
@@ -724,6 +732,10 @@ async fn the_same_receipt_twice_changes_nothing_and_an_unknown_message_id_is_kep
     assert!(
         list.contains("&lt;messaggio-di-altri@posta.example.org&gt;"),
         "{list}"
+    );
+    assert!(
+        list.contains("Firma del gestore NON integra"),
+        "the alteration is seen: {list}"
     );
     let res = seg
         .client

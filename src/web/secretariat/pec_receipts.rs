@@ -107,7 +107,10 @@ pub async fn page(
                         tbody {
                             @for r in &unknown {
                                 tr {
-                                    td { (r.label()) @if let Some(s) = &r.subject { br; small class="text-break" { (s) } } }
+                                    td {
+                                        (r.label()) @if let Some(s) = &r.subject { br; small class="text-break" { (s) } }
+                                        br; small class=[(r.signature != "integra").then_some("text-danger")] { (r.signature_label()) }
+                                    }
                                     td class="small text-break" { (r.refers_to.as_deref().unwrap_or("—")) }
                                     td class="small text-break" { (r.recipient.as_deref().unwrap_or("—")) @if let Some(e) = &r.error { br; (e) } }
                                     td { (time::format_date_time(r.received_at)) }
