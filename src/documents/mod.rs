@@ -4,6 +4,7 @@ pub mod active;
 pub mod binding;
 pub mod crl_fetch;
 pub mod delibera;
+pub mod dossier;
 pub mod pdf;
 pub mod protocol_register;
 pub mod seal;

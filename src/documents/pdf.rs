@@ -43,6 +43,7 @@ const DELIBERA: (&str, &str) = ("/delibera.typ", include_str!("templates/deliber
 const VERBALE: (&str, &str) = ("/verbale.typ", include_str!("templates/verbale.typ"));
 const RAPPORTO: (&str, &str) = ("/rapporto.typ", include_str!("templates/rapporto.typ"));
 const REGISTRO: (&str, &str) = ("/registro.typ", include_str!("templates/registro.typ"));
+const FASCICOLO: (&str, &str) = ("/fascicolo.typ", include_str!("templates/fascicolo.typ"));
 const DATA_PATH: &str = "/data.json";
 
 /// After each render, memoised results not used by the last this-many renders
@@ -65,6 +66,8 @@ pub enum Template {
     Rapporto,
     /// The protocol register of a day (or of a range of dates).
     Registro,
+    /// A case's protocol entries, transmissions, history and audit entries (the dossier).
+    Fascicolo,
 }
 
 impl Template {
@@ -76,6 +79,7 @@ impl Template {
             Template::Verbale => 3,
             Template::Rapporto => 4,
             Template::Registro => 5,
+            Template::Fascicolo => 6,
         }
     }
 }
@@ -121,7 +125,7 @@ struct Inner {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     /// Indexed by [`Template::index`].
-    mains: [Source; 6],
+    mains: [Source; 7],
     intestazione: Source,
     data_id: FileId,
     standards: PdfStandards,
@@ -173,6 +177,7 @@ impl PdfEngine {
                 source(VERBALE),
                 source(RAPPORTO),
                 source(REGISTRO),
+                source(FASCICOLO),
             ],
             intestazione: source(INTESTAZIONE),
             data_id: file_id(DATA_PATH),
@@ -1110,6 +1115,25 @@ mod tests {
         assert!(check_pdf_text("verbale-minimo", &minimal).contains("Nessuna decisione."));
     }
 
+    fn fascicolo() -> serde_json::Value {
+        json!({
+            "ordine": { "nome": "Ordine degli Avvocati di Vallenera" },
+            "pratica": "2026/0000013",
+            "codice": "PSS-7K3M-Q9TX",
+            "richiedente": "Rossi Mario",
+            "stato": "Ammessa",
+            "protocollo": [{ "numero": "2026/0000013", "data_ora": "01/12/2026 10:00",
+                "direzione": "entrata", "tipo": "istanza", "canale": "Portale",
+                "oggetto": "Istanza", "impronta": "ab".repeat(32), "destinatari": null }],
+            "trasmissioni": [{ "destinatario": "Interessato", "indirizzo": null,
+                "protocollo": "2026/0000014", "stato": "In coda" }],
+            "cronologia": [{ "data_ora": "01/12/2026 10:00", "evento": "Presentata", "autore": "Richiedente" }],
+            "attivita": [{ "n": 7, "data_ora": "01/12/2026 10:01", "operazione": "Consultata la pratica", "autore": "Segreteria" }],
+            "attivita_troncate": true,
+            "generata_il_iso": "2026-12-01T10:00:00Z",
+        })
+    }
+
     #[test]
     fn templates_compile_without_warnings() {
         for (t, data) in [
@@ -1118,6 +1142,8 @@ mod tests {
             (Template::Istanza, istanza_completa()),
             (Template::Istanza, istanza_minima()),
             (Template::Verbale, verbale()),
+            (Template::Fascicolo, fascicolo()),
+            (Template::Fascicolo, json!({})),
         ] {
             let (_, warnings) = engine()
                 .compile(t, &data, generation_instant(&data))

@@ -104,6 +104,9 @@ pub enum ActionKind {
     ManageSettings,
     /// Read the audit log.
     ViewAudit,
+    /// Export an application's dossier (fascicolo) with its documents, history and audit
+    /// entries, for an inspection (art. 127 D.P.R. 115/2002).
+    ExportDossier,
 }
 
 macro_rules! actions {
@@ -124,7 +127,8 @@ actions!(
     ManageUsers,
     ManageRegister,
     ManageSettings,
-    ViewAudit
+    ViewAudit,
+    ExportDossier
 );
 
 /// The policy: who may do what, over how much. Anything not listed is refused.
@@ -152,6 +156,7 @@ pub const POLICY: &[(Role, ActionKind, Scope)] = &[
         Scope::Ordine,
     ),
     (Role::Amministratore, ActionKind::ViewAudit, Scope::Ordine),
+    (Role::Segreteria, ActionKind::ExportDossier, Scope::Ordine),
 ];
 
 /// The widest scope any of `roles` has for `action`.
@@ -249,6 +254,9 @@ mod tests {
             (Role::Avvocato, ManageRegister, None),
             (Role::Amministratore, ManageUsers, Some(Scope::Ordine)),
             (Role::Amministratore, ViewApplications, None),
+            (Role::Segreteria, ExportDossier, Some(Scope::Ordine)),
+            (Role::Consigliere, ExportDossier, None),
+            (Role::Avvocato, ExportDossier, None),
         ];
         for (role, action, scope) in cases {
             assert_eq!(scope_of(&[role], action), scope, "{role:?} {action:?}");

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{
     db::{Db, TenantTx},
     domain::{
-        access::{Grant, ViewAudit},
+        access::{ExportDossier, Grant, ViewAudit},
         tenant::TenantId,
     },
 };
@@ -107,6 +107,29 @@ pub async fn browse(
     _grant: &Grant<ViewAudit>,
     f: &Filter<'_>,
 ) -> anyhow::Result<Vec<Row>> {
+    select(tx, f).await
+}
+
+/// The newest `limit` rows about one application, newest first, for its dossier.
+pub async fn for_dossier(
+    tx: &mut TenantTx,
+    _grant: &Grant<ExportDossier>,
+    application: Uuid,
+    limit: i64,
+) -> anyhow::Result<Vec<Row>> {
+    let f = Filter {
+        action: None,
+        actor: None,
+        application: Some(application),
+        from: None,
+        until: None,
+        before_seq: None,
+        limit,
+    };
+    select(tx, &f).await
+}
+
+async fn select(tx: &mut TenantTx, f: &Filter<'_>) -> anyhow::Result<Vec<Row>> {
     Ok(sqlx::query_as(
         "SELECT a.seq, a.at, a.actor_id, a.actor, a.action, a.target_kind, a.target_id,
                 a.outcome, a.details,

@@ -120,6 +120,27 @@ pub async fn current(tx: &mut TenantTx, application: Uuid) -> anyhow::Result<Opt
     .await?)
 }
 
+/// The applications admitted (decision in force) with an adoption in `[from, until)`, in the
+/// order of their delibere, at most `limit` (the caller asks for one more to tell "too many").
+pub async fn admitted_between(
+    tx: &mut TenantTx,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> anyhow::Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT application_id FROM decisions
+          WHERE outcome = 'ammissione' AND superseded_at IS NULL
+            AND adopted_at >= $1 AND adopted_at < $2
+          ORDER BY year, number LIMIT $3",
+    )
+    .bind(from)
+    .bind(until)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
 pub async fn get(tx: &mut TenantTx, id: Uuid) -> anyhow::Result<Option<Decision>> {
     Ok(sqlx::query_as(&format!("{SELECT} WHERE d.id = $1"))
         .bind(id)

@@ -503,6 +503,21 @@ pub fn route_table() -> Vec<RouteDef> {
             Tenant,
             secretariat::case_page,
         ),
+        RouteDef::get(
+            "/{slug}/segreteria/pratiche/{id}/fascicolo.zip",
+            Tenant,
+            secretariat::dossier::download,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/fascicoli",
+            Tenant,
+            secretariat::dossier::page,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/fascicoli.zip",
+            Tenant,
+            secretariat::dossier::bulk,
+        ),
         RouteDef::post(
             "/{slug}/segreteria/pratiche/{id}/protocolla",
             Tenant,

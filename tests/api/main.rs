@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod application_file;
 mod browser;
+mod dossier;
 mod embedded;
 mod errors;
 mod headers;

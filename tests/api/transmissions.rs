@@ -33,7 +33,7 @@ use crate::{
 const OFFICE_PEC: &str = "prot.tribunale.vallenera@giustiziacert.it";
 
 /// An Ordine that seals its delibere on adoption (they leave at once), sending to `smtp`.
-async fn sealed_app(smtp: Option<&Smtp>) -> (TestApp, tempfile::TempDir) {
+pub(crate) async fn sealed_app(smtp: Option<&Smtp>) -> (TestApp, tempfile::TempDir) {
     let seals = tempfile::tempdir().unwrap();
     let seal = crate::signing::Signer::new("80012345678");
     std::fs::write(seals.path().join(format!("{SLUG}.pem")), seal.pem()).unwrap();
@@ -49,7 +49,7 @@ async fn sealed_app(smtp: Option<&Smtp>) -> (TestApp, tempfile::TempDir) {
     (app, seals)
 }
 
-async fn seal_on(app: &TestApp) {
+pub(crate) async fn seal_on(app: &TestApp) {
     let mut conn = app.admin_connection().await;
     sqlx::query("UPDATE app.tenants SET settings = settings || '{\"seal\": true}'")
         .execute(&mut conn)
@@ -131,7 +131,7 @@ async fn states(app: &TestApp, id: Uuid) -> Vec<(String, String)> {
     .unwrap()
 }
 
-async fn signed_file(app: &TestApp, who: &LoggedIn, area: &str, id: Uuid) -> Vec<u8> {
+pub(crate) async fn signed_file(app: &TestApp, who: &LoggedIn, area: &str, id: Uuid) -> Vec<u8> {
     let res = who
         .client
         .get(app.url(&format!("{}/delibera-firmata", case_path(area, id))))

@@ -330,6 +330,8 @@ fn action_label(action: &str) -> &str {
         "registro_esportato" => "Registro delle operazioni esportato",
         "elenco_esportato" => "Elenco delle pratiche esportato",
         "registro_protocollo_stampato" => "Registro di protocollo stampato",
+        "fascicolo_esportato" => "Fascicolo della pratica esportato",
+        "fascicoli_esportati" => "Fascicoli delle ammissioni di un periodo esportati",
         other => other,
     }
 }

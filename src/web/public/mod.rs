@@ -6,7 +6,7 @@
 mod access;
 pub mod attachments;
 mod integration;
-mod submit;
+pub(crate) mod submit;
 pub mod views;
 
 use axum::{

@@ -216,7 +216,12 @@ fn ordine(tenant: &Tenant) -> Value {
     json!({ "nome": tenant.name, "pec": tenant.pec })
 }
 
-fn receipt_data(state: &AppState, tenant: &Tenant, row: &ApplicationRow, facts: &Facts) -> Value {
+pub(crate) fn receipt_data(
+    state: &AppState,
+    tenant: &Tenant,
+    row: &ApplicationRow,
+    facts: &Facts,
+) -> Value {
     let form = &row.form.0;
     let submitted = row.submitted_at.unwrap_or(row.updated_at);
     let office = office_name(facts, form);
@@ -264,7 +269,7 @@ fn lawyer_data(l: &Lawyer) -> Value {
     })
 }
 
-fn application_data(tenant: &Tenant, row: &ApplicationRow, facts: &Facts) -> Value {
+pub(crate) fn application_data(tenant: &Tenant, row: &ApplicationRow, facts: &Facts) -> Value {
     let form = &row.form.0;
     let a = &form.applicant;
     let now = Utc::now();

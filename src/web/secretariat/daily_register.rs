@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{Days, NaiveDate, Utc};
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::{
@@ -37,9 +37,9 @@ const TITLE: &str = "Registri giornalieri di protocollo";
 #[derive(Deserialize, Default)]
 pub struct RangeQuery {
     #[serde(default)]
-    dal: String,
+    pub dal: String,
     #[serde(default)]
-    al: String,
+    pub al: String,
 }
 
 fn base(tenant: &CurrentTenant) -> String {
@@ -75,12 +75,6 @@ async fn show(
     let registers = protocol_days::list(&mut tx, LISTED).await?;
     tx.commit().await?;
     let base = base(tenant);
-    let error_of = |f: &str| {
-        error
-            .as_ref()
-            .filter(|(n, _)| *n == f)
-            .map(|(_, m)| m.as_str())
-    };
     let page = layout::page(
         &PageMeta::area(TITLE, tenant, who),
         html! {
@@ -89,23 +83,15 @@ async fn show(
             p { "Ogni giorno, dopo la mezzanotte, il registro delle registrazioni del giorno precedente è prodotto in PDF/A, con la sua impronta SHA-256"
                 @if tenant.settings.seal { " e il sigillo elettronico dell'Ordine" }
                 ": non si modifica né si cancella (art. 53 D.P.R. 445/2000)." }
-            form method="get" action=(format!("{base}/stampa.pdf")) class="card card-bg mb-4" novalidate {
-                div class="card-body" {
-                    h2 class="h5 card-title" { "Stampa il registro per un periodo" }
-                    p class="small" { "Al massimo " (MAX_DAYS) " giorni." }
-                    div class="row" {
-                        @for (name, label, value) in [("dal", "Dal", &typed.dal), ("al", "Al", &typed.al)] {
-                            div class="col-12 col-md-6 form-group" {
-                                label class="active" for=(format!("stampa-{name}")) { (label) }
-                                input type="date" class="form-control" id=(format!("stampa-{name}")) name=(name) value=(value) required
-                                    aria-invalid=[error_of(name).map(|_| "true")] aria-describedby=[error_of(name).map(|_| format!("stampa-{name}-errore"))];
-                                @if let Some(e) = error_of(name) { p class="campo-errore mt-1" id=(format!("stampa-{name}-errore")) role="alert" { (e) } }
-                            }
-                        }
-                    }
-                    button type="submit" class="btn btn-primary" { "Stampa in PDF" }
-                }
-            }
+            (range_form(
+                &format!("{base}/stampa.pdf"),
+                "stampa",
+                "Stampa il registro per un periodo",
+                &format!("Al massimo {MAX_DAYS} giorni."),
+                "Stampa in PDF",
+                typed,
+                error.as_ref(),
+            ))
             h2 class="h4" { "Registri prodotti" }
             @if registers.is_empty() {
                 p class="text-muted" { "Nessun registro giornaliero ancora: il primo è prodotto il giorno dopo la prima registrazione." }
@@ -269,8 +255,41 @@ pub async fn print(
     Ok(file_response(pdf, "application/pdf", &name))
 }
 
+/// A form asking for a period (`dal`, `al`), with the dates as typed and the error next to
+/// its field; `id` tells its fields apart from others on the page.
+pub(super) fn range_form(
+    action: &str,
+    id: &str,
+    title: &str,
+    hint: &str,
+    button: &str,
+    typed: &RangeQuery,
+    error: Option<&(&'static str, String)>,
+) -> Markup {
+    let error_of = |f: &str| error.filter(|(n, _)| *n == f).map(|(_, m)| m.as_str());
+    html! {
+        form method="get" action=(action) class="card card-bg mb-4" novalidate {
+            div class="card-body" {
+                h2 class="h5 card-title" { (title) }
+                p class="small" { (hint) }
+                div class="row" {
+                    @for (name, label, value) in [("dal", "Dal", &typed.dal), ("al", "Al", &typed.al)] {
+                        div class="col-12 col-md-6 form-group" {
+                            label class="active" for=(format!("{id}-{name}")) { (label) }
+                            input type="date" class="form-control" id=(format!("{id}-{name}")) name=(name) value=(value) required
+                                aria-invalid=[error_of(name).map(|_| "true")] aria-describedby=[error_of(name).map(|_| format!("{id}-{name}-errore"))];
+                            @if let Some(e) = error_of(name) { p class="campo-errore mt-1" id=(format!("{id}-{name}-errore")) role="alert" { (e) } }
+                        }
+                    }
+                }
+                button type="submit" class="btn btn-primary" { (button) }
+            }
+        }
+    }
+}
+
 /// The dates asked, in order and within the bound, or the field to correct and why.
-fn range(q: &RangeQuery) -> Result<(NaiveDate, NaiveDate), (&'static str, String)> {
+pub(super) fn range(q: &RangeQuery) -> Result<(NaiveDate, NaiveDate), (&'static str, String)> {
     let date = |name: &'static str, v: &str| match v.trim() {
         "" => Err((name, "Indicare la data.".to_owned())),
         s => parse_date(s).ok_or((

@@ -3,6 +3,7 @@
 
 pub mod council;
 pub mod daily_register;
+pub mod dossier;
 mod intake;
 pub mod pec_receipts;
 mod protocol;
@@ -263,6 +264,7 @@ pub(crate) async fn show(
         (transmission::judge_card(tenant, who, &file, &offices))
         (intake::actions(tenant, who, &file, &councillors, &sessions, &typed))
         (communications(&mail))
+        @if file.case.stage() != Stage::Bozza { (dossier::card(tenant, id)) }
     };
     Ok((
         status,

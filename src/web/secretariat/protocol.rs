@@ -62,6 +62,7 @@ pub async fn register_page(
             h1 { (title) }
             p { "Le registrazioni non si modificano né si cancellano: un errore si corregge con una registrazione di annullamento che richiama l'originale." }
             p { a href=(format!("{base}/protocollo/registri")) { "Registri giornalieri di protocollo e stampa del registro per un periodo" } }
+            p { a href=(format!("{base}/fascicoli")) { "Fascicoli delle ammissioni di un periodo (per le verifiche, art. 127)" } }
             form method="get" action=(format!("{base}/protocollo")) class="mb-3" role="search" {
                 input type="hidden" name="anno" value=(year);
                 div class="input-group" {
