@@ -190,6 +190,33 @@ impl Listed {
     }
 }
 
+/// A receipt with where its .eml is kept (the dossier's copy).
+#[derive(Debug, sqlx::FromRow)]
+pub struct Kept {
+    #[sqlx(flatten)]
+    pub receipt: Listed,
+    pub eml_key: String,
+    pub eml_sha256: String,
+}
+
+/// An application's receipts, oldest first (at most `limit`).
+pub async fn for_application(
+    tx: &mut TenantTx,
+    application: Uuid,
+    limit: i64,
+) -> anyhow::Result<Vec<Kept>> {
+    Ok(sqlx::query_as(
+        "SELECT id, kind, message_id, refers_to, recipient, error, subject, eml_size, signature,
+                received_at, eml_key, eml_sha256
+           FROM pec_receipts WHERE application_id = $1
+          ORDER BY received_at, id LIMIT $2",
+    )
+    .bind(application)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}
+
 /// The receipts whose Message-ID is none of ours, newest first (at most `limit`).
 pub async fn unknown(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Listed>> {
     Ok(sqlx::query_as(
@@ -242,20 +269,6 @@ pub async fn transmissions(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<
           ORDER BY t.state = 'mancata_consegna' DESC, t.updated_at DESC, t.id LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(tx.conn())
-    .await?)
-}
-
-/// The receipts of one application's messages: (kind, recipient, received), oldest first.
-pub async fn for_application(
-    tx: &mut TenantTx,
-    application: Uuid,
-) -> anyhow::Result<Vec<(Uuid, String, Option<String>, DateTime<Utc>)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, kind, recipient, received_at FROM pec_receipts
-          WHERE application_id = $1 ORDER BY received_at, id LIMIT 200",
-    )
-    .bind(application)
     .fetch_all(tx.conn())
     .await?)
 }

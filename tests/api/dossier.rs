@@ -19,7 +19,7 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 /// The archive's files by name.
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).expect("a ZIP archive");
     (0..zip.len())
         .map(|i| {
@@ -39,13 +39,13 @@ fn file<'a>(files: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
         .1
 }
 
-fn names(files: &[(String, Vec<u8>)]) -> Vec<&str> {
+pub(crate) fn names(files: &[(String, Vec<u8>)]) -> Vec<&str> {
     files.iter().map(|(n, _)| n.as_str()).collect()
 }
 
 /// Every line of the manifest names a file of the archive with its SHA-256, and every file
 /// but the manifest and its sealed copy is listed.
-fn check_manifest(files: &[(String, Vec<u8>)]) -> String {
+pub(crate) fn check_manifest(files: &[(String, Vec<u8>)]) -> String {
     let manifest = String::from_utf8(file(files, "manifest.sha256").to_vec()).unwrap();
     let mut listed = Vec::new();
     for line in manifest.lines() {

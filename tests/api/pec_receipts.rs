@@ -632,6 +632,34 @@ async fn acceptance_then_delivery_per_recipient_and_a_failed_delivery_alerts_the
     assert_eq!(stored, delivered, "the .eml as read from the mailbox");
     use sha2::Digest;
     assert_eq!(hex::encode(sha2::Sha256::digest(&stored)), kept[2].2);
+
+    // The application's dossier holds each receipt as read, and lists it.
+    let res = seg
+        .client
+        .get(app.url(&format!("{}/fascicolo.zip", case_path("segreteria", id))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let files = crate::dossier::unzip(&res.bytes().await.unwrap());
+    crate::dossier::check_manifest(&files);
+    let emls: Vec<&(String, Vec<u8>)> = files
+        .iter()
+        .filter(|(n, _)| n.starts_with("ricevute-pec/"))
+        .collect();
+    assert_eq!(emls.len(), 4, "{:?}", crate::dossier::names(&files));
+    assert_eq!(emls[2].0, "ricevute-pec/03-avvenuta-consegna.eml");
+    assert_eq!(emls[2].1, delivered);
+    let summary = files
+        .iter()
+        .find(|(n, _)| n.starts_with("fascicolo-"))
+        .unwrap();
+    let text = crate::workflow::pdf_text(&summary.1);
+    assert!(text.contains("Ricevute PEC"), "{text}");
+    assert!(
+        text.contains("5.1.1 - Casella di posta inesistente"),
+        "{text}"
+    );
     drop(smtp);
 }
 

@@ -39,8 +39,8 @@ use crate::{
         time,
     },
     store::{
-        applications, attachments, audit, cases, council, decisions, events, protocol,
-        transmissions,
+        applications, attachments, audit, cases, council, decisions, events, pec_receipts,
+        protocol, transmissions,
     },
     web::{
         AppState,
@@ -58,6 +58,8 @@ pub const MAX_BULK: i64 = 200;
 /// Audit entries the dossier lists at most (the newest; the full log stays with the
 /// administrator).
 const MAX_AUDIT: i64 = 2_000;
+/// PEC receipts one application's dossier holds at most (a few per recipient in practice).
+const MAX_RECEIPTS: i64 = 200;
 /// Dossiers being prepared in the whole service at once.
 const MAX_AT_ONCE: usize = 2;
 const RETRY: Duration = Duration::from_secs(30);
@@ -298,6 +300,7 @@ async fn add_case(
         None => None,
     };
     let log = audit::for_dossier(&mut tx, grant, id, MAX_AUDIT + 1).await?;
+    let receipts = pec_receipts::for_application(&mut tx, id, MAX_RECEIPTS).await?;
     tx.commit().await?;
 
     let label = c
@@ -355,6 +358,16 @@ async fn add_case(
             state.storage.get(key).await?,
         ));
     }
+    for (n, r) in receipts.iter().enumerate() {
+        out.push((
+            format!(
+                "{dir}ricevute-pec/{:02}-{}.eml",
+                n + 1,
+                safe_name(&r.receipt.kind)
+            ),
+            state.storage.get(&r.eml_key).await?,
+        ));
+    }
     let truncated = log.len() as i64 > MAX_AUDIT;
     let data = json!({
         "ordine": { "nome": tenant.name, "pec": tenant.pec },
@@ -384,6 +397,14 @@ async fn add_case(
             "indirizzo": t.address,
             "protocollo": t.protocol().map(|p| p.to_string()),
             "stato": t.state_label(),
+        })).collect::<Vec<Value>>(),
+        "ricevute": receipts.iter().map(|r| json!({
+            "data_ora": time::format_date_time(r.receipt.received_at),
+            "tipo": r.receipt.label(),
+            "destinatario": r.receipt.recipient,
+            "errore": r.receipt.error,
+            "firma": r.receipt.signature_label(),
+            "impronta": r.eml_sha256,
         })).collect::<Vec<Value>>(),
         "cronologia": history.iter().map(|e| json!({
             "data_ora": time::format_date_time(e.at),
