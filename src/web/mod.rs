@@ -357,7 +357,9 @@ pub fn route_table() -> Vec<RouteDef> {
         .limited(Bucket::Submit),
         // Signing by identification with SPID or CIE (before `…/{id}/{step}`: a static
         // segment wins). The start fetches the federation's statements: limited like a login.
-        RouteDef::post(
+        // A link, like the staff login's: the pages' `form-action 'self'` would stop a form
+        // whose answer redirects to the provider.
+        RouteDef::get(
             "/{slug}/istanza/{id}/firma-spid",
             TenantEmbeddable,
             public::spid::start,

@@ -55,7 +55,7 @@ const FISCAL: &str = "https://attributes.eid.gov.it/fiscal_number";
 
 /// How the provider answers at its token endpoint.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Token {
+pub enum Token {
     Honest,
     /// Signed with a key the provider does not publish.
     ForgedSignature,
@@ -63,13 +63,13 @@ enum Token {
     WrongNonce,
 }
 
-struct Grant {
+pub struct Grant {
     nonce: String,
     challenge: String,
     redirect_uri: String,
 }
 
-struct Idp {
+pub struct Idp {
     base: String,
     anchor_key: PKey<Private>,
     federation_key: PKey<Private>,
@@ -83,7 +83,7 @@ struct Idp {
     codes: HashMap<String, Grant>,
 }
 
-type Shared = Arc<Mutex<Idp>>;
+pub type Shared = Arc<Mutex<Idp>>;
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -375,7 +375,7 @@ fn rsa() -> PKey<Private> {
     PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
 }
 
-async fn start_federation(app: &TestApp) -> Shared {
+pub async fn start_federation(app: &TestApp) -> Shared {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let shared = Arc::new(Mutex::new(Idp {
@@ -409,7 +409,7 @@ async fn start_federation(app: &TestApp) -> Shared {
 
 /// The Ordine of the tests, in the federation: its key, the provider, the pinned anchor key
 /// (`pinned`: the anchor's own, or another one to break the chain).
-async fn join(app: &TestApp, idp: &Shared, pinned: Option<PKey<Private>>) -> Office {
+pub async fn join(app: &TestApp, idp: &Shared, pinned: Option<PKey<Private>>) -> Office {
     let of = office(app).await;
     let tenant = tenants::find_by_slug(&app.db, SLUG).await.unwrap().unwrap();
     let key = String::from_utf8(rsa().private_key_to_pem_pkcs8().unwrap()).unwrap();
@@ -447,7 +447,7 @@ async fn join(app: &TestApp, idp: &Shared, pinned: Option<PKey<Private>>) -> Off
 /// back to our callback. Returns the callback's status, Location and page.
 async fn sign_with_spid(d: &Draft<'_>) -> (u16, Option<String>, String) {
     let app = d.app;
-    let res = app.client.post(d.url("firma-spid")).send().await.unwrap();
+    let res = app.client.get(d.url("firma-spid")).send().await.unwrap();
     let status = res.status().as_u16();
     let location = res
         .headers()
@@ -495,7 +495,7 @@ async fn refusal_reason(app: &TestApp, id: &str) -> (String, Option<String>) {
     )
 }
 
-const SIGNED: &str =
+pub const SIGNED: &str =
     "Sottoscritta mediante identificazione SPID/CIE (art. 65, c. 1, lett. b, CAD): livello 2";
 
 #[tokio::test]
@@ -694,7 +694,7 @@ async fn a_provider_that_does_not_chain_to_the_pinned_anchor_is_not_used() {
     let of = join(&app, &idp, Some(rsa())).await;
     let d = new_draft(&app, SLUG).await;
     fill_until_attachments(&d, &of.o).await;
-    let res = app.client.post(d.url("firma-spid")).send().await.unwrap();
+    let res = app.client.get(d.url("firma-spid")).send().await.unwrap();
     assert_eq!(res.status(), 422, "never sent to an untrusted provider");
     let body = res.text().await.unwrap();
     assert!(body.contains("non risulta riconosciuto dalla federazione SPID/CIE"));
@@ -712,7 +712,7 @@ async fn a_lawyers_filing_is_not_signed_by_identification() {
         !page.contains("Firma con SPID o CIE"),
         "not offered to a lawyer's filing"
     );
-    let res = app.client.post(d.url("firma-spid")).send().await.unwrap();
+    let res = app.client.get(d.url("firma-spid")).send().await.unwrap();
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
     assert!(body.contains("solo quando il richiedente, persona fisica, presenta da sé"));

@@ -89,10 +89,10 @@ fn spid_card(v: &StepView) -> Markup {
             @for issue in messages_for(v.issues, "firma_spid") {
                 p class="campo-errore" id="firma_spid" role="alert" { (issue.message) }
             }
-            form method="post" action=(format!("{}/{}/firma-spid", base(v.tenant), v.id)) {
-                button type="submit" class="btn btn-primary" {
-                    @if current.is_some() { "Firma di nuovo con SPID o CIE" } @else { "Firma con SPID o CIE" }
-                }
+            // A link, not a form: the provider is another origin, and the pages allow forms
+            // to go to this service only (`form-action 'self'`).
+            a class="btn btn-primary" id="firma-spid-avvia" href=(format!("{}/{}/firma-spid", base(v.tenant), v.id)) {
+                @if current.is_some() { "Firma di nuovo con SPID o CIE" } @else { "Firma con SPID o CIE" }
             }
         }
     }
@@ -603,6 +603,7 @@ fn attachments(v: &StepView) -> Markup {
         h2 class="h4" { "1. Firmare l'istanza" }
         @if spid_offered(v.tenant, v.form) { (spid_card(v)) }
         p {
+            @if spid_offered(v.tenant, v.form) { strong { "Oppure, su carta. " } }
             "L'istanza va sottoscritta dal richiedente (art. 78 D.P.R. 115/2002). "
             a href=(format!("{}/{}/pdf", base(v.tenant), v.id)) download { "Scarica l'istanza compilata (PDF)" }
             ", stampala e falla firmare al richiedente, poi caricane la scansione qui sotto come «Istanza firmata»: "
