@@ -720,3 +720,106 @@ async fn a_lawyers_filing_is_not_signed_by_identification() {
     assert_eq!(res.status(), 422);
     assert!(errors_in(&res.text().await.unwrap()).contains("solo quando il richiedente"));
 }
+
+/// Posts the settings page with the SPID/CIE fields.
+async fn save_settings(
+    app: &TestApp,
+    me: &crate::helpers::LoggedIn,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let mut form = reqwest::multipart::Form::new()
+        .text("_csrf", me.csrf.clone())
+        .text("nome", "Consiglio dell'Ordine degli Avvocati di Vallenera")
+        .text("giorni_integrazione", "15");
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    let res = me
+        .client
+        .post(app.url(&format!("/{SLUG}/amministrazione/impostazioni")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_administrator_joins_the_federation_only_with_a_chain_that_verifies() {
+    let app = crate::helpers::spawn_app().await;
+    let idp = start_federation(&app).await;
+    let of = office(&app).await;
+    let admin = app
+        .user(
+            SLUG,
+            "amministrazione@ordine.example.it",
+            &[Role::Amministratore],
+            true,
+            None,
+        )
+        .await;
+    let me = app.login(&admin).await;
+    let (provider, anchor, right, wrong) = {
+        let p = idp.lock().unwrap();
+        (
+            p.provider(),
+            p.anchor(),
+            json!({ "keys": [jwk(&p.anchor_key, "ancora")] }).to_string(),
+            json!({ "keys": [jwk(&rsa(), "ancora")] }).to_string(),
+        )
+    };
+    let post = |keys: String| {
+        let fields = [
+            ("spid_gestore", provider.clone()),
+            ("spid_ancora", anchor.clone()),
+            ("spid_ancora_chiavi", keys),
+            ("spid_client_id", CLIENT_ID.to_owned()),
+        ];
+        let (app, me) = (&app, &me);
+        async move {
+            let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            save_settings(app, me, &refs).await
+        }
+    };
+
+    // Not a JWK Set; then keys that are not the anchor's: nothing saved, everything kept.
+    let (status, body) = post("non è JSON".to_owned()).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Incollare le chiavi pubbliche del trust anchor come JWK Set"));
+    let (status, body) = post(wrong).await;
+    assert_eq!(status, 422);
+    assert!(
+        body.contains("La federazione non conferma il gestore"),
+        "{}",
+        errors_in(&body)
+    );
+    assert!(body.contains(&provider), "what was typed is kept");
+    let res = app
+        .client
+        .get(app.url(&format!("/{SLUG}/istanza/firma-spid/jwks.json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "not in the federation yet");
+
+    // The anchor's own keys: saved, the Ordine's key generated and published.
+    let (status, body) = post(right).await;
+    assert_eq!(status, 200, "{}", errors_in(&body));
+    assert!(body.contains("Impostazioni salvate."));
+    let keys: Value = app
+        .client
+        .get(app.url(&format!("/{SLUG}/istanza/firma-spid/jwks.json")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys["keys"][0]["kty"], "RSA");
+
+    // And an applicant signs with it.
+    let d = new_draft(&app, SLUG).await;
+    fill_until_attachments(&d, &of.o).await;
+    let (status, _, body) = sign_with_spid(&d).await;
+    assert_eq!(status, 303, "{}", errors_in(&body));
+}
