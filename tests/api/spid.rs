@@ -80,6 +80,8 @@ pub struct Idp {
     acr: String,
     fiscal_number: String,
     token: Token,
+    /// The fiscal number is given by the userinfo endpoint (signed), not in the ID token.
+    fiscal_in_userinfo: bool,
     codes: HashMap<String, Grant>,
 }
 
@@ -229,6 +231,7 @@ async fn provider_configuration(State(p): State<Shared>) -> Response {
                 "issuer": op,
                 "authorization_endpoint": format!("{op}/authorize"),
                 "token_endpoint": format!("{op}/token"),
+                "userinfo_endpoint": format!("{op}/userinfo"),
                 "jwks": { "keys": [jwk(&p.oidc_key, "op-1")] },
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["pairwise"],
@@ -354,11 +357,14 @@ async fn token(State(p): State<Shared>, Form(f): Form<HashMap<String, String>>) 
         Token::WrongNonce => "un-altro-nonce-che-non-e-quello-chiesto".to_owned(),
         _ => grant.nonce,
     };
-    let claims = json!({
+    let mut claims = json!({
         "iss": p.provider(), "sub": "soggetto-pairwise-1", "aud": CLIENT_ID,
         "iat": now(), "exp": now() + 300, "auth_time": now() - 5, "nonce": nonce,
         "acr": p.acr, FISCAL: p.fiscal_number,
     });
+    if p.fiscal_in_userinfo {
+        claims.as_object_mut().unwrap().remove(FISCAL);
+    }
     let key = if p.token == Token::ForgedSignature {
         &p.forged_key
     } else {
@@ -369,6 +375,22 @@ async fn token(State(p): State<Shared>, Form(f): Form<HashMap<String, String>>) 
         "access_token": "accesso", "token_type": "Bearer", "expires_in": 300, "id_token": id_token,
     }))
     .into_response()
+}
+
+/// Userinfo as a JWT signed with the provider's key (AgID: signed, here not encrypted).
+async fn userinfo(State(p): State<Shared>, headers: axum::http::HeaderMap) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer accesso") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let p = p.lock().unwrap();
+    let jwt = jws(
+        &p.oidc_key,
+        "op-1",
+        "JWT",
+        &json!({ "iss": p.provider(), "aud": CLIENT_ID, "sub": "soggetto-pairwise-1",
+                 "iat": now(), FISCAL: p.fiscal_number }),
+    );
+    ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response()
 }
 
 fn rsa() -> PKey<Private> {
@@ -388,6 +410,7 @@ pub async fn start_federation(app: &TestApp) -> Shared {
         acr: L2.into(),
         fiscal_number: format!("TINIT-{}", applicant_cf()),
         token: Token::Honest,
+        fiscal_in_userinfo: false,
         codes: HashMap::new(),
     }));
     let router = Router::new()
@@ -402,6 +425,7 @@ pub async fn start_federation(app: &TestApp) -> Shared {
         )
         .route("/op/authorize", get(authorization_endpoint))
         .route("/op/token", post(token))
+        .route("/op/userinfo", get(userinfo))
         .with_state(shared.clone());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     shared
@@ -822,4 +846,31 @@ async fn the_administrator_joins_the_federation_only_with_a_chain_that_verifies(
     fill_until_attachments(&d, &of.o).await;
     let (status, _, body) = sign_with_spid(&d).await;
     assert_eq!(status, 303, "{}", errors_in(&body));
+}
+
+#[tokio::test]
+async fn the_fiscal_number_may_come_from_the_providers_signed_userinfo() {
+    let app = crate::helpers::spawn_app().await;
+    let idp = start_federation(&app).await;
+    let of = join(&app, &idp, None).await;
+    let d = new_draft(&app, SLUG).await;
+    fill_until_attachments(&d, &of.o).await;
+    {
+        let mut p = idp.lock().unwrap();
+        p.fiscal_in_userinfo = true;
+        p.fiscal_number = "TINIT-RSSMRA79B11C566R".into();
+    }
+    refused(
+        &app,
+        &d,
+        "non è quello del richiedente",
+        "altra_persona",
+        None,
+    )
+    .await;
+    idp.lock().unwrap().fiscal_number = format!("TINIT-{}", applicant_cf());
+    let (status, _, body) = sign_with_spid(&d).await;
+    assert_eq!(status, 303, "{}", errors_in(&body));
+    let (_, page) = d.get_text("allegati").await;
+    assert!(page.contains(SIGNED));
 }

@@ -9,7 +9,9 @@
 //!   `private_key_jwt`.
 //! - The ID token's signature is verified against the provider's keys from that metadata, with
 //!   its issuer, audience, expiry and nonce; then `acr` must be level 2 or higher and the fiscal
-//!   number the applicant's (`domain::identification`).
+//!   number the applicant's (`domain::identification`). The fiscal number is read from the ID
+//!   token or, when it is not there, from userinfo signed by the provider for the same subject
+//!   (an encrypted userinfo, JWE, is not supported yet).
 //! - The assertion (issuer, subject, level, time, the ID token's SHA-256, the codice fiscale
 //!   and the answers signed) is recorded with the draft; the signature mode becomes "spid".
 //! - A plain redirect flow: it works without JavaScript. Every refusal is shown on the
@@ -528,6 +530,7 @@ async fn verify(
             serde_json::from_slice(&body).map_err(|_| Refusal::Unavailable)?
         }
     };
+    let provider_keys = keys.clone();
     let keys: CoreJsonWebKeySet = serde_json::from_value(keys).map_err(|_| Refusal::Unavailable)?;
 
     let now = Utc::now().timestamp();
@@ -576,9 +579,11 @@ async fn verify(
         tracing::warn!(status = %response.status(), "SPID/CIE token request refused");
         return Err(Refusal::Token);
     }
-    let raw = serde_json::from_slice::<Value>(response.body())
-        .ok()
-        .and_then(|v| v.get("id_token").and_then(Value::as_str).map(str::to_owned))
+    let answer = serde_json::from_slice::<Value>(response.body()).unwrap_or(Value::Null);
+    let raw = answer
+        .get("id_token")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
         .ok_or_else(|| {
             tracing::warn!("SPID/CIE token response without an ID token");
             Refusal::IdToken("missing")
@@ -594,13 +599,81 @@ async fn verify(
             tracing::warn!(problem, "SPID/CIE ID token refused");
             Refusal::IdToken(problem)
         })?;
+    let subject = claims.subject().as_str().to_owned();
+    let mut fiscal_number = claims.additional_claims().fiscal_number.clone();
+    // Not in the ID token: the provider's userinfo, for the same subject.
+    if fiscal_number.is_none()
+        && let Some(endpoint) = metadata.get("userinfo_endpoint").and_then(Value::as_str)
+        && let Some(access) = answer.get("access_token").and_then(Value::as_str)
+    {
+        fiscal_number = userinfo(endpoint, access, cfg, &provider_keys, &subject).await?;
+    }
     Ok(Verified {
-        subject: claims.subject().as_str().to_owned(),
+        subject,
         acr: claims.auth_context_ref().map(|a| a.as_str().to_owned()),
-        fiscal_number: claims.additional_claims().fiscal_number.clone(),
+        fiscal_number,
         authenticated_at: claims.auth_time().unwrap_or_else(|| claims.issue_time()),
         id_token_sha256: hex::encode(Sha256::digest(raw.as_bytes())),
     })
+}
+
+/// The fiscal number from the provider's userinfo endpoint: a JWT signed with the provider's
+/// keys, issued by it for this client about `subject` (plain JSON is read too, for the same
+/// subject). An encrypted answer (JWE) is not supported: it is refused as unreadable.
+async fn userinfo(
+    endpoint: &str,
+    access_token: &str,
+    cfg: &SpidSettings,
+    provider_keys: &Value,
+    subject: &str,
+) -> Result<Option<String>, Refusal> {
+    let request = axum::http::Request::builder()
+        .uri(endpoint)
+        .header(header::AUTHORIZATION, format!("Bearer {access_token}"))
+        .header(header::ACCEPT, "application/jwt, application/json")
+        .body(Vec::new())
+        .map_err(|_| Refusal::IdToken("userinfo"))?;
+    let response = crate::web::auth::oidc::provider::http(request)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "SPID/CIE userinfo request failed");
+            Refusal::IdToken("userinfo")
+        })?;
+    if response.status() != StatusCode::OK || response.body().len() > MAX_TOKEN_RESPONSE {
+        tracing::warn!(status = %response.status(), "SPID/CIE userinfo refused");
+        return Err(Refusal::IdToken("userinfo"));
+    }
+    let body = response.body();
+    let claims = match serde_json::from_slice::<Value>(body) {
+        Ok(json) => json,
+        Err(_) => {
+            let jws = std::str::from_utf8(body)
+                .ok()
+                .and_then(|t| federation::decode(t).ok())
+                .ok_or(Refusal::IdToken("userinfo"))?;
+            jws.verify(provider_keys).map_err(|e| {
+                tracing::warn!(error = %e, "SPID/CIE userinfo signature refused");
+                Refusal::IdToken("userinfo_signature")
+            })?;
+            let aud_ok = match jws.claims.get("aud") {
+                Some(Value::String(a)) => a == &cfg.client_id,
+                Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(&cfg.client_id)),
+                _ => false,
+            };
+            if jws.claims.get("iss").and_then(Value::as_str) != Some(&cfg.provider) || !aud_ok {
+                return Err(Refusal::IdToken("userinfo"));
+            }
+            jws.claims
+        }
+    };
+    if claims.get("sub").and_then(Value::as_str) != Some(subject) {
+        tracing::warn!("SPID/CIE userinfo for another subject");
+        return Err(Refusal::IdToken("userinfo_subject"));
+    }
+    Ok(claims
+        .get(FISCAL_NUMBER_CLAIM)
+        .and_then(Value::as_str)
+        .map(str::to_owned))
 }
 
 /// The Ordine's public key for the SPID/CIE provider (request objects, client assertions).
