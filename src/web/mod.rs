@@ -376,6 +376,11 @@ pub fn route_table() -> Vec<RouteDef> {
             TenantEmbeddable,
             public::spid::jwks,
         ),
+        RouteDef::get(
+            "/{slug}/.well-known/openid-federation",
+            Tenant,
+            public::spid::entity_configuration,
+        ),
         RouteDef::post(
             "/{slug}/istanza/{id}/allegati/carica",
             TenantEmbeddable,

@@ -48,7 +48,6 @@ use crate::{
     workflow::{Office, SLUG, case_path, office, pdf_text},
 };
 
-const CLIENT_ID: &str = "https://patrocinio.example.it/vallenera";
 const L1: &str = "https://www.spid.gov.it/SpidL1";
 const L2: &str = "https://www.spid.gov.it/SpidL2";
 const FISCAL: &str = "https://attributes.eid.gov.it/fiscal_number";
@@ -75,7 +74,8 @@ pub struct Idp {
     federation_key: PKey<Private>,
     oidc_key: PKey<Private>,
     forged_key: PKey<Private>,
-    client_jwks_url: String,
+    /// The Ordine's entity identifier, its client id: `{app}/vallenera`.
+    client_id: String,
     /// Who logs in: `acr` and fiscal number.
     acr: String,
     fiscal_number: String,
@@ -247,8 +247,31 @@ async fn provider_configuration(State(p): State<Shared>) -> Response {
     ))
 }
 
-async fn client_jwks(url: &str) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
+/// The relying party's keys, as a federation member resolves them: from its entity
+/// configuration (`{client_id}/.well-known/openid-federation`), self-signed, about itself,
+/// naming the trust anchor; the keys of its `openid_relying_party` metadata.
+async fn client_jwks(client_id: &str, anchor: &str) -> Result<Value, String> {
+    let res = reqwest::get(format!("{client_id}/.well-known/openid-federation"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let jwt = res.text().await.map_err(|e| e.to_string())?;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let unverified: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(parts.get(1).ok_or("not a JWT")?)
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let statement = verified(&jwt, &unverified["jwks"])?;
+    if statement["iss"] != client_id
+        || statement["sub"] != client_id
+        || !statement["authority_hints"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!(anchor)))
+    {
+        return Err("the relying party's entity configuration".into());
+    }
+    Ok(statement["metadata"]["openid_relying_party"]["jwks"].clone())
 }
 
 /// The authorization endpoint: the request object is checked, then the person "logs in" at
@@ -257,8 +280,14 @@ async fn authorization_endpoint(
     State(p): State<Shared>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let url = p.lock().unwrap().client_jwks_url.clone();
-    let keys = client_jwks(&url).await;
+    let (client_id, anchor) = {
+        let p = p.lock().unwrap();
+        (p.client_id.clone(), p.anchor())
+    };
+    let keys = match client_jwks(&client_id, &anchor).await {
+        Ok(k) => k,
+        Err(e) => return bad(e),
+    };
     let Some(request) = q.get("request") else {
         return bad("no request object");
     };
@@ -268,12 +297,9 @@ async fn authorization_endpoint(
     };
     let mut p = p.lock().unwrap();
     let checks = [
+        (q.get("client_id") == Some(&client_id), "client_id"),
         (
-            q.get("client_id").map(String::as_str) == Some(CLIENT_ID),
-            "client_id",
-        ),
-        (
-            r["client_id"] == CLIENT_ID && r["iss"] == CLIENT_ID,
+            r["client_id"] == client_id.as_str() && r["iss"] == client_id.as_str(),
             "request iss/client_id",
         ),
         (
@@ -323,8 +349,14 @@ async fn authorization_endpoint(
 }
 
 async fn token(State(p): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
-    let url = p.lock().unwrap().client_jwks_url.clone();
-    let keys = client_jwks(&url).await;
+    let (client_id, anchor) = {
+        let p = p.lock().unwrap();
+        (p.client_id.clone(), p.anchor())
+    };
+    let keys = match client_jwks(&client_id, &anchor).await {
+        Ok(k) => k,
+        Err(e) => return bad(e),
+    };
     if f.get("client_assertion_type").map(String::as_str)
         != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
     {
@@ -336,8 +368,8 @@ async fn token(State(p): State<Shared>, Form(f): Form<HashMap<String, String>>) 
     };
     let mut p = p.lock().unwrap();
     let token_endpoint = format!("{}/token", p.provider());
-    if assertion["iss"] != CLIENT_ID
-        || assertion["sub"] != CLIENT_ID
+    if assertion["iss"] != client_id.as_str()
+        || assertion["sub"] != client_id.as_str()
         || assertion["aud"] != token_endpoint
         || assertion["exp"].as_i64().is_none_or(|e| e <= now())
     {
@@ -358,7 +390,7 @@ async fn token(State(p): State<Shared>, Form(f): Form<HashMap<String, String>>) 
         _ => grant.nonce,
     };
     let mut claims = json!({
-        "iss": p.provider(), "sub": "soggetto-pairwise-1", "aud": CLIENT_ID,
+        "iss": p.provider(), "sub": "soggetto-pairwise-1", "aud": client_id,
         "iat": now(), "exp": now() + 300, "auth_time": now() - 5, "nonce": nonce,
         "acr": p.acr, FISCAL: p.fiscal_number,
     });
@@ -387,7 +419,7 @@ async fn userinfo(State(p): State<Shared>, headers: axum::http::HeaderMap) -> Re
         &p.oidc_key,
         "op-1",
         "JWT",
-        &json!({ "iss": p.provider(), "aud": CLIENT_ID, "sub": "soggetto-pairwise-1",
+        &json!({ "iss": p.provider(), "aud": p.client_id, "sub": "soggetto-pairwise-1",
                  "iat": now(), FISCAL: p.fiscal_number }),
     );
     ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response()
@@ -406,7 +438,7 @@ pub async fn start_federation(app: &TestApp) -> Shared {
         federation_key: rsa(),
         oidc_key: rsa(),
         forged_key: rsa(),
-        client_jwks_url: app.url(&format!("/{SLUG}/istanza/firma-spid/jwks.json")),
+        client_id: app.url(&format!("/{SLUG}")),
         acr: L2.into(),
         fiscal_number: format!("TINIT-{}", applicant_cf()),
         token: Token::Honest,
@@ -447,7 +479,7 @@ pub async fn join(app: &TestApp, idp: &Shared, pinned: Option<PKey<Private>>) ->
             provider,
             trust_anchor,
             trust_anchor_jwks: json!({ "keys": [anchor_jwk] }),
-            client_id: CLIENT_ID.into(),
+            client_id: app.url(&format!("/{SLUG}")),
             private_key: key,
         }),
         ..tenant.settings.clone()
@@ -797,7 +829,7 @@ async fn the_administrator_joins_the_federation_only_with_a_chain_that_verifies(
             ("spid_gestore", provider.clone()),
             ("spid_ancora", anchor.clone()),
             ("spid_ancora_chiavi", keys),
-            ("spid_client_id", CLIENT_ID.to_owned()),
+            ("spid_client_id", app.url(&format!("/{SLUG}"))),
         ];
         let (app, me) = (&app, &me);
         async move {

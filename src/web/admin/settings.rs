@@ -270,7 +270,9 @@ fn settings_page(
                     (Input::text("spid_ancora", "Trust anchor della federazione", &typed.spid_anchor).optional().render(issues))
                     (textarea("spid_ancora_chiavi", "Chiavi pubbliche del trust anchor (JWK Set, JSON)", &typed.spid_anchor_jwks,
                         Some("Come pubblicate dal trust anchor: solo queste chiavi sono accettate per la catena di fiducia."), 4, issues))
-                    (Input::text("spid_client_id", "Client ID dell'Ordine (identificativo di entità)", &typed.spid_client).optional().render(issues))
+                    (Input::text("spid_client_id", "Client ID dell'Ordine (identificativo di entità)", &typed.spid_client).optional()
+                        .hint(&format!("Di norma {public}/{}: la configurazione di entità dell'Ordine è pubblicata in {public}/{}/.well-known/openid-federation", tenant.slug, tenant.slug))
+                        .render(issues))
                 }
                 @if tenant.settings.logo.is_some() {
                     p { img src=(format!("/{}/logo", tenant.slug)) alt=(format!("Logo attuale: {}", tenant.name)) height="64"; }

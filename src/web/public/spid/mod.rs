@@ -676,6 +676,63 @@ async fn userinfo(
         .map(str::to_owned))
 }
 
+/// How long the Ordine's entity configuration is valid.
+const ENTITY_CONFIGURATION_SECONDS: i64 = 24 * 3600;
+
+/// The Ordine's entity configuration as a relying party of the federation (OpenID Federation
+/// 1.0; AgID): a statement about itself, signed with its key, naming the trust anchor as its
+/// authority and carrying its `openid_relying_party` metadata (return address, keys,
+/// `private_key_jwt`, RS256). Served at `{client id}/.well-known/openid-federation` when the
+/// client id is `{public URL}/{slug}`, as the settings suggest. Trust marks issued at
+/// onboarding are not carried yet.
+pub async fn entity_configuration(
+    State(state): State<AppState>,
+    tenant: CurrentTenant,
+) -> Result<Response, AppError> {
+    let cfg = tenant.settings.spid.as_ref().ok_or(AppError::NotFound)?;
+    let jwk = crate::web::auth::oidc::provider::public_jwk(&cfg.private_key)
+        .map_err(|e| e.context("the Ordine's SPID key"))?;
+    let now = Utc::now().timestamp();
+    let statement = federation::sign(
+        &cfg.private_key,
+        "entity-statement+jwt",
+        &json!({
+            "iss": cfg.client_id,
+            "sub": cfg.client_id,
+            "iat": now,
+            "exp": now + ENTITY_CONFIGURATION_SECONDS,
+            "jwks": { "keys": [jwk] },
+            "authority_hints": [cfg.trust_anchor],
+            "metadata": {
+                "openid_relying_party": {
+                    "client_id": cfg.client_id,
+                    "client_name": tenant.name,
+                    "client_registration_types": ["automatic"],
+                    "redirect_uris": [redirect_uri(&state, &tenant)],
+                    "response_types": ["code"],
+                    "grant_types": ["authorization_code"],
+                    "jwks": { "keys": [jwk] },
+                    "token_endpoint_auth_method": "private_key_jwt",
+                    "id_token_signed_response_alg": "RS256",
+                    "userinfo_signed_response_alg": "RS256",
+                    "request_object_signing_alg": "RS256",
+                },
+            },
+        }),
+    )
+    .map_err(|e| e.context("the Ordine's entity configuration"))?;
+    let mut res = statement.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/entity-statement+jwt"),
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(res)
+}
+
 /// The Ordine's public key for the SPID/CIE provider (request objects, client assertions).
 pub async fn jwks(tenant: CurrentTenant) -> Result<Response, AppError> {
     let cfg = tenant.settings.spid.as_ref().ok_or(AppError::NotFound)?;
