@@ -227,29 +227,27 @@ async fn refuse_signing(
 pub async fn start(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     Viewed {
-        tenant,
-        id,
-        row,
-        tx,
+        tenant, row, tx, ..
     }: Viewed,
 ) -> Result<Response, AppError> {
-    begin(&state, &session, &tenant, id, &row, tx).await
+    begin(&state, &session, &headers, &tenant, (&row, tx)).await
 }
 
 #[tracing::instrument(
     name = "avvio della firma con SPID o CIE",
     skip_all,
-    fields(tenant.id = %tenant.id, application.id = %id)
+    fields(tenant.id = %tenant.id, application.id = %row.id)
 )]
 async fn begin(
     state: &AppState,
     session: &Session,
+    headers: &HeaderMap,
     tenant: &Tenant,
-    id: Uuid,
-    row: &ApplicationRow,
-    tx: TenantTx,
+    (row, tx): (&ApplicationRow, TenantTx),
 ) -> Result<Response, AppError> {
+    let id = row.id;
     if row.state() != Stage::Bozza {
         tx.commit().await?;
         return Ok(Redirect::to(&format!("{}/{id}/ricevuta", views::base(tenant))).into_response());
@@ -262,11 +260,21 @@ async fn begin(
     if CodiceFiscale::parse(form.applicant.cf()).is_err() {
         return refuse_signing(state, tx, tenant, row, Refusal::NoApplicantCf).await;
     }
+    // No transaction is held while the federation is asked (three requests of up to 10 s).
+    tx.commit().await?;
+    let unavailable = || async {
+        match open(state, tenant, headers, id, false).await? {
+            Access::Granted(row, tx) => {
+                refuse_signing(state, tx, tenant, &row, Refusal::Unavailable).await
+            }
+            Access::Denied(res) => Ok(res),
+        }
+    };
     let metadata = match federation::provider_metadata(&cfg).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "SPID/CIE provider not trusted or unreachable");
-            return refuse_signing(state, tx, tenant, row, Refusal::Unavailable).await;
+            return unavailable().await;
         }
     };
     let Some(authorization) = metadata
@@ -275,7 +283,7 @@ async fn begin(
         .and_then(|u| url::Url::parse(u).ok())
     else {
         tracing::warn!("SPID/CIE provider without an authorization endpoint");
-        return refuse_signing(state, tx, tenant, row, Refusal::Unavailable).await;
+        return unavailable().await;
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let flow = Flow {
@@ -290,14 +298,13 @@ async fn begin(
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "SPID/CIE request object not signed");
-            return refuse_signing(state, tx, tenant, row, Refusal::Unavailable).await;
+            return unavailable().await;
         }
     };
     session
         .insert(FLOW_KEY, &flow)
         .await
         .map_err(|e| anyhow::anyhow!("session: {e}"))?;
-    tx.commit().await?;
     let mut url = authorization;
     url.query_pairs_mut()
         .append_pair("client_id", &cfg.client_id)
@@ -379,8 +386,8 @@ pub async fn callback(
         tracing::warn!(tenant.id = %tenant.id, "SPID/CIE answer without a flow of this browser");
         return Ok(expired_page(&tenant));
     };
-    match open(&state, &tenant, &headers, flow.application, true).await? {
-        Access::Granted(row, tx) => finish(&state, &tenant, *row, tx, &flow, &q).await,
+    match open(&state, &tenant, &headers, flow.application, false).await? {
+        Access::Granted(row, tx) => finish(&state, &tenant, &headers, (*row, tx), &flow, &q).await,
         Access::Denied(res) => Ok(res),
     }
 }
@@ -407,8 +414,8 @@ fn expired_page(tenant: &Tenant) -> Response {
 async fn finish(
     state: &AppState,
     tenant: &Tenant,
-    row: ApplicationRow,
-    mut tx: TenantTx,
+    headers: &HeaderMap,
+    (row, tx): (ApplicationRow, TenantTx),
     flow: &Flow,
     q: &CallbackQuery,
 ) -> Result<Response, AppError> {
@@ -418,7 +425,7 @@ async fn finish(
         return Ok(Redirect::to(&format!("{}/{id}/ricevuta", views::base(tenant))).into_response());
     }
     let cfg = tenant.settings.spid.clone().ok_or(AppError::NotFound)?;
-    let mut form = row.form.0.clone();
+    let form = row.form.0.clone();
     if !q.error.is_empty() {
         let refusal = if q.error == "access_denied" {
             Refusal::Cancelled
@@ -433,7 +440,21 @@ async fn finish(
     if !views::spid_offered(tenant, &form) {
         return refuse_signing(state, tx, tenant, &row, Refusal::NotOffered).await;
     }
-    let verified = match verify(state, tenant, &cfg, flow, &q.code).await {
+    // No transaction (nor row lock) is held while the provider is asked: a few requests of
+    // up to 10 s each. The draft is opened again, locked, for the outcome.
+    tx.commit().await?;
+    let verified = verify(state, tenant, &cfg, flow, &q.code).await;
+    let (row, tx) = match open(state, tenant, headers, id, true).await? {
+        Access::Granted(row, tx) => (*row, tx),
+        Access::Denied(res) => return Ok(res),
+    };
+    let mut tx = tx;
+    if row.state() != Stage::Bozza {
+        tx.commit().await?;
+        return Ok(Redirect::to(&format!("{}/{id}/ricevuta", views::base(tenant))).into_response());
+    }
+    let mut form = row.form.0.clone();
+    let verified = match verified {
         Ok(v) => v,
         Err(refusal) => return refuse_signing(state, tx, tenant, &row, refusal).await,
     };
