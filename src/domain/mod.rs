@@ -6,6 +6,7 @@ pub mod assignment;
 pub mod codice_fiscale;
 pub mod council;
 pub mod deadline;
+pub mod identification;
 pub mod income;
 pub mod money;
 pub mod notifications;

@@ -45,6 +45,42 @@ pub struct TenantSettings {
     /// Login through the Ordine's identity provider (OpenID Connect).
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+    /// Signing applications by identification with SPID or CIE (art. 65, c. 1, lett. b, CAD),
+    /// through the SPID/CIE OpenID Connect federation.
+    #[serde(default)]
+    pub spid: Option<SpidSettings>,
+}
+
+/// The Ordine as a relying party of the SPID/CIE OpenID Connect federation (AgID guidelines):
+/// the identity provider and the trust anchor its metadata must chain to. Kept like the
+/// staff login's provider: in the Ordine's settings, the key never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpidSettings {
+    /// The identity provider's entity identifier, which is also its OpenID Connect issuer
+    /// (its entity configuration is at `/.well-known/openid-federation`).
+    pub provider: String,
+    /// The trust anchor's entity identifier (AgID for SPID, the Ministry of the Interior for
+    /// CIE, or a test federation).
+    pub trust_anchor: String,
+    /// The trust anchor's federation keys (a JWK Set), pinned: a chain is trusted only when its
+    /// last statement verifies with one of them.
+    pub trust_anchor_jwks: serde_json::Value,
+    /// The Ordine's client identifier (its entity identifier in the federation).
+    pub client_id: String,
+    /// The Ordine's RSA private key (PKCS#8 PEM): it signs the request objects and the
+    /// `private_key_jwt` client assertions; its public half is published at
+    /// `/{slug}/istanza/firma-spid/jwks.json`.
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for SpidSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpidSettings")
+            .field("provider", &self.provider)
+            .field("trust_anchor", &self.trust_anchor)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -355,6 +355,32 @@ pub fn route_table() -> Vec<RouteDef> {
             public::submit,
         )
         .limited(Bucket::Submit),
+        // Signing by identification with SPID or CIE (before `…/{id}/{step}`: a static
+        // segment wins). The start fetches the federation's statements: limited like a login.
+        // A link, like the staff login's: the pages' `form-action 'self'` would stop a form
+        // whose answer redirects to the provider.
+        RouteDef::get(
+            "/{slug}/istanza/{id}/firma-spid",
+            TenantEmbeddable,
+            public::spid::start,
+        )
+        .limited(Bucket::Login),
+        RouteDef::get(
+            "/{slug}/istanza/firma-spid/ritorno",
+            TenantEmbeddable,
+            public::spid::callback,
+        )
+        .limited(Bucket::Login),
+        RouteDef::get(
+            "/{slug}/istanza/firma-spid/jwks.json",
+            TenantEmbeddable,
+            public::spid::jwks,
+        ),
+        RouteDef::get(
+            "/{slug}/.well-known/openid-federation",
+            Tenant,
+            public::spid::entity_configuration,
+        ),
         RouteDef::post(
             "/{slug}/istanza/{id}/allegati/carica",
             TenantEmbeddable,

@@ -957,6 +957,42 @@ async fn on_a_phone_an_upload_answers_where_the_person_is() {
     pages.check();
 }
 
+/// Signing with SPID or CIE on a phone (issue 12, point 7): the draft filled over HTTP is
+/// resumed in the browser with its code and PIN; on the signature step the person follows
+/// "Firma con SPID o CIE" to the identity provider of the test federation (`spid`), which
+/// identifies them at level 2 at once and sends them back, signed. No printer, no scanner.
+#[tokio::test]
+async fn on_a_phone_the_applicant_signs_with_spid_or_cie() {
+    use crate::workflow::SLUG;
+    let app = spawn_app().await;
+    let idp = crate::spid::start_federation(&app).await;
+    let of = crate::spid::join(&app, &idp, None).await;
+    let d = crate::public_form::new_draft(&app, SLUG).await;
+    crate::public_form::fill_until_attachments(&d, &of.o).await;
+    let (_driver, c) = browser(true).await;
+    let pages = Pages::new();
+    c.goto(&app.url(&format!("/{SLUG}/istanza"))).await.unwrap();
+    type_in(&c, "codice", &d.code).await;
+    type_in(&c, "pin", &d.pin).await;
+    click(&c, "form[action$='/riprendi'] button").await;
+    wait_for(&c, "main h1").await;
+    c.goto(&d.url("allegati")).await.unwrap();
+    on_step(&c, "Allegati e firma").await;
+    wait_for(&c, "#firma-spid-avvia").await;
+    fits_a_phone(&c, "telefono-20-firma-spid").await;
+    audit(&c, &pages, "telefono-20-firma-spid").await;
+
+    click(&c, "#firma-spid-avvia").await;
+    let outcome = wait_for(&c, "#firma-spid-esito").await;
+    let text = outcome.text().await.unwrap();
+    assert!(text.contains(crate::spid::SIGNED), "{text}");
+    on_step(&c, "Allegati e firma").await;
+    fits_a_phone(&c, "telefono-21-firmata-con-spid").await;
+    audit(&c, &pages, "telefono-21-firmata-con-spid").await;
+    c.close().await.unwrap();
+    pages.check();
+}
+
 #[tokio::test]
 async fn without_javascript_a_refused_upload_scrolls_to_its_answer() {
     let app = spawn_app().await;

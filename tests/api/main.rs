@@ -26,5 +26,6 @@ mod review;
 mod robustness;
 mod search;
 mod signing;
+mod spid;
 mod transmissions;
 mod workflow;

@@ -257,9 +257,35 @@ pub const FACTS: &str = "Il richiedente è separato di fatto dalla moglie dal ma
 /// Fills every step of a draft filed by the applicant alone (signed scan + ID document) and
 /// checks that each step is accepted.
 pub async fn fill_complete(d: &Draft<'_>, o: &Ordine) {
+    fill_until_attachments(d, o).await;
+    // Signed by hand: the scan of the printed application, with its QR code.
+    let scan = d.scan("png").await;
+    for (kind, name, bytes) in [
+        ("istanza_firmata", "istanza firmata.png", scan),
+        ("documento_identita", "carta identità.png", png()),
+        ("codice_fiscale", "tessera.jpg", jpeg()),
+        ("documenti_causa", "lettere.pdf", minimal_pdf()),
+    ] {
+        let res = d.upload(kind, name, bytes).await;
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 200, "{name}: {}", errors_in(&body));
+    }
+    d.step_ok("allegati", &[("signature_mode", "documento")], "riepilogo")
+        .await;
+}
+
+/// The applicant of [`fill_until_attachments`]: Mario Rossi, born in Rome on 10 December 1985.
+pub fn applicant_cf() -> String {
+    person_cf("Rossi", "Mario", 1985, 12, 10, Sex::M)
+}
+
+/// Fills every step before the attachments of a draft filed by the applicant alone
+/// ([`applicant_cf`]), checking that each is accepted.
+pub async fn fill_until_attachments(d: &Draft<'_>, o: &Ordine) {
     let office = o.office.to_string();
     let lawyer = o.lawyer.to_string();
-    let cf = person_cf("Rossi", "Mario", 1985, 12, 10, Sex::M);
+    let cf = applicant_cf();
     d.step_ok(
         "chi-presenta",
         &[
@@ -340,21 +366,6 @@ pub async fn fill_complete(d: &Draft<'_>, o: &Ordine) {
         "allegati",
     )
     .await;
-    // Signed by hand: the scan of the printed application, with its QR code.
-    let scan = d.scan("png").await;
-    for (kind, name, bytes) in [
-        ("istanza_firmata", "istanza firmata.png", scan),
-        ("documento_identita", "carta identità.png", png()),
-        ("codice_fiscale", "tessera.jpg", jpeg()),
-        ("documenti_causa", "lettere.pdf", minimal_pdf()),
-    ] {
-        let res = d.upload(kind, name, bytes).await;
-        let status = res.status();
-        let body = res.text().await.unwrap();
-        assert_eq!(status, 200, "{name}: {}", errors_in(&body));
-    }
-    d.step_ok("allegati", &[("signature_mode", "documento")], "riepilogo")
-        .await;
 }
 
 pub async fn review_token(d: &Draft<'_>) -> String {

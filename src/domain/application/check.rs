@@ -44,6 +44,17 @@ pub struct Context<'a> {
     pub attachments: &'a [AttachmentFacts],
     /// Codes (or protocol numbers) of other applications for the same person and proceeding.
     pub duplicates: &'a [String],
+    /// The applicant's identification with SPID or CIE that signed the application (art. 65,
+    /// c. 1, lett. b, CAD), if there was one.
+    pub identification: Option<&'a IdentificationFacts>,
+}
+
+/// An identification with SPID or CIE at level 2 or higher, as recorded.
+pub struct IdentificationFacts {
+    /// The codice fiscale of the person identified.
+    pub codice_fiscale: String,
+    /// The fingerprint of the answers it signed ([`Form::fingerprint`]).
+    pub form_sha256: String,
 }
 
 pub struct LawyerFacts {
@@ -847,6 +858,45 @@ fn declarations(form: &Form, out: &mut Issues) {
     }
 }
 
+/// Signature mode "spid" (art. 65, c. 1, lett. b, CAD): the applicant filing alone, identified
+/// with SPID or CIE at level 2 or higher, with their own codice fiscale, for the answers as they
+/// are now. A lawyer's filing is signed by the applicant on paper and, when authenticated, by
+/// the lawyer's qualified signature: identification does not replace either.
+fn identified(form: &Form, ctx: &Context, out: &mut Issues) {
+    let s = Step::Attachments;
+    if form.filed_by_lawyer() || form.applicant.is_entity() {
+        out.block(
+            "V27",
+            s,
+            "signature_mode",
+            "La firma con SPID o CIE è possibile solo quando il richiedente, persona fisica, presenta da sé l'istanza: scegliere un'altra modalità di sottoscrizione.",
+        );
+        return;
+    }
+    let applicant = super::form::written_cf(form.applicant.cf());
+    match ctx.identification {
+        None => out.block(
+            "V26",
+            s,
+            "attachments",
+            "L'istanza deve essere sottoscritta dal richiedente, a pena di inammissibilità (art. 78, comma 2, D.P.R. 115/2002): premere «Firma con SPID o CIE» e completare l'identificazione.",
+        ),
+        Some(i) if !i.codice_fiscale.eq_ignore_ascii_case(&applicant) => out.block(
+            "V26",
+            s,
+            "attachments",
+            "Il codice fiscale del richiedente non è più quello della persona identificata con SPID o CIE: firmare di nuovo con SPID o CIE.",
+        ),
+        Some(i) if i.form_sha256 != form.fingerprint() => out.block(
+            "V26",
+            s,
+            "attachments",
+            "Dopo la firma con SPID o CIE i dati dell'istanza sono stati modificati: firmare di nuovo con SPID o CIE.",
+        ),
+        Some(_) => {}
+    }
+}
+
 fn attachments(form: &Form, ctx: &Context, out: &mut Issues) {
     let s = Step::Attachments;
     let has = |k: AttachmentKind| ctx.attachments.iter().any(|a| a.kind == k);
@@ -871,7 +921,9 @@ fn attachments(form: &Form, ctx: &Context, out: &mut Issues) {
             );
         }
     }
-    if signed_application.is_empty() {
+    if form.signature_mode == "spid" {
+        identified(form, ctx, out);
+    } else if signed_application.is_empty() {
         out.block(
             "V26",
             s,
@@ -944,7 +996,7 @@ fn attachments(form: &Form, ctx: &Context, out: &mut Issues) {
                 }
             }
         }
-        "documento" => {}
+        "documento" | "spid" => {}
         _ => out.block(
             "V27",
             s,
@@ -952,7 +1004,9 @@ fn attachments(form: &Form, ctx: &Context, out: &mut Issues) {
             "La firma del richiedente deve essere autenticata dal difensore oppure l'istanza deve essere accompagnata dalla copia di un documento d'identità del richiedente (art. 78, comma 2).",
         ),
     }
-    if !has(AttachmentKind::DocumentoIdentita) {
+    // Identified with SPID or CIE, the applicant needs no copy of an identity document (art.
+    // 65, c. 1, lett. b and c. 2, CAD: as if signed in front of the office).
+    if !has(AttachmentKind::DocumentoIdentita) && form.signature_mode != "spid" {
         out.block(
             if form.signature_mode == "documento" {
                 "V27"
@@ -1149,8 +1203,72 @@ mod tests {
                 lawyer,
                 attachments: files,
                 duplicates: &[],
+                identification: None,
             },
         )
+    }
+
+    fn run_identified(form: &Form, identification: Option<&IdentificationFacts>) -> Vec<Issue> {
+        let offices = vec![("trib".to_string(), "Tribunale di Vallenera".to_string())];
+        let files: Vec<AttachmentFacts> = attachments()
+            .into_iter()
+            .filter(|a| {
+                a.kind != AttachmentKind::IstanzaFirmata
+                    && a.kind != AttachmentKind::DocumentoIdentita
+            })
+            .collect();
+        check(
+            form,
+            &Context {
+                today: today(),
+                ordine: "Vallenera",
+                offices: &offices,
+                lawyer: Some(&lawyer()),
+                attachments: &files,
+                duplicates: &[],
+                identification,
+            },
+        )
+    }
+
+    #[test]
+    fn an_identification_with_spid_signs_the_applicants_own_filing_as_it_is() {
+        let mut f = valid();
+        f.filing.filed_by = "richiedente".into();
+        f.signature_mode = "spid".into();
+        assert!(
+            blocking(&run_identified(&f, None), "V26")
+                .message
+                .contains("SPID")
+        );
+        let cf = crate::domain::application::form::written_cf(f.applicant.cf());
+        let good = IdentificationFacts {
+            codice_fiscale: cf.clone(),
+            form_sha256: f.fingerprint(),
+        };
+        let issues = run_identified(&f, Some(&good));
+        assert!(
+            !issues
+                .iter()
+                .any(|i| i.blocks() && ["V26", "V27", "V30"].contains(&i.rule)),
+            "{issues:?}"
+        );
+        let stale = IdentificationFacts {
+            codice_fiscale: cf,
+            form_sha256: "0".repeat(64),
+        };
+        assert!(
+            blocking(&run_identified(&f, Some(&stale)), "V26")
+                .message
+                .contains("modificati")
+        );
+        let other = IdentificationFacts {
+            codice_fiscale: "RSSMRA79B11C566R".into(),
+            form_sha256: f.fingerprint(),
+        };
+        blocking(&run_identified(&f, Some(&other)), "V26");
+        f.filing.filed_by = "avvocato".into();
+        blocking(&run_identified(&f, Some(&good)), "V27");
     }
 
     fn run(form: &Form) -> Vec<Issue> {

@@ -24,7 +24,7 @@ use crate::{
     store::{
         audit::{self, Actor, Entry},
         lawyers, offices,
-        tenants::{self, ClientAuth, OidcSettings, TenantSettings},
+        tenants::{self, ClientAuth, OidcSettings, SpidSettings, TenantSettings},
     },
     web::{
         AppState,
@@ -117,6 +117,12 @@ struct SettingsForm {
     oidc_acr: String,
     /// `segreto` or `chiave`.
     oidc_auth: String,
+    /// Signing by SPID/CIE identification: the provider's and the trust anchor's entity
+    /// identifiers, the anchor's keys (a JWK Set, JSON) and the Ordine's client id.
+    spid_provider: String,
+    spid_anchor: String,
+    spid_anchor_jwks: String,
+    spid_client: String,
     council_sessions: bool,
     clock_runs: bool,
     seal: bool,
@@ -250,6 +256,24 @@ fn settings_page(
                         .hint(&format!("Separati da spazi, in ordine di preferenza; se vuoto: {default_acr}. Se il provider non attesta uno di questi livelli (acr) o un secondo fattore (amr: mfa, otp, hwk, sc), si chiede il codice di verifica."))
                         .render(issues))
                 }
+                fieldset class="mt-4" {
+                    legend class="h5" { "Firma delle istanze con SPID o CIE (federazione OpenID Connect SPID/CIE, facoltativo)" }
+                    p class="small" {
+                        "Chi presenta l'istanza per sé può firmarla identificandosi con SPID di livello 2 o superiore o con la CIE (art. 65, comma 1, lett. b, D.Lgs. 82/2005). "
+                        "Indirizzo di ritorno: " code id="spid-ritorno" { (crate::web::public::spid::redirect_uri(state, tenant)) } "; "
+                        "chiave pubblica dell'Ordine (richieste firmate e private_key_jwt), generata al primo salvataggio: "
+                        code id="spid-jwks" { (format!("{public}/{}/istanza/firma-spid/jwks.json", tenant.slug)) } ". "
+                        "Lasciare vuoto il gestore per disattivare. Al salvataggio il servizio verifica la catena di fiducia: se la federazione non conferma il gestore, le impostazioni non si salvano."
+                    }
+                    (Input::text("spid_gestore", "Gestore dell'identità (identificativo di entità e issuer)", &typed.spid_provider).optional()
+                        .hint("Ad esempio https://id.gestore.example.it/oidc/op").render(issues))
+                    (Input::text("spid_ancora", "Trust anchor della federazione", &typed.spid_anchor).optional().render(issues))
+                    (textarea("spid_ancora_chiavi", "Chiavi pubbliche del trust anchor (JWK Set, JSON)", &typed.spid_anchor_jwks,
+                        Some("Come pubblicate dal trust anchor: solo queste chiavi sono accettate per la catena di fiducia."), 4, issues))
+                    (Input::text("spid_client_id", "Client ID dell'Ordine (identificativo di entità)", &typed.spid_client).optional()
+                        .hint(&format!("Di norma {public}/{}: la configurazione di entità dell'Ordine è pubblicata in {public}/{}/.well-known/openid-federation", tenant.slug, tenant.slug))
+                        .render(issues))
+                }
                 @if tenant.settings.logo.is_some() {
                     p { img src=(format!("/{}/logo", tenant.slug)) alt=(format!("Logo attuale: {}", tenant.name)) height="64"; }
                 }
@@ -283,6 +307,26 @@ pub async fn settings(
             Some(ClientAuth::PrivateKey) => AUTH_KEY.into(),
             _ => AUTH_SECRET.into(),
         },
+        spid_provider: s
+            .spid
+            .as_ref()
+            .map(|p| p.provider.clone())
+            .unwrap_or_default(),
+        spid_anchor: s
+            .spid
+            .as_ref()
+            .map(|p| p.trust_anchor.clone())
+            .unwrap_or_default(),
+        spid_anchor_jwks: s
+            .spid
+            .as_ref()
+            .map(|p| p.trust_anchor_jwks.to_string())
+            .unwrap_or_default(),
+        spid_client: s
+            .spid
+            .as_ref()
+            .map(|p| p.client_id.clone())
+            .unwrap_or_default(),
         council_sessions: s.council_sessions,
         clock_runs: s.clock_runs_during_integration,
         seal: s.seal,
@@ -339,6 +383,10 @@ pub async fn save_settings(
                 typed.oidc_acr = value.split_whitespace().collect::<Vec<_>>().join(" ");
             }
             "oidc_autenticazione" => typed.oidc_auth = value.trim().to_owned(),
+            "spid_gestore" => typed.spid_provider = value.trim().to_owned(),
+            "spid_ancora" => typed.spid_anchor = value.trim().to_owned(),
+            "spid_ancora_chiavi" => typed.spid_anchor_jwks = value.trim().to_owned(),
+            "spid_client_id" => typed.spid_client = value.trim().to_owned(),
             "adunanze" => typed.council_sessions = !value.is_empty(),
             "termine_integrazione" => typed.clock_runs = !value.is_empty(),
             "sigillo" => typed.seal = !value.is_empty(),
@@ -404,6 +452,7 @@ pub async fn save_settings(
         )));
     }
     let oidc = oidc_settings(&tenant, &typed, &mut issues).await;
+    let spid = spid_settings(&tenant, &typed, &mut issues).await?;
     if !issues.is_empty() {
         let page = settings_page(&state, &tenant, &who, &typed, &issues, None);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
@@ -425,6 +474,7 @@ pub async fn save_settings(
         integration_days: days,
         council_quorum: quorum,
         oidc,
+        spid,
         council_sessions: typed.council_sessions,
         clock_runs_during_integration: typed.clock_runs,
         seal: typed.seal,
@@ -462,6 +512,91 @@ pub async fn save_settings(
         Some(Ok("Impostazioni salvate.")),
     )
     .into_response())
+}
+
+/// The largest JWK Set of a trust anchor accepted, and its most keys.
+const MAX_ANCHOR_JWKS_BYTES: usize = 16 * 1024;
+const MAX_ANCHOR_KEYS: usize = 10;
+
+/// The SPID/CIE federation's settings as typed, checked: `None` when the provider is blank
+/// (signing by identification off). The Ordine's key is kept, or generated the first time.
+/// When the federation's part changed, the trust chain is verified now: a provider the anchor
+/// does not vouch for is not saved.
+async fn spid_settings(
+    tenant: &CurrentTenant,
+    typed: &SettingsForm,
+    issues: &mut Vec<Issue>,
+) -> Result<Option<SpidSettings>, AppError> {
+    if typed.spid_provider.is_empty() {
+        return Ok(None);
+    }
+    let before = issues.len();
+    if !is_issuer(&typed.spid_provider) {
+        issues.push(issue(
+            "spid_gestore",
+            "Indicare l'identificativo del gestore come indirizzo https:// completo.",
+        ));
+    }
+    if !is_issuer(&typed.spid_anchor) {
+        issues.push(issue(
+            "spid_ancora",
+            "Indicare l'identificativo del trust anchor come indirizzo https:// completo.",
+        ));
+    }
+    if typed.spid_client.is_empty() || typed.spid_client.len() > 255 {
+        issues.push(issue(
+            "spid_client_id",
+            "Indicare il client ID dell'Ordine (al massimo 255 caratteri).",
+        ));
+    }
+    let jwks = serde_json::from_str::<serde_json::Value>(&typed.spid_anchor_jwks)
+        .ok()
+        .filter(|j| {
+            typed.spid_anchor_jwks.len() <= MAX_ANCHOR_JWKS_BYTES
+                && j.get("keys")
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|k| (1..=MAX_ANCHOR_KEYS).contains(&k.len()))
+        });
+    if jwks.is_none() {
+        issues.push(issue(
+            "spid_ancora_chiavi",
+            "Incollare le chiavi pubbliche del trust anchor come JWK Set: un oggetto JSON con «keys» (da 1 a 10 chiavi, al massimo 16 kB).",
+        ));
+    }
+    let Some(jwks) = jwks.filter(|_| issues.len() == before) else {
+        return Ok(None);
+    };
+    let stored = tenant.settings.spid.as_ref();
+    let private_key = match stored {
+        Some(s) => s.private_key.clone(),
+        None => {
+            tracing::info!(tenant.id = %tenant.id, "SPID/CIE client key pair generated");
+            provider::generate_key().await?
+        }
+    };
+    let cfg = SpidSettings {
+        provider: typed.spid_provider.clone(),
+        trust_anchor: typed.spid_anchor.clone(),
+        trust_anchor_jwks: jwks,
+        client_id: typed.spid_client.clone(),
+        private_key,
+    };
+    let unchanged = stored.is_some_and(|s| {
+        s.provider == cfg.provider
+            && s.trust_anchor == cfg.trust_anchor
+            && s.trust_anchor_jwks == cfg.trust_anchor_jwks
+    });
+    if !unchanged
+        && let Err(e) = crate::web::public::spid::federation::provider_metadata(&cfg).await
+    {
+        tracing::warn!(error = %e, "SPID/CIE trust chain refused at save");
+        issues.push(issue(
+            "spid_gestore",
+            "La federazione non conferma il gestore dell'identità: la catena di fiducia fino al trust anchor indicato non si verifica (dichiarazioni non raggiungibili, scadute o non firmate con le chiavi indicate).",
+        ));
+        return Ok(None);
+    }
+    Ok(Some(cfg))
 }
 
 /// The identity provider's settings as typed, checked: `None` when the issuer is blank (login

@@ -102,6 +102,9 @@ pub struct CaseFile {
     pub decision: Option<decisions::Decision>,
     /// Where the delibera went, with each outgoing protocol number and state.
     pub transmissions: Vec<transmissions::Listed>,
+    /// The applicant's identification with SPID or CIE, when that is how the application is
+    /// signed (art. 65, c. 1, lett. b, CAD).
+    pub identification: Option<crate::store::identifications::Identification>,
 }
 
 impl CaseFile {
@@ -144,6 +147,11 @@ impl CaseFile {
             integrations: integrations::for_application(tx, id).await?,
             decision: decisions::current(tx, id).await?,
             transmissions: transmissions::for_application(tx, id).await?,
+            identification: if case.form.0.signature_mode == "spid" {
+                crate::store::identifications::get(tx, id).await?
+            } else {
+                None
+            },
             duplicates,
             case,
         })
@@ -407,6 +415,22 @@ pub fn attachment_list(file: &CaseFile, base: &str) -> Markup {
     html! {
         section class="mb-4" aria-labelledby="sez-allegati" id="allegati" {
             h2 class="h4 border-bottom pb-1" id="sez-allegati" { "Documenti" }
+            @if let Some(i) = &file.identification {
+                div class="alert alert-success" id="firma-spid" {
+                    p class="fw-semibold mb-1" { "Firma dell'istanza: identificazione con SPID o CIE" }
+                    p class="mb-1" { (i.statement()) "." }
+                    dl class="row small mb-0" {
+                        dt class="col-sm-4" { "Codice fiscale" }
+                        dd class="col-sm-8" { (i.codice_fiscale) }
+                        dt class="col-sm-4" { "Soggetto (sub)" }
+                        dd class="col-sm-8 text-break" { (i.subject) }
+                        dt class="col-sm-4" { "Livello (acr)" }
+                        dd class="col-sm-8 text-break" { (i.acr) }
+                        dt class="col-sm-4" { "Impronta dell'asserzione" }
+                        dd class="col-sm-8 text-monospace text-break" { (i.id_token_sha256) }
+                    }
+                }
+            }
             @if file.attachments.is_empty() {
                 p class="text-muted" { "Nessun documento allegato." }
             } @else {

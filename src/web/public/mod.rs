@@ -6,6 +6,7 @@
 mod access;
 pub mod attachments;
 mod integration;
+pub mod spid;
 pub(crate) mod submit;
 pub mod views;
 
@@ -46,7 +47,10 @@ use crate::{
         access::Role,
         application::{
             Step,
-            check::{self, AttachmentFacts, Context, Issue, LawyerFacts, income_summary},
+            check::{
+                self, AttachmentFacts, Context, IdentificationFacts, Issue, LawyerFacts,
+                income_summary,
+            },
             form::{APPLICANT_KEY, Fields, Form, Member, PersonIncome},
         },
         time,
@@ -54,6 +58,7 @@ use crate::{
     store::{
         applications::{self, ApplicationRow},
         attachments::{self as attachment_store, Attachment},
+        identifications::{self, Identification},
         lawyers::{self, Lawyer},
         offices::{self, Office},
         outbox,
@@ -346,6 +351,8 @@ pub struct Facts {
     pub lawyer: Option<Lawyer>,
     pub attachments: Vec<Attachment>,
     pub duplicates: Vec<String>,
+    /// The applicant's identification with SPID or CIE that signed the application.
+    pub identification: Option<Identification>,
 }
 
 impl Facts {
@@ -359,6 +366,7 @@ impl Facts {
             lawyer,
             attachments: attachment_store::list(tx, row_id).await?,
             duplicates: applications::duplicates(tx, row_id, form).await?,
+            identification: identifications::get(tx, row_id).await?,
         })
     }
 
@@ -399,6 +407,10 @@ impl Facts {
                 })
             })
             .collect();
+        let identification = self.identification.as_ref().map(|i| IdentificationFacts {
+            codice_fiscale: i.codice_fiscale.clone(),
+            form_sha256: i.form_sha256.clone(),
+        });
         check::check(
             form,
             &Context {
@@ -408,6 +420,7 @@ impl Facts {
                 lawyer: lawyer.as_ref(),
                 attachments: &attachments,
                 duplicates: &self.duplicates,
+                identification: identification.as_ref(),
             },
         )
     }
@@ -500,6 +513,7 @@ pub async fn render_step(
         all_issues: &all_issues,
         upload: r.upload.as_ref(),
         back_to_review: r.back_to_review,
+        identification: facts.identification.as_ref(),
     };
     Ok(views::step_page(&view))
 }

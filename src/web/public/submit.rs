@@ -199,6 +199,14 @@ pub async fn receipt(
                 dd class="col-sm-8" { (row.form.0.applicant.display_name()) }
                 dt class="col-sm-4" { "Stato" }
                 dd class="col-sm-8" { (row.state().label()) }
+                @if let Some(i) = identified(&row.form.0, &facts) {
+                    dt class="col-sm-4" { "Sottoscrizione" }
+                    dd class="col-sm-8" id="sottoscrizione" {
+                        (i.statement()) "."
+                        br;
+                        span class="small text-muted text-break" { "Impronta SHA-256 dell'asserzione di identità: " (i.id_token_sha256) }
+                    }
+                }
             }
             p { (row.state().next_step()) }
             (attachment_rows(&facts.attachments))
@@ -235,6 +243,8 @@ pub(crate) fn receipt_data(
         "materia": form.matter().map(|m| m.label()),
         "ufficio": office,
         "avvocato": facts.lawyer.as_ref().map(|l| format!("Avv. {}", l.full_name())),
+        "sottoscrizione": identified(form, facts).map(|i| i.statement()),
+        "sottoscrizione_impronta": identified(form, facts).map(|i| i.id_token_sha256.clone()),
         "allegati": facts.attachments.iter().map(|a| json!({
             "tipo": AttachmentKind::label_of(&a.kind),
             "nome": a.filename,
@@ -251,6 +261,18 @@ pub(crate) fn receipt_data(
             "Le variazioni di reddito vanno comunicate secondo l'art. 79, comma 1, lett. d, D.P.R. 115/2002.",
         ],
     })
+}
+
+/// The identification with SPID or CIE that signed the application, when that is how it is
+/// signed.
+fn identified<'a>(
+    form: &Form,
+    facts: &'a Facts,
+) -> Option<&'a crate::store::identifications::Identification> {
+    facts
+        .identification
+        .as_ref()
+        .filter(|_| form.signature_mode == "spid")
 }
 
 fn office_name(facts: &Facts, form: &Form) -> Option<String> {

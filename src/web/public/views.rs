@@ -49,6 +49,53 @@ pub struct StepView<'a> {
     pub upload: Option<&'a UploadOutcome>,
     /// The user came from the review page: saving goes back there.
     pub back_to_review: bool,
+    /// The applicant's identification with SPID or CIE that signed the application.
+    pub identification: Option<&'a crate::store::identifications::Identification>,
+}
+
+/// Signing with SPID or CIE is offered: the Ordine is in the federation and the applicant, a
+/// person, files alone (a lawyer's filing keeps the signature on paper or the lawyer's
+/// qualified signature).
+pub fn spid_offered(tenant: &Tenant, form: &Form) -> bool {
+    tenant.settings.spid.is_some() && !form.filed_by_lawyer() && !form.applicant.is_entity()
+}
+
+/// The "Firma con SPID o CIE" card of the signature step: what was signed, or the button.
+fn spid_card(v: &StepView) -> Markup {
+    let current = v
+        .identification
+        .filter(|i| i.form_sha256 == v.form.fingerprint());
+    html! {
+        div class="card card-bg p-3 mb-4" id="firma-spid" {
+            h3 class="h5" { "Firma con SPID o CIE" }
+            @if let Some(i) = current {
+                div class="alert alert-success" role="status" id="firma-spid-esito" {
+                    p class="mb-0" { (i.statement()) "." }
+                }
+                p class="small" {
+                    "Non serve stampare, firmare a mano o scansionare l'istanza, né allegare il documento d'identità. "
+                    "Se cambi i dati dell'istanza, firma di nuovo."
+                }
+            } @else {
+                @if v.identification.is_some() {
+                    p class="campo-avviso" { "Dopo la firma con SPID o CIE i dati dell'istanza sono stati modificati: firmare di nuovo." }
+                }
+                p {
+                    "Se presenti l'istanza per te stesso, puoi firmarla identificandoti con SPID (livello 2 o superiore) o con la CIE, "
+                    "anche dal telefono: non serve stampare né scansionare nulla, né allegare il documento d'identità "
+                    "(art. 65, comma 1, lett. b, D.Lgs. 82/2005). Il codice fiscale della persona identificata deve essere quello del richiedente."
+                }
+            }
+            @for issue in messages_for(v.issues, "firma_spid") {
+                p class="campo-errore" id="firma_spid" role="alert" { (issue.message) }
+            }
+            // A link, not a form: the provider is another origin, and the pages allow forms
+            // to go to this service only (`form-action 'self'`).
+            a class="btn btn-primary" id="firma-spid-avvia" href=(format!("{}/{}/firma-spid", base(v.tenant), v.id)) {
+                @if current.is_some() { "Firma di nuovo con SPID o CIE" } @else { "Firma con SPID o CIE" }
+            }
+        }
+    }
 }
 
 /// What became of an upload: shown inside the upload card, where the person is, never at the
@@ -553,8 +600,10 @@ fn attachments(v: &StepView) -> Markup {
         })
         .collect();
     html! {
-        h2 class="h4" { "1. Scaricare l'istanza compilata e firmarla" }
+        h2 class="h4" { "1. Firmare l'istanza" }
+        @if spid_offered(v.tenant, v.form) { (spid_card(v)) }
         p {
+            @if spid_offered(v.tenant, v.form) { strong { "Oppure, su carta. " } }
             "L'istanza va sottoscritta dal richiedente (art. 78 D.P.R. 115/2002). "
             a href=(format!("{}/{}/pdf", base(v.tenant), v.id)) download { "Scarica l'istanza compilata (PDF)" }
             ", stampala e falla firmare al richiedente, poi caricane la scansione qui sotto come «Istanza firmata»: "
@@ -571,15 +620,33 @@ fn attachments(v: &StepView) -> Markup {
         (attachment_list(v))
         h2 class="h4 mt-4" { "3. Come è firmata l'istanza" }
         (step_form(v, html! {
-            (radios("signature_mode", "Modalità di sottoscrizione (art. 78, comma 2)", &[
-                ("autenticata", "La firma del richiedente è autenticata dall'avvocato, che firma digitalmente il file dell'istanza"),
-                ("documento", "Il richiedente ha firmato e allega la copia di un proprio documento d'identità (art. 38, comma 3, D.P.R. 445/2000)"),
-            ], &v.form.signature_mode, None, i))
+            (radios("signature_mode", "Modalità di sottoscrizione (art. 78, comma 2)", &signature_modes(v), &v.form.signature_mode, None, i))
             @for issue in crate::web::components::messages_for(i, "attachments") {
                 p class=(if issue.blocks() { "campo-errore" } else { "campo-avviso" }) id="attachments" { (issue.message) }
             }
         }))
     }
+}
+
+/// The ways of signing offered: with SPID or CIE too where [`spid_offered`] (or already chosen).
+fn signature_modes(v: &StepView) -> Vec<(&'static str, &'static str)> {
+    let mut modes = vec![
+        (
+            "autenticata",
+            "La firma del richiedente è autenticata dall'avvocato, che firma digitalmente il file dell'istanza",
+        ),
+        (
+            "documento",
+            "Il richiedente ha firmato e allega la copia di un proprio documento d'identità (art. 38, comma 3, D.P.R. 445/2000)",
+        ),
+    ];
+    if spid_offered(v.tenant, v.form) || v.form.signature_mode == "spid" {
+        modes.push((
+            "spid",
+            "Il richiedente ha firmato identificandosi con SPID o CIE (art. 65, comma 1, lett. b, D.Lgs. 82/2005)",
+        ));
+    }
+    modes
 }
 
 /// The upload form, with the outcome of the last upload at its top. It posts to `upload`; htmx

@@ -326,7 +326,7 @@ fn error_code(error: &str) -> String {
 }
 
 /// A short name of why an ID token did not verify (the messages can carry claim values).
-fn id_token_problem(e: &ClaimsVerificationError) -> &'static str {
+pub fn id_token_problem(e: &ClaimsVerificationError) -> &'static str {
     match e {
         ClaimsVerificationError::Expired(_) => "expired",
         ClaimsVerificationError::InvalidAudience(_) => "audience",
