@@ -82,3 +82,33 @@ pub fn spawn_daily_registers(
         }
     })
 }
+
+/// Closes the Agenzia delle Entrate's batches every ten minutes: a period's batch leaves soon
+/// after the period ends (Rome), once, whichever instance gets there first.
+pub fn spawn_tax_batches(
+    db: Db,
+    pdf: std::sync::Arc<crate::documents::pdf::PdfEngine>,
+    storage: Storage,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let closer = crate::documents::tax_batch::Closer {
+                db: &db,
+                pdf: &pdf,
+                storage: &storage,
+            };
+            match closer.run(Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(distinte = n, "distinte per l'Agenzia delle Entrate inviate")
+                }
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "distinte per l'Agenzia delle Entrate"
+                ),
+            }
+        }
+    })
+}

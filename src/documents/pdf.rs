@@ -43,6 +43,7 @@ const DELIBERA: (&str, &str) = ("/delibera.typ", include_str!("templates/deliber
 const VERBALE: (&str, &str) = ("/verbale.typ", include_str!("templates/verbale.typ"));
 const RAPPORTO: (&str, &str) = ("/rapporto.typ", include_str!("templates/rapporto.typ"));
 const REGISTRO: (&str, &str) = ("/registro.typ", include_str!("templates/registro.typ"));
+const DISTINTA: (&str, &str) = ("/distinta.typ", include_str!("templates/distinta.typ"));
 const DATA_PATH: &str = "/data.json";
 
 /// After each render, memoised results not used by the last this-many renders
@@ -65,6 +66,8 @@ pub enum Template {
     Rapporto,
     /// The protocol register of a day (or of a range of dates).
     Registro,
+    /// The cover list of a batch of admissions for the Agenzia delle Entrate.
+    Distinta,
 }
 
 impl Template {
@@ -76,6 +79,7 @@ impl Template {
             Template::Verbale => 3,
             Template::Rapporto => 4,
             Template::Registro => 5,
+            Template::Distinta => 6,
         }
     }
 }
@@ -121,7 +125,7 @@ struct Inner {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     /// Indexed by [`Template::index`].
-    mains: [Source; 6],
+    mains: [Source; 7],
     intestazione: Source,
     data_id: FileId,
     standards: PdfStandards,
@@ -173,6 +177,7 @@ impl PdfEngine {
                 source(VERBALE),
                 source(RAPPORTO),
                 source(REGISTRO),
+                source(DISTINTA),
             ],
             intestazione: source(INTESTAZIONE),
             data_id: file_id(DATA_PATH),

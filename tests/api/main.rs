@@ -24,5 +24,6 @@ mod review;
 mod robustness;
 mod search;
 mod signing;
+mod tax_batches;
 mod transmissions;
 mod workflow;

@@ -6,6 +6,7 @@ pub mod daily_register;
 mod intake;
 mod protocol;
 mod records;
+pub mod tax_batches;
 mod transmission;
 
 pub use council::{
@@ -174,6 +175,7 @@ pub async fn board(
             p class="small" {
                 a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
                 " · " a href=(format!("{base}/adunanze")) { "Adunanze" }
+                " · " a href=(format!("{base}/agenzia-entrate")) { "Distinte per l'Agenzia delle Entrate" }
             }
             h2 class="h4" { "Filtri" }
             (list::filter_form(&base, Role::Segreteria, q, &errors, Some(&councillors)))
