@@ -1374,6 +1374,7 @@ async fn tour(phone: bool) {
                 format!("/{SLUG}/segreteria/protocollo/registri"),
                 format!("/{SLUG}/segreteria?stato=tutte&ordine=recenti"),
                 format!("/{SLUG}/segreteria/adunanze"),
+                format!("/{SLUG}/segreteria/agenzia-entrate"),
             ]
             .into_iter()
             .chain(
@@ -1412,6 +1413,7 @@ async fn tour(phone: bool) {
                 "/uffici",
                 "/elenchi",
                 "/albo",
+                "/agenzia-entrate",
             ]
             .iter()
             .map(|p| format!("/{SLUG}/amministrazione{p}"))
