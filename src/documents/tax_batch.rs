@@ -381,7 +381,8 @@ impl Closer<'_> {
             .pdf
             .render_bounded(Template::Distinta, data(&cover, items, columns))
             .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
+            // Kept typed: every renderer busy is "try again shortly" (503), not a failure.
+            .map_err(anyhow::Error::from)
             .context("rendering the cover list")?;
         let pdf_sha = hex::encode(Sha256::digest(&pdf));
         let stem = format!("distinta-ade-{number}-{year}");

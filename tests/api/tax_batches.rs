@@ -541,3 +541,100 @@ async fn the_schedule_closes_a_due_batch_once() {
     .unwrap();
     assert_eq!(audited, 1);
 }
+
+#[tokio::test]
+async fn a_batch_larger_than_one_pec_leaves_in_parts() {
+    let (app, _seals) = sealed_app(None).await;
+    let of = office(&app).await;
+    seal_on(&app).await;
+    set_office_pec(&app, &of, OFFICE_PEC).await;
+    configure(&app, "settimanale", &["delibera", "richiedente"]).await;
+    let (first, _) = submitted(&app, &of.o).await;
+    let (second, _) = submitted(&app, &of.o).await;
+    let (seg, rel) = in_examination(&app, &of, first).await;
+    register_and_assign(&app, &seg, second, of.councillors[0].id).await;
+    for id in [first, second] {
+        let res = propose(
+            &app,
+            &rel,
+            id,
+            &[("esito", "ammissione"), ("modello", "requisiti")],
+        )
+        .await;
+        assert_eq!(res.status(), 303);
+    }
+    // Two signed delibere of 10 MiB each: together above the 20 MiB one PEC carries.
+    let mut conn = app.admin_connection().await;
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT signed_key FROM app.decisions WHERE signed_key IS NOT NULL ORDER BY number",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(keys.len(), 2);
+    for key in &keys {
+        app.storage
+            .put(key, vec![b'x'; 10 * 1024 * 1024])
+            .await
+            .unwrap();
+    }
+    let res = seg
+        .post(
+            &app,
+            &format!("/{SLUG}/segreteria/agenzia-entrate/invia"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("parte in 2 messaggi"), "{body}");
+
+    // Two PECs, each with its part's cover list, its delibera and its own outgoing entry.
+    let parts: Vec<(i32, i32, i64, i32)> = sqlx::query_as(
+        "SELECT b.part, b.items, b.attachments_bytes, p.number
+           FROM app.tax_batches b JOIN app.protocol_entries p ON p.id = b.protocol_entry_id
+          ORDER BY b.number",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!((parts[0].0, parts[0].1), (1, 1));
+    assert_eq!((parts[1].0, parts[1].1), (2, 1));
+    assert_ne!(parts[0].3, parts[1].3);
+    for p in &parts {
+        assert!(p.2 <= 20 * 1024 * 1024, "{p:?}");
+    }
+    let files: Vec<i32> = sqlx::query_scalar(
+        "SELECT jsonb_array_length(payload->'allegati') FROM app.outbox
+          WHERE template = 'distinta_ade' ORDER BY id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(files, [3, 3]);
+    let in_batches: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT batch_id) FROM app.transmissions
+          WHERE recipient_kind = 'agenzia_entrate' AND state = 'in_coda'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(in_batches, 2);
+    let batch: Uuid = sqlx::query_scalar("SELECT id FROM app.tax_batches ORDER BY number DESC")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let pdf = seg
+        .client
+        .get(app.url(&format!(
+            "/{SLUG}/segreteria/agenzia-entrate/{batch}/distinta.pdf"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(pdf_text(&pdf).contains("parte 2"));
+}
