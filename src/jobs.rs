@@ -1,5 +1,5 @@
 //! Background work of every instance: purging abandoned drafts, producing the daily protocol
-//! registers.
+//! registers, closing the Agenzia delle Entrate's batches.
 
 use std::time::Duration;
 
