@@ -136,6 +136,8 @@ impl Application {
             self.storage.clone(),
             self.seal_dir.clone(),
         );
+        let tax_batches =
+            jobs::spawn_tax_batches(self.db.clone(), self.pdf.clone(), self.storage.clone());
         let sessions = web::auth::spawn_expired_deletion(&self.db);
         let limiters = self.limiters.clone();
         let prune = tokio::spawn(async move {
@@ -196,6 +198,7 @@ impl Application {
         }
         purge.abort();
         registers.abort();
+        tax_batches.abort();
         prune.abort();
         sessions.abort();
         self.db.close().await;

@@ -1,5 +1,5 @@
 //! Background work of every instance: purging abandoned drafts, producing the daily protocol
-//! registers.
+//! registers, closing the Agenzia delle Entrate's batches.
 
 use std::time::Duration;
 
@@ -78,6 +78,36 @@ pub fn spawn_daily_registers(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(registri = n, "daily protocol registers produced"),
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "daily protocol registers"),
+            }
+        }
+    })
+}
+
+/// Closes the Agenzia delle Entrate's batches every ten minutes: a period's batch leaves soon
+/// after the period ends (Rome), once, whichever instance gets there first.
+pub fn spawn_tax_batches(
+    db: Db,
+    pdf: std::sync::Arc<crate::documents::pdf::PdfEngine>,
+    storage: Storage,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let closer = crate::documents::tax_batch::Closer {
+                db: &db,
+                pdf: &pdf,
+                storage: &storage,
+            };
+            match closer.run(Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(distinte = n, "distinte per l'Agenzia delle Entrate inviate")
+                }
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "distinte per l'Agenzia delle Entrate"
+                ),
             }
         }
     })

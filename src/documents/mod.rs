@@ -9,6 +9,7 @@ pub mod pdf;
 pub mod protocol_register;
 pub mod seal;
 pub mod signature;
+pub mod tax_batch;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

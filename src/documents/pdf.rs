@@ -44,6 +44,7 @@ const VERBALE: (&str, &str) = ("/verbale.typ", include_str!("templates/verbale.t
 const RAPPORTO: (&str, &str) = ("/rapporto.typ", include_str!("templates/rapporto.typ"));
 const REGISTRO: (&str, &str) = ("/registro.typ", include_str!("templates/registro.typ"));
 const FASCICOLO: (&str, &str) = ("/fascicolo.typ", include_str!("templates/fascicolo.typ"));
+const DISTINTA: (&str, &str) = ("/distinta.typ", include_str!("templates/distinta.typ"));
 const DATA_PATH: &str = "/data.json";
 
 /// After each render, memoised results not used by the last this-many renders
@@ -68,6 +69,8 @@ pub enum Template {
     Registro,
     /// A case's protocol entries, transmissions, history and audit entries (the dossier).
     Fascicolo,
+    /// The cover list of a batch of admissions for the Agenzia delle Entrate.
+    Distinta,
 }
 
 impl Template {
@@ -80,6 +83,7 @@ impl Template {
             Template::Rapporto => 4,
             Template::Registro => 5,
             Template::Fascicolo => 6,
+            Template::Distinta => 7,
         }
     }
 }
@@ -125,7 +129,7 @@ struct Inner {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     /// Indexed by [`Template::index`].
-    mains: [Source; 7],
+    mains: [Source; 8],
     intestazione: Source,
     data_id: FileId,
     standards: PdfStandards,
@@ -178,6 +182,7 @@ impl PdfEngine {
                 source(RAPPORTO),
                 source(REGISTRO),
                 source(FASCICOLO),
+                source(DISTINTA),
             ],
             intestazione: source(INTESTAZIONE),
             data_id: file_id(DATA_PATH),

@@ -176,12 +176,47 @@ fn transmission_text(due: &Due, tenant: &Tenant, public_url: &str) -> Option<Tex
     })
 }
 
+/// A batch of admissions for the Agenzia delle Entrate (art. 127 c.1), with its cover list
+/// and the signed delibere attached.
+fn batch_text(due: &Due, tenant: &Tenant, public_url: &str) -> Option<Text> {
+    if due.template != "distinta_ade" {
+        return None;
+    }
+    let p = &due.payload;
+    let number = field(p, &["distinta"]).unwrap_or("");
+    let period = field(p, &["periodo"]).unwrap_or("");
+    let outgoing = field(p, &["protocollo_uscita"]).unwrap_or("");
+    let count = p.get("delibere").and_then(Value::as_u64).unwrap_or(0);
+    let part = field(p, &["parte"])
+        .map(|x| format!(" ({x})"))
+        .unwrap_or_default();
+    Some(Text {
+        subject: format!(
+            "Distinta n. {number}{part} – delibere di ammissione al patrocinio a spese dello Stato – prot. n. {outgoing}"
+        ),
+        paragraphs: vec![
+            "All'Agenzia delle Entrate, Direzione provinciale,".to_owned(),
+            format!(
+                "il {} trasmette, ai sensi dell'art. 127, comma 1, del D.P.R. 115/2002, per le verifiche di competenza, {} di ammissione in via anticipata e provvisoria al patrocinio a spese dello Stato adottate nel periodo {period}{part}.",
+                tenant.name,
+                plural::count(count, "delibera", "delibere")
+            ),
+            "Sono allegati la distinta riepilogativa (PDF/A e CSV) e le delibere firmate digitalmente.".to_owned(),
+        ],
+        link: (
+            format!("{public_url}/{}", tenant.slug),
+            format!("Servizio per il patrocinio del {}", tenant.name),
+        ),
+    })
+}
+
 /// What the message says, for its template (the event's code, or an account e-mail) and
 /// recipient.
 pub fn text(due: &Due, tenant: &Tenant, public_url: &str) -> Text {
     if let Some(t) = account_text(due, tenant, public_url)
         .or_else(|| draft_text(due, tenant, public_url))
         .or_else(|| transmission_text(due, tenant, public_url))
+        .or_else(|| batch_text(due, tenant, public_url))
     {
         return t;
     }
@@ -399,6 +434,19 @@ pub fn build(
     compose(tenant, &due.recipient, t, message_id, from, file)
 }
 
+/// A message with several files (a periodic batch), which its text already names.
+pub fn build_with_files(
+    mailer: &Mailer,
+    tenant: &Tenant,
+    due: &Due,
+    message_id: &str,
+    from: &Mailbox,
+    files: Vec<File>,
+) -> Result<Message, String> {
+    let t = text(due, tenant, &mailer.public_url);
+    compose_files(tenant, &due.recipient, t, message_id, from, files)
+}
+
 /// A digest of several rows to one recipient.
 pub fn build_digest(
     mailer: &Mailer,
@@ -418,6 +466,24 @@ fn compose(
     message_id: &str,
     from: &Mailbox,
     file: Option<File>,
+) -> Result<Message, String> {
+    compose_files(
+        tenant,
+        recipient,
+        t,
+        message_id,
+        from,
+        file.into_iter().collect(),
+    )
+}
+
+fn compose_files(
+    tenant: &Tenant,
+    recipient: &str,
+    t: Text,
+    message_id: &str,
+    from: &Mailbox,
+    files: Vec<File>,
 ) -> Result<Message, String> {
     let to: Mailbox = recipient
         .parse()
@@ -464,16 +530,17 @@ fn compose(
         builder = builder.reply_to(pec);
     }
     let body = MultiPart::alternative_plain_html(plain, rich.into_string());
-    let body = match file {
-        Some((name, kind, bytes)) => {
-            MultiPart::mixed()
-                .multipart(body)
-                .singlepart(Attachment::new(name).body(
-                    bytes,
-                    ContentType::parse(kind).map_err(|e| format!("allegato non valido: {e}"))?,
-                ))
+    let body = if files.is_empty() {
+        body
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for (name, kind, bytes) in files {
+            mixed = mixed.singlepart(Attachment::new(name).body(
+                bytes,
+                ContentType::parse(kind).map_err(|e| format!("allegato non valido: {e}"))?,
+            ));
         }
-        None => body,
+        mixed
     };
     builder
         .multipart(body)

@@ -76,6 +76,14 @@ pub async fn round(db: &Db, mailer: &Mailer, storage: &Storage) -> anyhow::Resul
             let from = pec.as_ref().map_or(&mailer.from, |(_, from)| from);
             let built = if first.digest {
                 messages::build_digest(mailer, &tenant, &rows, &message_id, from)
+            } else if first.payload.get("allegati").is_some() {
+                // A periodic batch: several files, each checked like a transmission's.
+                match attachments(storage, first).await {
+                    Ok(files) => {
+                        messages::build_with_files(mailer, &tenant, first, &message_id, from, files)
+                    }
+                    Err(reason) => Err(reason),
+                }
             } else {
                 match attachment(storage, first).await {
                     Ok(file) => messages::build(mailer, &tenant, first, &message_id, from, file),
@@ -172,6 +180,34 @@ async fn attachment(
     let Some(a) = due.payload.get("allegato") else {
         return Ok(None);
     };
+    stored_file(storage, due, a).await.map(Some)
+}
+
+/// The files of a periodic batch (`allegati`), each checked against its SHA-256; at most
+/// [`MAX_FILES`] (a batch carries at most 100 delibere and its cover list).
+async fn attachments(storage: &Storage, due: &outbox::Due) -> Result<Vec<messages::File>, String> {
+    let list = due
+        .payload
+        .get("allegati")
+        .and_then(|a| a.as_array())
+        .filter(|a| a.len() <= MAX_FILES)
+        .ok_or_else(|| "elenco degli allegati non valido".to_owned())?;
+    let mut files = Vec::with_capacity(list.len());
+    for a in list {
+        files.push(stored_file(storage, due, a).await?);
+    }
+    Ok(files)
+}
+
+/// Files one message carries at most.
+const MAX_FILES: usize = 110;
+
+/// One stored file named by `a` (key, name, type, SHA-256), read and checked.
+async fn stored_file(
+    storage: &Storage,
+    due: &outbox::Due,
+    a: &serde_json::Value,
+) -> Result<messages::File, String> {
     let field = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("");
     let bytes = storage.get(field("chiave")).await.map_err(|e| {
         tracing::warn!(
@@ -185,12 +221,12 @@ async fn attachment(
     if hex::encode(sha2::Sha256::digest(&bytes)) != field("sha256") {
         return Err("l'allegato non corrisponde a quello registrato nel protocollo".into());
     }
-    let kind = if field("tipo") == "application/pkcs7-mime" {
-        "application/pkcs7-mime"
-    } else {
-        "application/pdf"
+    let kind = match field("tipo") {
+        "application/pkcs7-mime" => "application/pkcs7-mime",
+        "text/csv" => "text/csv; charset=utf-8",
+        _ => "application/pdf",
     };
-    Ok(Some((field("nome").to_owned(), kind, bytes)))
+    Ok((field("nome").to_owned(), kind, bytes))
 }
 
 /// One message per row, except the digest rows of one recipient, which go together (the

@@ -396,3 +396,26 @@ pub async fn recipients_of_event(
     .fetch_all(tx.conn())
     .await?)
 }
+
+/// Queues a periodic batch (the Agenzia delle Entrate's distinta) to one PEC address: about no
+/// single application, sent at once. The payload lists the stored files to attach
+/// (`allegati`: key, name, type, SHA-256), which the worker checks one by one.
+pub async fn batch(
+    tx: &mut TenantTx,
+    recipient: (&str, &str),
+    template: &str,
+    payload: &Value,
+) -> anyhow::Result<i64> {
+    let tenant = tx.tenant().0;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO outbox (tenant_id, recipient, recipient_kind, template, payload, via_pec)
+         VALUES ($1, $2, $3, $4, $5, true) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(recipient.1)
+    .bind(recipient.0)
+    .bind(template)
+    .bind(payload)
+    .fetch_one(tx.conn())
+    .await?)
+}

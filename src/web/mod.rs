@@ -269,6 +269,16 @@ pub fn route_table() -> Vec<RouteDef> {
             admin::settings::office_pec,
         ),
         RouteDef::get(
+            "/{slug}/amministrazione/agenzia-entrate",
+            Tenant,
+            admin::tax_agency::show,
+        ),
+        RouteDef::post(
+            "/{slug}/amministrazione/agenzia-entrate",
+            Tenant,
+            admin::tax_agency::save,
+        ),
+        RouteDef::get(
             "/{slug}/amministrazione/elenchi",
             Tenant,
             admin::settings::lists,
@@ -493,6 +503,31 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/segreteria/protocollo",
             Tenant,
             secretariat::protocol_register,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/agenzia-entrate",
+            Tenant,
+            secretariat::tax_batches::page,
+        ),
+        RouteDef::post(
+            "/{slug}/segreteria/agenzia-entrate/invia",
+            Tenant,
+            secretariat::tax_batches::send_now,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/agenzia-entrate/{batch}",
+            Tenant,
+            secretariat::tax_batches::batch_page,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/agenzia-entrate/{batch}/distinta.pdf",
+            Tenant,
+            secretariat::tax_batches::cover_pdf,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/agenzia-entrate/{batch}/distinta.csv",
+            Tenant,
+            secretariat::tax_batches::cover_csv,
         ),
         RouteDef::get(
             "/{slug}/segreteria/protocollo/registri",

@@ -262,8 +262,65 @@ async fn every_route_answers_404_to_another_ordines_ids_and_audits_it() {
     .unwrap()
     .unwrap();
     tx.commit().await.unwrap();
+    // A batch of Ordine B for the Agenzia delle Entrate.
+    let batch = uuid::Uuid::new_v4();
+    let mut tx = app.db.tenant_tx(beta).await.unwrap();
+    let actor = patrocinio::store::audit::Actor::anonymous("Prova");
+    let entry = patrocinio::store::protocol::register_outgoing(
+        &mut tx,
+        &patrocinio::store::protocol::NewEntry {
+            direction: patrocinio::store::protocol::Direction::Outgoing,
+            kind: "distinta",
+            channel: "pec",
+            application: None,
+            subject: "Distinta".into(),
+            documents: Vec::new(),
+            by: &actor,
+        },
+        &[patrocinio::domain::protocol::Addressee {
+            kind: "agenzia_entrate".into(),
+            name: "Agenzia delle Entrate".into(),
+            address: Some("dp@pce.agenziaentrate.it".into()),
+        }],
+        &chrono::Utc::now,
+    )
+    .await
+    .unwrap();
+    let message = patrocinio::store::outbox::batch(
+        &mut tx,
+        ("agenzia_entrate", "dp@pce.agenziaentrate.it"),
+        "distinta_ade",
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    patrocinio::store::tax_batches::insert(
+        &mut tx,
+        &patrocinio::store::tax_batches::NewBatch {
+            id: batch,
+            year: 2026,
+            number: 1,
+            period_key: "2026-11",
+            period_label: "novembre 2026",
+            part: 1,
+            early: false,
+            pec: "dp@pce.agenziaentrate.it",
+            items: 1,
+            attachments_bytes: 1,
+            columns: &patrocinio::domain::tax_batch::Column::ALL,
+            cover_pdf: ("beta/distinta.pdf", &"0".repeat(64)),
+            cover_csv: ("beta/distinta.csv", &"0".repeat(64)),
+            protocol_entry: entry.id,
+            outbox: message,
+            created_by: "Prova",
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     let ids = [
         ("receipt", receipt.to_string()),
+        ("batch", batch.to_string()),
         ("register", register.to_string()),
         ("session", session.to_string()),
         ("office", ob.office.to_string()),

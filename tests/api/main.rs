@@ -27,5 +27,6 @@ mod robustness;
 mod search;
 mod signing;
 mod spid;
+mod tax_batches;
 mod transmissions;
 mod workflow;

@@ -30,7 +30,7 @@ use crate::{
     },
 };
 
-const OFFICE_PEC: &str = "prot.tribunale.vallenera@giustiziacert.it";
+pub(crate) const OFFICE_PEC: &str = "prot.tribunale.vallenera@giustiziacert.it";
 
 /// An Ordine that seals its delibere on adoption (they leave at once), sending to `smtp`.
 pub(crate) async fn sealed_app(smtp: Option<&Smtp>) -> (TestApp, tempfile::TempDir) {
@@ -57,7 +57,7 @@ pub(crate) async fn seal_on(app: &TestApp) {
         .unwrap();
 }
 
-async fn set_office_pec(app: &TestApp, of: &Office, pec: &str) {
+pub(crate) async fn set_office_pec(app: &TestApp, of: &Office, pec: &str) {
     let mut conn = app.admin_connection().await;
     sqlx::query("UPDATE app.judicial_offices SET pec = $2 WHERE id = $1")
         .bind(of.o.office)
@@ -119,7 +119,7 @@ async fn queued(app: &TestApp, id: Uuid) -> i64 {
     .unwrap()
 }
 
-async fn states(app: &TestApp, id: Uuid) -> Vec<(String, String)> {
+pub(crate) async fn states(app: &TestApp, id: Uuid) -> Vec<(String, String)> {
     let mut conn = app.admin_connection().await;
     sqlx::query_as(
         "SELECT recipient_kind, state FROM app.transmissions WHERE application_id = $1
@@ -142,7 +142,7 @@ pub(crate) async fn signed_file(app: &TestApp, who: &LoggedIn, area: &str, id: U
     res.bytes().await.unwrap().to_vec()
 }
 
-fn sha(bytes: &[u8]) -> String {
+pub(crate) fn sha(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 

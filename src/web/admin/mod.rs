@@ -4,6 +4,7 @@ pub mod audit;
 pub mod mail;
 pub mod register;
 pub mod settings;
+pub mod tax_agency;
 pub mod users;
 
 use maud::{Markup, html};
@@ -27,6 +28,8 @@ pub async fn home(tenant: CurrentTenant, who: InArea<Amministratore>) -> Markup 
                     "Denominazione, PEC, logo, termine per le integrazioni, siti che incorporano il modulo pubblico."))
                 (layout::link_card(&format!("{base}/uffici"), "it-pa", "Uffici giudiziari",
                     "Gli uffici del circondario per cui l'Ordine è competente (art. 124)."))
+                (layout::link_card(&format!("{base}/agenzia-entrate"), "it-mail", "Agenzia delle Entrate",
+                    "Frequenza, indirizzo PEC e colonne delle distinte delle ammissioni (art. 127)."))
                 (layout::link_card(&format!("{base}/elenchi"), "it-list", "Elenchi per il patrocinio",
                     "Le materie per cui ciascun avvocato è iscritto nell'elenco (art. 81)."))
                 (layout::link_card(&format!("{base}/albo"), "it-files", "Albo degli avvocati",

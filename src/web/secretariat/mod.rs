@@ -8,6 +8,7 @@ mod intake;
 pub mod pec_receipts;
 mod protocol;
 mod records;
+pub mod tax_batches;
 mod transmission;
 
 pub use council::{
@@ -179,6 +180,7 @@ pub async fn board(
                 a href=(format!("{base}/protocollo")) { "Registro di protocollo" }
                 " · " a href=(format!("{base}/adunanze")) { "Adunanze" }
                 " · " a href=(format!("{base}/ricevute-pec")) { "Trasmissioni PEC e ricevute" }
+                " · " a href=(format!("{base}/agenzia-entrate")) { "Distinte per l'Agenzia delle Entrate" }
             }
             h2 class="h4" { "Filtri" }
             (list::filter_form(&base, Role::Segreteria, q, &errors, Some(&councillors)))
