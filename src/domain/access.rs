@@ -17,14 +17,18 @@ pub enum Role {
     Consigliere,
     Avvocato,
     Amministratore,
+    /// The President of the Ordine (or whom the Council delegates): reads the statistics and
+    /// nothing else, no personal data (issue 14, point 5).
+    Presidenza,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Segreteria,
         Role::Consigliere,
         Role::Avvocato,
         Role::Amministratore,
+        Role::Presidenza,
     ];
 
     pub fn code(self) -> &'static str {
@@ -33,6 +37,7 @@ impl Role {
             Role::Consigliere => "consigliere",
             Role::Avvocato => "avvocato",
             Role::Amministratore => "amministratore",
+            Role::Presidenza => "presidenza",
         }
     }
 
@@ -46,6 +51,7 @@ impl Role {
             Role::Consigliere => "Consigliere relatore",
             Role::Avvocato => "Avvocato",
             Role::Amministratore => "Amministratore dell'Ordine",
+            Role::Presidenza => "Presidenza (statistiche)",
         }
     }
 
@@ -62,6 +68,7 @@ impl Role {
             Role::Consigliere => "Area dei consiglieri relatori",
             Role::Avvocato => "Area degli avvocati",
             Role::Amministratore => "Amministrazione",
+            Role::Presidenza => "Presidenza dell'Ordine",
         }
     }
 
@@ -71,6 +78,7 @@ impl Role {
             Role::Consigliere => "consiglieri",
             Role::Avvocato => "avvocati",
             Role::Amministratore => "amministrazione",
+            Role::Presidenza => "presidenza",
         }
     }
 }
@@ -104,6 +112,8 @@ pub enum ActionKind {
     ManageSettings,
     /// Read the audit log.
     ViewAudit,
+    /// Read the Ordine's statistics (aggregates only) and export them.
+    ViewStatistics,
 }
 
 macro_rules! actions {
@@ -124,7 +134,8 @@ actions!(
     ManageUsers,
     ManageRegister,
     ManageSettings,
-    ViewAudit
+    ViewAudit,
+    ViewStatistics
 );
 
 /// The policy: who may do what, over how much. Anything not listed is refused.
@@ -152,6 +163,13 @@ pub const POLICY: &[(Role, ActionKind, Scope)] = &[
         Scope::Ordine,
     ),
     (Role::Amministratore, ActionKind::ViewAudit, Scope::Ordine),
+    (
+        Role::Amministratore,
+        ActionKind::ViewStatistics,
+        Scope::Ordine,
+    ),
+    (Role::Presidenza, ActionKind::EnterArea, Scope::Own),
+    (Role::Presidenza, ActionKind::ViewStatistics, Scope::Ordine),
 ];
 
 /// The widest scope any of `roles` has for `action`.
@@ -249,6 +267,13 @@ mod tests {
             (Role::Avvocato, ManageRegister, None),
             (Role::Amministratore, ManageUsers, Some(Scope::Ordine)),
             (Role::Amministratore, ViewApplications, None),
+            (Role::Amministratore, ViewStatistics, Some(Scope::Ordine)),
+            (Role::Presidenza, ViewStatistics, Some(Scope::Ordine)),
+            (Role::Presidenza, ViewApplications, None),
+            (Role::Presidenza, ViewAudit, None),
+            (Role::Segreteria, ViewStatistics, None),
+            (Role::Consigliere, ViewStatistics, None),
+            (Role::Avvocato, ViewStatistics, None),
         ];
         for (role, action, scope) in cases {
             assert_eq!(scope_of(&[role], action), scope, "{role:?} {action:?}");

@@ -13,6 +13,7 @@ pub mod plural;
 pub mod protocol;
 pub mod register;
 pub mod search;
+pub mod statistics;
 pub mod tenant;
 pub mod time;
 pub mod transmission;

@@ -16,8 +16,9 @@ use super::Event;
 use crate::{
     db::{Db, TenantTx},
     domain::{
-        access::{Grant, Role, ViewApplications, authorize},
+        access::{Grant, Role, ViewApplications, ViewStatistics, authorize},
         application::workflow::EventKind,
+        statistics::Period,
         time,
     },
     store::{applications, cases::Viewer, events, presence, tenants::Tenant},
@@ -37,6 +38,8 @@ pub enum View {
     Case { id: Uuid, role: Role, version: i32 },
     /// The public status page (code and PIN).
     Status { id: Uuid },
+    /// The statistics (Presidenza or administrator), for one period.
+    Statistics { period: Period, role: Role },
 }
 
 /// Whose socket.
@@ -53,7 +56,7 @@ impl View {
             View::Board(_) => Some(Role::Segreteria),
             View::Queue(_) => Some(Role::Consigliere),
             View::Lawyer(_) => Some(Role::Avvocato),
-            View::Case { role, .. } => Some(*role),
+            View::Case { role, .. } | View::Statistics { role, .. } => Some(*role),
             View::Status { .. } => None,
         }
     }
@@ -73,6 +76,8 @@ impl View {
                     || lawyer.is_some_and(|l| ev.concerns(&format!("avvocato:{l}")))
             }
             View::Case { id, .. } | View::Status { id } => ev.signal.application_id == *id,
+            // Any change of the Ordine may move a figure.
+            View::Statistics { .. } => true,
         }
     }
 
@@ -84,6 +89,11 @@ impl View {
             View::Board(q) => Some(format!("{t}:segreteria:{}", q.query_string(true))),
             View::Queue(q) => Some(format!("{t}:consigliere:{me}:{}", q.query_string(true))),
             View::Lawyer(q) => Some(format!("{t}:avvocato:{me}:{}", q.query_string(true))),
+            View::Statistics { period, role } => Some(format!(
+                "{t}:statistiche:{}:{}",
+                role.code(),
+                period.last.code()
+            )),
             View::Case { .. } | View::Status { .. } => None,
         }
     }
@@ -123,6 +133,19 @@ impl View {
             };
             let status = public::Status::load(tx, row).await?;
             return Ok(Some(public::status_panel(&who.tenant, &status)));
+        }
+        if let View::Statistics { period, role } = self {
+            let Some(user) = who.user.as_ref() else {
+                return Ok(None);
+            };
+            let Some(grant) =
+                authorize::<ViewStatistics>(who.tenant.id, user.id, &user.roles, *role)
+            else {
+                return Ok(None);
+            };
+            let s = crate::web::statistics::load(tx, &grant, *period).await?;
+            let csv = crate::web::statistics::csv_path(&who.tenant, *role);
+            return Ok(Some(crate::web::statistics::figures(&s, *period, &csv)));
         }
         let Some((grant, lawyer_id)) = self.grant(who) else {
             return Ok(None);
@@ -167,7 +190,7 @@ impl View {
                     (presence_list(&who_else))
                 }
             }
-            View::Status { .. } => unreachable!("handled above"),
+            View::Status { .. } | View::Statistics { .. } => unreachable!("handled above"),
         }))
     }
 

@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod protocol_days;
 pub mod register;
 pub mod renditions;
+pub mod statistics;
 pub mod tenants;
 pub mod transmissions;
 pub mod trust;

@@ -21,12 +21,12 @@ use crate::{
     },
 };
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Waiting this long for something that should come is a failure, not a measurement.
-const PATIENCE: Duration = Duration::from_secs(15);
+pub const PATIENCE: Duration = Duration::from_secs(15);
 
-async fn connect(
+pub async fn connect(
     app: &TestApp,
     path: &str,
     cookie: Option<&str>,
@@ -42,7 +42,7 @@ async fn connect(
     connect_async(req).await.map(|(ws, _)| ws)
 }
 
-async fn open(app: &TestApp, who: &LoggedIn, path: &str) -> Ws {
+pub async fn open(app: &TestApp, who: &LoggedIn, path: &str) -> Ws {
     let mut ws = connect(app, path, Some(&who.cookie(app)), Some(&app.address))
         .await
         .expect("connect");
@@ -54,7 +54,7 @@ async fn open(app: &TestApp, who: &LoggedIn, path: &str) -> Ws {
 }
 
 /// The next text message (pings are answered by the library), or `None` within `wait`.
-async fn next_text(ws: &mut Ws, wait: Duration) -> Option<String> {
+pub async fn next_text(ws: &mut Ws, wait: Duration) -> Option<String> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tokio::time::timeout_at(deadline, ws.next()).await {
@@ -66,7 +66,7 @@ async fn next_text(ws: &mut Ws, wait: Duration) -> Option<String> {
 }
 
 /// Reads until a message contains `needle`.
-async fn wait_for(ws: &mut Ws, needle: &str) -> String {
+pub async fn wait_for(ws: &mut Ws, needle: &str) -> String {
     loop {
         let msg = next_text(ws, PATIENCE)
             .await

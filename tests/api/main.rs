@@ -24,5 +24,6 @@ mod review;
 mod robustness;
 mod search;
 mod signing;
+mod statistics;
 mod transmissions;
 mod workflow;
