@@ -159,14 +159,16 @@ pub async fn load(
                   - coalesce(p.days, 0))::bigint AS days,
                 count(*)
          FROM applications a
-         LEFT JOIN LATERAL (
-             SELECT sum(greatest(0,
-                        (least(coalesce(ir.answered_at, a.decided_at), a.decided_at)
+         LEFT JOIN (
+             SELECT ir.application_id,
+                    sum(greatest(0,
+                        (least(coalesce(ir.answered_at, d.decided_at), d.decided_at)
                             AT TIME ZONE 'Europe/Rome')::date
                       - (ir.requested_at AT TIME ZONE 'Europe/Rome')::date)) AS days
-             FROM integration_requests ir
-             WHERE ir.application_id = a.id AND ir.requested_at < a.decided_at
-         ) p ON true
+             FROM integration_requests ir JOIN applications d ON d.id = ir.application_id
+             WHERE d.decided_at >= $1 AND d.decided_at < $2 AND ir.requested_at < d.decided_at
+             GROUP BY 1
+         ) p ON p.application_id = a.id
          WHERE a.decided_at >= $1 AND a.decided_at < $2 AND a.state IN {DECIDED}
            AND a.submitted_at IS NOT NULL
          GROUP BY 1"
@@ -227,9 +229,12 @@ pub async fn load(
         admitted: r.get("admitted"),
     })
     .collect();
+    // A request always follows its application: those of the period's applications are among
+    // the requests made since the period began (one range scan, one hash).
     let (filed_n, with_integration): (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE EXISTS (
-                    SELECT 1 FROM integration_requests ir WHERE ir.application_id = a.id))
+        "SELECT count(*), count(*) FILTER (WHERE a.id IN (
+                    SELECT ir.application_id FROM integration_requests ir
+                    WHERE ir.requested_at >= $1))
          FROM applications a WHERE a.submitted_at >= $1 AND a.submitted_at < $2",
     )
     .bind(from)
@@ -250,41 +255,18 @@ pub async fn load(
     .fetch_all(tx.conn())
     .await?;
 
-    // The applicant's profile: one scan, four groupings. Birth dates are read as the form keeps
-    // them (`YYYY-MM-DD` or `DD/MM/YYYY`) without a cast that a malformed one would break.
+    // The applicant's profile: one scan, four groupings, over the columns derived from the form
+    // (age in whole years from YYYYMMDD integers).
     let income_bounds: Vec<i64> = INCOME_BANDS.iter().skip(1).map(|b| b.from).collect();
     let profile = sqlx::query(
-        r"WITH p AS (
-             SELECT form->'applicant'->>'citizenship' AS nat,
-                    (submitted_at AT TIME ZONE 'Europe/Rome')::date AS filed_on,
-                    CASE
-                      WHEN form->'applicant'->>'birth_date' ~ '^\d{4}-\d{2}-\d{2}$' THEN
-                        ARRAY[substr(form->'applicant'->>'birth_date', 1, 4)::int,
-                              substr(form->'applicant'->>'birth_date', 6, 2)::int,
-                              substr(form->'applicant'->>'birth_date', 9, 2)::int]
-                      WHEN form->'applicant'->>'birth_date' ~ '^\d{2}[/.-]\d{2}[/.-]\d{4}$' THEN
-                        ARRAY[substr(form->'applicant'->>'birth_date', 7, 4)::int,
-                              substr(form->'applicant'->>'birth_date', 4, 2)::int,
-                              substr(form->'applicant'->>'birth_date', 1, 2)::int]
-                    END AS birth,
-                    income_total_cents AS income,
-                    CASE WHEN jsonb_typeof(form->'household'->'members') = 'array'
-                         THEN 1 + jsonb_array_length(form->'household'->'members') ELSE 1
-                    END AS household
+        r"WITH q AS (
+             SELECT applicant_citizenship AS nat,
+                    (to_char(submitted_at AT TIME ZONE 'Europe/Rome', 'YYYYMMDD')::integer
+                        - applicant_birth_ymd) / 10000 AS age,
+                    width_bucket(income_total_cents, $3::bigint[]) AS income_band,
+                    household_size AS household
              FROM applications
-             WHERE submitted_at >= $1 AND submitted_at < $2
-               AND coalesce(form->'applicant'->>'kind', 'persona') <> 'ente'
-         ), q AS (
-             SELECT nat,
-                    CASE WHEN birth IS NOT NULL THEN
-                        extract(year FROM filed_on)::int - birth[1]
-                      - CASE WHEN (extract(month FROM filed_on)::int, extract(day FROM filed_on)::int)
-                                  < (birth[2], birth[3]) THEN 1 ELSE 0 END
-                    END AS age,
-                    CASE WHEN income IS NOT NULL THEN width_bucket(income, $3::bigint[]) END
-                        AS income_band,
-                    household
-             FROM p
+             WHERE submitted_at >= $1 AND submitted_at < $2 AND NOT applicant_is_entity
          )
          SELECT GROUPING(nat) = 0 AS by_nat, GROUPING(age) = 0 AS by_age,
                 GROUPING(income_band) = 0 AS by_income,
@@ -416,8 +398,7 @@ pub async fn ministry(
     let to = rome_midnight(NaiveDate::from_ymd_opt(year + 1, 1, 1).expect("a valid year"));
     let rows = sqlx::query(&format!(
         "WITH y AS (
-             SELECT matter, state, form->'applicant'->>'kind' AS kind,
-                    form->'applicant'->>'citizenship' AS nat,
+             SELECT matter, state, applicant_is_entity AS entity, applicant_citizenship AS nat,
                     submitted_at >= $1 AND submitted_at < $2 AS filed,
                     decided_at >= $1 AND decided_at < $2 AND state IN {DECIDED} AS decided
              FROM applications
@@ -426,11 +407,10 @@ pub async fn ministry(
          )
          SELECT matter,
                 count(*) FILTER (WHERE filed) AS filed,
-                count(*) FILTER (WHERE filed AND kind IS DISTINCT FROM 'ente'
-                                   AND nat = 'italiana') AS italian,
-                count(*) FILTER (WHERE filed AND kind IS DISTINCT FROM 'ente'
+                count(*) FILTER (WHERE filed AND NOT entity AND nat = 'italiana') AS italian,
+                count(*) FILTER (WHERE filed AND NOT entity
                                    AND nat IN ('ue', 'extra_ue', 'apolide')) AS foreign_,
-                count(*) FILTER (WHERE filed AND kind = 'ente') AS entities,
+                count(*) FILTER (WHERE filed AND entity) AS entities,
                 count(*) FILTER (WHERE decided AND state IN ('ammessa', 'revocata')) AS admitted,
                 count(*) FILTER (WHERE decided AND state = 'respinta') AS rejected,
                 count(*) FILTER (WHERE decided AND state = 'inammissibile') AS inadmissible

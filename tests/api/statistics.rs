@@ -690,6 +690,34 @@ async fn only_the_presidency_and_the_administrator_see_the_statistics_of_their_o
     // The administration's home links to it.
     let (_, home) = w.admin.page(app, &format!("/{SLUG}/amministrazione")).await;
     assert!(home.contains(&format!("/{SLUG}/amministrazione/statistiche")));
+    // The administrator gives the role on the users' page (the database accepts it).
+    let (_, users) = w
+        .admin
+        .page(app, &format!("/{SLUG}/amministrazione/utenti"))
+        .await;
+    assert!(users.contains("value=\"presidenza\""));
+    let res = w
+        .admin
+        .post(
+            app,
+            &format!("/{SLUG}/amministrazione/utenti"),
+            &[
+                ("nome", "Anna Presidente"),
+                ("email", "anna.presidente@ordine.example.it"),
+                ("ruoli", "presidenza"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut conn = app.admin_connection().await;
+    let role: String = sqlx::query_scalar(
+        "SELECT r.role FROM app.user_roles r JOIN app.users u ON u.id = r.user_id
+         WHERE u.email = 'anna.presidente@ordine.example.it'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(role, "presidenza");
     // The presidency reads statistics only: no case lists, no administration.
     for path in [
         format!("/{SLUG}/segreteria"),
