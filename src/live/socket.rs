@@ -354,7 +354,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
 }
 
 async fn snapshot(state: &AppState, view: &View, who: &Who) -> Option<Message> {
-    match view.render(&state.db, who, None).await {
+    match view.render(&state.db, &state.hub, who, None).await {
         Ok(html) => html.map(|s| Message::Text(s.into())),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "live snapshot");
@@ -368,11 +368,11 @@ async fn update(state: &AppState, view: &View, who: &Who, ev: &super::Event) -> 
     let rendered = match view.audience_key(who) {
         Some(key) => {
             let slot = state.hub.renders.slot(key, ev.signal.id);
-            slot.get_or_try_init(|| view.render(&state.db, who, Some(ev)))
+            slot.get_or_try_init(|| view.render(&state.db, &state.hub, who, Some(ev)))
                 .await
                 .cloned()
         }
-        None => view.render(&state.db, who, Some(ev)).await,
+        None => view.render(&state.db, &state.hub, who, Some(ev)).await,
     };
     match rendered {
         Ok(html) => html.map(|s| Message::Text(s.into())),

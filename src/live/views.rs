@@ -110,9 +110,25 @@ impl View {
     pub async fn render(
         &self,
         db: &Db,
+        hub: &super::Hub,
         who: &Who,
         ev: Option<&Event>,
     ) -> anyhow::Result<Option<String>> {
+        if let View::Statistics { period, role } = self {
+            let Some(user) = who.user.as_ref() else {
+                return Ok(None);
+            };
+            let Some(grant) =
+                authorize::<ViewStatistics>(who.tenant.id, user.id, &user.roles, *role)
+            else {
+                return Ok(None);
+            };
+            let s = crate::web::statistics::figures_for(db, hub, &grant, *period).await?;
+            let csv = crate::web::statistics::csv_path(&who.tenant, *role);
+            return Ok(Some(
+                crate::web::statistics::figures(&s, *period, &csv).into_string(),
+            ));
+        }
         let mut tx = db.tenant_tx(who.tenant.id).await?;
         let out = self.render_in(&mut tx, who, ev).await?;
         tx.commit().await?;
@@ -133,19 +149,6 @@ impl View {
             };
             let status = public::Status::load(tx, row).await?;
             return Ok(Some(public::status_panel(&who.tenant, &status)));
-        }
-        if let View::Statistics { period, role } = self {
-            let Some(user) = who.user.as_ref() else {
-                return Ok(None);
-            };
-            let Some(grant) =
-                authorize::<ViewStatistics>(who.tenant.id, user.id, &user.roles, *role)
-            else {
-                return Ok(None);
-            };
-            let s = crate::web::statistics::load(tx, &grant, *period).await?;
-            let csv = crate::web::statistics::csv_path(&who.tenant, *role);
-            return Ok(Some(crate::web::statistics::figures(&s, *period, &csv)));
         }
         let Some((grant, lawyer_id)) = self.grant(who) else {
             return Ok(None);
@@ -266,6 +269,50 @@ pub fn case_slots() -> Markup {
     html! {
         (notice(None))
         (presence_list(&[]))
+    }
+}
+
+/// How long computed statistics are reused when no event came (the ages of open applications
+/// move with the clock, and a change may come from outside the event stream).
+const STATISTICS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Figures of one Ordine, period and day, computed once after each event of the Ordine: the
+/// page loads and the sockets of every role share them (the first caller computes, the others
+/// wait for it, so a crowd of readers costs one computation).
+type Figures = Arc<OnceCell<Arc<crate::store::statistics::Statistics>>>;
+
+#[derive(Clone, Default)]
+pub struct StatisticsCache(
+    #[allow(clippy::type_complexity)]
+    Arc<
+        Mutex<
+            HashMap<
+                (crate::domain::tenant::TenantId, String, chrono::NaiveDate),
+                (i64, std::time::Instant, Figures),
+            >,
+        >,
+    >,
+);
+
+impl StatisticsCache {
+    /// The shared slot for the key, fresh when the Ordine's last event or the age says so.
+    pub fn slot(
+        &self,
+        key: (crate::domain::tenant::TenantId, String, chrono::NaiveDate),
+        event: i64,
+    ) -> Figures {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: Ordini × periods looked at × days; forgotten all at once past the cap.
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        let entry = map
+            .entry(key)
+            .or_insert_with(|| (event, std::time::Instant::now(), Arc::new(OnceCell::new())));
+        if entry.0 != event || entry.1.elapsed() > STATISTICS_MAX_AGE {
+            *entry = (event, std::time::Instant::now(), Arc::new(OnceCell::new()));
+        }
+        entry.2.clone()
     }
 }
 

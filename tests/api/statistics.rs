@@ -817,9 +817,15 @@ async fn the_page_follows_a_change_live() {
     .await;
     // Today's application is registered by the secretariat over HTTP: an event of the Ordine.
     // The open applications are still three, and the page is pushed again with its figures.
+    let page = format!("/{SLUG}/presidenza");
+    let (_, before) = w.president.page(app, &page).await;
     let seg = app.login(&w.of.secretariat).await;
     let number = crate::workflow::register(app, &seg, w.today).await;
+    assert!(!before.contains(&number));
     // The application registered now is listed among the oldest by its protocol number.
     let msg = wait_for(&mut ws, &number).await;
     assert!(msg.contains("id=\"statistiche\"") && msg.contains("id=\"pratiche-aperte\""));
+    // The figures computed before the change are not served again: the page has it too.
+    let (_, after) = w.president.page(app, &page).await;
+    assert!(after.contains(&number));
 }

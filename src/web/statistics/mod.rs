@@ -6,6 +6,8 @@
 
 pub mod charts;
 
+use std::sync::Arc;
+
 use axum::{
     extract::{Query, State},
     response::{IntoResponse, Response},
@@ -15,7 +17,6 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::{
-    db::TenantTx,
     domain::{
         access::{Grant, Role, ViewStatistics, authorize},
         application::{Stage, matter::Matter},
@@ -514,13 +515,27 @@ pub fn figures(s: &Statistics, period: Period, csv: &str) -> Markup {
     }
 }
 
-/// Reads the figures of `period` under the grant.
-pub async fn load(
-    tx: &mut TenantTx,
+/// The figures of `period` under the grant: computed once after each event of the Ordine and
+/// shared (`live::views::StatisticsCache`), read in a transaction of their own.
+pub async fn figures_for(
+    db: &crate::db::Db,
+    hub: &crate::live::Hub,
     grant: &Grant<ViewStatistics>,
     period: Period,
-) -> anyhow::Result<Statistics> {
-    store::load(tx, grant, period, today()).await
+) -> anyhow::Result<Arc<Statistics>> {
+    let today = today();
+    let slot = hub.statistics.slot(
+        (grant.tenant, period.last.code(), today),
+        hub.latest_event(grant.tenant),
+    );
+    slot.get_or_try_init(|| async {
+        let mut tx = db.tenant_tx(grant.tenant).await?;
+        let s = store::load(&mut tx, grant, period, today).await?;
+        tx.commit().await?;
+        Ok::<_, anyhow::Error>(Arc::new(s))
+    })
+    .await
+    .cloned()
 }
 
 /// `GET /{slug}/presidenza` and `GET /{slug}/amministrazione/statistiche`.
@@ -533,9 +548,7 @@ pub async fn page<R: AreaRole>(
 ) -> Result<Response, AppError> {
     let grant = grant(&tenant, &who)?;
     let (period, error) = q.period(today());
-    let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let s = load(&mut tx, &grant, period).await?;
-    tx.commit().await?;
+    let s = figures_for(&state.db, &state.hub, &grant, period).await?;
     let (base, csv, ministry) = paths(&tenant, who.role());
     let live = format!(
         "/ws?vista=statistiche&area={}&fino_a={}",
@@ -610,8 +623,8 @@ pub async fn chart_csv<R: AreaRole>(
     if error.is_some() {
         return Ok(refused(&tenant, &who, &base, PERIOD_ERROR));
     }
+    let s = figures_for(&state.db, &state.hub, &grant, period).await?;
     let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let s = load(&mut tx, &grant, period).await?;
     let Some(chart) = charts(&s, period)
         .into_iter()
         .find(|c| c.id == q.grafico.as_str())
