@@ -1412,6 +1412,7 @@ async fn tour(phone: bool) {
                 "/uffici",
                 "/elenchi",
                 "/albo",
+                "/statistiche",
             ]
             .iter()
             .map(|p| format!("/{SLUG}/amministrazione{p}"))

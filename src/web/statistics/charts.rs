@@ -116,22 +116,22 @@ impl Chart {
     /// Columns along the x axis, grouped by category; the scale on the left.
     fn columns(&self) -> Markup {
         let (w, h) = (720.0, 300.0);
-        let (left, top, bottom) = (40.0, 30.0, 60.0);
+        let (left, top, bottom) = (48.0, 30.0, 60.0);
         let plot_h = h - top - bottom;
         let n = self.categories.len().max(1) as f64;
         let slot = (w - left - 10.0) / n;
         let k = self.series.len().max(1) as f64;
         let bar_w = (slot * 0.8 / k).max(1.0);
         let top_value = scale_top(self.max());
-        let every = (self.categories.len() / 12).max(1);
+        let every = (self.categories.len() / 8).max(1);
         html! {
             svg viewBox=(format!("0 0 {w} {}", h + 20.0)) width="100%" role="img"
                 aria-labelledby=(format!("{} {}", self.title_id(), self.desc_id())) class="statistica-grafico" {
                 title id=(self.title_id()) { (self.title) }
                 desc id=(self.desc_id()) { (self.description) }
                 line x1=(left) y1=(top + plot_h) x2=(w - 10.0) y2=(top + plot_h) stroke="#5c6f82" {}
-                text x=(left - 4.0) y=(top + 4.0) font-size="12" text-anchor="end" { (top_value) }
-                text x=(left - 4.0) y=(top + plot_h) font-size="12" text-anchor="end" { "0" }
+                text x=(left - 4.0) y=(top + 4.0) font-size="14" text-anchor="end" { (top_value) }
+                text x=(left - 4.0) y=(top + plot_h) font-size="14" text-anchor="end" { "0" }
                 line x1=(left) y1=(top) x2=(w - 10.0) y2=(top) stroke="#d9dadb" stroke-dasharray="4" {}
                 @for (i, c) in self.categories.iter().enumerate() {
                     @for (s, (_, values)) in self.series.iter().enumerate() {
@@ -145,7 +145,7 @@ impl Chart {
                     }
                     @if i % every == 0 {
                         text x=(format!("{:.1}", left + i as f64 * slot + slot / 2.0)) y=(top + plot_h + 16.0)
-                            font-size="11" text-anchor="middle" { (c) }
+                            font-size="14" text-anchor="middle" { (c) }
                     }
                 }
                 (self.legend(h - 10.0))
@@ -155,8 +155,9 @@ impl Chart {
 
     /// One row per category: its name, the bars, the values written at their end.
     fn bars(&self) -> Markup {
-        let w = 720.0;
-        let (label_w, value_w) = (260.0, 70.0);
+        // Narrower than the columns: on a phone the text stays readable.
+        let w = 480.0;
+        let (label_w, value_w) = (190.0, 64.0);
         let k = self.series.len().max(1) as f64;
         let bar_h = 16.0;
         let row_h = bar_h * k + 10.0;
@@ -172,7 +173,7 @@ impl Chart {
                 @for (i, c) in self.categories.iter().enumerate() {
                     @let y0 = 5.0 + i as f64 * row_h;
                     text x=(label_w - 8.0) y=(format!("{:.1}", y0 + row_h / 2.0)) font-size="14"
-                        text-anchor="end" dominant-baseline="middle" { (truncate(c, 34)) }
+                        text-anchor="end" dominant-baseline="middle" { (truncate(c, 24)) }
                     @for (s, (_, values)) in self.series.iter().enumerate() {
                         @let v = values.get(i).copied();
                         @let len = v.and_then(Cell::value).map_or(0.0, |v| bar_length(v, top_value, span));
@@ -197,7 +198,7 @@ impl Chart {
                 (self.svg())
                 details class="mt-2" {
                     summary { "Tabella dei dati del grafico" }
-                    div class="table-responsive" {
+                    div class="table-responsive" tabindex="0" role="region" aria-label=(format!("Dati: {}", self.title)) {
                         table class="table table-sm" {
                             caption { "Dati: " (self.title) }
                             thead { tr { @for h in self.header() { th scope="col" { (h) } } } }

@@ -471,7 +471,7 @@ fn oldest(s: &Statistics) -> Markup {
             @if s.oldest.is_empty() {
                 p { "Nessuna pratica è in attesa di decisione." }
             } @else {
-                div class="table-responsive" {
+                div class="table-responsive" tabindex="0" role="region" aria-label="Le dieci pratiche in attesa da più tempo" {
                     table class="table table-sm" {
                         caption { "Le pratiche in attesa da più tempo, dalla più vecchia" }
                         thead { tr {
@@ -566,7 +566,7 @@ pub async fn page<R: AreaRole>(
                 } }
             }
             h1 { "Statistiche" }
-            p { "Dati aggregati delle istanze dell'Ordine " (tenant.name) ", da "
+            p { "Dati aggregati delle istanze presentate al " (tenant.name) ", da "
                 (period.first().short_label()) " a " (period.last.short_label())
                 ". Si aggiornano da soli quando una pratica cambia. Nessun dato personale: i gruppi di richiedenti con meno di cinque persone non sono indicati." }
             form method="get" action=(base) class="row g-2 align-items-end mb-4" novalidate {
