@@ -302,6 +302,8 @@ pub enum Cell {
     Hidden,
     /// Not small, but withheld so that a small cell cannot be worked out from the total.
     Withheld,
+    /// Nothing to measure (a median of no values).
+    Empty,
 }
 
 impl Cell {
@@ -310,13 +312,14 @@ impl Cell {
             Cell::Shown(n) => n.to_string(),
             Cell::Hidden => format!("< {MIN_CELL}"),
             Cell::Withheld => WITHHELD.into(),
+            Cell::Empty => "–".into(),
         }
     }
 
     pub fn value(self) -> Option<i64> {
         match self {
             Cell::Shown(n) => Some(n),
-            Cell::Hidden | Cell::Withheld => None,
+            Cell::Hidden | Cell::Withheld | Cell::Empty => None,
         }
     }
 }

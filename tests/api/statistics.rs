@@ -784,6 +784,14 @@ async fn only_the_presidency_and_the_administrator_see_the_statistics_of_their_o
     )
     .await;
     assert!(months[1..].iter().all(|r| r[1] == "0" && r[2] == "0"));
+    // Nothing decided there: no median to show, not a median of zero days.
+    let t = csv(
+        app,
+        &other,
+        &format!("/altrove/presidenza/statistiche.csv?{PERIOD}&grafico=tempi-decisione"),
+    )
+    .await;
+    assert_eq!(rows(&t)[1], ["Mediana", "–", "0"]);
     for path in [
         format!("/{SLUG}/presidenza"),
         format!("/{SLUG}/presidenza/ministero.csv?anno=2025"),

@@ -268,7 +268,7 @@ pub fn charts(s: &Statistics, period: Period) -> Vec<Chart> {
             "Giorni",
             [median, p90]
                 .into_iter()
-                .map(|v| v.map_or(Cell::Shown(0), Cell::Shown))
+                .map(|v| v.map_or(Cell::Empty, Cell::Shown))
                 .collect(),
         )],
         extra: vec![(
