@@ -17,14 +17,18 @@ pub enum Role {
     Consigliere,
     Avvocato,
     Amministratore,
+    /// The President of the Ordine (or whom the Council delegates): reads the statistics and
+    /// nothing else, no personal data (issue 14, point 5).
+    Presidenza,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Segreteria,
         Role::Consigliere,
         Role::Avvocato,
         Role::Amministratore,
+        Role::Presidenza,
     ];
 
     pub fn code(self) -> &'static str {
@@ -33,6 +37,7 @@ impl Role {
             Role::Consigliere => "consigliere",
             Role::Avvocato => "avvocato",
             Role::Amministratore => "amministratore",
+            Role::Presidenza => "presidenza",
         }
     }
 
@@ -46,6 +51,7 @@ impl Role {
             Role::Consigliere => "Consigliere relatore",
             Role::Avvocato => "Avvocato",
             Role::Amministratore => "Amministratore dell'Ordine",
+            Role::Presidenza => "Presidenza (statistiche)",
         }
     }
 
@@ -62,6 +68,7 @@ impl Role {
             Role::Consigliere => "Area dei consiglieri relatori",
             Role::Avvocato => "Area degli avvocati",
             Role::Amministratore => "Amministrazione",
+            Role::Presidenza => "Presidenza dell'Ordine",
         }
     }
 
@@ -71,6 +78,7 @@ impl Role {
             Role::Consigliere => "consiglieri",
             Role::Avvocato => "avvocati",
             Role::Amministratore => "amministrazione",
+            Role::Presidenza => "presidenza",
         }
     }
 }
@@ -107,6 +115,8 @@ pub enum ActionKind {
     /// Export an application's dossier (fascicolo) with its documents, history and audit
     /// entries, for an inspection (art. 127 D.P.R. 115/2002).
     ExportDossier,
+    /// Read the Ordine's statistics (aggregates only) and export them.
+    ViewStatistics,
 }
 
 macro_rules! actions {
@@ -128,7 +138,8 @@ actions!(
     ManageRegister,
     ManageSettings,
     ViewAudit,
-    ExportDossier
+    ExportDossier,
+    ViewStatistics
 );
 
 /// The policy: who may do what, over how much. Anything not listed is refused.
@@ -157,6 +168,13 @@ pub const POLICY: &[(Role, ActionKind, Scope)] = &[
     ),
     (Role::Amministratore, ActionKind::ViewAudit, Scope::Ordine),
     (Role::Segreteria, ActionKind::ExportDossier, Scope::Ordine),
+    (
+        Role::Amministratore,
+        ActionKind::ViewStatistics,
+        Scope::Ordine,
+    ),
+    (Role::Presidenza, ActionKind::EnterArea, Scope::Own),
+    (Role::Presidenza, ActionKind::ViewStatistics, Scope::Ordine),
 ];
 
 /// The widest scope any of `roles` has for `action`.
@@ -257,6 +275,13 @@ mod tests {
             (Role::Segreteria, ExportDossier, Some(Scope::Ordine)),
             (Role::Consigliere, ExportDossier, None),
             (Role::Avvocato, ExportDossier, None),
+            (Role::Amministratore, ViewStatistics, Some(Scope::Ordine)),
+            (Role::Presidenza, ViewStatistics, Some(Scope::Ordine)),
+            (Role::Presidenza, ViewApplications, None),
+            (Role::Presidenza, ViewAudit, None),
+            (Role::Segreteria, ViewStatistics, None),
+            (Role::Consigliere, ViewStatistics, None),
+            (Role::Avvocato, ViewStatistics, None),
         ];
         for (role, action, scope) in cases {
             assert_eq!(scope_of(&[role], action), scope, "{role:?} {action:?}");

@@ -15,6 +15,7 @@ pub mod plural;
 pub mod protocol;
 pub mod register;
 pub mod search;
+pub mod statistics;
 pub mod tax_batch;
 pub mod tenant;
 pub mod time;

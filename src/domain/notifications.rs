@@ -137,7 +137,7 @@ pub fn always(role: Role) -> &'static [&'static str] {
             "le richieste di integrazione e il promemoria due giorni prima della scadenza",
             "la decisione del Consiglio e la delibera firmata",
         ],
-        Role::Amministratore => &[],
+        Role::Amministratore | Role::Presidenza => &[],
     }
 }
 

@@ -62,6 +62,10 @@ pub struct Hub {
     sockets: Arc<Mutex<HashMap<Uuid, usize>>>,
     pub renders: views::RenderCache,
     pub logins: logins::Logins,
+    /// The last event seen per Ordine: what cached figures are checked against.
+    latest: Arc<Mutex<HashMap<TenantId, i64>>>,
+    /// The statistics computed since the Ordine's last event, shared by pages and sockets.
+    pub statistics: views::StatisticsCache,
 }
 
 impl Default for Hub {
@@ -79,6 +83,8 @@ impl Hub {
             sockets: Arc::new(Mutex::new(HashMap::new())),
             renders: views::RenderCache::default(),
             logins: logins::Logins::default(),
+            latest: Arc::new(Mutex::new(HashMap::new())),
+            statistics: views::StatisticsCache::default(),
         }
     }
 
@@ -93,7 +99,12 @@ impl Hub {
 
     pub fn publish(&self, signal: Signal) {
         let tenant = match &signal {
-            Signal::Event(ev) => ev.tenant,
+            Signal::Event(ev) => {
+                let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+                let seen = latest.entry(ev.tenant).or_insert(0);
+                *seen = (*seen).max(ev.signal.id);
+                ev.tenant
+            }
             Signal::Presence { tenant, .. } => *tenant,
         };
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
@@ -103,6 +114,16 @@ impl Hub {
                 channels.remove(&tenant);
             }
         }
+    }
+
+    /// The id of the last event of `tenant` this process has seen (0: none yet).
+    pub fn latest_event(&self, tenant: TenantId) -> i64 {
+        self.latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tenant)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Tells every socket to close with 1012 (service restart), so that clients reconnect.

@@ -50,6 +50,10 @@ const PONG_WITHIN: Duration = Duration::from_secs(60);
 const PRESENCE_EVERY: Duration = Duration::from_secs(20);
 /// How often the clocks on a board are looked at (they change colour with the date).
 const CLOCK_EVERY: Duration = Duration::from_secs(60);
+/// The statistics are recomputed at most this often per socket: a burst of changes (a council
+/// session deciding fifty applications) costs one recomputation, shared by the sockets that
+/// watch the same period, not one per change.
+const STATISTICS_SETTLE: Duration = Duration::from_secs(2);
 
 /// The largest message or frame a client may send (pongs and close frames are tiny).
 const MAX_INBOUND: usize = 4096;
@@ -68,6 +72,9 @@ pub struct ViewQuery {
     area: Option<String>,
     #[serde(default)]
     versione: Option<i32>,
+    /// The statistics' period (`YYYY-MM`, its last month).
+    #[serde(default)]
+    fino_a: Option<String>,
 }
 
 impl ViewQuery {
@@ -87,6 +94,16 @@ impl ViewQuery {
                     _ => return None,
                 },
                 version: self.versione.unwrap_or(0),
+            },
+            "statistiche" => View::Statistics {
+                role: match self.area.as_deref()? {
+                    "presidenza" => Role::Presidenza,
+                    "amministratore" => Role::Amministratore,
+                    _ => return None,
+                },
+                period: crate::domain::statistics::Period {
+                    last: crate::domain::statistics::Month::parse(self.fino_a.as_deref()?)?,
+                },
             },
             _ => return None,
         })
@@ -264,6 +281,9 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
     let mut last_seen = Instant::now();
     let mut rendered_on = crate::web::case::today();
     let mut pending: Option<Message> = snapshot(&state, &view, &who).await;
+    // The statistics' pending recomputation: when, and for which latest event.
+    let mut settle: Option<tokio::time::Instant> = None;
+    let mut latest: Option<std::sync::Arc<super::Event>> = None;
     loop {
         if let Some(msg) = pending.take()
             && out.send(msg).await.is_err()
@@ -273,7 +293,13 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
         tokio::select! {
             signal = signals.recv() => match signal {
                 Ok(Signal::Event(ev)) if view.concerns(&who, &ev) => {
-                    pending = update(&state, &view, &who, &ev).await;
+                    if matches!(view, View::Statistics { .. }) {
+                        // Wait for the burst to settle; the latest event names the render.
+                        settle.get_or_insert_with(|| tokio::time::Instant::now() + STATISTICS_SETTLE);
+                        latest = Some(ev);
+                    } else {
+                        pending = update(&state, &view, &who, &ev).await;
+                    }
                 }
                 Ok(Signal::Presence { tenant, application })
                     if tenant == who.tenant.id && matches!(view, View::Case { id, .. } if id == application) =>
@@ -306,7 +332,13 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             _ = refresh.tick(), if matches!(view, View::Case { .. }) => {
                 let _ = refresh_presence(&state, &who, socket_id).await;
             }
-            _ = clock.tick(), if matches!(view, View::Board(_) | View::Queue(_) | View::Lawyer(_)) => {
+            _ = tokio::time::sleep_until(settle.unwrap_or_else(tokio::time::Instant::now)), if settle.is_some() => {
+                settle = None;
+                if let Some(ev) = latest.take() {
+                    pending = update(&state, &view, &who, &ev).await;
+                }
+            }
+            _ = clock.tick(), if matches!(view, View::Board(_) | View::Queue(_) | View::Lawyer(_) | View::Statistics { .. }) => {
                 let today = crate::web::case::today();
                 if today != rendered_on {
                     rendered_on = today;
@@ -322,7 +354,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
 }
 
 async fn snapshot(state: &AppState, view: &View, who: &Who) -> Option<Message> {
-    match view.render(&state.db, who, None).await {
+    match view.render(&state.db, &state.hub, who, None).await {
         Ok(html) => html.map(|s| Message::Text(s.into())),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "live snapshot");
@@ -336,11 +368,11 @@ async fn update(state: &AppState, view: &View, who: &Who, ev: &super::Event) -> 
     let rendered = match view.audience_key(who) {
         Some(key) => {
             let slot = state.hub.renders.slot(key, ev.signal.id);
-            slot.get_or_try_init(|| view.render(&state.db, who, Some(ev)))
+            slot.get_or_try_init(|| view.render(&state.db, &state.hub, who, Some(ev)))
                 .await
                 .cloned()
         }
-        None => view.render(&state.db, who, Some(ev)).await,
+        None => view.render(&state.db, &state.hub, who, Some(ev)).await,
     };
     match rendered {
         Ok(html) => html.map(|s| Message::Text(s.into())),

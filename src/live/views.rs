@@ -16,8 +16,9 @@ use super::Event;
 use crate::{
     db::{Db, TenantTx},
     domain::{
-        access::{Grant, Role, ViewApplications, authorize},
+        access::{Grant, Role, ViewApplications, ViewStatistics, authorize},
         application::workflow::EventKind,
+        statistics::Period,
         time,
     },
     store::{applications, cases::Viewer, events, presence, tenants::Tenant},
@@ -37,6 +38,8 @@ pub enum View {
     Case { id: Uuid, role: Role, version: i32 },
     /// The public status page (code and PIN).
     Status { id: Uuid },
+    /// The statistics (Presidenza or administrator), for one period.
+    Statistics { period: Period, role: Role },
 }
 
 /// Whose socket.
@@ -53,7 +56,7 @@ impl View {
             View::Board(_) => Some(Role::Segreteria),
             View::Queue(_) => Some(Role::Consigliere),
             View::Lawyer(_) => Some(Role::Avvocato),
-            View::Case { role, .. } => Some(*role),
+            View::Case { role, .. } | View::Statistics { role, .. } => Some(*role),
             View::Status { .. } => None,
         }
     }
@@ -73,6 +76,8 @@ impl View {
                     || lawyer.is_some_and(|l| ev.concerns(&format!("avvocato:{l}")))
             }
             View::Case { id, .. } | View::Status { id } => ev.signal.application_id == *id,
+            // Any change of the Ordine may move a figure.
+            View::Statistics { .. } => true,
         }
     }
 
@@ -84,6 +89,11 @@ impl View {
             View::Board(q) => Some(format!("{t}:segreteria:{}", q.query_string(true))),
             View::Queue(q) => Some(format!("{t}:consigliere:{me}:{}", q.query_string(true))),
             View::Lawyer(q) => Some(format!("{t}:avvocato:{me}:{}", q.query_string(true))),
+            View::Statistics { period, role } => Some(format!(
+                "{t}:statistiche:{}:{}",
+                role.code(),
+                period.last.code()
+            )),
             View::Case { .. } | View::Status { .. } => None,
         }
     }
@@ -100,9 +110,25 @@ impl View {
     pub async fn render(
         &self,
         db: &Db,
+        hub: &super::Hub,
         who: &Who,
         ev: Option<&Event>,
     ) -> anyhow::Result<Option<String>> {
+        if let View::Statistics { period, role } = self {
+            let Some(user) = who.user.as_ref() else {
+                return Ok(None);
+            };
+            let Some(grant) =
+                authorize::<ViewStatistics>(who.tenant.id, user.id, &user.roles, *role)
+            else {
+                return Ok(None);
+            };
+            let s = crate::web::statistics::figures_for(db, hub, &grant, *period).await?;
+            let csv = crate::web::statistics::csv_path(&who.tenant, *role);
+            return Ok(Some(
+                crate::web::statistics::figures(&s, *period, &csv).into_string(),
+            ));
+        }
         let mut tx = db.tenant_tx(who.tenant.id).await?;
         let out = self.render_in(&mut tx, who, ev).await?;
         tx.commit().await?;
@@ -176,7 +202,7 @@ impl View {
                     (crate::web::case::transmission::rows_section(&sent))
                 }
             }
-            View::Status { .. } => unreachable!("handled above"),
+            View::Status { .. } | View::Statistics { .. } => unreachable!("handled above"),
         }))
     }
 
@@ -252,6 +278,50 @@ pub fn case_slots() -> Markup {
     html! {
         (notice(None))
         (presence_list(&[]))
+    }
+}
+
+/// How long computed statistics are reused when no event came (the ages of open applications
+/// move with the clock, and a change may come from outside the event stream).
+const STATISTICS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Figures of one Ordine, period and day, computed once after each event of the Ordine: the
+/// page loads and the sockets of every role share them (the first caller computes, the others
+/// wait for it, so a crowd of readers costs one computation).
+type Figures = Arc<OnceCell<Arc<crate::store::statistics::Statistics>>>;
+
+#[derive(Clone, Default)]
+pub struct StatisticsCache(
+    #[allow(clippy::type_complexity)]
+    Arc<
+        Mutex<
+            HashMap<
+                (crate::domain::tenant::TenantId, String, chrono::NaiveDate),
+                (i64, std::time::Instant, Figures),
+            >,
+        >,
+    >,
+);
+
+impl StatisticsCache {
+    /// The shared slot for the key, fresh when the Ordine's last event or the age says so.
+    pub fn slot(
+        &self,
+        key: (crate::domain::tenant::TenantId, String, chrono::NaiveDate),
+        event: i64,
+    ) -> Figures {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: Ordini × periods looked at × days; forgotten all at once past the cap.
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        let entry = map
+            .entry(key)
+            .or_insert_with(|| (event, std::time::Instant::now(), Arc::new(OnceCell::new())));
+        if entry.0 != event || entry.1.elapsed() > STATISTICS_MAX_AGE {
+            *entry = (event, std::time::Instant::now(), Arc::new(OnceCell::new()));
+        }
+        entry.2.clone()
     }
 }
 

@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod protocol_days;
 pub mod register;
 pub mod renditions;
+pub mod statistics;
 pub mod tax_batches;
 pub mod tenants;
 pub mod transmissions;

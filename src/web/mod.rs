@@ -27,6 +27,7 @@ mod notices;
 pub mod public;
 pub mod rapporteur;
 pub mod secretariat;
+pub mod statistics;
 
 use std::{sync::Arc, time::Duration};
 
@@ -229,6 +230,36 @@ pub fn route_table() -> Vec<RouteDef> {
             "/{slug}/amministrazione/registro.csv",
             Tenant,
             admin::audit::export,
+        ),
+        RouteDef::get(
+            "/{slug}/amministrazione/statistiche",
+            Tenant,
+            statistics::page::<auth::Amministratore>,
+        ),
+        RouteDef::get(
+            "/{slug}/amministrazione/statistiche.csv",
+            Tenant,
+            statistics::chart_csv::<auth::Amministratore>,
+        ),
+        RouteDef::get(
+            "/{slug}/amministrazione/statistiche/ministero.csv",
+            Tenant,
+            statistics::ministry_csv::<auth::Amministratore>,
+        ),
+        RouteDef::get(
+            "/{slug}/presidenza",
+            Tenant,
+            statistics::page::<auth::Presidenza>,
+        ),
+        RouteDef::get(
+            "/{slug}/presidenza/statistiche.csv",
+            Tenant,
+            statistics::chart_csv::<auth::Presidenza>,
+        ),
+        RouteDef::get(
+            "/{slug}/presidenza/ministero.csv",
+            Tenant,
+            statistics::ministry_csv::<auth::Presidenza>,
         ),
         RouteDef::get("/{slug}/amministrazione/posta", Tenant, admin::mail::list),
         RouteDef::post(

@@ -1521,6 +1521,7 @@ async fn tour(phone: bool) {
                 "/elenchi",
                 "/albo",
                 "/agenzia-entrate",
+                "/statistiche",
             ]
             .iter()
             .map(|p| format!("/{SLUG}/amministrazione{p}"))

@@ -24,9 +24,9 @@ use crate::{
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Waiting this long for something that should come is a failure, not a measurement.
-const PATIENCE: Duration = Duration::from_secs(15);
+pub const PATIENCE: Duration = Duration::from_secs(15);
 
-async fn connect(
+pub async fn connect(
     app: &TestApp,
     path: &str,
     cookie: Option<&str>,
@@ -54,7 +54,7 @@ pub async fn open(app: &TestApp, who: &LoggedIn, path: &str) -> Ws {
 }
 
 /// The next text message (pings are answered by the library), or `None` within `wait`.
-async fn next_text(ws: &mut Ws, wait: Duration) -> Option<String> {
+pub async fn next_text(ws: &mut Ws, wait: Duration) -> Option<String> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tokio::time::timeout_at(deadline, ws.next()).await {

@@ -27,6 +27,7 @@ mod robustness;
 mod search;
 mod signing;
 mod spid;
+mod statistics;
 mod tax_batches;
 mod transmissions;
 mod workflow;

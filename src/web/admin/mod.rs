@@ -36,6 +36,8 @@ pub async fn home(tenant: CurrentTenant, who: InArea<Amministratore>) -> Markup 
                     "Importazione dell'albo e degli elenchi per il patrocinio, link di attivazione degli account."))
                 (layout::link_card(&format!("{base}/registro"), "it-list", "Registro delle operazioni",
                     "Chi ha fatto che cosa e quando, compresi gli accessi e le consultazioni delle pratiche."))
+                (layout::link_card(&format!("{base}/statistiche"), "it-chart-line", "Statistiche",
+                    "Istanze e decisioni per mese, esiti, tempi, pratiche in attesa, dati annuali per il Ministero."))
                 (layout::link_card(&format!("{base}/posta"), "it-mail", mail::TITLE,
                     "I messaggi in attesa, inviati e non recapitati, con il motivo; quelli non recapitati si possono inviare di nuovo."))
             }

@@ -399,7 +399,13 @@ macro_rules! area_roles {
     };
 }
 
-area_roles!(Segreteria, Consigliere, Avvocato, Amministratore);
+area_roles!(
+    Segreteria,
+    Consigliere,
+    Avvocato,
+    Amministratore,
+    Presidenza
+);
 
 pub struct InArea<R: AreaRole> {
     pub user: SessionUser,
