@@ -71,6 +71,11 @@ pub struct SpidSettings {
     /// `private_key_jwt` client assertions; its public half is published at
     /// `/{slug}/istanza/firma-spid/jwks.json`.
     pub private_key: String,
+    /// The Ordine's RSA encryption key (PKCS#8 PEM): the provider encrypts userinfo to its
+    /// public half (JWE, `use` "enc"), published beside the signing key. Empty for an Ordine
+    /// that joined before it existed, until its settings are next saved.
+    #[serde(default)]
+    pub encryption_key: String,
 }
 
 impl std::fmt::Debug for SpidSettings {

@@ -62,6 +62,20 @@ pub enum Token {
     WrongNonce,
 }
 
+/// How the provider answers at its userinfo endpoint.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Userinfo {
+    /// A JWT signed with its key.
+    Signed,
+    /// That JWT encrypted to the relying party's published encryption key (AgID: JWE,
+    /// RSA-OAEP-256 + A256CBC-HS512, nested JWT).
+    Encrypted,
+    /// Encrypted, then a bit of the ciphertext flipped.
+    TamperedCiphertext,
+    /// Encrypted, then a bit of the authentication tag flipped.
+    TamperedTag,
+}
+
 pub struct Grant {
     nonce: String,
     challenge: String,
@@ -82,6 +96,7 @@ pub struct Idp {
     token: Token,
     /// The fiscal number is given by the userinfo endpoint (signed), not in the ID token.
     fiscal_in_userinfo: bool,
+    userinfo: Userinfo,
     codes: HashMap<String, Grant>,
 }
 
@@ -409,20 +424,97 @@ async fn token(State(p): State<Shared>, Form(f): Form<HashMap<String, String>>) 
     .into_response()
 }
 
-/// Userinfo as a JWT signed with the provider's key (AgID: signed, here not encrypted).
+/// Userinfo as a JWT signed with the provider's key, encrypted to the relying party's
+/// encryption key (from its entity configuration, as a federation member resolves it) when
+/// the provider is told so.
 async fn userinfo(State(p): State<Shared>, headers: axum::http::HeaderMap) -> Response {
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer accesso") {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let p = p.lock().unwrap();
-    let jwt = jws(
-        &p.oidc_key,
-        "op-1",
-        "JWT",
-        &json!({ "iss": p.provider(), "aud": p.client_id, "sub": "soggetto-pairwise-1",
-                 "iat": now(), FISCAL: p.fiscal_number }),
+    let (jwt, how, client_id, anchor) = {
+        let p = p.lock().unwrap();
+        let jwt = jws(
+            &p.oidc_key,
+            "op-1",
+            "JWT",
+            &json!({ "iss": p.provider(), "aud": p.client_id, "sub": "soggetto-pairwise-1",
+                     "iat": now(), FISCAL: p.fiscal_number }),
+        );
+        (jwt, p.userinfo, p.client_id.clone(), p.anchor())
+    };
+    if how == Userinfo::Signed {
+        return ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response();
+    }
+    let keys = match client_jwks(&client_id, &anchor).await {
+        Ok(k) => k,
+        Err(e) => return bad(e),
+    };
+    let Some(enc) = keys["keys"]
+        .as_array()
+        .and_then(|k| k.iter().find(|k| k["use"] == "enc"))
+    else {
+        return bad("the relying party publishes no encryption key");
+    };
+    if enc["alg"] != "RSA-OAEP-256" || enc["kid"].as_str().is_none_or(str::is_empty) {
+        return bad("the relying party's encryption key");
+    }
+    let mut parts = encrypt_to(enc, jwt.as_bytes());
+    let flip = |part: &mut String| {
+        let mut bytes = URL_SAFE_NO_PAD.decode(&*part).unwrap();
+        bytes[0] ^= 1;
+        *part = b64(&bytes);
+    };
+    match how {
+        Userinfo::TamperedCiphertext => flip(&mut parts[3]),
+        Userinfo::TamperedTag => flip(&mut parts[4]),
+        _ => {}
+    }
+    ([(header::CONTENT_TYPE, "application/jwt")], parts.join(".")).into_response()
+}
+
+/// A compact JWE (RFC 7516) of `plaintext` to the RSA `jwk`: RSA-OAEP-256 wraps a fresh
+/// content key, A256CBC-HS512 (RFC 7518 §5.2) encrypts; the five parts.
+fn encrypt_to(jwk: &Value, plaintext: &[u8]) -> Vec<String> {
+    use openssl::{md::Md, pkey_ctx::PkeyCtx, rand::rand_bytes, rsa::Padding, symm};
+    let number = |name: &str| {
+        BigNum::from_slice(&URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap()).unwrap()
+    };
+    let public: PKey<Public> =
+        PKey::from_rsa(Rsa::from_public_components(number("n"), number("e")).unwrap()).unwrap();
+    let header = b64(
+        json!({ "alg": "RSA-OAEP-256", "enc": "A256CBC-HS512", "cty": "JWT",
+                              "kid": jwk["kid"] })
+        .to_string()
+        .as_bytes(),
     );
-    ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response()
+    let mut cek = [0u8; 64];
+    rand_bytes(&mut cek).unwrap();
+    let mut iv = [0u8; 16];
+    rand_bytes(&mut iv).unwrap();
+    let mut ctx = PkeyCtx::new(&public).unwrap();
+    ctx.encrypt_init().unwrap();
+    ctx.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
+    ctx.set_rsa_oaep_md(Md::sha256()).unwrap();
+    ctx.set_rsa_mgf1_md(Md::sha256()).unwrap();
+    let mut ek = Vec::new();
+    ctx.encrypt_to_vec(&cek, &mut ek).unwrap();
+    let (mac_key, enc_key) = cek.split_at(32);
+    let ciphertext =
+        symm::encrypt(symm::Cipher::aes_256_cbc(), enc_key, Some(&iv), plaintext).unwrap();
+    let mut mac = Signer::new(MessageDigest::sha512(), &PKey::hmac(mac_key).unwrap()).unwrap();
+    mac.update(header.as_bytes()).unwrap();
+    mac.update(&iv).unwrap();
+    mac.update(&ciphertext).unwrap();
+    mac.update(&((header.len() as u64) * 8).to_be_bytes())
+        .unwrap();
+    let tag = mac.sign_to_vec().unwrap();
+    vec![
+        header,
+        b64(&ek),
+        b64(&iv),
+        b64(&ciphertext),
+        b64(&tag[..32]),
+    ]
 }
 
 fn rsa() -> PKey<Private> {
@@ -443,6 +535,7 @@ pub async fn start_federation(app: &TestApp) -> Shared {
         fiscal_number: format!("TINIT-{}", applicant_cf()),
         token: Token::Honest,
         fiscal_in_userinfo: false,
+        userinfo: Userinfo::Signed,
         codes: HashMap::new(),
     }));
     let router = Router::new()
@@ -469,6 +562,7 @@ pub async fn join(app: &TestApp, idp: &Shared, pinned: Option<PKey<Private>>) ->
     let of = office(app).await;
     let tenant = tenants::find_by_slug(&app.db, SLUG).await.unwrap().unwrap();
     let key = String::from_utf8(rsa().private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let encryption_key = String::from_utf8(rsa().private_key_to_pem_pkcs8().unwrap()).unwrap();
     let (provider, trust_anchor, anchor_jwk) = {
         let p = idp.lock().unwrap();
         let anchor = pinned.as_ref().unwrap_or(&p.anchor_key);
@@ -481,6 +575,7 @@ pub async fn join(app: &TestApp, idp: &Shared, pinned: Option<PKey<Private>>) ->
             trust_anchor_jwks: json!({ "keys": [anchor_jwk] }),
             client_id: app.url(&format!("/{SLUG}")),
             private_key: key,
+            encryption_key,
         }),
         ..tenant.settings.clone()
     };
@@ -872,8 +967,28 @@ async fn the_administrator_joins_the_federation_only_with_a_chain_that_verifies(
         .await
         .unwrap();
     assert_eq!(keys["keys"][0]["kty"], "RSA");
+    assert_eq!(keys["keys"][0]["use"], "sig");
+    // Its encryption key too, generated with it: RSA-OAEP-256, its own kid.
+    assert_eq!(keys["keys"][1]["kty"], "RSA");
+    assert_eq!(keys["keys"][1]["use"], "enc");
+    assert_eq!(keys["keys"][1]["alg"], "RSA-OAEP-256");
+    assert_ne!(keys["keys"][0]["kid"], keys["keys"][1]["kid"]);
+    assert_ne!(keys["keys"][0]["n"], keys["keys"][1]["n"]);
+    assert!(
+        URL_SAFE_NO_PAD
+            .decode(keys["keys"][1]["n"].as_str().unwrap())
+            .unwrap()
+            .len()
+            >= 256,
+        "at least 2048 bits"
+    );
 
-    // And an applicant signs with it.
+    // And an applicant signs with it, the fiscal number only in userinfo encrypted to that key.
+    {
+        let mut p = idp.lock().unwrap();
+        p.fiscal_in_userinfo = true;
+        p.userinfo = Userinfo::Encrypted;
+    }
     let d = new_draft(&app, SLUG).await;
     fill_until_attachments(&d, &of.o).await;
     let (status, _, body) = sign_with_spid(&d).await;
@@ -901,6 +1016,67 @@ async fn the_fiscal_number_may_come_from_the_providers_signed_userinfo() {
     )
     .await;
     idp.lock().unwrap().fiscal_number = format!("TINIT-{}", applicant_cf());
+    let (status, _, body) = sign_with_spid(&d).await;
+    assert_eq!(status, 303, "{}", errors_in(&body));
+    let (_, page) = d.get_text("allegati").await;
+    assert!(page.contains(SIGNED));
+}
+
+/// AgID: the provider encrypts userinfo to the Ordine's published encryption key (JWE). The
+/// fiscal number only there is read; a flipped bit of the ciphertext or of the tag is refused
+/// on the signature step, audited, the draft unchanged.
+#[tokio::test]
+async fn the_fiscal_number_may_come_from_userinfo_encrypted_to_the_ordine() {
+    let app = crate::helpers::spawn_app().await;
+    let idp = start_federation(&app).await;
+    let of = join(&app, &idp, None).await;
+    let d = new_draft(&app, SLUG).await;
+    fill_until_attachments(&d, &of.o).await;
+    let md: Value = {
+        let jwt = app
+            .client
+            .get(app.url(&format!("/{SLUG}/.well-known/openid-federation")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let claims = jwt.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap()
+    };
+    let rp = &md["metadata"]["openid_relying_party"];
+    assert_eq!(rp["userinfo_encrypted_response_alg"], "RSA-OAEP-256");
+    assert_eq!(rp["userinfo_encrypted_response_enc"], "A256CBC-HS512");
+    assert_eq!(rp["userinfo_signed_response_alg"], "RS256");
+    assert_eq!(rp["jwks"]["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        md["jwks"]["keys"].as_array().unwrap().len(),
+        1,
+        "the federation key is the signing key only"
+    );
+
+    for (how, tampered) in [
+        (Userinfo::TamperedCiphertext, "ciphertext"),
+        (Userinfo::TamperedTag, "tag"),
+    ] {
+        {
+            let mut p = idp.lock().unwrap();
+            p.fiscal_in_userinfo = true;
+            p.userinfo = how;
+        }
+        println!("tampered {tampered}");
+        refused(
+            &app,
+            &d,
+            "non ha potuto essere verificata",
+            "id_token",
+            Some("userinfo_decryption"),
+        )
+        .await;
+    }
+
+    idp.lock().unwrap().userinfo = Userinfo::Encrypted;
     let (status, _, body) = sign_with_spid(&d).await;
     assert_eq!(status, 303, "{}", errors_in(&body));
     let (_, page) = d.get_text("allegati").await;

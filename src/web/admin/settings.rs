@@ -574,12 +574,22 @@ async fn spid_settings(
             provider::generate_key().await?
         }
     };
+    // The encryption key (userinfo as JWE): generated with the signing key, or at the next
+    // save for an Ordine that joined before it existed.
+    let encryption_key = match stored.filter(|s| !s.encryption_key.is_empty()) {
+        Some(s) => s.encryption_key.clone(),
+        None => {
+            tracing::info!(tenant.id = %tenant.id, "SPID/CIE encryption key pair generated");
+            provider::generate_key().await?
+        }
+    };
     let cfg = SpidSettings {
         provider: typed.spid_provider.clone(),
         trust_anchor: typed.spid_anchor.clone(),
         trust_anchor_jwks: jwks,
         client_id: typed.spid_client.clone(),
         private_key,
+        encryption_key,
     };
     let unchanged = stored.is_some_and(|s| {
         s.provider == cfg.provider

@@ -10,8 +10,12 @@
 //! - The ID token's signature is verified against the provider's keys from that metadata, with
 //!   its issuer, audience, expiry and nonce; then `acr` must be level 2 or higher and the fiscal
 //!   number the applicant's (`domain::identification`). The fiscal number is read from the ID
-//!   token or, when it is not there, from userinfo signed by the provider for the same subject
-//!   (an encrypted userinfo, JWE, is not supported yet).
+//!   token or, when it is not there, from the provider's userinfo for the same subject: a JWT
+//!   signed by the provider, plain or (as AgID asks) encrypted to the Ordine's encryption key
+//!   ([`jwe`]: RSA-OAEP-256 or RSA-OAEP, A256CBC-HS512 or A128CBC-HS256, nested JWT).
+//! - The Ordine has two RSA keys, kept in its settings: one signs (request objects, client
+//!   assertions, its entity configuration), the other (`use` "enc") receives the encrypted
+//!   userinfo; both are in its JWKS and its entity configuration's relying-party metadata.
 //! - The assertion (issuer, subject, level, time, the ID token's SHA-256, the codice fiscale
 //!   and the answers signed) is recorded with the draft; the signature mode becomes "spid".
 //! - A plain redirect flow: it works without JavaScript. Every refusal is shown on the
@@ -19,10 +23,12 @@
 //!   its reason; logs carry ids only.
 //!
 //! Bounds: one flow per browser session (a new one replaces it), ten minutes to come back;
-//! each federation document and token response at most 256 KiB, 10 s per request; the start is
+//! each federation document and token response at most 256 KiB, userinfo at most 64 KiB,
+//! 10 s per request; the start is
 //! rate limited per address like the login.
 
 pub mod federation;
+pub mod jwe;
 
 use axum::{
     Json,
@@ -639,8 +645,10 @@ async fn verify(
 }
 
 /// The fiscal number from the provider's userinfo endpoint: a JWT signed with the provider's
-/// keys, issued by it for this client about `subject` (plain JSON is read too, for the same
-/// subject). An encrypted answer (JWE) is not supported: it is refused as unreadable.
+/// keys, issued by it for this client about `subject`, either as is or encrypted to the
+/// Ordine's encryption key (JWE, nested JWT, as AgID asks: see [`jwe`]); plain JSON is read
+/// too, for the same subject. An answer that does not decrypt, or whose tag or signature does
+/// not verify, is refused. At most [`jwe::MAX_JWE`] bytes are read.
 async fn userinfo(
     endpoint: &str,
     access_token: &str,
@@ -660,7 +668,7 @@ async fn userinfo(
             tracing::warn!(error = %e, "SPID/CIE userinfo request failed");
             Refusal::IdToken("userinfo")
         })?;
-    if response.status() != StatusCode::OK || response.body().len() > MAX_TOKEN_RESPONSE {
+    if response.status() != StatusCode::OK || response.body().len() > jwe::MAX_JWE {
         tracing::warn!(status = %response.status(), "SPID/CIE userinfo refused");
         return Err(Refusal::IdToken("userinfo"));
     }
@@ -668,10 +676,29 @@ async fn userinfo(
     let claims = match serde_json::from_slice::<Value>(body) {
         Ok(json) => json,
         Err(_) => {
-            let jws = std::str::from_utf8(body)
-                .ok()
-                .and_then(|t| federation::decode(t).ok())
-                .ok_or(Refusal::IdToken("userinfo"))?;
+            let text = std::str::from_utf8(body)
+                .map_err(|_| Refusal::IdToken("userinfo"))?
+                .trim();
+            // Five parts: a JWE whose content is the provider's signed JWT.
+            let decrypted;
+            let signed = if text.split('.').count() == 5 {
+                if cfg.encryption_key.is_empty() {
+                    tracing::warn!(
+                        "SPID/CIE userinfo encrypted but the Ordine has no encryption key yet"
+                    );
+                    return Err(Refusal::IdToken("userinfo_decryption"));
+                }
+                let plain = jwe::decrypt(text, &cfg.encryption_key).map_err(|e| {
+                    tracing::warn!(error = ?e, "SPID/CIE userinfo does not decrypt");
+                    Refusal::IdToken("userinfo_decryption")
+                })?;
+                decrypted = String::from_utf8(plain)
+                    .map_err(|_| Refusal::IdToken("userinfo_decryption"))?;
+                decrypted.as_str()
+            } else {
+                text
+            };
+            let jws = federation::decode(signed).map_err(|_| Refusal::IdToken("userinfo"))?;
             jws.verify(provider_keys).map_err(|e| {
                 tracing::warn!(error = %e, "SPID/CIE userinfo signature refused");
                 Refusal::IdToken("userinfo_signature")
@@ -713,6 +740,24 @@ pub async fn entity_configuration(
     let cfg = tenant.settings.spid.as_ref().ok_or(AppError::NotFound)?;
     let jwk = crate::web::auth::oidc::provider::public_jwk(&cfg.private_key)
         .map_err(|e| e.context("the Ordine's SPID key"))?;
+    let keys = relying_party_keys(cfg)?;
+    let mut relying_party = json!({
+        "client_id": cfg.client_id,
+        "client_name": tenant.name,
+        "client_registration_types": ["automatic"],
+        "redirect_uris": [redirect_uri(&state, &tenant)],
+        "response_types": ["code"],
+        "grant_types": ["authorization_code"],
+        "jwks": keys,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "id_token_signed_response_alg": "RS256",
+        "userinfo_signed_response_alg": "RS256",
+        "request_object_signing_alg": "RS256",
+    });
+    if !cfg.encryption_key.is_empty() {
+        relying_party["userinfo_encrypted_response_alg"] = json!(USERINFO_ALG);
+        relying_party["userinfo_encrypted_response_enc"] = json!(USERINFO_ENC);
+    }
     let now = Utc::now().timestamp();
     let statement = federation::sign(
         &cfg.private_key,
@@ -724,21 +769,7 @@ pub async fn entity_configuration(
             "exp": now + ENTITY_CONFIGURATION_SECONDS,
             "jwks": { "keys": [jwk] },
             "authority_hints": [cfg.trust_anchor],
-            "metadata": {
-                "openid_relying_party": {
-                    "client_id": cfg.client_id,
-                    "client_name": tenant.name,
-                    "client_registration_types": ["automatic"],
-                    "redirect_uris": [redirect_uri(&state, &tenant)],
-                    "response_types": ["code"],
-                    "grant_types": ["authorization_code"],
-                    "jwks": { "keys": [jwk] },
-                    "token_endpoint_auth_method": "private_key_jwt",
-                    "id_token_signed_response_alg": "RS256",
-                    "userinfo_signed_response_alg": "RS256",
-                    "request_object_signing_alg": "RS256",
-                },
-            },
+            "metadata": { "openid_relying_party": relying_party },
         }),
     )
     .map_err(|e| e.context("the Ordine's entity configuration"))?;
@@ -754,12 +785,33 @@ pub async fn entity_configuration(
     Ok(res)
 }
 
-/// The Ordine's public key for the SPID/CIE provider (request objects, client assertions).
+/// What the Ordine asks the provider to encrypt userinfo with (AgID: RSA-OAEP-256 with
+/// A256CBC-HS512; the provider may still use the other supported ones, see [`jwe`]).
+const USERINFO_ALG: &str = "RSA-OAEP-256";
+const USERINFO_ENC: &str = "A256CBC-HS512";
+
+/// The Ordine's public keys as a relying party: the signing key (`use` "sig") and, once it
+/// has one, the encryption key (`use` "enc", RSA-OAEP-256), each with its RFC 7638 `kid`.
+fn relying_party_keys(cfg: &SpidSettings) -> Result<Value, AppError> {
+    let mut keys = vec![
+        crate::web::auth::oidc::provider::public_jwk(&cfg.private_key)
+            .map_err(|e| e.context("the Ordine's SPID key"))?,
+    ];
+    if !cfg.encryption_key.is_empty() {
+        let mut enc = crate::web::auth::oidc::provider::public_jwk(&cfg.encryption_key)
+            .map_err(|e| e.context("the Ordine's SPID encryption key"))?;
+        enc["use"] = json!("enc");
+        enc["alg"] = json!(USERINFO_ALG);
+        keys.push(enc);
+    }
+    Ok(json!({ "keys": keys }))
+}
+
+/// The Ordine's public keys for the SPID/CIE provider: the signing key (request objects,
+/// client assertions) and the encryption key (userinfo).
 pub async fn jwks(tenant: CurrentTenant) -> Result<Response, AppError> {
     let cfg = tenant.settings.spid.as_ref().ok_or(AppError::NotFound)?;
-    let jwk = crate::web::auth::oidc::provider::public_jwk(&cfg.private_key)
-        .map_err(|e| e.context("the Ordine's SPID key"))?;
-    let mut res = Json(json!({ "keys": [jwk] })).into_response();
+    let mut res = Json(relying_party_keys(cfg)?).into_response();
     res.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
