@@ -261,7 +261,7 @@ fn settings_page(
                     p class="small" {
                         "Chi presenta l'istanza per sé può firmarla identificandosi con SPID di livello 2 o superiore o con la CIE (art. 65, comma 1, lett. b, D.Lgs. 82/2005). "
                         "Indirizzo di ritorno: " code id="spid-ritorno" { (crate::web::public::spid::redirect_uri(state, tenant)) } "; "
-                        "chiave pubblica dell'Ordine (richieste firmate e private_key_jwt), generata al primo salvataggio: "
+                        "chiavi pubbliche dell'Ordine (firma delle richieste e private_key_jwt; cifratura delle risposte userinfo, RSA-OAEP-256), generate al primo salvataggio: "
                         code id="spid-jwks" { (format!("{public}/{}/istanza/firma-spid/jwks.json", tenant.slug)) } ". "
                         "Lasciare vuoto il gestore per disattivare. Al salvataggio il servizio verifica la catena di fiducia: se la federazione non conferma il gestore, le impostazioni non si salvano."
                     }
