@@ -32,7 +32,7 @@ use sqlx::Connection;
 
 use crate::{
     config::Config,
-    db::embedded::{EmbeddedOptions, EmbeddedPostgres},
+    db::embedded::{EmbeddedOptions, EmbeddedPostgres, ServerBinaries},
 };
 
 const DESCRIPTOR: &str = "backup.json";
@@ -183,8 +183,8 @@ fn run(mut cmd: Command, what: &str) -> anyhow::Result<String> {
 }
 
 /// `pg_verifybackup` on a backup's `pgdata`: `Ok(message)` or `Err(what is wrong)`.
-pub fn verify(bin_dir: &Path, backup: &Path) -> Result<String, String> {
-    let mut cmd = Command::new(bin_dir.join("pg_verifybackup"));
+pub fn verify(binaries: &ServerBinaries, backup: &Path) -> Result<String, String> {
+    let mut cmd = Command::new(tool(binaries, "pg_verifybackup"));
     cmd.arg(backup.join("pgdata"));
     match run(cmd, "pg_verifybackup") {
         Ok(text) => Ok(text.trim().to_owned()),
@@ -266,13 +266,37 @@ pub fn locate(dir: &Path, which: &str) -> anyhow::Result<(PathBuf, Descriptor)> 
     Ok((path, d))
 }
 
-fn free_bin_dir(config: &Config) -> anyhow::Result<PathBuf> {
+/// A PostgreSQL program of the same installation as the server binaries in `dir`: `dir` itself,
+/// else the folder the `postgres` there links to (`/usr/local/bin/postgres` is often a link
+/// into `/usr/lib/postgresql/<version>/bin`, where the client programs are), else Debian's
+/// folder of that major version.
+pub fn tool(binaries: &ServerBinaries, name: &str) -> PathBuf {
+    let mut candidates = vec![binaries.dir.join(name)];
+    if let Ok(real) = fs::canonicalize(binaries.dir.join("postgres"))
+        && let Some(parent) = real.parent()
+    {
+        candidates.push(parent.join(name));
+    }
+    candidates.push(
+        Path::new(crate::db::embedded::DEBIAN_LIB_ROOT)
+            .join(binaries.major.to_string())
+            .join("bin")
+            .join(name),
+    );
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| candidates.swap_remove(0))
+}
+
+fn server_binaries(config: &Config) -> anyhow::Result<ServerBinaries> {
     let found = crate::db::embedded::find_server_binaries(
         config.postgres_bin.as_deref(),
         std::env::var_os("PATH").as_deref(),
         Path::new(crate::db::embedded::DEBIAN_LIB_ROOT),
     )?;
-    Ok(found[0].dir.clone())
+    Ok(found[0].clone())
 }
 
 /// Takes a backup of the embedded cluster (which must not be in use by a running `serve`: the
@@ -334,7 +358,7 @@ async fn take_into(
         // backup's point.
         let counts = count_rows(&mut conn).await?;
         conn.close().await?;
-        let mut cmd = Command::new(server.binaries.dir.join("pg_basebackup"));
+        let mut cmd = Command::new(tool(&server.binaries, "pg_basebackup"));
         cmd.args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
             .args(["-U", crate::db::embedded::SUPERUSER, "--no-password"])
             .arg("-D")
@@ -347,7 +371,7 @@ async fn take_into(
         anyhow::Ok(counts)
     }
     .await;
-    let bin_dir = server.binaries.dir.clone();
+    let binaries = server.binaries.clone();
     let version = server.binaries.version.clone();
     tokio::task::spawn_blocking(move || server.stop()).await??;
     let counts = taken?;
@@ -367,7 +391,7 @@ async fn take_into(
             work_owned.join(CREDENTIALS),
             fs::Permissions::from_mode(0o600),
         )?;
-        Ok(verify(&bin_dir, &work_owned))
+        Ok(verify(&binaries, &work_owned))
     })
     .await??;
     let (verified, verification) = match verification {
@@ -418,7 +442,7 @@ pub fn prune(dir: &Path, days: u32, now: DateTime<Utc>) -> anyhow::Result<Vec<St
 /// Verifies a backup again (its files may have been damaged since): `Err` if it fails.
 pub fn reverify(config: &Config, which: &str) -> anyhow::Result<String> {
     let (path, _) = locate(&config.backup_dir(), which)?;
-    verify(&free_bin_dir(config)?, &path).map_err(|m| anyhow::anyhow!("backup alterato: {m}"))
+    verify(&server_binaries(config)?, &path).map_err(|m| anyhow::anyhow!("backup alterato: {m}"))
 }
 
 /// Whether a postmaster runs in `cluster` (its `postmaster.pid` names a live process).
@@ -468,7 +492,7 @@ pub fn restore(config: &Config, which: &str) -> anyhow::Result<PathBuf> {
     }
     fs::create_dir_all(&dir)?;
     let _lock = Lock::take(&dir)?;
-    verify(&free_bin_dir(config)?, &backup)
+    verify(&server_binaries(config)?, &backup)
         .map_err(|m| anyhow::anyhow!("backup alterato, nulla è stato ripristinato: {m}"))?;
     fs::create_dir_all(&config.data_dir)?;
     let partial = config.data_dir.join(format!("postgres{INCOMPLETE}"));
@@ -585,8 +609,8 @@ async fn drill_in(
     scratch: &Path,
     checks: &mut Vec<Check>,
 ) -> anyhow::Result<()> {
-    let bin_dir = free_bin_dir(config)?;
-    let verification = verify(&bin_dir, backup);
+    let binaries = server_binaries(config)?;
+    let verification = verify(&binaries, backup);
     checks.push(Check {
         name: "verifica del backup (pg_verifybackup)".into(),
         ok: verification.is_ok(),
@@ -604,7 +628,7 @@ async fn drill_in(
     let _ = fs::remove_file(cluster.join("backup_manifest"));
     fs::copy(backup.join(CREDENTIALS), scratch.join(CREDENTIALS))?;
     let mut options = EmbeddedOptions::new(scratch);
-    options.bin_dir = Some(bin_dir);
+    options.bin_dir = config.postgres_bin.clone();
     options.durable = false;
     options.max_connections = 20;
     let server = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options))
