@@ -70,6 +70,36 @@ enum Command {
         #[command(subcommand)]
         command: FiduciaCommand,
     },
+    /// Backup del PostgreSQL incorporato e dei file in PATROCINIO_BACKUP_DIR, verificato con
+    /// pg_verifybackup; poi elimina i backup più vecchi di PATROCINIO_BACKUP_RETENTION_DAYS
+    /// (mai l'ultimo verificato). Da eseguire a servizio fermo.
+    Backup {
+        #[command(subcommand)]
+        command: Option<BackupCommand>,
+    },
+    /// Ricostruisce la cartella dei dati (cluster, credenziali, file) da un backup; rifiuta una
+    /// cartella in uso o non vuota. Poi `patrocinio serve` parte sui dati ripristinati.
+    Restore {
+        /// Il nome del backup (come in `patrocinio backup list`) o il percorso della sua cartella.
+        backup: String,
+    },
+    /// Prova di ripristino: ripristina l'ultimo backup verificato in un cluster temporaneo e
+    /// controlla righe per Ordine, sicurezza per riga, catene di audit e impronte dei file;
+    /// stampa il rapporto e lo conserva nella cartella dei backup.
+    #[command(name = "prova-ripristino", alias = "restore-drill")]
+    ProvaRipristino,
+    /// Stato per l'operatore della piattaforma: ultimo backup e ultima prova di ripristino.
+    Stato,
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Elenca i backup con dimensione, durata e verifica.
+    #[command(name = "list", alias = "elenco")]
+    List,
+    /// Verifica di nuovo un backup con pg_verifybackup; esce con errore se è alterato.
+    #[command(name = "verifica", alias = "verify")]
+    Verifica { backup: String },
 }
 
 /// The EU List of Trusted Lists.
@@ -193,6 +223,16 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve { demo: false }) {
             Command::Serve { demo } => serve(config, demo).await,
+            Command::Backup { command: None } => backup_take(config).await,
+            Command::Backup {
+                command: Some(BackupCommand::List),
+            } => backup_list(&config),
+            Command::Backup {
+                command: Some(BackupCommand::Verifica { backup }),
+            } => crate::backup::reverify(&config, &backup).map(|m| println!("Backup integro: {m}")),
+            Command::Restore { backup } => restore(&config, &backup),
+            Command::ProvaRipristino => restore_drill(config).await,
+            Command::Stato => status(&config),
             Command::Migrate { admin_url } => migrate(config, admin_url).await,
             Command::Audit {
                 command: AuditCommand::Verify,
@@ -260,7 +300,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn start_embedded(config: &Config) -> anyhow::Result<EmbeddedPostgres> {
+pub(crate) async fn start_embedded(config: &Config) -> anyhow::Result<EmbeddedPostgres> {
     let mut options = EmbeddedOptions::new(config.data_dir.clone());
     options.bin_dir = config.postgres_bin.clone();
     let server = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options))
@@ -270,7 +310,7 @@ async fn start_embedded(config: &Config) -> anyhow::Result<EmbeddedPostgres> {
 }
 
 /// Roles, database and migrations on the embedded server; returns the service role's URL.
-async fn provision_embedded(server: &EmbeddedPostgres) -> anyhow::Result<String> {
+pub(crate) async fn provision_embedded(server: &EmbeddedPostgres) -> anyhow::Result<String> {
     let mut admin = sqlx::PgConnection::connect(&server.superuser_url("postgres")).await?;
     provision::ensure_roles(&mut admin, &server.credentials().app_password).await?;
     provision::ensure_database(&mut admin, EMBEDDED_DATABASE).await?;
@@ -337,6 +377,96 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || server.stop()).await??;
     }
     result
+}
+
+async fn backup_take(config: Config) -> anyhow::Result<()> {
+    let d = crate::backup::take(&config, EMBEDDED_DATABASE).await?;
+    println!(
+        "Backup {} in {}: {}, {} ms, verificato ({}).",
+        d.name,
+        config.backup_dir().display(),
+        human_bytes(d.total_bytes()),
+        d.duration_ms,
+        d.verification
+    );
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    format!("{:.1} MB", n as f64 / MB)
+}
+
+fn backup_list(config: &Config) -> anyhow::Result<()> {
+    let backups = crate::backup::list(&config.backup_dir())?;
+    if backups.is_empty() {
+        println!("Nessun backup in {}.", config.backup_dir().display());
+    }
+    for d in backups {
+        println!(
+            "{}\t{}\t{} ms\t{}\t{} file\tPostgreSQL {}",
+            d.name,
+            human_bytes(d.total_bytes()),
+            d.duration_ms,
+            if d.verified {
+                "verificato"
+            } else {
+                "NON verificato"
+            },
+            d.files_count,
+            d.postgres_version
+        );
+    }
+    Ok(())
+}
+
+fn restore(config: &Config, backup: &str) -> anyhow::Result<()> {
+    let cluster = crate::backup::restore(config, backup)?;
+    println!(
+        "Backup {backup} ripristinato in {}: avviare `patrocinio serve`.",
+        cluster.display()
+    );
+    Ok(())
+}
+
+async fn restore_drill(config: Config) -> anyhow::Result<()> {
+    let report = crate::backup::drill(&config, EMBEDDED_DATABASE).await?;
+    print!("{}", report.render());
+    if !report.ok {
+        bail!("prova di ripristino fallita");
+    }
+    Ok(())
+}
+
+fn status(config: &Config) -> anyhow::Result<()> {
+    let dir = config.backup_dir();
+    match crate::backup::list(&dir)?.last() {
+        Some(d) => println!(
+            "Ultimo backup: {} ({}, {}, {})",
+            d.name,
+            d.finished_at.format("%Y-%m-%d %H:%M UTC"),
+            human_bytes(d.total_bytes()),
+            if d.verified {
+                "verificato"
+            } else {
+                "NON verificato"
+            }
+        ),
+        None => println!("Ultimo backup: nessuno in {}", dir.display()),
+    }
+    let drill = std::fs::read_to_string(dir.join(crate::backup::LAST_DRILL))
+        .ok()
+        .and_then(|t| serde_json::from_str::<crate::backup::DrillReport>(&t).ok());
+    match drill {
+        Some(r) => println!(
+            "Ultima prova di ripristino: {} (backup {}): {}",
+            r.finished_at.format("%Y-%m-%d %H:%M UTC"),
+            r.backup,
+            if r.ok { "superata" } else { "FALLITA" }
+        ),
+        None => println!("Ultima prova di ripristino: mai eseguita"),
+    }
+    Ok(())
 }
 
 async fn migrate(config: Config, admin_url: Option<String>) -> anyhow::Result<()> {

@@ -160,6 +160,11 @@ pub struct Config {
     pub postgres_bin: Option<PathBuf>,
     pub db_max_connections: u32,
     pub files_dir: Option<PathBuf>,
+    /// Where `patrocinio backup` writes (`PATROCINIO_BACKUP_DIR`, else `<data dir>/../backup`
+    /// beside the data folder).
+    pub backup_dir: Option<PathBuf>,
+    /// Backups older than this are pruned (never the latest verified one).
+    pub backup_retention_days: u32,
     /// The Ordini's electronic seals (`<slug>.pem`, certificate and key), if any.
     pub seal_dir: Option<PathBuf>,
     /// PEM file of the certificates pinned for the EU LOTL's signature.
@@ -195,6 +200,8 @@ impl fmt::Debug for Config {
             .field("postgres_bin", &self.postgres_bin)
             .field("db_max_connections", &self.db_max_connections)
             .field("files_dir", &self.files_dir)
+            .field("backup_dir", &self.backup_dir)
+            .field("backup_retention_days", &self.backup_retention_days)
             .field("seal_dir", &self.seal_dir)
             .field("lotl_certs", &self.lotl_certs)
             .field("max_file_bytes", &self.max_file_bytes)
@@ -220,6 +227,8 @@ impl Default for Config {
             postgres_bin: None,
             db_max_connections: 10,
             files_dir: None,
+            backup_dir: None,
+            backup_retention_days: 90,
             seal_dir: None,
             lotl_certs: None,
             max_file_bytes: 10 * MB,
@@ -303,6 +312,17 @@ impl Config {
                         .context("PATROCINIO_DB_MAX_CONNECTIONS must be a number from 1 to 1000")?
                 }
                 "PATROCINIO_FILES_DIR" => config.files_dir = Some(PathBuf::from(value)),
+                "PATROCINIO_BACKUP_DIR" => config.backup_dir = Some(PathBuf::from(value)),
+                "PATROCINIO_BACKUP_RETENTION_DAYS" => {
+                    // Bounded: a typo such as 9000000 would keep everything forever.
+                    config.backup_retention_days = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=3650).contains(n))
+                        .context(
+                            "PATROCINIO_BACKUP_RETENTION_DAYS must be a number from 1 to 3650",
+                        )?
+                }
                 "PATROCINIO_SEAL_DIR" => config.seal_dir = Some(PathBuf::from(value)),
                 "PATROCINIO_LOTL_CERTS" => config.lotl_certs = Some(PathBuf::from(value)),
                 "PATROCINIO_MAX_FILE_MB" => config.max_file_bytes = megabytes(&key, &value)?,
@@ -374,6 +394,19 @@ impl Config {
         self.files_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("files"))
+    }
+
+    /// Where backups go: `PATROCINIO_BACKUP_DIR`, else `backup/` beside the data folder (not
+    /// inside it: a backup inside the folder it protects would be lost with it).
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup_dir.clone().unwrap_or_else(|| {
+            let data =
+                std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+            match data.parent() {
+                Some(parent) => parent.join("backup"),
+                None => data.join("backup"),
+            }
+        })
     }
 
     /// The URL users reach us at, given the port we actually bound.

@@ -4,6 +4,7 @@
 //! PostgreSQL and provisioning; `web` the axum routes, one folder per area of the UI.
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -12,13 +12,13 @@ use nix::{
     unistd::Pid,
 };
 
-struct Running {
+pub(super) struct Running {
     child: Child,
-    url: String,
+    pub(super) url: String,
     stdout: Vec<String>,
 }
 
-fn command(data_dir: &std::path::Path) -> Command {
+pub(super) fn command(data_dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_patrocinio"));
     cmd.env_remove("DATABASE_URL")
         .env("PATROCINIO_DATA_DIR", data_dir)
@@ -31,7 +31,7 @@ fn command(data_dir: &std::path::Path) -> Command {
 }
 
 /// Starts the binary and waits for the line that gives its URL.
-fn start(mut cmd: Command) -> Running {
+pub(super) fn start(mut cmd: Command) -> Running {
     let mut child = cmd.spawn().expect("spawn patrocinio");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -78,7 +78,7 @@ fn start(mut cmd: Command) -> Running {
 }
 
 /// SIGTERM, then the exit status and what the process wrote on stderr.
-fn stop(mut running: Running) -> (std::process::ExitStatus, String) {
+pub(super) fn stop(mut running: Running) -> (std::process::ExitStatus, String) {
     kill(Pid::from_raw(running.child.id() as i32), Signal::SIGTERM).unwrap();
     let mut err = String::new();
     running
@@ -91,7 +91,7 @@ fn stop(mut running: Running) -> (std::process::ExitStatus, String) {
     (running.child.wait().unwrap(), err)
 }
 
-async fn status_of(url: &str) -> u16 {
+pub(super) async fn status_of(url: &str) -> u16 {
     reqwest::get(url).await.unwrap().status().as_u16()
 }
 

@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod application_file;
+mod backup;
 mod browser;
 mod dossier;
 mod embedded;
