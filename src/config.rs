@@ -180,6 +180,10 @@ pub struct Config {
     pub pec_poll: std::time::Duration,
     pub mail_from: String,
     pub mail_retry: std::time::Duration,
+    /// The Bearer token `/metrics` asks for; without one `/metrics` answers 404.
+    pub metrics_token: Option<String>,
+    /// `/metrics` answers only requests from a loopback address.
+    pub metrics_local_only: bool,
 }
 
 impl fmt::Debug for Config {
@@ -205,6 +209,8 @@ impl fmt::Debug for Config {
             .field("session_max_age", &self.session_max_age)
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
+            .field("metrics_token", &redact(&self.metrics_token))
+            .field("metrics_local_only", &self.metrics_local_only)
             .finish()
     }
 }
@@ -235,6 +241,8 @@ impl Default for Config {
             pec_poll: std::time::Duration::from_secs(60),
             mail_from: "Patrocinio <noreply@localhost>".into(),
             mail_retry: std::time::Duration::from_secs(60),
+            metrics_token: None,
+            metrics_local_only: false,
         }
     }
 }
@@ -336,6 +344,21 @@ impl Config {
                     config.session_max_age = std::time::Duration::from_secs(hours * 3600);
                 }
                 "PATROCINIO_LOG" => config.log_filter = value,
+                // 32 to 512 characters: long enough not to be guessed, short enough to compare
+                // in constant time without cost.
+                "PATROCINIO_METRICS_TOKEN" => {
+                    if !(32..=512).contains(&value.len()) || !value.is_ascii() {
+                        bail!("PATROCINIO_METRICS_TOKEN must be 32 to 512 ASCII characters");
+                    }
+                    config.metrics_token = Some(value);
+                }
+                "PATROCINIO_METRICS_LOCAL_ONLY" => {
+                    config.metrics_local_only = match value.as_str() {
+                        "true" | "1" | "si" => true,
+                        "false" | "0" | "no" => false,
+                        _ => bail!("PATROCINIO_METRICS_LOCAL_ONLY must be true or false"),
+                    }
+                }
                 "PATROCINIO_SMTP_URL" => config.smtp_url = Some(value),
                 "PATROCINIO_PEC_DIR" => config.pec_dir = Some(PathBuf::from(value)),
                 "PATROCINIO_PEC_POLL_SECONDS" => {
