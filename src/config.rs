@@ -447,6 +447,21 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_token_is_long_and_hidden_from_debug() {
+        assert!(Config::from_vars(vars(&[("PATROCINIO_METRICS_TOKEN", "corto")])).is_err());
+        assert!(Config::from_vars(vars(&[("PATROCINIO_METRICS_LOCAL_ONLY", "forse")])).is_err());
+        let token = "t".repeat(32);
+        let (c, _) = Config::from_vars(vars(&[
+            ("PATROCINIO_METRICS_TOKEN", &token),
+            ("PATROCINIO_METRICS_LOCAL_ONLY", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some(token.as_str()));
+        assert!(c.metrics_local_only);
+        assert!(!format!("{c:?}").contains(&token));
+    }
+
+    #[test]
     fn unknown_prefixed_variables_are_reported() {
         let (_, unknown) = Config::from_vars(vars(&[
             ("PATROCINIO_BNID", "x"),
