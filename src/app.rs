@@ -72,6 +72,8 @@ impl Application {
                 public_url: url.clone(),
                 seal_dir: config.seal_dir.clone(),
                 mail_configured: mailer.is_some(),
+                metrics_token: config.metrics_token.clone(),
+                metrics_local_only: config.metrics_local_only,
                 limits: FileLimits {
                     max_file_bytes: config.max_file_bytes,
                     max_application_bytes: config.max_application_bytes,
@@ -81,6 +83,10 @@ impl Application {
             pdf: pdf.clone(),
             limiters: limiters.clone(),
             hub: hub.clone(),
+            metrics: Arc::new(web::metrics::Recorder::new(
+                web::route_table().iter().map(|r| r.path),
+            )),
+            metrics_scrape: Arc::new(tokio::sync::Mutex::new(())),
             sessions: web::auth::SessionSettings {
                 idle: config.session_idle,
                 max_age: config.session_max_age,

@@ -185,6 +185,10 @@ pub struct Config {
     pub pec_poll: std::time::Duration,
     pub mail_from: String,
     pub mail_retry: std::time::Duration,
+    /// The Bearer token `/metrics` asks for; without one `/metrics` answers 404.
+    pub metrics_token: Option<String>,
+    /// `/metrics` answers only requests from a loopback address.
+    pub metrics_local_only: bool,
 }
 
 impl fmt::Debug for Config {
@@ -212,6 +216,8 @@ impl fmt::Debug for Config {
             .field("session_max_age", &self.session_max_age)
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
+            .field("metrics_token", &redact(&self.metrics_token))
+            .field("metrics_local_only", &self.metrics_local_only)
             .finish()
     }
 }
@@ -244,6 +250,8 @@ impl Default for Config {
             pec_poll: std::time::Duration::from_secs(60),
             mail_from: "Patrocinio <noreply@localhost>".into(),
             mail_retry: std::time::Duration::from_secs(60),
+            metrics_token: None,
+            metrics_local_only: false,
         }
     }
 }
@@ -356,6 +364,21 @@ impl Config {
                     config.session_max_age = std::time::Duration::from_secs(hours * 3600);
                 }
                 "PATROCINIO_LOG" => config.log_filter = value,
+                // 32 to 512 characters: long enough not to be guessed, short enough to compare
+                // in constant time without cost.
+                "PATROCINIO_METRICS_TOKEN" => {
+                    if !(32..=512).contains(&value.len()) || !value.is_ascii() {
+                        bail!("PATROCINIO_METRICS_TOKEN must be 32 to 512 ASCII characters");
+                    }
+                    config.metrics_token = Some(value);
+                }
+                "PATROCINIO_METRICS_LOCAL_ONLY" => {
+                    config.metrics_local_only = match value.as_str() {
+                        "true" | "1" | "si" => true,
+                        "false" | "0" | "no" => false,
+                        _ => bail!("PATROCINIO_METRICS_LOCAL_ONLY must be true or false"),
+                    }
+                }
                 "PATROCINIO_SMTP_URL" => config.smtp_url = Some(value),
                 "PATROCINIO_PEC_DIR" => config.pec_dir = Some(PathBuf::from(value)),
                 "PATROCINIO_PEC_POLL_SECONDS" => {
@@ -454,6 +477,21 @@ mod tests {
         );
         assert_eq!(c.data_dir, PathBuf::from("data"));
         assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn the_metrics_token_is_long_and_hidden_from_debug() {
+        assert!(Config::from_vars(vars(&[("PATROCINIO_METRICS_TOKEN", "corto")])).is_err());
+        assert!(Config::from_vars(vars(&[("PATROCINIO_METRICS_LOCAL_ONLY", "forse")])).is_err());
+        let token = "t".repeat(32);
+        let (c, _) = Config::from_vars(vars(&[
+            ("PATROCINIO_METRICS_TOKEN", &token),
+            ("PATROCINIO_METRICS_LOCAL_ONLY", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some(token.as_str()));
+        assert!(c.metrics_local_only);
+        assert!(!format!("{c:?}").contains(&token));
     }
 
     #[test]

@@ -73,6 +73,7 @@ impl Listener {
                 let last = events::last_id(&mut tx).await?;
                 tx.commit().await?;
                 self.cursors.insert(t.id, last);
+                self.hub.start_after(t.id, last);
             }
         } else {
             self.catch_up_all().await?;

@@ -116,6 +116,13 @@ impl Hub {
         }
     }
 
+    /// The listener starts from `id` for `tenant` (the events before it are not broadcast).
+    pub fn start_after(&self, tenant: TenantId, id: i64) {
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = latest.entry(tenant).or_insert(0);
+        *seen = (*seen).max(id);
+    }
+
     /// The id of the last event of `tenant` this process has seen (0: none yet).
     pub fn latest_event(&self, tenant: TenantId) -> i64 {
         self.latest

@@ -89,6 +89,26 @@ pub async fn after(tx: &mut TenantTx, cursor: i64, limit: i64) -> anyhow::Result
     .await?)
 }
 
+/// How many things wait, and the age of the oldest in seconds (`None`: nothing waits).
+#[derive(Debug, sqlx::FromRow)]
+pub struct Waiting {
+    pub count: i64,
+    pub oldest_age_seconds: Option<f64>,
+}
+
+/// The transaction's Ordine's events after `cursor` (what the live listener has not yet
+/// broadcast), counted.
+pub async fn behind(tx: &mut TenantTx, cursor: i64) -> anyhow::Result<Waiting> {
+    Ok(sqlx::query_as(
+        "SELECT count(*) AS count,
+                extract(epoch FROM now() - min(at))::float8 AS oldest_age_seconds
+           FROM events WHERE id > $1",
+    )
+    .bind(cursor)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
 /// The newest event id of the transaction's Ordine (0 when none).
 pub async fn last_id(tx: &mut TenantTx) -> anyhow::Result<i64> {
     Ok(

@@ -165,6 +165,18 @@ pub async fn take_due(tx: &mut TenantTx, limit: i64) -> anyhow::Result<Vec<Due>>
     .await?)
 }
 
+/// The Ordine's messages waiting to be sent (retries included), counted, with the age of the
+/// oldest.
+pub async fn backlog(tx: &mut TenantTx) -> anyhow::Result<crate::store::events::Waiting> {
+    Ok(sqlx::query_as(
+        "SELECT count(*) AS count,
+                extract(epoch FROM now() - min(created_at))::float8 AS oldest_age_seconds
+           FROM outbox WHERE status = 'in_attesa'",
+    )
+    .fetch_one(tx.conn())
+    .await?)
+}
+
 /// Marks a message sent; the secret it carried (an account link, a draft's PIN) is forgotten:
 /// the e-mail has it now.
 pub async fn mark_sent(tx: &mut TenantTx, id: i64, message_id: &str) -> anyhow::Result<()> {

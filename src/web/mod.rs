@@ -23,6 +23,7 @@ pub mod admin;
 mod health;
 mod home;
 pub mod lawyer;
+pub mod metrics;
 mod notices;
 pub mod public;
 pub mod rapporteur;
@@ -58,6 +59,10 @@ pub struct AppState {
     pub limiters: Arc<Limiters>,
     pub sessions: auth::SessionSettings,
     pub hub: crate::live::Hub,
+    /// The request latencies `/metrics` shows.
+    pub metrics: Arc<metrics::Recorder>,
+    /// One `/metrics` scrape at a time.
+    pub metrics_scrape: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +80,10 @@ pub struct WebSettings {
     pub seal_dir: Option<std::path::PathBuf>,
     /// An SMTP server is configured: e-mails leave (otherwise they wait in the outbox).
     pub mail_configured: bool,
+    /// `PATROCINIO_METRICS_TOKEN`: without it `/metrics` answers 404.
+    pub metrics_token: Option<String>,
+    /// `PATROCINIO_METRICS_LOCAL_ONLY`: `/metrics` only from a loopback address.
+    pub metrics_local_only: bool,
 }
 
 impl WebSettings {
@@ -164,6 +173,7 @@ pub fn route_table() -> Vec<RouteDef> {
     vec![
         RouteDef::get("/health", Platform, health::health),
         RouteDef::get("/ready", Platform, health::ready),
+        RouteDef::get("/metrics", Platform, metrics::serve),
         RouteDef::get("/", Platform, home::platform_home),
         RouteDef::get(assets::ROUTE, Platform, assets::serve),
         RouteDef::get("/favicon.ico", Platform, assets::favicon),
@@ -894,5 +904,10 @@ pub fn router(state: AppState) -> Router {
                     Duration::from_secs(30),
                 )),
         )
+        // Outermost: the time measured is the whole answer's.
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::record,
+        ))
         .with_state(state)
 }

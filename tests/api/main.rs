@@ -16,6 +16,7 @@ mod isolation;
 mod lists;
 mod live;
 mod mail;
+mod metrics;
 mod oidc;
 mod pages;
 mod pec_receipts;
