@@ -74,6 +74,7 @@ impl Application {
                 mail_configured: mailer.is_some(),
                 metrics_token: config.metrics_token.clone(),
                 metrics_local_only: config.metrics_local_only,
+                backup_dir: config.backup_dir(),
                 limits: FileLimits {
                     max_file_bytes: config.max_file_bytes,
                     max_application_bytes: config.max_application_bytes,

@@ -268,6 +268,24 @@ async fn render(state: &AppState) -> Result<String, AppError> {
         backlog_oldest.unwrap_or(0.0),
     );
 
+    // The latest verified backup (`patrocinio backup`), read from its descriptor.
+    let dir = state.settings.backup_dir.clone();
+    let latest = tokio::task::spawn_blocking(move || crate::backup::list(&dir))
+        .await
+        .map_err(anyhow::Error::from)??
+        .into_iter()
+        .filter(|d| d.verified)
+        .map(|d| d.finished_at)
+        .max();
+    if let Some(at) = latest {
+        gauge(
+            &mut out,
+            "patrocinio_backup_age_seconds",
+            "Age of the latest verified backup in PATROCINIO_BACKUP_DIR (absent: none yet).",
+            (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0,
+        );
+    }
+
     let pool = state.db.pool();
     let size = pool.size();
     let idle = pool.num_idle() as u32;

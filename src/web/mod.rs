@@ -84,6 +84,8 @@ pub struct WebSettings {
     pub metrics_token: Option<String>,
     /// `PATROCINIO_METRICS_LOCAL_ONLY`: `/metrics` only from a loopback address.
     pub metrics_local_only: bool,
+    /// Where `patrocinio backup` keeps its backups (`/metrics` shows the latest one's age).
+    pub backup_dir: std::path::PathBuf,
 }
 
 impl WebSettings {

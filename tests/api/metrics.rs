@@ -186,3 +186,49 @@ async fn a_queued_email_shows_in_the_outbox_backlog() {
     assert!(sample(&body, "patrocinio_listener_lag_events").is_some());
     assert!(sample(&body, "patrocinio_listener_lag_seconds").is_some());
 }
+
+#[tokio::test]
+async fn the_latest_verified_backup_gives_its_age() {
+    let backups = tempfile::tempdir().unwrap();
+    let dir = backups.path().to_path_buf();
+    let app = spawn_app_with(move |c| {
+        c.metrics_token = Some(TOKEN.into());
+        c.backup_dir = Some(dir);
+    })
+    .await;
+    // No backup yet: no age to show.
+    assert_eq!(
+        sample(&scrape(&app).await, "patrocinio_backup_age_seconds"),
+        None
+    );
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    for (name, finished, verified) in [
+        (
+            "20261201T000000Z",
+            hour_ago - chrono::Duration::hours(5),
+            true,
+        ),
+        ("20261201T050000Z", hour_ago, true),
+        // A newer backup that failed its verification does not count.
+        ("20261201T055000Z", chrono::Utc::now(), false),
+    ] {
+        let folder = backups.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        let d = patrocinio::backup::Descriptor {
+            name: name.into(),
+            started_at: finished,
+            finished_at: finished,
+            duration_ms: 1,
+            database_bytes: 1,
+            files_bytes: 0,
+            files_count: 0,
+            postgres_version: "15".into(),
+            verified,
+            verification: String::new(),
+            counts: Default::default(),
+        };
+        std::fs::write(folder.join("backup.json"), serde_json::to_vec(&d).unwrap()).unwrap();
+    }
+    let age = sample(&scrape(&app).await, "patrocinio_backup_age_seconds").unwrap();
+    assert!((3600.0..7200.0).contains(&age), "{age}");
+}
