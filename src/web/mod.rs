@@ -469,6 +469,16 @@ pub fn route_table() -> Vec<RouteDef> {
             secretariat::protocol_register,
         ),
         RouteDef::get(
+            "/{slug}/segreteria/protocollo.csv",
+            Tenant,
+            secretariat::protocol_export_csv,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo.xlsx",
+            Tenant,
+            secretariat::protocol_export_xlsx,
+        ),
+        RouteDef::get(
             "/{slug}/segreteria/protocollo/registri",
             Tenant,
             secretariat::daily_register::page,

@@ -329,6 +329,7 @@ fn action_label(action: &str) -> &str {
         "ordine_creato" => "Ordine creato",
         "registro_esportato" => "Registro delle operazioni esportato",
         "elenco_esportato" => "Elenco delle pratiche esportato",
+        "protocollo_esportato" => "Registro di protocollo esportato",
         "registro_protocollo_stampato" => "Registro di protocollo stampato",
         other => other,
     }
