@@ -6,7 +6,11 @@
 //!
 //! `loadtest ws`: the live workspace under load (see `ws.rs`): N Ordini, S sockets, E changes
 //! over HTTP; change → fragment latency beside a bare LISTEN client, and memory per socket.
+//!
+//! `loadtest board`: the lists, the search and the export on N Ordini of A applications each
+//! (see `board.rs`).
 
+mod board;
 mod mail;
 mod setup;
 mod ws;
@@ -52,6 +56,8 @@ enum Command {
     /// The e-mail outbox: idle cost over many Ordini, and a burst of messages to a real SMTP
     /// server.
     Mail(mail::Args),
+    /// The board, the search and the export on many Ordini with many applications each.
+    Board(board::Args),
 }
 
 #[derive(Serialize)]
@@ -105,6 +111,13 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
                 .with_context(|| format!("writing {}", json.display()))?;
             ws::print(&report, &json);
+        }
+        Command::Board(args) => {
+            let json = args.json.clone();
+            let report = board::run(args).await?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            board::print(&report, &json);
         }
         Command::Mail(args) => {
             let json = args.json.clone();

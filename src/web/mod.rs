@@ -573,6 +573,16 @@ pub fn route_table() -> Vec<RouteDef> {
             secretariat::tax_batches::cover_csv,
         ),
         RouteDef::get(
+            "/{slug}/segreteria/protocollo.csv",
+            Tenant,
+            secretariat::protocol_export_csv,
+        ),
+        RouteDef::get(
+            "/{slug}/segreteria/protocollo.xlsx",
+            Tenant,
+            secretariat::protocol_export_xlsx,
+        ),
+        RouteDef::get(
             "/{slug}/segreteria/protocollo/registri",
             Tenant,
             secretariat::daily_register::page,

@@ -680,3 +680,134 @@ async fn the_councillor_and_the_lawyer_filter_their_lists_too() {
         .await;
     assert_eq!(set(&listed(&page, "mie-istanze")), set(&ids[0..2]));
 }
+
+/// The protocol numbers a page or a file shows, in their order.
+fn protocol_numbers(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(11))
+        .filter(|&i| {
+            (i == 0 || !bytes[i - 1].is_ascii_digit())
+                && bytes[i..i + 4].iter().all(u8::is_ascii_digit)
+                && bytes[i + 4] == b'/'
+                && bytes[i + 5..i + 12].iter().all(u8::is_ascii_digit)
+                && bytes.get(i + 12).is_none_or(|b| !b.is_ascii_digit())
+        })
+        .map(|i| text[i..i + 12].to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_protocol_register_exports_what_it_shows_with_the_year_and_search_in_force() {
+    let app = spawn_app().await;
+    let of = office(&app).await;
+    let ids = many(&app, &of, 3).await;
+    let seg = app.login(&of.secretariat).await;
+    let mut numbers = Vec::new();
+    for id in &ids {
+        numbers.push(register(&app, &seg, *id).await);
+    }
+    let year: i32 = numbers[0][..4].parse().unwrap();
+
+    // The page, newest first, and its export links with the year in force.
+    let (status, page) = seg
+        .page(&app, &format!("/{SLUG}/segreteria/protocollo"))
+        .await;
+    assert_eq!(status, 200);
+    let table = between(&page, "<tbody>", "</tbody>").expect("the register's table");
+    let shown = protocol_numbers(table);
+    let mut newest_first = numbers.clone();
+    newest_first.reverse();
+    assert_eq!(shown, newest_first);
+    assert!(page.contains(&format!("/{SLUG}/segreteria/protocollo.csv?anno={year}")));
+    assert!(page.contains(&format!("/{SLUG}/segreteria/protocollo.xlsx?anno={year}")));
+
+    let (status, kind, csv) = download(
+        &app,
+        &seg,
+        &format!("/{SLUG}/segreteria/protocollo.csv?anno={year}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(kind, "text/csv; charset=utf-8");
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"), "a BOM first");
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "Numero;Data e ora;Tipo;Oggetto;Registrata da;Impronta SHA-256"
+    );
+    let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(
+        rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>(),
+        shown,
+        "the rows of the page, in its order"
+    );
+    for r in &rows {
+        assert_eq!(r.len(), 6);
+        assert!(r[2].starts_with("entrata, "), "{r:?}");
+        // Every cell's text is on the page (the subject, who registered, the digest).
+        for cell in [&r[3], &r[4], &r[5]] {
+            assert!(!cell.is_empty() && page.contains(cell.as_str()), "{cell}");
+        }
+    }
+
+    // The search in force narrows the file as it narrows the page.
+    let code: String = {
+        let mut conn = app.admin_connection().await;
+        sqlx::query_scalar("SELECT code FROM app.applications WHERE id = $1")
+            .bind(ids[1])
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    let (_, page) = seg
+        .page(
+            &app,
+            &format!("/{SLUG}/segreteria/protocollo?anno={year}&q={code}"),
+        )
+        .await;
+    let table = between(&page, "<tbody>", "</tbody>").expect("the register's table");
+    assert_eq!(protocol_numbers(table), vec![numbers[1].clone()]);
+    let link = format!("/{SLUG}/segreteria/protocollo.xlsx?anno={year}&amp;q={code}");
+    assert!(page.contains(&link), "{link}");
+    let (status, _, xlsx) = download(&app, &seg, &link.replace("&amp;", "&")).await;
+    assert_eq!(status, 200);
+    let sheet = xlsx_rows(&xlsx);
+    assert_eq!(sheet[0][0], "Numero");
+    assert_eq!(sheet.len(), 2);
+    assert_eq!(sheet[1][0], numbers[1]);
+    let full = rows.iter().find(|r| r[0] == numbers[1]).unwrap();
+    let mut cells = sheet[1].clone();
+    cells.resize(6, String::new());
+    assert_eq!(&cells, full);
+
+    // Both exports are in the audit log with the year, the search and the rows.
+    let mut conn = app.admin_connection().await;
+    let logged: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT details FROM app.audit_log WHERE action = 'protocollo_esportato' ORDER BY seq",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(logged.len(), 2);
+    assert_eq!(logged[0]["formato"], "csv");
+    assert_eq!(logged[0]["righe"], 3);
+    assert_eq!(logged[0]["filtri"], format!("anno={year}"));
+    assert_eq!(logged[1]["formato"], "xlsx");
+    assert_eq!(logged[1]["righe"], 1);
+    assert_eq!(logged[1]["filtri"], format!("anno={year}&q={code}"));
+
+    // A councillor has no access to the register's export.
+    let councillor = app.login(&of.councillors[0]).await;
+    let (status, _, _) = download(
+        &app,
+        &councillor,
+        &format!("/{SLUG}/segreteria/protocollo.csv?anno={year}"),
+    )
+    .await;
+    assert_ne!(status, 200);
+}

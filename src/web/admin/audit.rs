@@ -331,6 +331,7 @@ fn action_label(action: &str) -> &str {
         "elenco_esportato" => "Elenco delle pratiche esportato",
         "statistiche_esportate" => "Dati di un grafico delle statistiche esportati",
         "statistiche_ministero_esportate" => "Dati annuali per il Ministero esportati",
+        "protocollo_esportato" => "Registro di protocollo esportato",
         "registro_protocollo_stampato" => "Registro di protocollo stampato",
         "fascicolo_esportato" => "Fascicolo della pratica esportato",
         "fascicoli_esportati" => "Fascicoli delle ammissioni di un periodo esportati",

@@ -552,7 +552,8 @@ async fn export<R: AreaRole>(
     let base = area_base(&tenant, &who);
     if !parsed.errors.is_empty() {
         let text = "Alcuni filtri non sono validi: correggerli nell'elenco prima di esportare.";
-        return Ok(refused(&tenant, &who, &base, &q, text));
+        let back = format!("{base}?{}", q.query_string(false));
+        return Ok(refused(&tenant, &who, &base, &back, text));
     }
     let grant = view_grant(&tenant, &who)?;
     let viewer = viewer(&grant, &who);
@@ -565,7 +566,8 @@ async fn export<R: AreaRole>(
             plural::thousands(total),
             plural::thousands(EXPORT_MAX)
         );
-        return Ok(refused(&tenant, &who, &base, &q, &text));
+        let back = format!("{base}?{}", q.query_string(false));
+        return Ok(refused(&tenant, &who, &base, &back, &text));
     }
     let rows = cases::page(
         &mut tx,
@@ -607,12 +609,12 @@ async fn export<R: AreaRole>(
     Ok(export::download(bytes, kind, &name))
 }
 
-/// An export that cannot be made: why, and the way back to the list with its filters.
-fn refused<R: AreaRole>(
+/// An export that cannot be made: why, and the way back (`back`) to the list with its filters.
+pub(crate) fn refused<R: AreaRole>(
     tenant: &CurrentTenant,
     who: &InArea<R>,
     base: &str,
-    q: &ListQuery,
+    back: &str,
     text: &str,
 ) -> Response {
     let title = "Esportazione non eseguita";
@@ -622,7 +624,7 @@ fn refused<R: AreaRole>(
             (layout::breadcrumb(&[(who.role().area_title(), Some(base)), (title, None)]))
             h1 { (title) }
             div class="alert alert-warning" role="alert" { (text) }
-            p { a href=(format!("{base}?{}", q.query_string(false))) { "Torna all'elenco con i filtri scelti" } }
+            p { a href=(back) { "Torna all'elenco con i filtri scelti" } }
         },
     );
     (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()

@@ -16,7 +16,10 @@ pub use council::{
     list as council_list, minutes_pdf as council_minutes, schedule, send_back,
 };
 pub use intake::{Typed, acquire, assign, cancel_registration, counter, register, urgency};
-pub use protocol::register_page as protocol_register;
+pub use protocol::{
+    export_csv as protocol_export_csv, export_xlsx as protocol_export_xlsx,
+    register_page as protocol_register,
+};
 pub use records::{reproposal, revocation, withdraw};
 pub use transmission::to_judge;
 
