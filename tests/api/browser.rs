@@ -1481,6 +1481,7 @@ async fn tour(phone: bool) {
                 format!("/{SLUG}/segreteria?stato=tutte&ordine=recenti"),
                 format!("/{SLUG}/segreteria/adunanze"),
                 format!("/{SLUG}/segreteria/ricevute-pec"),
+                format!("/{SLUG}/segreteria/fascicoli"),
                 format!("/{SLUG}/segreteria/agenzia-entrate"),
             ]
             .into_iter()
