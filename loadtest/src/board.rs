@@ -9,10 +9,7 @@
 
 use std::{
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -420,40 +417,13 @@ async fn measure(
     if !first.status().is_success() {
         bail!("{name}: {url} answered {}", first.status());
     }
-    let next = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, next, errors) =
-            (client.clone(), url.clone(), next.clone(), errors.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
-            while next.fetch_add(1, Ordering::Relaxed) < requests {
-                let t = Instant::now();
-                let ok = match client.get(&url).send().await {
-                    Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                if !ok {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-                let _ = hist.record(t.elapsed().as_micros() as u64);
-            }
-            hist
-        }));
-    }
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for task in tasks {
-        all.add(task.await?)?;
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let (all, errors, seconds) = crate::hammer(client, &url, concurrency, requests).await?;
     Ok(PageReport {
         name: name.to_owned(),
         path: path.to_owned(),
         concurrency,
         requests,
-        errors: errors.load(Ordering::Relaxed),
+        errors,
         requests_per_second: requests as f64 / seconds,
         latency_us: Percentiles::of(&all),
     })

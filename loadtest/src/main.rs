@@ -143,6 +143,26 @@ async fn http(url: &str, concurrency: u64, requests: u64) -> anyhow::Result<Http
         .send()
         .await
         .with_context(|| format!("{url} is not reachable"))?;
+    let (all, errors, seconds) = hammer(&client, url, concurrency, requests).await?;
+    Ok(HttpReport {
+        url: url.to_owned(),
+        concurrency,
+        requests,
+        errors,
+        seconds,
+        requests_per_second: requests as f64 / seconds,
+        latency_us: Percentiles::of(&all),
+    })
+}
+
+/// `requests` GETs of `url` by `concurrency` tasks sharing `client`: the latencies (µs), the
+/// failed requests and the seconds it all took.
+async fn hammer(
+    client: &reqwest::Client,
+    url: &str,
+    concurrency: u64,
+    requests: u64,
+) -> anyhow::Result<(Histogram<u64>, u64, f64)> {
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -171,15 +191,7 @@ async fn http(url: &str, concurrency: u64, requests: u64) -> anyhow::Result<Http
         all.add(task.await?)?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    Ok(HttpReport {
-        url: url.to_owned(),
-        concurrency,
-        requests,
-        errors: errors.load(Ordering::Relaxed),
-        seconds,
-        requests_per_second: requests as f64 / seconds,
-        latency_us: Percentiles::of(&all),
-    })
+    Ok((all, errors.load(Ordering::Relaxed), seconds))
 }
 
 fn print_http(r: &HttpReport) {
