@@ -421,11 +421,13 @@ impl EmbeddedPostgres {
                     log: log_tail(&self.log_path, log_start),
                 });
             }
-            // pg_ctl's own readiness test: line 1 is the pid, line 8 the postmaster's status.
+            // pg_ctl's own readiness test: line 1 is the pid, line 8 the postmaster's status
+            // (`standby`: a hot standby that accepts read-only connections, see
+            // docs/operations.md, "Standby e failover").
             if let Ok(text) = fs::read_to_string(&pid_file) {
                 let lines: Vec<&str> = text.lines().collect();
                 if lines.first().map(|l| l.trim()) == Some(&self.pid.as_raw().to_string())
-                    && lines.get(7).map(|l| l.trim()) == Some("ready")
+                    && matches!(lines.get(7).map(|l| l.trim()), Some("ready" | "standby"))
                 {
                     return Ok(());
                 }
@@ -443,6 +445,16 @@ impl EmbeddedPostgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The cluster's folder (`<data dir>/postgres`).
+    pub fn cluster_dir(&self) -> &Path {
+        &self.cluster_dir
+    }
+
+    /// The postmaster's process id; its process group holds every server process.
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
     }
 
     pub fn credentials(&self) -> &Credentials {

@@ -3,6 +3,14 @@
 //! notifications coalesce), and it catches every Ordine up after a reconnect and on a slow
 //! poll. Event ids become visible in id order within an Ordine (see `store::events::insert`),
 //! so a per-Ordine cursor never skips one.
+//!
+//! Failover: the cursors live in the process, not in the connection. When the connection is
+//! lost (the primary died) the listener reconnects through the same endpoint every second
+//! until a primary answers (a standby in recovery refuses LISTEN, so it is not taken for
+//! one), LISTENs again and then reads every Ordine's events after its cursor: what was
+//! committed meanwhile is published once, nothing twice. On each slow poll the connection is
+//! also asked a `SELECT 1` within [`PING_WAIT`], so a connection left half-open by a machine
+//! that vanished is replaced rather than waited on.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -22,6 +30,10 @@ pub const EVENTS_CHANNEL: &str = "patrocinio_eventi";
 pub const PRESENCE_CHANNEL: &str = "patrocinio_presenza";
 /// The fallback poll, should a notification be lost.
 const POLL: Duration = Duration::from_secs(10);
+/// How long the listening connection may take to answer the poll's ping.
+const PING_WAIT: Duration = Duration::from_secs(5);
+/// The wait before connecting again after the connection was lost.
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 const BATCH: i64 = 500;
 
 #[derive(Deserialize)]
@@ -38,14 +50,26 @@ pub fn spawn(db: Db, hub: Hub) -> JoinHandle<()> {
             hub,
             cursors: HashMap::new(),
         };
+        // Consecutive failed attempts: the first is a warning, the rest (a failover under
+        // way) are counted, not repeated every second.
+        let mut failures = 0u32;
         loop {
-            if let Err(e) = l.run().await {
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "live listener stopped; restarting"
-                );
+            if let Err(e) = l.run(&mut failures).await {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "live listener stopped; reconnecting"
+                    );
+                } else {
+                    tracing::debug!(
+                        error = format!("{e:#}"),
+                        failures,
+                        "live listener still away"
+                    );
+                }
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(RECONNECT_EVERY).await;
         }
     })
 }
@@ -57,7 +81,7 @@ struct Listener {
 }
 
 impl Listener {
-    async fn run(&mut self) -> anyhow::Result<()> {
+    async fn run(&mut self, failures: &mut u32) -> anyhow::Result<()> {
         // Its own connection, outside the service's pool: a LISTEN holds it for good.
         let own = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
@@ -78,6 +102,13 @@ impl Listener {
         } else {
             self.catch_up_all().await?;
         }
+        if *failures > 0 {
+            tracing::info!(
+                attempts = *failures,
+                "live listener reconnected and caught up"
+            );
+            *failures = 0;
+        }
         let mut poll = tokio::time::interval(POLL);
         poll.tick().await;
         loop {
@@ -91,7 +122,12 @@ impl Listener {
                         self.catch_up_all().await?;
                     }
                 },
-                _ = poll.tick() => self.catch_up_all().await?,
+                _ = poll.tick() => {
+                    tokio::time::timeout(PING_WAIT, sqlx::query("SELECT 1").execute(&mut listener))
+                        .await
+                        .map_err(|_| anyhow::anyhow!("the listening connection did not answer"))??;
+                    self.catch_up_all().await?;
+                }
             }
         }
     }

@@ -11,6 +11,11 @@
 //! pong came for a minute, re-checks the login every few seconds (logout, a disabled account or
 //! a removed role close it with 1008, which clients do not retry), and closes with 1012 when the
 //! server shuts down, so that the htmx `ws` extension reconnects to the next instance.
+//!
+//! A render that fails (the database away during a failover) is not dropped: the event waits,
+//! with those after it, and is rendered again every [`RETRY_EVERY`] until the database
+//! answers, in order, each once; a failed snapshot is likewise taken again. Past
+//! [`MAX_BACKLOG`] waiting events, one snapshot replaces them.
 
 use std::time::{Duration, Instant};
 
@@ -54,6 +59,11 @@ const CLOCK_EVERY: Duration = Duration::from_secs(60);
 /// session deciding fifty applications) costs one recomputation, shared by the sockets that
 /// watch the same period, not one per change.
 const STATISTICS_SETTLE: Duration = Duration::from_secs(2);
+
+/// How often a render that failed is tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// Events kept for a retry at most per socket; past it one snapshot replaces them all.
+const MAX_BACKLOG: usize = 64;
 
 /// The largest message or frame a client may send (pongs and close frames are tiny).
 const MAX_INBOUND: usize = 4096;
@@ -280,7 +290,41 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
     let mut clock = tokio::time::interval(CLOCK_EVERY);
     let mut last_seen = Instant::now();
     let mut rendered_on = crate::web::case::today();
-    let mut pending: Option<Message> = snapshot(&state, &view, &who).await;
+    // What could not be rendered yet (the database away): a snapshot, or events in order.
+    let mut resnapshot = false;
+    let mut backlog: std::collections::VecDeque<std::sync::Arc<super::Event>> =
+        std::collections::VecDeque::new();
+    let mut retry_at = tokio::time::Instant::now();
+    let mut pending: Option<Message> = match snapshot(&state, &view, &who).await {
+        Ok(m) => m,
+        Err(()) => {
+            resnapshot = true;
+            retry_at = tokio::time::Instant::now() + RETRY_EVERY;
+            None
+        }
+    };
+    // An event to render now, or to queue behind those waiting for a retry.
+    macro_rules! deliver {
+        ($ev:expr) => {{
+            let ev = $ev;
+            if resnapshot {
+                // The snapshot to come is read after this event: it shows it.
+            } else if backlog.is_empty() {
+                match update(&state, &view, &who, &ev).await {
+                    Ok(m) => pending = m,
+                    Err(()) => {
+                        backlog.push_back(ev);
+                        retry_at = tokio::time::Instant::now() + RETRY_EVERY;
+                    }
+                }
+            } else if backlog.len() >= MAX_BACKLOG {
+                backlog.clear();
+                resnapshot = true;
+            } else {
+                backlog.push_back(ev);
+            }
+        }};
+    }
     // The statistics' pending recomputation: when, and for which latest event.
     let mut settle: Option<tokio::time::Instant> = None;
     let mut latest: Option<std::sync::Arc<super::Event>> = None;
@@ -298,7 +342,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                         settle.get_or_insert_with(|| tokio::time::Instant::now() + STATISTICS_SETTLE);
                         latest = Some(ev);
                     } else {
-                        pending = update(&state, &view, &who, &ev).await;
+                        deliver!(ev);
                     }
                 }
                 Ok(Signal::Presence { tenant, application })
@@ -308,7 +352,16 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                 }
                 Ok(_) => {}
                 // Fell behind: whatever was missed, the snapshot has it.
-                Err(RecvError::Lagged(_)) => pending = snapshot(&state, &view, &who).await,
+                Err(RecvError::Lagged(_)) => {
+                    backlog.clear();
+                    match snapshot(&state, &view, &who).await {
+                        Ok(m) => pending = m,
+                        Err(()) => {
+                            resnapshot = true;
+                            retry_at = tokio::time::Instant::now() + RETRY_EVERY;
+                        }
+                    }
+                }
                 Err(RecvError::Closed) => break,
             },
             still_open = seen.recv() => match still_open {
@@ -335,14 +388,42 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             _ = tokio::time::sleep_until(settle.unwrap_or_else(tokio::time::Instant::now)), if settle.is_some() => {
                 settle = None;
                 if let Some(ev) = latest.take() {
-                    pending = update(&state, &view, &who, &ev).await;
+                    deliver!(ev);
+                }
+            }
+            _ = tokio::time::sleep_until(retry_at), if resnapshot || !backlog.is_empty() => {
+                if resnapshot {
+                    match snapshot(&state, &view, &who).await {
+                        Ok(m) => {
+                            resnapshot = false;
+                            backlog.clear();
+                            pending = m;
+                        }
+                        Err(()) => retry_at = tokio::time::Instant::now() + RETRY_EVERY,
+                    }
+                } else if let Some(ev) = backlog.front().cloned() {
+                    match update(&state, &view, &who, &ev).await {
+                        Ok(m) => {
+                            backlog.pop_front();
+                            pending = m;
+                            // The next one at once.
+                            retry_at = tokio::time::Instant::now();
+                        }
+                        Err(()) => retry_at = tokio::time::Instant::now() + RETRY_EVERY,
+                    }
                 }
             }
             _ = clock.tick(), if matches!(view, View::Board(_) | View::Queue(_) | View::Lawyer(_) | View::Statistics { .. }) => {
                 let today = crate::web::case::today();
                 if today != rendered_on {
                     rendered_on = today;
-                    pending = snapshot(&state, &view, &who).await;
+                    match snapshot(&state, &view, &who).await {
+                        Ok(m) => pending = m,
+                        Err(()) => {
+                            resnapshot = true;
+                            retry_at = tokio::time::Instant::now() + RETRY_EVERY;
+                        }
+                    }
                 }
             }
         }
@@ -353,18 +434,25 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
     }
 }
 
-async fn snapshot(state: &AppState, view: &View, who: &Who) -> Option<Message> {
+/// What the page shows now; `Err` when it could not be read (to be tried again).
+async fn snapshot(state: &AppState, view: &View, who: &Who) -> Result<Option<Message>, ()> {
     match view.render(&state.db, &state.hub, who, None).await {
-        Ok(html) => html.map(|s| Message::Text(s.into())),
+        Ok(html) => Ok(html.map(|s| Message::Text(s.into()))),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "live snapshot");
-            None
+            Err(())
         }
     }
 }
 
-/// The fragments an event changes, rendered once for all the sockets with the same audience.
-async fn update(state: &AppState, view: &View, who: &Who, ev: &super::Event) -> Option<Message> {
+/// The fragments an event changes, rendered once for all the sockets with the same audience;
+/// `Err` when they could not be read (to be tried again).
+async fn update(
+    state: &AppState,
+    view: &View,
+    who: &Who,
+    ev: &super::Event,
+) -> Result<Option<Message>, ()> {
     let rendered = match view.audience_key(who) {
         Some(key) => {
             let slot = state.hub.renders.slot(key, ev.signal.id);
@@ -375,10 +463,10 @@ async fn update(state: &AppState, view: &View, who: &Who, ev: &super::Event) -> 
         None => view.render(&state.db, &state.hub, who, Some(ev)).await,
     };
     match rendered {
-        Ok(html) => html.map(|s| Message::Text(s.into())),
+        Ok(html) => Ok(html.map(|s| Message::Text(s.into()))),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "live update");
-            None
+            Err(())
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use axum::{
     body::Body,
-    extract::Request,
+    extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -14,7 +14,7 @@ use axum::{
 use maud::{Markup, html};
 
 use super::layout;
-use crate::documents::pdf::Bounded;
+use crate::{db::Db, documents::pdf::Bounded};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -44,6 +44,9 @@ impl From<Bounded> for AppError {
 
 /// When to try again after every PDF renderer was busy.
 const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+/// When to try again while the database is away (a failover takes about this long once the
+/// operator has promoted the standby).
+const UNAVAILABLE_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Carried in the response's extensions from [`AppError`] to [`render_errors`].
 #[derive(Clone, Debug)]
@@ -55,7 +58,10 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable => {
+                retry_after = Some(UNAVAILABLE_RETRY.as_secs());
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::TooManyRequests(wait) => {
                 retry_after = Some(wait.as_secs().max(1));
                 StatusCode::TOO_MANY_REQUESTS
@@ -67,6 +73,14 @@ impl IntoResponse for AppError {
             // A busy renderer reached through `anyhow` (inside a larger operation).
             AppError::Internal(e) if matches!(e.downcast_ref(), Some(Bounded::Busy)) => {
                 retry_after = Some(BUSY_RETRY.as_secs());
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            // The database away (dead primary, failover under way, standby reached): the
+            // transaction was not committed, or its outcome is unknown to us; either way the
+            // user is asked to try again, and nothing internal is shown.
+            AppError::Internal(e) if crate::db::is_unavailable(e) => {
+                tracing::warn!(error = format!("{e:#}"), "database unavailable");
+                retry_after = Some(UNAVAILABLE_RETRY.as_secs());
                 StatusCode::SERVICE_UNAVAILABLE
             }
             AppError::Internal(e) => {
@@ -175,9 +189,24 @@ fn error_body(status: StatusCode, fragment: bool) -> Markup {
 
 /// Replaces the body of every error response that is not already a rendered page: errors raised
 /// by handlers ([`AppError`]), the router's own 404/405, timeouts and panics.
-pub async fn render_errors(req: Request, next: Next) -> Response {
+///
+/// A 500 whose cause was not recognised as the database being away (a layer that does not
+/// speak [`AppError`], such as the login session's store, turns a lost database into its own
+/// bare 500) is checked against the database: when it does not answer as a primary, the answer
+/// is the 503 "temporarily unavailable" page with Retry-After.
+pub async fn render_errors(State(db): State<Db>, req: Request, next: Next) -> Response {
     let htmx = req.headers().contains_key("hx-request");
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
+    if res.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && let Err(e) = db.ping().await
+    {
+        tracing::warn!(error = format!("{e:#}"), "database unavailable");
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(UNAVAILABLE_RETRY.as_secs()),
+        );
+    }
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;

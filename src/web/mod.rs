@@ -905,7 +905,10 @@ pub fn router(state: AppState) -> Router {
                     state.settings.clone(),
                     headers::security_headers,
                 ))
-                .layer(middleware::from_fn(error::render_errors))
+                .layer(middleware::from_fn_with_state(
+                    state.db.clone(),
+                    error::render_errors,
+                ))
                 .layer(middleware::from_fn_with_state(
                     state.settings.clone(),
                     csrf::check,

@@ -215,19 +215,31 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     conn.close().await.unwrap();
 
     let files = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    start_instance(db_name, files, true, configure).await
+    let url = format!("{}/{db_name}", server.app_base);
+    start_instance(db_name, url, files, true, configure).await
+}
+
+/// The service on a database the test set up itself on a server of its own (`database_url`:
+/// the service role's URL, e.g. through a proxy); nothing is dropped afterwards.
+pub async fn spawn_app_on(database_url: &str, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let files = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let db_name = url::Url::parse(database_url)
+        .expect("a database URL")
+        .path()[1..]
+        .to_owned();
+    start_instance(db_name, database_url.to_owned(), files, false, configure).await
 }
 
 async fn start_instance(
     db_name: String,
+    database_url: String,
     files: std::sync::Arc<tempfile::TempDir>,
     owns_database: bool,
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
-    let server = server();
     let mut config = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: Some(format!("{}/{db_name}", server.app_base)),
+        database_url: Some(database_url),
         db_max_connections: 5,
         files_dir: Some(files.path().to_path_buf()),
         ..Config::default()
@@ -269,7 +281,15 @@ impl TestApp {
 
     /// The same, configured.
     pub async fn another_instance_with(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
-        start_instance(self.db_name.clone(), self.files.clone(), false, configure).await
+        let url = format!("{}/{}", server().app_base, self.db_name);
+        start_instance(
+            self.db_name.clone(),
+            url,
+            self.files.clone(),
+            false,
+            configure,
+        )
+        .await
     }
 
     /// Stops the server as on SIGTERM and waits until it has finished.

@@ -44,7 +44,7 @@ class Rifiuta(Mailbox):
 pub struct Mail {
     /// aiosmtpd's delivery counter: the order of arrival.
     order: u64,
-    message_id: String,
+    pub message_id: String,
     pub from: String,
     pub to: String,
     pub subject: String,

@@ -10,6 +10,7 @@ mod browser;
 mod dossier;
 mod embedded;
 mod errors;
+mod failover;
 mod headers;
 mod health;
 mod isolation;

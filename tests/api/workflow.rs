@@ -51,7 +51,11 @@ pub async fn submitted_with_pin(app: &TestApp, o: &Ordine) -> (Uuid, String, Str
 /// `n` more submitted applications like `id` (new ids and codes; another counterparty, so
 /// that they are not duplicates of each other), made directly in the database.
 pub async fn copies(app: &TestApp, id: Uuid, n: usize) -> Vec<Uuid> {
-    let mut conn = app.admin_connection().await;
+    copies_on(&mut app.admin_connection().await, id, n).await
+}
+
+/// [`copies`] through an administrator's connection to the test's database.
+pub async fn copies_on(conn: &mut sqlx::PgConnection, id: Uuid, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
         let new = Uuid::new_v4();
