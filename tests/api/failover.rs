@@ -121,6 +121,20 @@ async fn start_server(data_root: PathBuf) -> EmbeddedPostgres {
     .expect("a PostgreSQL server from the system binaries")
 }
 
+/// A PostgreSQL command of the server's own version: beside its `postgres`, or in Debian's
+/// folder for that version (`initdb` and `postgres` may be found on PATH without the rest).
+fn tool(server: &EmbeddedPostgres, name: &str) -> PathBuf {
+    let beside = server.binaries.dir.join(name);
+    if beside.exists() {
+        return beside;
+    }
+    PathBuf::from(format!(
+        "{}/{}/bin/{name}",
+        patrocinio::db::embedded::DEBIAN_LIB_ROOT,
+        server.binaries.major
+    ))
+}
+
 /// PostgreSQL's commands refuse root: as root they run as the `postgres` system user.
 fn as_postgres(cmd: &mut Command) -> &mut Command {
     if nix::unistd::geteuid().is_root() {
@@ -278,7 +292,7 @@ async fn the_standby_takes_over_and_nothing_committed_is_lost_or_repeated() {
         primary.port(),
         primary.credentials().superuser_password
     );
-    let out = Command::new(primary.binaries.dir.join("pg_basebackup"))
+    let out = Command::new(tool(&primary, "pg_basebackup"))
         .arg("-d")
         .arg(&conninfo)
         .arg("-D")
@@ -459,7 +473,7 @@ async fn the_standby_takes_over_and_nothing_committed_is_lost_or_repeated() {
 
     // The operator promotes the standby and moves the endpoint.
     let promote_at = Instant::now();
-    let out = as_postgres(&mut Command::new(standby.binaries.dir.join("pg_ctl")))
+    let out = as_postgres(&mut Command::new(tool(&standby, "pg_ctl")))
         .arg("promote")
         .arg("-D")
         .arg(standby.cluster_dir())
