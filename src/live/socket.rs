@@ -22,9 +22,8 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::sync::broadcast::error::RecvError;
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -57,6 +56,9 @@ const STATISTICS_SETTLE: Duration = Duration::from_secs(2);
 
 /// The largest message or frame a client may send (pongs and close frames are tiny).
 const MAX_INBOUND: usize = 4096;
+/// What a socket reads at once (a pong or a close frame is at most 131 bytes; a larger frame,
+/// up to MAX_INBOUND, grows the buffer for its time).
+const READ_BUFFER: usize = 1024;
 
 /// Close codes: 1012 (restart: clients reconnect), 1008 (policy: they do not).
 const SERVICE_RESTART: u16 = 1012;
@@ -125,8 +127,9 @@ fn upgrade(
     session: Option<String>,
     slot: Slot,
 ) -> Response {
-    // Clients only send pongs and close frames: anything larger than this ends the socket.
-    ws.read_buffer_size(4096)
+    // Clients only send pongs and close frames: anything larger than MAX_INBOUND ends the
+    // socket. The read buffer is allocated (and zeroed) for every socket, idle or not: small.
+    ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(MAX_INBOUND)
         .max_frame_size(MAX_INBOUND)
@@ -237,18 +240,17 @@ pub async fn public_status(
     ))
 }
 
-async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: Option<String>) {
-    let (mut out, mut incoming) = socket.split();
-    // The reader: pongs and closes come back through this channel.
-    let (seen_tx, mut seen) = mpsc::channel::<bool>(8);
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(msg)) = incoming.next().await {
-            let open = !matches!(msg, Message::Close(_));
-            if seen_tx.send(open).await.is_err() || !open {
-                break;
-            }
-        }
-    });
+/// The life of one socket. Idle sockets are most of them, so what an idle socket holds is
+/// kept small: one task (reading and writing in the same loop, no reader task and channel),
+/// and the rendering futures (database reads, maud), which are large, boxed for the moment
+/// they run instead of sized into every socket's task.
+async fn run(
+    mut socket: WebSocket,
+    state: AppState,
+    view: View,
+    who: Who,
+    session: Option<String>,
+) {
     let mut signals = state.hub.subscribe(who.tenant.id);
     // Sockets of the reserved areas end with their login (checked together for all sockets).
     let mut login = match (&who.user, session) {
@@ -265,7 +267,8 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             user.name,
             view.role().map_or("", |r| r.label()).to_lowercase()
         );
-        if let Err(e) = join_presence(&state, &who, socket_id, *id, user.id, &label).await {
+        if let Err(e) = Box::pin(join_presence(&state, &who, socket_id, *id, user.id, &label)).await
+        {
             tracing::warn!(error = format!("{e:#}"), "presence");
         }
     }
@@ -280,13 +283,13 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
     let mut clock = tokio::time::interval(CLOCK_EVERY);
     let mut last_seen = Instant::now();
     let mut rendered_on = crate::web::case::today();
-    let mut pending: Option<Message> = snapshot(&state, &view, &who).await;
+    let mut pending: Option<Message> = Box::pin(snapshot(&state, &view, &who)).await;
     // The statistics' pending recomputation: when, and for which latest event.
     let mut settle: Option<tokio::time::Instant> = None;
     let mut latest: Option<std::sync::Arc<super::Event>> = None;
     loop {
         if let Some(msg) = pending.take()
-            && out.send(msg).await.is_err()
+            && socket.send(msg).await.is_err()
         {
             break;
         }
@@ -298,25 +301,28 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                         settle.get_or_insert_with(|| tokio::time::Instant::now() + STATISTICS_SETTLE);
                         latest = Some(ev);
                     } else {
-                        pending = update(&state, &view, &who, &ev).await;
+                        pending = Box::pin(update(&state, &view, &who, &ev)).await;
                     }
                 }
                 Ok(Signal::Presence { tenant, application })
                     if tenant == who.tenant.id && matches!(view, View::Case { id, .. } if id == application) =>
                 {
-                    pending = view.render_presence(&state.db, &who).await.ok().flatten().map(|s| Message::Text(s.into()));
+                    pending = Box::pin(view.render_presence(&state.db, &who)).await.ok().flatten().map(|s| Message::Text(s.into()));
                 }
                 Ok(_) => {}
                 // Fell behind: whatever was missed, the snapshot has it.
-                Err(RecvError::Lagged(_)) => pending = snapshot(&state, &view, &who).await,
+                Err(RecvError::Lagged(_)) => pending = Box::pin(snapshot(&state, &view, &who)).await,
                 Err(RecvError::Closed) => break,
             },
-            still_open = seen.recv() => match still_open {
-                Some(true) => last_seen = Instant::now(),
-                _ => break,
+            // Pongs (and anything else within the size limit) prove the client is there; a
+            // close, an error or an oversized frame ends the socket. (Reading a WebSocket is
+            // cancel-safe: a frame half read stays in its buffer for the next turn.)
+            received = socket.recv() => match received {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => last_seen = Instant::now(),
             },
             _ = shutdown.changed() => {
-                let _ = out.send(close(SERVICE_RESTART, "riavvio del servizio")).await;
+                let _ = socket.send(close(SERVICE_RESTART, "riavvio del servizio")).await;
                 break;
             }
             _ = ping.tick() => {
@@ -326,30 +332,29 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                 pending = Some(Message::Ping(Default::default()));
             }
             Ok(()) = async { login.as_mut().expect("guarded").ended.wait_for(|ended| *ended).await.map(|_| ()) }, if login.is_some() => {
-                let _ = out.send(close(POLICY, "sessione terminata")).await;
+                let _ = socket.send(close(POLICY, "sessione terminata")).await;
                 break;
             }
             _ = refresh.tick(), if matches!(view, View::Case { .. }) => {
-                let _ = refresh_presence(&state, &who, socket_id).await;
+                let _ = Box::pin(refresh_presence(&state, &who, socket_id)).await;
             }
             _ = tokio::time::sleep_until(settle.unwrap_or_else(tokio::time::Instant::now)), if settle.is_some() => {
                 settle = None;
                 if let Some(ev) = latest.take() {
-                    pending = update(&state, &view, &who, &ev).await;
+                    pending = Box::pin(update(&state, &view, &who, &ev)).await;
                 }
             }
             _ = clock.tick(), if matches!(view, View::Board(_) | View::Queue(_) | View::Lawyer(_) | View::Statistics { .. }) => {
                 let today = crate::web::case::today();
                 if today != rendered_on {
                     rendered_on = today;
-                    pending = snapshot(&state, &view, &who).await;
+                    pending = Box::pin(snapshot(&state, &view, &who)).await;
                 }
             }
         }
     }
-    reader.abort();
     if matches!(view, View::Case { .. }) {
-        let _ = leave_presence(&state, &who, socket_id).await;
+        let _ = Box::pin(leave_presence(&state, &who, socket_id)).await;
     }
 }
 
@@ -363,19 +368,29 @@ async fn snapshot(state: &AppState, view: &View, who: &Who) -> Option<Message> {
     }
 }
 
-/// The fragments an event changes, rendered once for all the sockets with the same audience.
+/// The fragments an event changes, rendered once for all the sockets with the same audience
+/// and shared by them as they are (a reference-counted buffer: no copy per socket).
 async fn update(state: &AppState, view: &View, who: &Who, ev: &super::Event) -> Option<Message> {
     let rendered = match view.audience_key(who) {
         Some(key) => {
             let slot = state.hub.renders.slot(key, ev.signal.id);
-            slot.get_or_try_init(|| view.render(&state.db, &state.hub, who, Some(ev)))
-                .await
-                .cloned()
+            slot.get_or_try_init(|| async {
+                state.hub.counted_render();
+                let html = view.render(&state.db, &state.hub, who, Some(ev)).await?;
+                anyhow::Ok(html.map(Utf8Bytes::from))
+            })
+            .await
+            .cloned()
         }
-        None => view.render(&state.db, &state.hub, who, Some(ev)).await,
+        None => {
+            state.hub.counted_render();
+            view.render(&state.db, &state.hub, who, Some(ev))
+                .await
+                .map(|html| html.map(Utf8Bytes::from))
+        }
     };
     match rendered {
-        Ok(html) => html.map(|s| Message::Text(s.into())),
+        Ok(html) => html.map(Message::Text),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "live update");
             None
