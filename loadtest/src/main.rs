@@ -6,11 +6,14 @@
 //!
 //! `loadtest ws`: the live workspace under load (see `ws.rs`): N Ordini, S sockets, E changes
 //! over HTTP; change → fragment latency beside a bare LISTEN client, and memory per socket.
+//! `loadtest ws --fanout`: one audience of 1,000 sockets, beside a bare axum + broadcast server
+//! (see `fanout.rs`).
 //!
 //! `loadtest board`: the lists, the search and the export on N Ordini of A applications each
 //! (see `board.rs`).
 
 mod board;
+mod fanout;
 mod mail;
 mod setup;
 mod ws;
@@ -51,7 +54,8 @@ enum Command {
         #[arg(long, default_value = "loadtest-http.json")]
         json: PathBuf,
     },
-    /// Sockets of many Ordini, changes over HTTP, latency to every socket.
+    /// Sockets of many Ordini, changes over HTTP, latency to every socket (`--fanout`: one
+    /// audience against a bare server).
     Ws(ws::Args),
     /// The e-mail outbox: idle cost over many Ordini, and a burst of messages to a real SMTP
     /// server.
@@ -105,8 +109,15 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("writing {}", json.display()))?;
             println!("JSON: {}", json.display());
         }
+        Command::Ws(args) if args.fanout => {
+            let json = args.json();
+            let report = fanout::run(args).await?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            fanout::print(&report, &json);
+        }
         Command::Ws(args) => {
-            let json = args.json.clone();
+            let json = args.json();
             let report = ws::run(args).await?;
             std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
                 .with_context(|| format!("writing {}", json.display()))?;

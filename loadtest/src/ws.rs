@@ -53,22 +53,49 @@ const WAIT: Duration = Duration::from_secs(5);
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    common: setup::Common,
-    /// Sockets in all.
-    #[arg(long, short = 's', default_value_t = 5_000)]
-    sockets: usize,
+    pub common: setup::Common,
+    /// Sockets in all (default 5,000; 1,000 with `--fanout`).
+    #[arg(long, short = 's')]
+    sockets: Option<usize>,
     /// Sockets per account (tabs; the service allows 20).
     #[arg(long, default_value_t = 5)]
-    per_user: usize,
-    /// Changes in all.
-    #[arg(long, short = 'e', default_value_t = 500)]
-    events: usize,
+    pub per_user: usize,
+    /// Changes in all (default 500; 50 with `--fanout`).
+    #[arg(long, short = 'e')]
+    events: Option<usize>,
     /// Changes per second over all Ordini.
     #[arg(long, default_value_t = 20.0)]
     rate: f64,
-    /// Where to write the JSON report.
-    #[arg(long, default_value = "loadtest-ws.json")]
-    pub json: PathBuf,
+    /// Fan-out against its floor (see `fanout.rs`): every socket on one Ordine's secretariat
+    /// board (one audience), one change at a time, beside a bare axum server in this process
+    /// sending a fragment of the same size to as many sockets. One Ordine (`-t` is ignored).
+    #[arg(long)]
+    pub fanout: bool,
+    /// Where to write the JSON report (default `loadtest-ws.json`, `loadtest-fanout.json`
+    /// with `--fanout`).
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+impl Args {
+    pub fn sockets(&self) -> usize {
+        self.sockets
+            .unwrap_or(if self.fanout { 1_000 } else { 5_000 })
+    }
+
+    pub fn events(&self) -> usize {
+        self.events.unwrap_or(if self.fanout { 50 } else { 500 })
+    }
+
+    pub fn json(&self) -> PathBuf {
+        self.json.clone().unwrap_or_else(|| {
+            PathBuf::from(if self.fanout {
+                "loadtest-fanout.json"
+            } else {
+                "loadtest-ws.json"
+            })
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -103,13 +130,13 @@ pub struct Report {
 }
 
 #[derive(Clone)]
-struct Account {
-    role: Role,
+pub struct Account {
+    pub role: Role,
     email: String,
     secret: Option<String>,
     user_id: Uuid,
     /// Sockets this account opens.
-    sockets: usize,
+    pub sockets: usize,
 }
 
 struct Ordine {
@@ -121,10 +148,10 @@ struct Ordine {
 }
 
 #[derive(Clone)]
-struct Case {
-    id: Uuid,
-    version: i32,
-    urgent: bool,
+pub struct Case {
+    pub id: Uuid,
+    pub version: i32,
+    pub urgent: bool,
     rapporteur: Option<Uuid>,
     lawyer: Option<Uuid>,
 }
@@ -135,11 +162,11 @@ struct SocketInfo {
     user: Uuid,
 }
 
-fn hist() -> Histogram<u64> {
+pub fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("bounds")
 }
 
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
@@ -159,8 +186,8 @@ fn totp_now(secret: &str) -> anyhow::Result<String> {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<Report> {
-    if a.common.tenants == 0 || a.sockets < a.common.tenants * 3 || a.per_user == 0 || a.events == 0
-    {
+    let (sockets, events) = (a.sockets(), a.events());
+    if a.common.tenants == 0 || sockets < a.common.tenants * 3 || a.per_user == 0 || events == 0 {
         bail!("at least 3 sockets per Ordine, one socket per account and one change");
     }
     let work = a.common.work_dir()?;
@@ -176,13 +203,21 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
     let (seeded, db) = setup::ordini(&database, &files, a.common.tenants).await?;
     let mut ordini = Vec::new();
     for (t, o) in seeded.into_iter().enumerate() {
-        let share = a.sockets / a.common.tenants + usize::from(t < a.sockets % a.common.tenants);
+        let share = sockets / a.common.tenants + usize::from(t < sockets % a.common.tenants);
+        // A fifth secretariat, a fifth councillors, the rest lawyers.
+        let secretariat = (share / 5).max(1);
+        let councillors = (share / 5).max(1);
+        let mix = [
+            (Role::Segreteria, secretariat),
+            (Role::Consigliere, councillors),
+            (Role::Avvocato, share - secretariat - councillors),
+        ];
         let accounts = accounts(
             &db,
             &mut admin,
             o.id,
             &o.seeded.accounts,
-            share,
+            &mix,
             a.per_user,
             &hash,
         )
@@ -212,19 +247,17 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
     result
 }
 
-/// The demo's accounts of one Ordine plus as many more as its sockets need.
-async fn accounts(
+/// The demo's accounts of one Ordine plus as many more as its sockets need: `mix` gives the
+/// sockets per role, `per_user` sockets per account.
+pub async fn accounts(
     db: &Db,
     admin: &mut PgConnection,
     tenant: TenantId,
     demo: &[(Role, String, Option<String>)],
-    sockets: usize,
+    mix: &[(Role, usize)],
     per_user: usize,
     hash: &str,
 ) -> anyhow::Result<Vec<Account>> {
-    let secretariat = (sockets / 5).max(1);
-    let councillors = (sockets / 5).max(1);
-    let lawyers_n = sockets - secretariat - councillors;
     let mut out = Vec::new();
     let mut tx = db.tenant_tx(tenant).await?;
     // The seed acts as the Ordine's administrator.
@@ -235,11 +268,7 @@ async fn accounts(
         Role::Amministratore,
     )
     .context("grant")?;
-    for (role, n) in [
-        (Role::Segreteria, secretariat),
-        (Role::Consigliere, councillors),
-        (Role::Avvocato, lawyers_n),
-    ] {
+    for &(role, n) in mix {
         let mut left = n;
         let mut i = 0;
         while left > 0 {
@@ -329,7 +358,7 @@ async fn accounts(
     Ok(out)
 }
 
-async fn cases(admin: &mut PgConnection, tenant: TenantId) -> anyhow::Result<Vec<Case>> {
+pub async fn cases(admin: &mut PgConnection, tenant: TenantId) -> anyhow::Result<Vec<Case>> {
     /// id, version, urgent, rapporteur, the lawyer's account, state.
     type Row = (Uuid, i32, bool, Option<Uuid>, Option<Uuid>, String);
     let rows: Vec<Row> = sqlx::query_as(
@@ -358,13 +387,13 @@ async fn cases(admin: &mut PgConnection, tenant: TenantId) -> anyhow::Result<Vec
 }
 
 /// A logged-in account: its HTTP client, cookie and CSRF token.
-struct Session {
-    client: reqwest::Client,
-    cookie: String,
-    csrf: String,
+pub struct Session {
+    pub client: reqwest::Client,
+    pub cookie: String,
+    pub csrf: String,
 }
 
-async fn log_in(base: &str, slug: &str, acc: &Account) -> anyhow::Result<Session> {
+pub async fn log_in(base: &str, slug: &str, acc: &Account) -> anyhow::Result<Session> {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -575,7 +604,7 @@ async fn drive(
             o.slug.clone(),
             o.cases.clone(),
         );
-        let n = a.events / ordini.len() + usize::from(t < a.events % ordini.len());
+        let n = a.events() / ordini.len() + usize::from(t < a.events() % ordini.len());
         let offset = every.mul_f64(t as f64 / ordini.len() as f64);
         drivers.push(tokio::spawn(async move {
             tokio::time::sleep(offset).await;
@@ -673,7 +702,44 @@ impl Totals {
     }
 }
 
-fn us(d: Duration) -> u64 {
+/// The secretariat marks `case` urgent, or not urgent if it was: when the request was sent
+/// and when its answer came (the change committed before it).
+pub async fn toggle_urgent(
+    session: &Session,
+    base: &str,
+    slug: &str,
+    case: &mut Case,
+) -> anyhow::Result<(Instant, Instant)> {
+    let version = case.version.to_string();
+    let urgent = !case.urgent;
+    let mut form = vec![
+        ("_csrf", session.csrf.as_str()),
+        ("versione", version.as_str()),
+        ("motivo_urgenza", "Udienza imminente"),
+    ];
+    if urgent {
+        form.push(("urgente", "1"));
+    }
+    let sent = Instant::now();
+    let res = session
+        .client
+        .post(format!(
+            "{base}/{slug}/segreteria/pratiche/{}/urgenza",
+            case.id
+        ))
+        .form(&form)
+        .send()
+        .await?;
+    let answered = Instant::now();
+    if res.status() != 303 {
+        bail!("change refused: {}", res.status());
+    }
+    case.version += 1;
+    case.urgent = urgent;
+    Ok((sent, answered))
+}
+
+pub fn us(d: Duration) -> u64 {
     d.as_micros().max(1) as u64
 }
 
@@ -706,33 +772,7 @@ async fn change_loop(mut c: ChangeLoop<'_>) -> anyhow::Result<Totals> {
             })
             .map(|(idx, _)| idx)
             .collect();
-        let version = case.version.to_string();
-        let urgent = !case.urgent;
-        let mut form = vec![
-            ("_csrf", c.session.csrf.as_str()),
-            ("versione", version.as_str()),
-            ("motivo_urgenza", "Udienza imminente"),
-        ];
-        if urgent {
-            form.push(("urgente", "1"));
-        }
-        let sent = Instant::now();
-        let res = c
-            .session
-            .client
-            .post(format!(
-                "{}/{}/segreteria/pratiche/{}/urgenza",
-                c.base, c.slug, case.id
-            ))
-            .form(&form)
-            .send()
-            .await?;
-        let answered = Instant::now();
-        if res.status() != 303 {
-            bail!("change refused: {}", res.status());
-        }
-        c.cases[i].version += 1;
-        c.cases[i].urgent = urgent;
+        let (sent, answered) = toggle_urgent(&c.session, &c.base, &c.slug, &mut c.cases[i]).await?;
         totals.changes += 1;
         let _ = totals.http.record(us(answered - sent));
         let deadline = tokio::time::Instant::now() + WAIT;

@@ -17,7 +17,10 @@ pub mod views;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use maud::{Markup, html};
@@ -66,6 +69,9 @@ pub struct Hub {
     latest: Arc<Mutex<HashMap<TenantId, i64>>>,
     /// The statistics computed since the Ordine's last event, shared by pages and sockets.
     pub statistics: views::StatisticsCache,
+    /// Fragments rendered for events since the start (one per audience per event, however
+    /// many sockets share it): `patrocinio_live_event_renders_total`.
+    event_renders: Arc<AtomicU64>,
 }
 
 impl Default for Hub {
@@ -85,7 +91,18 @@ impl Hub {
             logins: logins::Logins::default(),
             latest: Arc::new(Mutex::new(HashMap::new())),
             statistics: views::StatisticsCache::default(),
+            event_renders: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Counts one render of an event's fragments.
+    pub fn counted_render(&self) {
+        self.event_renders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Renders of events' fragments since the start.
+    pub fn event_renders(&self) -> u64 {
+        self.event_renders.load(Ordering::Relaxed)
     }
 
     /// The signals of one Ordine.

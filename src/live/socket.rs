@@ -27,9 +27,8 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::sync::broadcast::error::RecvError;
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -67,6 +66,9 @@ const MAX_BACKLOG: usize = 64;
 
 /// The largest message or frame a client may send (pongs and close frames are tiny).
 const MAX_INBOUND: usize = 4096;
+/// What a socket reads at once (a pong or a close frame is at most 131 bytes; a larger frame,
+/// up to MAX_INBOUND, grows the buffer for its time).
+const READ_BUFFER: usize = 1024;
 
 /// Close codes: 1012 (restart: clients reconnect), 1008 (policy: they do not).
 const SERVICE_RESTART: u16 = 1012;
@@ -135,8 +137,9 @@ fn upgrade(
     session: Option<String>,
     slot: Slot,
 ) -> Response {
-    // Clients only send pongs and close frames: anything larger than this ends the socket.
-    ws.read_buffer_size(4096)
+    // Clients only send pongs and close frames: anything larger than MAX_INBOUND ends the
+    // socket. The read buffer is allocated (and zeroed) for every socket, idle or not: small.
+    ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(MAX_INBOUND)
         .max_frame_size(MAX_INBOUND)
@@ -247,18 +250,17 @@ pub async fn public_status(
     ))
 }
 
-async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: Option<String>) {
-    let (mut out, mut incoming) = socket.split();
-    // The reader: pongs and closes come back through this channel.
-    let (seen_tx, mut seen) = mpsc::channel::<bool>(8);
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(msg)) = incoming.next().await {
-            let open = !matches!(msg, Message::Close(_));
-            if seen_tx.send(open).await.is_err() || !open {
-                break;
-            }
-        }
-    });
+/// The life of one socket. Idle sockets are most of them, so what an idle socket holds is
+/// kept small: one task (reading and writing in the same loop, no reader task and channel),
+/// and the rendering futures (database reads, maud), which are large, boxed for the moment
+/// they run instead of sized into every socket's task.
+async fn run(
+    mut socket: WebSocket,
+    state: AppState,
+    view: View,
+    who: Who,
+    session: Option<String>,
+) {
     let mut signals = state.hub.subscribe(who.tenant.id);
     // Sockets of the reserved areas end with their login (checked together for all sockets).
     let mut login = match (&who.user, session) {
@@ -275,7 +277,8 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             user.name,
             view.role().map_or("", |r| r.label()).to_lowercase()
         );
-        if let Err(e) = join_presence(&state, &who, socket_id, *id, user.id, &label).await {
+        if let Err(e) = Box::pin(join_presence(&state, &who, socket_id, *id, user.id, &label)).await
+        {
             tracing::warn!(error = format!("{e:#}"), "presence");
         }
     }
@@ -295,7 +298,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
     let mut backlog: std::collections::VecDeque<std::sync::Arc<super::Event>> =
         std::collections::VecDeque::new();
     let mut retry_at = tokio::time::Instant::now();
-    let mut pending: Option<Message> = match snapshot(&state, &view, &who).await {
+    let mut pending: Option<Message> = match Box::pin(snapshot(&state, &view, &who)).await {
         Ok(m) => m,
         Err(()) => {
             resnapshot = true;
@@ -310,7 +313,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             if resnapshot {
                 // The snapshot to come is read after this event: it shows it.
             } else if backlog.is_empty() {
-                match update(&state, &view, &who, &ev).await {
+                match Box::pin(update(&state, &view, &who, &ev)).await {
                     Ok(m) => pending = m,
                     Err(()) => {
                         backlog.push_back(ev);
@@ -330,7 +333,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
     let mut latest: Option<std::sync::Arc<super::Event>> = None;
     loop {
         if let Some(msg) = pending.take()
-            && out.send(msg).await.is_err()
+            && socket.send(msg).await.is_err()
         {
             break;
         }
@@ -348,13 +351,13 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                 Ok(Signal::Presence { tenant, application })
                     if tenant == who.tenant.id && matches!(view, View::Case { id, .. } if id == application) =>
                 {
-                    pending = view.render_presence(&state.db, &who).await.ok().flatten().map(|s| Message::Text(s.into()));
+                    pending = Box::pin(view.render_presence(&state.db, &who)).await.ok().flatten().map(|s| Message::Text(s.into()));
                 }
                 Ok(_) => {}
                 // Fell behind: whatever was missed, the snapshot has it.
                 Err(RecvError::Lagged(_)) => {
                     backlog.clear();
-                    match snapshot(&state, &view, &who).await {
+                    match Box::pin(snapshot(&state, &view, &who)).await {
                         Ok(m) => pending = m,
                         Err(()) => {
                             resnapshot = true;
@@ -364,12 +367,15 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                 }
                 Err(RecvError::Closed) => break,
             },
-            still_open = seen.recv() => match still_open {
-                Some(true) => last_seen = Instant::now(),
-                _ => break,
+            // Pongs (and anything else within the size limit) prove the client is there; a
+            // close, an error or an oversized frame ends the socket. (Reading a WebSocket is
+            // cancel-safe: a frame half read stays in its buffer for the next turn.)
+            received = socket.recv() => match received {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => last_seen = Instant::now(),
             },
             _ = shutdown.changed() => {
-                let _ = out.send(close(SERVICE_RESTART, "riavvio del servizio")).await;
+                let _ = socket.send(close(SERVICE_RESTART, "riavvio del servizio")).await;
                 break;
             }
             _ = ping.tick() => {
@@ -379,11 +385,11 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                 pending = Some(Message::Ping(Default::default()));
             }
             Ok(()) = async { login.as_mut().expect("guarded").ended.wait_for(|ended| *ended).await.map(|_| ()) }, if login.is_some() => {
-                let _ = out.send(close(POLICY, "sessione terminata")).await;
+                let _ = socket.send(close(POLICY, "sessione terminata")).await;
                 break;
             }
             _ = refresh.tick(), if matches!(view, View::Case { .. }) => {
-                let _ = refresh_presence(&state, &who, socket_id).await;
+                let _ = Box::pin(refresh_presence(&state, &who, socket_id)).await;
             }
             _ = tokio::time::sleep_until(settle.unwrap_or_else(tokio::time::Instant::now)), if settle.is_some() => {
                 settle = None;
@@ -393,7 +399,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             }
             _ = tokio::time::sleep_until(retry_at), if resnapshot || !backlog.is_empty() => {
                 if resnapshot {
-                    match snapshot(&state, &view, &who).await {
+                    match Box::pin(snapshot(&state, &view, &who)).await {
                         Ok(m) => {
                             resnapshot = false;
                             backlog.clear();
@@ -402,7 +408,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                         Err(()) => retry_at = tokio::time::Instant::now() + RETRY_EVERY,
                     }
                 } else if let Some(ev) = backlog.front().cloned() {
-                    match update(&state, &view, &who, &ev).await {
+                    match Box::pin(update(&state, &view, &who, &ev)).await {
                         Ok(m) => {
                             backlog.pop_front();
                             pending = m;
@@ -417,7 +423,7 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
                 let today = crate::web::case::today();
                 if today != rendered_on {
                     rendered_on = today;
-                    match snapshot(&state, &view, &who).await {
+                    match Box::pin(snapshot(&state, &view, &who)).await {
                         Ok(m) => pending = m,
                         Err(()) => {
                             resnapshot = true;
@@ -428,9 +434,8 @@ async fn run(socket: WebSocket, state: AppState, view: View, who: Who, session: 
             }
         }
     }
-    reader.abort();
     if matches!(view, View::Case { .. }) {
-        let _ = leave_presence(&state, &who, socket_id).await;
+        let _ = Box::pin(leave_presence(&state, &who, socket_id)).await;
     }
 }
 
@@ -445,8 +450,9 @@ async fn snapshot(state: &AppState, view: &View, who: &Who) -> Result<Option<Mes
     }
 }
 
-/// The fragments an event changes, rendered once for all the sockets with the same audience;
-/// `Err` when they could not be read (to be tried again).
+/// The fragments an event changes, rendered once for all the sockets with the same audience
+/// and shared by them as they are (a reference-counted buffer: no copy per socket); `Err` when
+/// they could not be read (to be tried again).
 async fn update(
     state: &AppState,
     view: &View,
@@ -456,14 +462,23 @@ async fn update(
     let rendered = match view.audience_key(who) {
         Some(key) => {
             let slot = state.hub.renders.slot(key, ev.signal.id);
-            slot.get_or_try_init(|| view.render(&state.db, &state.hub, who, Some(ev)))
-                .await
-                .cloned()
+            slot.get_or_try_init(|| async {
+                state.hub.counted_render();
+                let html = view.render(&state.db, &state.hub, who, Some(ev)).await?;
+                anyhow::Ok(html.map(Utf8Bytes::from))
+            })
+            .await
+            .cloned()
         }
-        None => view.render(&state.db, &state.hub, who, Some(ev)).await,
+        None => {
+            state.hub.counted_render();
+            view.render(&state.db, &state.hub, who, Some(ev))
+                .await
+                .map(|html| html.map(Utf8Bytes::from))
+        }
     };
     match rendered {
-        Ok(html) => Ok(html.map(|s| Message::Text(s.into()))),
+        Ok(html) => Ok(html.map(Message::Text)),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "live update");
             Err(())

@@ -325,8 +325,9 @@ impl StatisticsCache {
     }
 }
 
-/// The HTML for one audience and one event, rendered by the first socket that needs it.
-type Render = Arc<OnceCell<Option<String>>>;
+/// The HTML for one audience and one event, rendered by the first socket that needs it; the
+/// others send the same buffer (cloning it is a reference count, not a copy).
+type Render = Arc<OnceCell<Option<axum::extract::ws::Utf8Bytes>>>;
 
 /// One render per audience per event: audience key → (event id, render).
 #[derive(Clone, Default)]

@@ -226,6 +226,14 @@ async fn render(state: &AppState) -> Result<String, AppError> {
         "Live WebSockets open on this instance.",
         state.hub.open_sockets() as f64,
     );
+    let name = "patrocinio_live_event_renders_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Fragments rendered for events on this instance: one per audience per event, shared by its sockets.",
+    );
+    let _ = writeln!(out, "{name} {}", state.hub.event_renders());
 
     // The live listener's distance from the newest events, and the outbox waiting, summed
     // over the Ordini (row-level security: one transaction per Ordine).

@@ -3,9 +3,9 @@
 //! lag, the outbox backlog and the pool.
 
 use crate::{
-    helpers::{TestApp, spawn_app, spawn_app_with},
-    live::open,
-    workflow::{SLUG, office, submitted},
+    helpers::{LoggedIn, TestApp, spawn_app, spawn_app_with},
+    live::{open, wait_for},
+    workflow::{SLUG, case_path, office, submitted, version_of},
 };
 
 const TOKEN: &str = "prova-metriche-0123456789abcdef0123456789";
@@ -231,4 +231,54 @@ async fn the_latest_verified_backup_gives_its_age() {
     }
     let age = sample(&scrape(&app).await, "patrocinio_backup_age_seconds").unwrap();
     assert!((3600.0..7200.0).contains(&age), "{age}");
+}
+
+/// The secretariat marks the application urgent, or not urgent (one event).
+async fn toggle_urgent(app: &TestApp, seg: &LoggedIn, id: uuid::Uuid, urgent: bool) {
+    let (_, page) = seg.page(app, &case_path("segreteria", id)).await;
+    let v = version_of(&page);
+    let mut form = vec![
+        ("versione", v.as_str()),
+        ("motivo_urgenza", "Udienza vicina"),
+    ];
+    if urgent {
+        form.push(("urgente", "si"));
+    }
+    let res = seg
+        .post(
+            app,
+            &format!("{}/urgenza", case_path("segreteria", id)),
+            &form,
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+}
+
+#[tokio::test]
+async fn a_change_seen_by_many_sockets_of_one_audience_is_rendered_once() {
+    let app = app_with_token().await;
+    let of = office(&app).await;
+    let (id, _) = submitted(&app, &of.o).await;
+    let seg = app.login(&of.secretariat).await;
+    let needle = format!("pratica-{id}");
+    // A first change through one socket: once it has arrived, every earlier event has been
+    // rendered (a socket takes its events in order).
+    let mut boards = vec![open(&app, &seg, "/ws?vista=segreteria").await];
+    toggle_urgent(&app, &seg, id, true).await;
+    wait_for(&mut boards[0], &needle).await;
+    for _ in 0..7 {
+        boards.push(open(&app, &seg, "/ws?vista=segreteria").await);
+    }
+    let renders = "patrocinio_live_event_renders_total";
+    let before = sample(&scrape(&app).await, renders).unwrap();
+
+    // One change, eight sockets of the same board: eight identical fragments, one render.
+    toggle_urgent(&app, &seg, id, false).await;
+    let mut fragments = Vec::new();
+    for ws in &mut boards {
+        fragments.push(wait_for(ws, &needle).await);
+    }
+    assert!(fragments.windows(2).all(|w| w[0] == w[1]));
+    let after = sample(&scrape(&app).await, renders).unwrap();
+    assert_eq!(after - before, 1.0);
 }
