@@ -7,10 +7,14 @@
 //! `loadtest ws`: the live workspace under load (see `ws.rs`): N Ordini, S sockets, E changes
 //! over HTTP; change → fragment latency beside a bare LISTEN client, and memory per socket.
 //!
+//! `loadtest idle`: the database transactions and the CPU of a service with N Ordini and
+//! nothing happening (see `idle.rs`).
+//!
 //! `loadtest board`: the lists, the search and the export on N Ordini of A applications each
 //! (see `board.rs`).
 
 mod board;
+mod idle;
 mod mail;
 mod setup;
 mod ws;
@@ -56,6 +60,8 @@ enum Command {
     /// The e-mail outbox: idle cost over many Ordini, and a burst of messages to a real SMTP
     /// server.
     Mail(mail::Args),
+    /// Many Ordini and nothing happening: the database transactions and the CPU at rest.
+    Idle(idle::Args),
     /// The board, the search and the export on many Ordini with many applications each.
     Board(board::Args),
 }
@@ -118,6 +124,13 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
                 .with_context(|| format!("writing {}", json.display()))?;
             board::print(&report, &json);
+        }
+        Command::Idle(args) => {
+            let json = args.json.clone();
+            let report = idle::run(args).await?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            idle::print(&report, &json);
         }
         Command::Mail(args) => {
             let json = args.json.clone();
