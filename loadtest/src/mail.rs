@@ -117,7 +117,11 @@ pub(crate) async fn smtp_sink(work: &Path) -> anyhow::Result<(tokio::process::Ch
     Ok((child, port))
 }
 
-pub(crate) async fn until_sent(admin: &mut PgConnection, after: i64, limit: Duration) -> anyhow::Result<i64> {
+pub(crate) async fn until_sent(
+    admin: &mut PgConnection,
+    after: i64,
+    limit: Duration,
+) -> anyhow::Result<i64> {
     let deadline = Instant::now() + limit;
     loop {
         let left = waiting(admin, after).await?;

@@ -73,10 +73,8 @@ impl Listener {
         if !self.started {
             // A fresh process starts from now: pages get a snapshot when they connect. An
             // Ordine without events yet starts from 0.
-            let latest: HashMap<TenantId, i64> = probes::events_latest(&self.db)
-                .await?
-                .into_iter()
-                .collect();
+            let latest: HashMap<TenantId, i64> =
+                probes::events_latest(&self.db).await?.into_iter().collect();
             for t in tenants::list(&self.db).await? {
                 let last = latest.get(&t.id).copied().unwrap_or(0);
                 self.cursors.insert(t.id, last);

@@ -110,11 +110,7 @@ impl Mailer {
     }
 
     /// Sends through `via` (the Ordine's PEC provider) or the ordinary SMTP server.
-    pub async fn send(
-        &self,
-        message: Message,
-        via: Option<&Smtp>,
-    ) -> Result<(), SendError> {
+    pub async fn send(&self, message: Message, via: Option<&Smtp>) -> Result<(), SendError> {
         via.unwrap_or(&self.transport).send(&message).await
     }
 }

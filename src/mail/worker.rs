@@ -204,9 +204,7 @@ async fn round(
     let down = AtomicBool::new(false);
     let sendings: Vec<_> = ready
         .into_iter()
-        .map(|(rows, message_id, message, via)| {
-            send(mailer, &down, rows, message_id, message, via)
-        })
+        .map(|(rows, message_id, message, via)| send(mailer, &down, rows, message_id, message, via))
         .collect();
     let results: Vec<_> = futures_util::stream::iter(sendings)
         .buffered(AT_ONCE)
@@ -241,11 +239,7 @@ async fn round(
     Ok((sent, down.into_inner()))
 }
 
-type Sent<'a> = (
-    Vec<&'a outbox::Due>,
-    String,
-    Option<Result<(), SendError>>,
-);
+type Sent<'a> = (Vec<&'a outbox::Due>, String, Option<Result<(), SendError>>);
 
 /// One message; not tried (`None`) once another found the server down.
 async fn send<'a>(
