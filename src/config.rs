@@ -83,6 +83,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "60",
         "first wait after a failed sending; it doubles at each attempt (at most 1 hour); after 8 attempts the message is marked undeliverable",
     ),
+    (
+        "PATROCINIO_MAIL_POLL_SECONDS",
+        "60",
+        "the mail worker's safety poll, 1 to 3600 seconds: it wakes when a message is queued (a notification at commit) or a retry falls due, and at least this often should a notification be lost",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +190,8 @@ pub struct Config {
     pub pec_poll: std::time::Duration,
     pub mail_from: String,
     pub mail_retry: std::time::Duration,
+    /// The mail worker's safety poll (it wakes on a notification when a message is queued).
+    pub mail_poll: std::time::Duration,
     /// The Bearer token `/metrics` asks for; without one `/metrics` answers 404.
     pub metrics_token: Option<String>,
     /// `/metrics` answers only requests from a loopback address.
@@ -250,6 +257,7 @@ impl Default for Config {
             pec_poll: std::time::Duration::from_secs(60),
             mail_from: "Patrocinio <noreply@localhost>".into(),
             mail_retry: std::time::Duration::from_secs(60),
+            mail_poll: std::time::Duration::from_secs(60),
             metrics_token: None,
             metrics_local_only: false,
         }
@@ -398,6 +406,14 @@ impl Config {
                         .context("PATROCINIO_MAIL_RETRY_SECONDS must be a number of seconds from 1 to 3600")?;
                     config.mail_retry = std::time::Duration::from_secs(seconds);
                 }
+                "PATROCINIO_MAIL_POLL_SECONDS" => {
+                    let seconds: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=3600).contains(n))
+                        .context("PATROCINIO_MAIL_POLL_SECONDS must be a number of seconds from 1 to 3600")?;
+                    config.mail_poll = std::time::Duration::from_secs(seconds);
+                }
                 "PATROCINIO_LOG_FORMAT" => {
                     config.log_format = match value.as_str() {
                         "text" => LogFormat::Text,
@@ -526,7 +542,9 @@ mod tests {
                 "PATROCINIO_RATE_LIMITS" => "nuova=1",
                 "PATROCINIO_TRUST_FORWARDED_FOR" => "true",
                 "PATROCINIO_SESSION_IDLE_MINUTES" | "PATROCINIO_SESSION_MAX_HOURS" => "3",
-                "PATROCINIO_MAIL_RETRY_SECONDS" | "PATROCINIO_PEC_POLL_SECONDS" => "5",
+                "PATROCINIO_MAIL_RETRY_SECONDS"
+                | "PATROCINIO_PEC_POLL_SECONDS"
+                | "PATROCINIO_MAIL_POLL_SECONDS" => "5",
                 _ => "x",
             };
             let (_, unknown) = Config::from_vars(vars(&[(name, value)])).unwrap();

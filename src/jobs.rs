@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     db::Db,
     storage::Storage,
-    store::{applications, attachments, tenants},
+    store::{applications, attachments, probes, tenants},
 };
 
 /// Drafts untouched for this long are deleted with their files.
@@ -57,7 +57,8 @@ pub fn spawn_draft_purge(db: Db, storage: Storage) -> tokio::task::JoinHandle<()
 }
 
 /// Produces the daily protocol registers every ten minutes: the day before's is there soon
-/// after midnight (Rome), and a day missed while the service was stopped is made up.
+/// after midnight (Rome), and a day missed while the service was stopped is made up. One query
+/// across the Ordini asks first whether any misses one: at rest that is all it costs.
 pub fn spawn_daily_registers(
     db: Db,
     pdf: std::sync::Arc<crate::documents::pdf::PdfEngine>,
@@ -68,6 +69,15 @@ pub fn spawn_daily_registers(
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
+            let yesterday = crate::domain::time::rome_date(Utc::now()) - chrono::Days::new(1);
+            match probes::protocol_registers_due(&db, yesterday).await {
+                Ok(due) if due.is_empty() => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "daily protocol registers");
+                    continue;
+                }
+            }
             let producer = crate::documents::protocol_register::Producer {
                 db: &db,
                 pdf: &pdf,
@@ -84,7 +94,8 @@ pub fn spawn_daily_registers(
 }
 
 /// Closes the Agenzia delle Entrate's batches every ten minutes: a period's batch leaves soon
-/// after the period ends (Rome), once, whichever instance gets there first.
+/// after the period ends (Rome), once, whichever instance gets there first. Only the Ordini
+/// with an admission waiting are visited (one query across the Ordini finds them).
 pub fn spawn_tax_batches(
     db: Db,
     pdf: std::sync::Arc<crate::documents::pdf::PdfEngine>,
@@ -99,7 +110,7 @@ pub fn spawn_tax_batches(
                 pdf: &pdf,
                 storage: &storage,
             };
-            match closer.run(Utc::now()).await {
+            match close_waiting(&db, &closer).await {
                 Ok(0) => {}
                 Ok(n) => {
                     tracing::info!(distinte = n, "distinte per l'Agenzia delle Entrate inviate")
@@ -111,4 +122,34 @@ pub fn spawn_tax_batches(
             }
         }
     })
+}
+
+/// The scheduled closing (`Closer::run`) of the Ordini that have an admission waiting; returns
+/// how many batches left.
+async fn close_waiting(
+    db: &Db,
+    closer: &crate::documents::tax_batch::Closer<'_>,
+) -> anyhow::Result<usize> {
+    let waiting = probes::tax_batches_waiting(db).await?;
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let mut sent = 0;
+    for tenant in tenants::list(db).await? {
+        if !waiting.contains(&tenant.id) {
+            continue;
+        }
+        match closer.close(&tenant, now, None).await {
+            Ok(crate::documents::tax_batch::Closed::Sent(b)) => sent += b.len(),
+            Ok(_) => {}
+            // This Ordine tries again at the next run; the others go on.
+            Err(e) => tracing::warn!(
+                tenant = %tenant.slug,
+                error = format!("{e:#}"),
+                "distinta per l'Agenzia delle Entrate"
+            ),
+        }
+    }
+    Ok(sent)
 }

@@ -68,6 +68,16 @@ pub fn spawn(
 
 /// One round over every Ordine with a mailbox; returns how many messages were read.
 pub async fn round(db: &Db, storage: &Storage, dir: &std::path::Path) -> anyhow::Result<usize> {
+    // No mailbox named at all (the folder may hold only `.url` files): nothing to ask the
+    // database.
+    let any = std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "imap"))
+    });
+    if !any {
+        return Ok(0);
+    }
     let mut read = 0;
     for tenant in tenants::list(db).await? {
         let Ok(url) = std::fs::read_to_string(dir.join(format!("{}.imap", tenant.slug))) else {

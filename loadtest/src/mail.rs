@@ -4,7 +4,7 @@
 //! 2. A real SMTP server that accepts and discards (Python's aiosmtpd, `Sink` handler) and the
 //!    service sending to it; the demo's own e-mails go first.
 //! 3. Idle: the service's CPU time and the database's committed transactions over
-//!    `--idle-seconds`, with nothing to send (the worker looks at every Ordine each second).
+//!    `--idle-seconds`, with nothing to send (`loadtest idle` measures this alone, longer).
 //! 4. Burst: M messages queued at once in one transaction, spread over every application of
 //!    every Ordine, each to its own address; the time until all are sent, and for each the
 //!    time from its commit to the server's 250 (`sent_at - created_at`, both from the
@@ -60,7 +60,7 @@ pub struct Report {
 }
 
 /// CPU time of a process (user + system), in clock ticks.
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // After the command's name in parentheses: state is field 3, utime 14, stime 15.
     let rest = stat.rsplit_once(')').context("stat")?.1;
@@ -68,7 +68,7 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     Ok(f.get(11).context("utime")?.parse::<u64>()? + f.get(12).context("stime")?.parse::<u64>()?)
 }
 
-async fn commits(admin: &mut PgConnection) -> anyhow::Result<i64> {
+pub(crate) async fn commits(admin: &mut PgConnection) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
     )
@@ -87,7 +87,7 @@ async fn waiting(admin: &mut PgConnection, after: i64) -> anyhow::Result<i64> {
 }
 
 /// An SMTP server on a free port that accepts every message and keeps none.
-async fn smtp_sink(work: &Path) -> anyhow::Result<(tokio::process::Child, u16)> {
+pub(crate) async fn smtp_sink(work: &Path) -> anyhow::Result<(tokio::process::Child, u16)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -117,7 +117,11 @@ async fn smtp_sink(work: &Path) -> anyhow::Result<(tokio::process::Child, u16)> 
     Ok((child, port))
 }
 
-async fn until_sent(admin: &mut PgConnection, after: i64, limit: Duration) -> anyhow::Result<i64> {
+pub(crate) async fn until_sent(
+    admin: &mut PgConnection,
+    after: i64,
+    limit: Duration,
+) -> anyhow::Result<i64> {
     let deadline = Instant::now() + limit;
     loop {
         let left = waiting(admin, after).await?;

@@ -9,11 +9,15 @@
 //! `loadtest ws --fanout`: one audience of 1,000 sockets, beside a bare axum + broadcast server
 //! (see `fanout.rs`).
 //!
+//! `loadtest idle`: the database transactions and the CPU of a service with N Ordini and
+//! nothing happening (see `idle.rs`).
+//!
 //! `loadtest board`: the lists, the search and the export on N Ordini of A applications each
 //! (see `board.rs`).
 
 mod board;
 mod fanout;
+mod idle;
 mod mail;
 mod setup;
 mod ws;
@@ -60,6 +64,8 @@ enum Command {
     /// The e-mail outbox: idle cost over many Ordini, and a burst of messages to a real SMTP
     /// server.
     Mail(mail::Args),
+    /// Many Ordini and nothing happening: the database transactions and the CPU at rest.
+    Idle(idle::Args),
     /// The board, the search and the export on many Ordini with many applications each.
     Board(board::Args),
 }
@@ -129,6 +135,13 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
                 .with_context(|| format!("writing {}", json.display()))?;
             board::print(&report, &json);
+        }
+        Command::Idle(args) => {
+            let json = args.json.clone();
+            let report = idle::run(args).await?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            idle::print(&report, &json);
         }
         Command::Mail(args) => {
             let json = args.json.clone();

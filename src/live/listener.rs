@@ -1,7 +1,8 @@
 //! One listener per process. It LISTENs on the events and presence channels; on each event
 //! notification it reads that Ordine's `events` after its cursor (so nothing is lost even when
 //! notifications coalesce), and it catches every Ordine up after a reconnect and on a slow
-//! poll. Event ids become visible in id order within an Ordine (see `store::events::insert`),
+//! poll (one query across the Ordini, `probes::events_latest`, then a read only for an
+//! Ordine that has something new: at rest the poll costs one short transaction). Event ids become visible in id order within an Ordine (see `store::events::insert`),
 //! so a per-Ordine cursor never skips one.
 //!
 //! Failover: the cursors live in the process, not in the connection. When the connection is
@@ -23,7 +24,7 @@ use super::{Event, Hub, Signal};
 use crate::{
     db::Db,
     domain::tenant::TenantId,
-    store::{events, tenants},
+    store::{events, probes, tenants},
 };
 
 pub const EVENTS_CHANNEL: &str = "patrocinio_eventi";
@@ -49,6 +50,7 @@ pub fn spawn(db: Db, hub: Hub) -> JoinHandle<()> {
             db,
             hub,
             cursors: HashMap::new(),
+            started: false,
         };
         // Consecutive failed attempts: the first is a warning, the rest (a failover under
         // way) are counted, not repeated every second.
@@ -78,6 +80,8 @@ struct Listener {
     db: Db,
     hub: Hub,
     cursors: HashMap<TenantId, i64>,
+    /// The cursors were set from the table once (at the first connection).
+    started: bool,
 }
 
 impl Listener {
@@ -90,15 +94,17 @@ impl Listener {
         listener
             .listen_all([EVENTS_CHANNEL, PRESENCE_CHANNEL])
             .await?;
-        if self.cursors.is_empty() {
-            // A fresh process starts from now: pages get a snapshot when they connect.
+        if !self.started {
+            // A fresh process starts from now: pages get a snapshot when they connect. An
+            // Ordine without events yet starts from 0.
+            let latest: HashMap<TenantId, i64> =
+                probes::events_latest(&self.db).await?.into_iter().collect();
             for t in tenants::list(&self.db).await? {
-                let mut tx = self.db.tenant_tx(t.id).await?;
-                let last = events::last_id(&mut tx).await?;
-                tx.commit().await?;
+                let last = latest.get(&t.id).copied().unwrap_or(0);
                 self.cursors.insert(t.id, last);
                 self.hub.start_after(t.id, last);
             }
+            self.started = true;
         } else {
             self.catch_up_all().await?;
         }
@@ -150,9 +156,13 @@ impl Listener {
         }
     }
 
+    /// Catches up the Ordini whose last event is past their cursor: one query across the
+    /// Ordini, then one read per Ordine that has something new (none at rest).
     async fn catch_up_all(&mut self) -> anyhow::Result<()> {
-        for t in tenants::list(&self.db).await? {
-            self.catch_up(t.id).await?;
+        for (tenant, last) in probes::events_latest(&self.db).await? {
+            if self.cursors.get(&tenant).is_none_or(|c| *c < last) {
+                self.catch_up(tenant).await?;
+            }
         }
         Ok(())
     }

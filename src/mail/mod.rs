@@ -8,31 +8,43 @@
 
 pub mod messages;
 pub mod reminders;
+pub mod smtp;
 pub mod worker;
 
-use std::{collections::HashMap, path::PathBuf, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use anyhow::Context;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::Mailbox};
+use lettre::{Message, message::Mailbox};
+
+use smtp::{SendError, Smtp};
 
 use crate::{config::Config, domain::tenant::TenantId};
 
 /// Attempts before a message is set aside as undeliverable.
 pub const MAX_ATTEMPTS: i32 = 8;
+/// The longest an SMTP server may take to accept a connection or answer a message.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The longest wait between two attempts.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Smtp,
     pub from: Mailbox,
     /// The domain of the Message-IDs (the service's host).
     domain: String,
     pub public_url: String,
     retry: Duration,
+    /// The worker's safety poll (it wakes on a notification when a message is queued).
+    pub poll: Duration,
     /// `<slug>.url` files: each Ordine's PEC provider.
     pec_dir: Option<PathBuf>,
     /// The PEC transports made so far, by slug (`None`: the Ordine has none).
-    pec: Mutex<HashMap<String, Option<AsyncSmtpTransport<Tokio1Executor>>>>,
+    pec: Mutex<HashMap<String, Option<Arc<Smtp>>>>,
 }
 
 impl Mailer {
@@ -41,10 +53,8 @@ impl Mailer {
         let Some(url) = &config.smtp_url else {
             return Ok(None);
         };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .context("PATROCINIO_SMTP_URL is not a valid SMTP URL")?
-            .timeout(Some(Duration::from_secs(20)))
-            .build();
+        let transport = Smtp::from_url(url, SMTP_TIMEOUT)
+            .context("PATROCINIO_SMTP_URL is not a valid SMTP URL")?;
         let from: Mailbox = config
             .mail_from
             .parse()
@@ -59,6 +69,7 @@ impl Mailer {
             domain,
             public_url: public_url.trim_end_matches('/').to_owned(),
             retry: config.mail_retry,
+            poll: config.mail_poll,
             pec_dir: config.pec_dir.clone(),
             pec: Mutex::new(HashMap::new()),
         }))
@@ -79,16 +90,17 @@ impl Mailer {
     }
 
     /// The Ordine's PEC provider, if it has one (`<PATROCINIO_PEC_DIR>/<slug>.url`).
-    pub fn pec_transport(&self, slug: &str) -> Option<AsyncSmtpTransport<Tokio1Executor>> {
+    pub fn pec_transport(&self, slug: &str) -> Option<Arc<Smtp>> {
         let dir = self.pec_dir.as_ref()?;
         let mut cache = self.pec.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .entry(slug.to_owned())
             .or_insert_with(|| {
                 let url = std::fs::read_to_string(dir.join(format!("{slug}.url"))).ok()?;
-                match AsyncSmtpTransport::<Tokio1Executor>::from_url(url.trim()) {
-                    Ok(b) => Some(b.timeout(Some(Duration::from_secs(20))).build()),
+                match Smtp::from_url(url.trim(), SMTP_TIMEOUT) {
+                    Ok(smtp) => Some(Arc::new(smtp)),
                     Err(e) => {
+                        // The URL holds a password: only why it is not valid is logged.
                         tracing::warn!(ordine = slug, error = %e, "PEC provider URL not valid");
                         None
                     }
@@ -98,14 +110,7 @@ impl Mailer {
     }
 
     /// Sends through `via` (the Ordine's PEC provider) or the ordinary SMTP server.
-    pub async fn send(
-        &self,
-        message: Message,
-        via: Option<&AsyncSmtpTransport<Tokio1Executor>>,
-    ) -> Result<(), lettre::transport::smtp::Error> {
-        via.unwrap_or(&self.transport)
-            .send(message)
-            .await
-            .map(|_| ())
+    pub async fn send(&self, message: Message, via: Option<&Smtp>) -> Result<(), SendError> {
+        via.unwrap_or(&self.transport).send(&message).await
     }
 }

@@ -1,4 +1,5 @@
-//! SQL, one module per aggregate. Tenant data is reached only through a [`crate::db::TenantTx`].
+//! SQL, one module per aggregate. Tenant data is reached only through a [`crate::db::TenantTx`]
+//! (the periodic jobs' probes across the Ordini, in `probes`, return ids, numbers and times).
 
 pub mod applications;
 pub mod attachments;
@@ -14,6 +15,7 @@ pub mod offices;
 pub mod outbox;
 pub mod pec_receipts;
 pub mod presence;
+pub mod probes;
 pub mod protocol;
 pub mod protocol_days;
 pub mod register;

@@ -429,6 +429,44 @@ async fn with_the_smtp_server_down_nothing_is_lost_and_each_recipient_gets_them_
     assert!(to_rapporteur[0].text.contains("consigliere relatore"));
 }
 
+/// The worker sleeps until a message is queued (the outbox's doorbell at commit) or a retry
+/// falls due: with its safety poll an hour away, a retry still goes at its time, and a message
+/// queued later goes at once.
+#[tokio::test]
+async fn without_the_poll_a_retry_goes_at_its_time_and_a_queued_message_at_once() {
+    let mut smtp = Smtp::new(free_port());
+    let mail = mailing(&smtp);
+    let app = spawn_app_with(move |c| {
+        mail(c);
+        c.mail_poll = Duration::from_secs(3600);
+    })
+    .await;
+    let of = office(&app).await;
+    // The server is down: the receipt's e-mails fail and wait for their retry.
+    let (id, _) = submitted(&app, &of.o).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let queued = loop {
+        let rows = outbox(&app).await;
+        if !rows.is_empty() && rows.iter().all(|r| r.1 == "in_attesa" && r.2 >= 1) {
+            break rows.len();
+        }
+        assert!(Instant::now() < deadline, "no attempt failed: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The server comes back: nothing rings, the retries go when they fall due.
+    smtp.start().await;
+    smtp.wait_for(queued).await;
+    // A registration queues the next ones: they go on the doorbell.
+    let seg = app.login(&of.secretariat).await;
+    register(&app, &seg, id).await;
+    let all = outbox(&app).await.len();
+    assert!(all > queued, "the registration queued no e-mail");
+    smtp.wait_for(all).await;
+    settle().await;
+    assert_eq!(smtp.received().len(), all);
+    assert!(outbox(&app).await.iter().all(|r| r.1 == "inviato"));
+}
+
 #[tokio::test]
 async fn two_workers_at_once_never_send_a_message_twice() {
     let mut smtp = Smtp::new(free_port());
