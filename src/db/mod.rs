@@ -54,6 +54,22 @@ impl Db {
         Ok(TenantTx { tx, tenant })
     }
 
+    /// A read-only [`TenantTx`] on one snapshot (REPEATABLE READ): every query in it sees the
+    /// same rows, so that a count taken first and the rows read after it agree (exports).
+    pub async fn tenant_snapshot(&self, tenant: TenantId) -> anyhow::Result<TenantTx> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .context("begin")?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .context("setting the tenant")?;
+        Ok(TenantTx { tx, tenant })
+    }
+
     /// Liveness of the database, for `/ready`.
     pub async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
