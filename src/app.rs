@@ -88,6 +88,9 @@ impl Application {
                 web::route_table().iter().map(|r| r.path),
             )),
             metrics_scrape: Arc::new(tokio::sync::Mutex::new(())),
+            exports: Arc::new(tokio::sync::Semaphore::new(
+                web::case::list::EXPORTS_AT_ONCE,
+            )),
             sessions: web::auth::SessionSettings {
                 idle: config.session_idle,
                 max_age: config.session_max_age,

@@ -38,12 +38,16 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub exports: u64,
     /// The filters of the measured CSV export (`elenco.csv?…`). The default selects every
-    /// application of the Ordine: above the service's export bound the refusal (422) is
-    /// reported instead of a time.
+    /// application of the Ordine (A and the demo's); above the service's export bound the
+    /// refusal (422) is reported instead of a time.
     #[arg(long, default_value = "stato=tutte")]
     pub export_query: String,
-    /// One more page to measure, as a path after the Ordine (`/amministrazione/statistiche`);
-    /// repeat the option for more.
+    /// Statistics pages computed afresh (each for another period, so that the service's cache
+    /// of the figures does not answer), one at a time.
+    #[arg(long, default_value_t = 36)]
+    pub statistics_uncached: u64,
+    /// One more page to measure as the secretariat, as a path after the Ordine; repeat the
+    /// option for more.
     #[arg(long = "extra-page")]
     pub extra_pages: Vec<String>,
     /// Where to write the JSON report.
@@ -68,7 +72,11 @@ pub struct Report {
     applications_per_ordine: i32,
     applications_in_all: i64,
     seed_seconds: f64,
+    /// Of which: the Ordini with the demo's data.
+    seed_ordini_seconds: f64,
     pages: Vec<PageReport>,
+    /// The statistics page for `statistics_uncached` different periods, one at a time.
+    statistics_uncached: PageReport,
     export_query: String,
     /// `false` when the service refused the export (more rows than its bound).
     export_made: bool,
@@ -277,7 +285,20 @@ async fn seed_ordine(
                    r.surnames[(r.seed * 37 % array_length(r.surnames, 1)) + 1] AS msn,
                    CASE WHEN r.state = 'presentata' THEN NULL
                         ELSE r.submitted_at + interval '1 day' END AS protocol_at
-            FROM rows r)
+            FROM rows r),
+         -- Protocol numbers gapless per year in the order of registration, after the
+         -- numbers the demo's applications already hold.
+         yearly AS (
+            SELECT n.*, extract(year FROM n.protocol_at AT TIME ZONE 'Europe/Rome')::int AS py
+            FROM named n),
+         before AS (
+            SELECT protocol_year, max(protocol_number) AS last FROM app.applications
+             WHERE tenant_id = $1 AND protocol_number IS NOT NULL GROUP BY protocol_year),
+         numbered AS (
+            SELECT y.*, CASE WHEN y.protocol_at IS NOT NULL THEN
+                       coalesce(b.last, 0)
+                       + row_number() OVER (PARTITION BY y.py ORDER BY y.protocol_at, y.g) END AS pn
+            FROM yearly y LEFT JOIN before b ON b.protocol_year = y.py)
          INSERT INTO app.applications (id, tenant_id, code, pin_hash, state, channel, form, matter,
              filed_by, applicant_name, applicant_cf, counterparty_name, lawyer_id, submitted_at,
              protocol_at, protocol_year, protocol_number, urgent, rapporteur_id, assigned_at,
@@ -302,8 +323,8 @@ async fn seed_ordine(
              l.ids[(n.seed % array_length(l.ids, 1)) + 1],
              n.submitted_at,
              n.protocol_at,
-             extract(year FROM n.protocol_at AT TIME ZONE 'Europe/Rome')::int,
-             CASE WHEN n.protocol_at IS NOT NULL THEN 1000000 + n.g END,
+             n.py,
+             n.pn,
              n.seed % 20 = 0,
              CASE WHEN n.state NOT IN ('presentata', 'protocollata')
                   THEN c.ids[(n.seed % array_length(c.ids, 1)) + 1] END,
@@ -312,7 +333,7 @@ async fn seed_ordine(
              CASE WHEN n.state IN ('ammessa', 'respinta', 'inammissibile')
                   THEN n.submitted_at + interval '40 days' END,
              n.submitted_at, n.submitted_at
-         FROM named n, template t, lawyers l, councillors c
+         FROM numbered n, template t, lawyers l, councillors c
          ON CONFLICT DO NOTHING",
     )
     .bind(tenant)
@@ -323,22 +344,6 @@ async fn seed_ordine(
     .execute(&mut *admin)
     .await
     .context("seeding the applications")?;
-    // Protocol numbers gapless per year, in the order of registration (the numbers above were
-    // placeholders out of the way of the demo's), and the counters past them.
-    sqlx::query(
-        "UPDATE app.applications a SET protocol_number = x.n FROM (
-            SELECT id, row_number() OVER (PARTITION BY protocol_year ORDER BY protocol_at, id)
-                   + coalesce((SELECT max(protocol_number) FROM app.applications d
-                                WHERE d.tenant_id = $1 AND d.protocol_year = b.protocol_year
-                                  AND d.protocol_number < 1000000), 0) AS n
-              FROM app.applications b
-             WHERE b.tenant_id = $1 AND b.protocol_number >= 1000000) x
-         WHERE a.id = x.id",
-    )
-    .bind(tenant)
-    .execute(&mut *admin)
-    .await
-    .context("numbering the protocol")?;
     sqlx::query(
         "INSERT INTO app.counters (tenant_id, kind, year, last_number)
          SELECT $1, 'protocollo', protocol_year, max(protocol_number) FROM app.applications
@@ -429,6 +434,16 @@ async fn measure(
     })
 }
 
+/// One GET that must answer 2xx, its body read whole.
+async fn client_get(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let res = client.get(url).send().await?;
+    if !res.status().is_success() {
+        bail!("{url} answered {}", res.status());
+    }
+    res.bytes().await?;
+    Ok(())
+}
+
 pub async fn run(a: Args) -> anyhow::Result<Report> {
     if a.common.tenants == 0 || a.applications <= 0 || a.applications > 60_000 {
         bail!("at least one Ordine and between 1 and 60,000 applications each");
@@ -444,6 +459,11 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
     let started = Instant::now();
     let (seeded, db) = setup::ordini(&database, &files, a.common.tenants).await?;
     db.close().await;
+    let seed_ordini_seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{} Ordini with the demo's data in {seed_ordini_seconds:.0} s",
+        seeded.len()
+    );
     let mut admin = PgConnection::connect(&database.admin_url).await?;
     admin.execute(CF_FUNCTION).await?;
     for (t, o) in seeded.iter().enumerate() {
@@ -458,7 +478,9 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
             println!("{} Ordini seeded", t + 1);
         }
     }
-    admin.execute("ANALYZE").await?;
+    // What autovacuum does after a bulk load in production: the visibility map (index-only
+    // scans) and the planner's statistics.
+    admin.execute("VACUUM (ANALYZE)").await?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM app.applications")
         .fetch_one(&mut admin)
         .await?;
@@ -492,6 +514,21 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
         .find(|(r, _, _)| *r == Role::Segreteria)
         .context("no secretariat account in the demo")?;
     let client = log_in(
+        &server.base,
+        &first.slug,
+        email,
+        secret.as_deref(),
+        a.concurrency as usize,
+    )
+    .await?;
+    // The statistics are not the secretariat's: the Ordine's administrator reads them.
+    let (_, email, secret) = first
+        .seeded
+        .accounts
+        .iter()
+        .find(|(r, _, _)| *r == Role::Amministratore)
+        .context("no administrator account in the demo")?;
+    let admin_client = log_in(
         &server.base,
         &first.slug,
         email,
@@ -537,6 +574,59 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
         println!("{name}: p99 {:.1} ms", r.latency_us.p99 as f64 / 1000.0);
         reports.push(r);
     }
+    // The statistics page as the administrator opens it (the figures of the period are
+    // computed once, then shared until the Ordine's next event), with C clients...
+    let stats = format!("/{s}/amministrazione/statistiche");
+    let r = measure(
+        &admin_client,
+        "statistiche",
+        &server.base,
+        &stats,
+        a.concurrency,
+        a.requests,
+    )
+    .await?;
+    println!(
+        "statistiche: p99 {:.1} ms",
+        r.latency_us.p99 as f64 / 1000.0
+    );
+    reports.push(r);
+    // ... and computed afresh: each request another period (24 months ending in one of the
+    // months before this one), so that none is answered from the cache.
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let (mut errors, t0) = (0, Instant::now());
+    let this_month = {
+        use chrono::Datelike;
+        let d = chrono::Utc::now().date_naive();
+        d.year() * 12 + d.month0() as i32
+    };
+    for i in 1..=a.statistics_uncached as i32 {
+        let m = this_month - i;
+        let url = format!(
+            "{}{stats}?fino_a={:04}-{:02}",
+            server.base,
+            m / 12,
+            m % 12 + 1
+        );
+        let t = Instant::now();
+        match client_get(&admin_client, &url).await {
+            Ok(()) => hist.record(t.elapsed().as_micros() as u64)?,
+            Err(_) => errors += 1,
+        }
+    }
+    let uncached = PageReport {
+        name: "statistiche senza cache".into(),
+        path: format!("{stats}?fino_a=…"),
+        concurrency: 1,
+        requests: a.statistics_uncached,
+        errors,
+        requests_per_second: a.statistics_uncached as f64 / t0.elapsed().as_secs_f64(),
+        latency_us: Percentiles::of(&hist),
+    };
+    println!(
+        "statistiche senza cache: p99 {:.1} ms",
+        uncached.latency_us.p99 as f64 / 1000.0
+    );
 
     // 5. The export of every application of the Ordine, one download at a time.
     let url = format!(
@@ -574,7 +664,9 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
         applications_per_ordine: a.applications,
         applications_in_all: total,
         seed_seconds,
+        seed_ordini_seconds,
         pages: reports,
+        statistics_uncached: uncached,
         export_query: a.export_query,
         export_made: made,
         export_rows: rows,
@@ -585,15 +677,19 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
 
 pub fn print(r: &Report, json: &std::path::Path) {
     println!(
-        "{} Ordini, {} applications ({} per Ordine), seeded in {:.0} s",
-        r.tenants, r.applications_in_all, r.applications_per_ordine, r.seed_seconds
+        "{} Ordini, {} applications ({} per Ordine), seeded in {:.0} s ({:.0} s the Ordini with the demo's data)",
+        r.tenants,
+        r.applications_in_all,
+        r.applications_per_ordine,
+        r.seed_seconds,
+        r.seed_ordini_seconds
     );
     println!(
         "{:<32} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7}",
         "page", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
     );
     let ms = |us: u64| us as f64 / 1000.0;
-    for p in &r.pages {
+    for p in r.pages.iter().chain([&r.statistics_uncached]) {
         println!(
             "{:<32} {:>8.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7}",
             p.name,

@@ -68,6 +68,22 @@ impl Db {
         Ok(TenantTx { tx, tenant })
     }
 
+    /// A read-only [`TenantTx`] on one snapshot (REPEATABLE READ): every query in it sees the
+    /// same rows, so that a count taken first and the rows read after it agree (exports).
+    pub async fn tenant_snapshot(&self, tenant: TenantId) -> anyhow::Result<TenantTx> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .context("begin")?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .context("setting the tenant")?;
+        Ok(TenantTx { tx, tenant })
+    }
+
     /// Liveness of the database, for `/ready`: reachable within [`READY_WAIT`] and able to
     /// take changes. A server in recovery (a standby not yet promoted, which the endpoint may
     /// reach during a failover) or read-only is an error: the service cannot work on it.

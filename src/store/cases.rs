@@ -486,6 +486,85 @@ pub async fn page(
     })
 }
 
+/// One row of an export: the list's columns only (never the form, which may weigh up to
+/// 1 MiB), so that tens of thousands of rows stream through a few kilobytes of memory.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ExportRow {
+    pub code: String,
+    pub state: String,
+    pub channel: String,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub matter: Option<String>,
+    pub applicant_name: Option<String>,
+    pub protocol_year: Option<i32>,
+    pub protocol_number: Option<i32>,
+    pub protocol_at: Option<DateTime<Utc>>,
+    pub urgent: bool,
+    pub rapporteur_name: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub delibera: Option<String>,
+    pub suspended_days: i32,
+    pub suspended_now: bool,
+}
+
+impl ExportRow {
+    pub fn stage(&self) -> Stage {
+        Stage::from_code(&self.state).unwrap_or(Stage::Presentata)
+    }
+
+    pub fn protocol(&self) -> Option<ProtocolNumber> {
+        Some(ProtocolNumber {
+            year: self.protocol_year?,
+            number: self.protocol_number?,
+        })
+    }
+
+    /// The ten-day clock, as [`Case::clock`] computes it.
+    pub fn clock(&self, today: NaiveDate) -> Option<Clock> {
+        let filed = self.submitted_at?;
+        let suspension = Suspension {
+            days: self.suspended_days.max(0) as u32,
+            now: self.suspended_now,
+        };
+        self.stage()
+            .is_open()
+            .then(|| Clock::decision(time::rome_date(filed), suspension, today))
+    }
+}
+
+/// The SQL of an export: every row the viewer may see that matches the filter, in the list's
+/// order (as [`page`] sorts), at most `$10` rows, the list's columns only. Run it with
+/// [`export_query`], as a stream (`fetch`) inside a [`crate::db::Db::tenant_snapshot`].
+pub fn export_sql(viewer: &Viewer<'_>, f: &Filter, sort: Sort) -> String {
+    format!(
+        "SELECT a.code, a.state, a.channel, a.submitted_at, a.matter, a.applicant_name,
+                a.protocol_year, a.protocol_number, a.protocol_at, a.urgent,
+                r.full_name AS rapporteur_name, a.decided_at,
+                (SELECT d.number || '/' || d.year FROM decisions d
+                  WHERE d.application_id = a.id AND d.superseded_at IS NULL
+                    AND d.number IS NOT NULL) AS delibera,
+                coalesce(s.suspended_days, 0) AS suspended_days,
+                coalesce(s.suspended_now, false) AS suspended_now
+         FROM applications a
+         LEFT JOIN users r ON r.id = a.rapporteur_id
+         LEFT JOIN LATERAL (SELECT * FROM app.clock_suspension(a.id)) s ON true
+         WHERE {}
+         ORDER BY NOT a.urgent, {}, a.id LIMIT $10",
+        filtered(viewer, f),
+        sort.key()
+    )
+}
+
+/// The query of [`export_sql`] with its parameters bound; at most `limit` rows.
+pub fn export_query<'q>(
+    sql: &'q str,
+    viewer: &Viewer<'_>,
+    f: &'q Filter,
+    limit: i64,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, ExportRow, sqlx::postgres::PgArguments> {
+    bind_filter(sqlx::query_as(sql), viewer, f).bind(limit)
+}
+
 pub async fn list(
     tx: &mut TenantTx,
     viewer: &Viewer<'_>,

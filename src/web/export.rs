@@ -55,6 +55,57 @@ pub fn csv(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
     out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))
 }
 
+/// A CSV written piece by piece: the BOM and the header first, then rows; [`CsvChunks::take`]
+/// hands over what is written so far (a response streams it while the rest is read).
+pub struct CsvChunks(csv::Writer<Vec<u8>>);
+
+impl CsvChunks {
+    fn writer(start: Vec<u8>) -> csv::Writer<Vec<u8>> {
+        csv::WriterBuilder::new().delimiter(b';').from_writer(start)
+    }
+
+    pub fn new(header: &[&str]) -> anyhow::Result<Self> {
+        let mut out = Self::writer(b"\xEF\xBB\xBF".to_vec());
+        out.write_record(header)?;
+        Ok(Self(out))
+    }
+
+    pub fn row(&mut self, row: &[String]) -> anyhow::Result<()> {
+        for c in row {
+            self.0.write_field(inert(c).as_bytes())?;
+        }
+        self.0.write_record(None::<&[u8]>)?;
+        Ok(())
+    }
+
+    /// The bytes written since the last take.
+    pub fn take(&mut self) -> anyhow::Result<Vec<u8>> {
+        let full = std::mem::replace(&mut self.0, Self::writer(Vec::new()));
+        full.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))
+    }
+
+    /// Bytes waiting to be taken (an estimate: the writer's own buffer is not counted).
+    pub fn pending(&self) -> usize {
+        self.0.get_ref().len()
+    }
+}
+
+/// A CSV download whose body is `body` as it comes, never kept in a cache.
+pub fn csv_stream(body: axum::body::Body, name: &str) -> Response {
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(FileKind::Csv.content_type()),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        super::public::attachments::content_disposition(name),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 /// One worksheet: the header in bold and frozen, every cell as text (what the list shows).
 pub fn xlsx(sheet: &str, header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
     let mut book = Workbook::new();

@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Recorder>,
     /// One `/metrics` scrape at a time.
     pub metrics_scrape: Arc<tokio::sync::Mutex<()>>,
+    /// Exports of lists running at once (`case::list::EXPORTS_AT_ONCE`).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Clone, Copy, Debug)]

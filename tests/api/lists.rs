@@ -536,30 +536,63 @@ async fn exports_carry_the_filtered_list_as_csv_and_xlsx_and_are_audited() {
         4
     );
 
-    // Past the bound the export is refused, with the bound in the message.
+    // More than the .xlsx carries: the CSV streams every row, in the list's order (urgent
+    // first, then the newest), each application once, and the audit says how many; the .xlsx
+    // is refused with its bound in the message.
     sql(
         &app,
         &format!(
             "INSERT INTO app.applications (id, tenant_id, code, pin_hash, state, channel, form,
                  matter, submitted_at)
              SELECT gen_random_uuid(), tenant_id, 'Z' || lpad(i::text, 5, '0') || '-ZZZZ',
-                 pin_hash, 'presentata', channel, form, 'lavoro', now()
+                 pin_hash, 'presentata', channel, form, 'lavoro', now() - i * interval '1 minute'
              FROM app.applications, generate_series(1, 5001) i WHERE id = '{}'",
             ids[0]
         ),
     )
     .await;
+    let (status, _, csv) = download(
+        &app,
+        &seg,
+        &format!("/{SLUG}/segreteria/elenco.csv?stato=tutte&ordine=recenti"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    let codes: Vec<String> = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[1].to_owned())
+        .collect();
+    let expected: Vec<String> = sqlx::query_scalar(
+        "SELECT code FROM app.applications WHERE state <> 'bozza'
+          ORDER BY urgent DESC, submitted_at DESC, id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(expected.len(), 5_009);
+    assert_eq!(codes, expected);
+    let (righe,): (serde_json::Value,) = sqlx::query_as(
+        "SELECT details->'righe' FROM app.audit_log WHERE action = 'elenco_esportato'
+          ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(righe, 5_009);
     let (status, _, body) = download(
         &app,
         &seg,
-        &format!("/{SLUG}/segreteria/elenco.csv?stato=tutte"),
+        &format!("/{SLUG}/segreteria/elenco.xlsx?stato=tutte"),
     )
     .await;
     assert_eq!(status, 422);
     let body = String::from_utf8(body).unwrap();
     assert!(
         body.contains(
-            "I filtri selezionano 5.009 pratiche: un'esportazione ne contiene al massimo 5.000."
+            "I filtri selezionano 5.009 pratiche: un'esportazione Excel ne contiene al massimo 5.000."
         ),
         "{body}"
     );

@@ -13,6 +13,7 @@ use axum::{
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{area_base, case_table, channel_label, view_grant, viewer};
@@ -44,6 +45,15 @@ pub const PAGE_SIZE: i64 = 50;
 /// narrow the filters (a spreadsheet of more is not read by anybody, and the file stays a
 /// few megabytes).
 pub const EXPORT_MAX: i64 = 5_000;
+/// The most rows one CSV export of a list carries. The CSV streams (its memory does not grow
+/// with the rows); the bound keeps one download to a few seconds of one database connection
+/// (about 100 bytes and 0.1 ms a row: some 5 MB).
+pub const CSV_EXPORT_MAX: i64 = 50_000;
+/// Exports of lists running at once on one instance (each holds a database connection while
+/// it streams); one more is asked to wait a few seconds.
+pub const EXPORTS_AT_ONCE: usize = 2;
+/// The CSV is handed to the response in pieces of about this size.
+const CHUNK_BYTES: usize = 64 * 1024;
 /// The longest value of one filter kept from the URL.
 const MAX_VALUE: usize = 64;
 
@@ -432,7 +442,7 @@ pub fn filter_form(
             div class="d-flex flex-wrap gap-2 align-items-center" {
                 button type="submit" class="btn btn-primary btn-sm" { "Filtra" }
                 a class="btn btn-link btn-sm" href=(base) { "Azzera i filtri" }
-                span class="small" { "Esporta l'elenco filtrato (al massimo " (plural::thousands(EXPORT_MAX)) " righe): " }
+                span class="small" { "Esporta l'elenco filtrato (al massimo " (plural::thousands(CSV_EXPORT_MAX)) " righe in CSV, " (plural::thousands(EXPORT_MAX)) " in Excel): " }
                 a class="btn btn-outline-primary btn-sm" href=(format!("{base}/elenco.csv?{export}")) download { "CSV" }
                 a class="btn btn-outline-primary btn-sm" href=(format!("{base}/elenco.xlsx?{export}")) download { "Excel (.xlsx)" }
             }
@@ -491,7 +501,7 @@ const HEADER: [&str; 13] = [
     "Decisa il",
 ];
 
-fn line(c: &cases::Case, today: NaiveDate) -> Vec<String> {
+fn line(c: &cases::ExportRow, today: NaiveDate) -> Vec<String> {
     let date = |t: Option<DateTime<Utc>>| {
         t.map(|t| time::format_date(time::rome_date(t)))
             .unwrap_or_default()
@@ -539,6 +549,13 @@ pub async fn export_xlsx<R: AreaRole>(
 
 /// Every row the filters select (not just the page shown), in the list's order, as a file;
 /// recorded in the audit log with the filters and the number of rows (no personal data).
+///
+/// The count and the rows are read on one snapshot (so the audited number is the file's);
+/// the audit entry is committed before the first byte leaves. The CSV streams: the rows are
+/// read from a cursor over the list's columns and written to the response as they come (a few
+/// kilobytes in memory whatever the number of rows); the .xlsx is built whole in memory by its
+/// writer (a zip of the sheet), so it keeps a lower bound. At most [`EXPORTS_AT_ONCE`] exports
+/// run at once on one instance; another waits its turn with a message.
 #[tracing::instrument(name = "esporta l'elenco delle pratiche", skip_all, fields(tenant = %tenant.slug, area = who.role().area(), formato = kind.extension()))]
 async fn export<R: AreaRole>(
     State(state): State<AppState>,
@@ -550,38 +567,52 @@ async fn export<R: AreaRole>(
     let role = who.role();
     let parsed = q.parse(role);
     let base = area_base(&tenant, &who);
+    let back = format!("{base}?{}", q.query_string(false));
     if !parsed.errors.is_empty() {
         let text = "Alcuni filtri non sono validi: correggerli nell'elenco prima di esportare.";
-        let back = format!("{base}?{}", q.query_string(false));
         return Ok(refused(&tenant, &who, &base, &back, text));
     }
+    let Ok(permit) = state.exports.clone().try_acquire_owned() else {
+        let text = "Sono in corso altre esportazioni: riprovare tra qualche secondo.";
+        let mut res = refused(&tenant, &who, &base, &back, text);
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        res.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        return Ok(res);
+    };
+    let bound = match kind {
+        FileKind::Csv => CSV_EXPORT_MAX,
+        FileKind::Xlsx => EXPORT_MAX,
+    };
     let grant = view_grant(&tenant, &who)?;
-    let viewer = viewer(&grant, &who);
-    let mut tx = state.db.tenant_tx(tenant.id).await?;
-    let total = cases::count(&mut tx, &viewer, &parsed.filter).await?;
-    if total > EXPORT_MAX {
+    let lawyer_id = who.user.lawyer_id;
+    let mut tx = state.db.tenant_snapshot(tenant.id).await?;
+    let total = cases::count(&mut tx, &viewer(&grant, &who), &parsed.filter).await?;
+    if total > bound {
         drop(tx);
         let text = format!(
-            "I filtri selezionano {} pratiche: un'esportazione ne contiene al massimo {}. Restringere i filtri (per esempio l'intervallo di date) ed esportare in più parti.",
+            "I filtri selezionano {} pratiche: un'esportazione {} ne contiene al massimo {}. Restringere i filtri (per esempio l'intervallo di date) ed esportare in più parti{}.",
             plural::thousands(total),
-            plural::thousands(EXPORT_MAX)
+            match kind {
+                FileKind::Csv => "CSV",
+                FileKind::Xlsx => "Excel",
+            },
+            plural::thousands(bound),
+            match kind {
+                FileKind::Csv => "",
+                FileKind::Xlsx => ", oppure esportare in CSV",
+            },
         );
-        let back = format!("{base}?{}", q.query_string(false));
         return Ok(refused(&tenant, &who, &base, &back, &text));
     }
-    let rows = cases::page(
-        &mut tx,
-        &viewer,
-        &parsed.filter,
-        parsed.sort,
-        None,
-        EXPORT_MAX,
-    )
-    .await?
-    .rows;
+    // Recorded and committed before anything is sent: a download cut short is still one
+    // that happened.
     let filters = q.query_string(false);
+    let mut audit_tx = state.db.tenant_tx(tenant.id).await?;
     audit::record(
-        &mut tx,
+        &mut audit_tx,
         audit::Entry {
             actor: &super::actor(&who),
             action: "elenco_esportato",
@@ -591,22 +622,88 @@ async fn export<R: AreaRole>(
             details: serde_json::json!({
                 "area": role.area(),
                 "formato": kind.extension(),
-                "righe": rows.len(),
+                "righe": total,
                 "filtri": filters,
             }),
         },
     )
     .await?;
-    tx.commit().await?;
+    audit_tx.commit().await?;
     let today = super::today();
-    let lines: Vec<Vec<String>> = rows.iter().map(|c| line(c, today)).collect();
-    let bytes = match kind {
-        FileKind::Csv => export::csv(&HEADER, &lines)?,
-        FileKind::Xlsx => export::xlsx("Pratiche", &HEADER, &lines)?,
-    };
-    tracing::info!(righe = lines.len(), "elenco esportato");
     let name = format!("pratiche-{}.{}", today.format("%Y-%m-%d"), kind.extension());
-    Ok(export::download(bytes, kind, &name))
+    let filter = parsed.filter;
+    let sort = parsed.sort;
+    if kind == FileKind::Xlsx {
+        let viewer = cases::Viewer {
+            grant: &grant,
+            lawyer_id,
+        };
+        let sql = cases::export_sql(&viewer, &filter, sort);
+        let rows = cases::export_query(&sql, &viewer, &filter, bound)
+            .fetch_all(tx.conn())
+            .await
+            .map_err(anyhow::Error::from)?;
+        tx.commit().await?;
+        let lines: Vec<Vec<String>> = rows.iter().map(|c| line(c, today)).collect();
+        let bytes = export::xlsx("Pratiche", &HEADER, &lines)?;
+        tracing::info!(righe = lines.len(), "elenco esportato");
+        drop(permit);
+        return Ok(export::download(bytes, kind, &name));
+    }
+    // The CSV: a task reads the cursor and hands chunks to the response through a small
+    // channel (when the client reads slowly, the reading waits; when it goes away, the task
+    // stops and the snapshot is let go).
+    let (send, receive) =
+        tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(4);
+    let span = tracing::Span::current();
+    tokio::spawn(
+        async move {
+            let _permit = permit;
+            let viewer = cases::Viewer {
+                grant: &grant,
+                lawyer_id,
+            };
+            let sql = cases::export_sql(&viewer, &filter, sort);
+            let written = async {
+                let mut out = export::CsvChunks::new(&HEADER)?;
+                let mut rows = cases::export_query(&sql, &viewer, &filter, bound).fetch(tx.conn());
+                let mut n = 0usize;
+                while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+                    out.row(&line(&row, today))?;
+                    n += 1;
+                    if out.pending() >= CHUNK_BYTES
+                        && send.send(Ok(out.take()?.into())).await.is_err()
+                    {
+                        anyhow::bail!("the client went away");
+                    }
+                }
+                drop(rows);
+                let last = out.take()?;
+                if send.send(Ok(last.into())).await.is_err() {
+                    anyhow::bail!("the client went away");
+                }
+                Ok::<usize, anyhow::Error>(n)
+            }
+            .await;
+            match written {
+                Ok(n) => tracing::info!(righe = n, "elenco esportato"),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "esportazione interrotta");
+                    // The response ends with an error, never as a file that looks complete.
+                    let _ = send
+                        .send(Err(std::io::Error::other("esportazione interrotta")))
+                        .await;
+                }
+            }
+            drop(tx);
+        }
+        .instrument(span),
+    );
+    let body =
+        axum::body::Body::from_stream(futures_util::stream::unfold(receive, |mut r| async move {
+            r.recv().await.map(|chunk| (chunk, r))
+        }));
+    Ok(export::csv_stream(body, &name))
 }
 
 /// An export that cannot be made: why, and the way back (`back`) to the list with its filters.
