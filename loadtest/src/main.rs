@@ -9,7 +9,11 @@
 //!
 //! `loadtest board`: the lists, the search and the export on N Ordini of A applications each
 //! (see `board.rs`).
+//!
+//! `loadtest backup`: backup, restore drill and restore of N Ordini of A applications each with
+//! the release binary's own commands (see `backup.rs`).
 
+mod backup;
 mod board;
 mod mail;
 mod setup;
@@ -58,6 +62,8 @@ enum Command {
     Mail(mail::Args),
     /// The board, the search and the export on many Ordini with many applications each.
     Board(board::Args),
+    /// Backup, restore drill and restore of many Ordini with many applications each.
+    Backup(backup::Args),
 }
 
 #[derive(Serialize)]
@@ -118,6 +124,13 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
                 .with_context(|| format!("writing {}", json.display()))?;
             board::print(&report, &json);
+        }
+        Command::Backup(args) => {
+            let json = args.json.clone();
+            let report = backup::run(args).await?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            backup::print(&report, &json);
         }
         Command::Mail(args) => {
             let json = args.json.clone();
