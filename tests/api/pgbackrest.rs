@@ -235,7 +235,6 @@ async fn pgbackrest_backs_up_verifies_and_restores_an_external_postgresql() {
     // Restored into a scratch folder (the default target: the end of the archived WAL).
     backrest(&[
         &format!("--pg1-path={}", root.join("restored").display()),
-        "--target-action=promote",
         "restore",
     ]);
     let copy = Cluster {
