@@ -1,17 +1,26 @@
-//! Backups of the embedded PostgreSQL and of the file store, their restore, and the restore
-//! drill that proves a backup can be used.
+//! Backups of the embedded PostgreSQL and of the file store, their restore (to the backup's
+//! point or to a moment through the archived WAL), and the restore drill that proves a backup
+//! can be used.
 //!
 //! - One folder per backup under the backup folder, named by its UTC start
-//!   (`20261201T040000Z`): `pgdata/` (a plain `pg_basebackup` with the WAL it needs streamed in,
-//!   `--wal-method=stream`, and a SHA-256 manifest), `files/` (a copy of the file store),
-//!   `postgres-credentials.json` (the cluster's passwords, mode 0600) and `backup.json` (the
-//!   descriptor: times, sizes, duration, verification, PostgreSQL version, row counts per Ordine).
-//! - A backup is written under `<name>.incompleto` and renamed only once verified with
-//!   `pg_verifybackup`: a failed or interrupted backup never looks complete (and a leftover
-//!   `.incompleto` folder is removed by the next backup).
+//!   (`20261201T040000Z`): `pgdata/` (a plain `pg_basebackup` of the running cluster with the
+//!   WAL it needs streamed in, `--wal-method=stream`, and a SHA-256 manifest), `wal/` (the WAL
+//!   from the base backup's end to the backup's restore point), `files/` (a copy of the file
+//!   store), `postgres-credentials.json` (the cluster's passwords, mode 0600) and `backup.json`
+//!   (the descriptor: times, sizes, duration, verification, WAL positions, row counts per
+//!   Ordine).
+//! - The backup's point: after the base backup, writers wait for an instant (SHARE locks on the
+//!   tenant tables) while the rows are counted and a named restore point is written; restored
+//!   to it, a copy has exactly those counts, even though the service kept writing meanwhile.
+//! - A backup is written under `<name>.incompleto` and renamed only once verified
+//!   (`pg_verifybackup`, then `pg_waldump` up to the restore point): a failed or interrupted
+//!   backup never looks complete (and a leftover `.incompleto` folder is removed by the next).
 //! - One backup at a time: `.lock` in the backup folder holds the pid of the running one.
 //! - Retention: after each backup, folders older than the retention are deleted, never the
-//!   latest verified one.
+//!   latest verified one, and the archived WAL that no kept backup needs.
+//! - Restores and drills run PostgreSQL's archive recovery with the targets on the command
+//!   line, wait for the promotion (a new timeline, so that later WAL never collides with the
+//!   abandoned history) and leave an ordinary cluster.
 //! - The file store is copied (not hard-linked): a later change to a stored file can never
 //!   alter a backup.
 
@@ -949,7 +958,7 @@ pub async fn restore(
             descriptor.name
         ),
         (Some(t), Some(point)) => {
-            let rome = |t: DateTime<Utc>| crate::domain::time::format_date_time(t);
+            let rome = crate::domain::time::format_date_time;
             if t < point.consistent_at {
                 bail!(
                     "il momento richiesto ({}) precede la fine del backup {} ({}): scegliere un backup più vecchio o un momento successivo",
