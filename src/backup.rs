@@ -399,7 +399,11 @@ pub async fn take_live(
             let target = dir.join(&name);
             fs::rename(&work, &target).with_context(|| io_context("rinomina di", &work))?;
             prune(&dir, config.backup_retention_days, Utc::now())?;
-            prune_wal(&dir, &config.wal_archive_dir(), config.backup_retention_days)?;
+            prune_wal(
+                &dir,
+                &config.wal_archive_dir(),
+                config.backup_retention_days,
+            )?;
             tracing::info!(
                 backup = %name,
                 duration_ms = descriptor.duration_ms,
@@ -426,8 +430,12 @@ fn manifest_wal_range(manifest: &Path) -> anyhow::Result<(u32, String, String)> 
         .as_u64()
         .and_then(|t| u32::try_from(t).ok())
         .context("manifest senza timeline")?;
-    let start = range["Start-LSN"].as_str().context("manifest senza Start-LSN")?;
-    let end = range["End-LSN"].as_str().context("manifest senza End-LSN")?;
+    let start = range["Start-LSN"]
+        .as_str()
+        .context("manifest senza Start-LSN")?;
+    let end = range["End-LSN"]
+        .as_str()
+        .context("manifest senza End-LSN")?;
     Ok((timeline, start.to_owned(), end.to_owned()))
 }
 
@@ -446,7 +454,11 @@ fn segment_of(name: &str) -> Option<(u32, u64)> {
 }
 
 fn segment_name(tl: u32, n: u64) -> String {
-    format!("{tl:08X}{:08X}{:08X}", n / SEGMENTS_PER_ID, n % SEGMENTS_PER_ID)
+    format!(
+        "{tl:08X}{:08X}{:08X}",
+        n / SEGMENTS_PER_ID,
+        n % SEGMENTS_PER_ID
+    )
 }
 
 /// `0/3000028` → the segment number holding it.
@@ -512,7 +524,9 @@ async fn counts_at_restore_point(
         tx.commit().await?;
         return Ok((counts, lsn, at));
     }
-    bail!("le tabelle sono rimaste occupate da scritture per tutti i tentativi: backup non eseguito")
+    bail!(
+        "le tabelle sono rimaste occupate da scritture per tutti i tentativi: backup non eseguito"
+    )
 }
 
 async fn take_into(
@@ -776,7 +790,10 @@ async fn recover(
     options.wal_archive = archive_to;
     options.ready_timeout = std::time::Duration::from_secs(3600);
     let restore_command = match restore_from {
-        Some(dir) => format!("cp {} \"%p\"", shell_quote(&format!("{}/", dir.display())) + "%f"),
+        Some(dir) => format!(
+            "cp {} \"%p\"",
+            shell_quote(&format!("{}/", dir.display())) + "%f"
+        ),
         // Everything needed is in pg_wal: the archive has nothing more to give.
         None => "false".to_owned(),
     };
@@ -810,11 +827,10 @@ async fn recover(
             let answer = async {
                 let mut conn =
                     sqlx::PgConnection::connect(&server.superuser_url("postgres")).await?;
-                let (recovering, last): (bool, Option<DateTime<Utc>>) = sqlx::query_as(
-                    "SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp()",
-                )
-                .fetch_one(&mut conn)
-                .await?;
+                let (recovering, last): (bool, Option<DateTime<Utc>>) =
+                    sqlx::query_as("SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp()")
+                        .fetch_one(&mut conn)
+                        .await?;
                 conn.close().await?;
                 anyhow::Ok((recovering, last))
             }
@@ -881,8 +897,7 @@ fn last_archived_transaction(
                 let rest = desc
                     .strip_prefix("COMMIT ")
                     .or_else(|| desc.strip_prefix("ABORT "))?;
-                chrono::NaiveDateTime::parse_from_str(rest.get(..26)?, "%Y-%m-%d %H:%M:%S%.f")
-                    .ok()
+                chrono::NaiveDateTime::parse_from_str(rest.get(..26)?, "%Y-%m-%d %H:%M:%S%.f").ok()
             })
             .max();
         if let Some(t) = latest {
@@ -1029,7 +1044,9 @@ pub async fn restore(
             let _ = fs::remove_dir_all(config.data_dir.join(format!("postgres{INCOMPLETE}")));
             let _ = fs::remove_file(&credentials);
             let _ = fs::remove_dir_all(&files);
-            return Err(e.context("ripristino non riuscito, la cartella dei dati è stata lasciata vuota"));
+            return Err(
+                e.context("ripristino non riuscito, la cartella dei dati è stata lasciata vuota")
+            );
         }
     };
     Ok(Restored {

@@ -445,13 +445,19 @@ fn parse_moment(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&chrono::Utc));
     }
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%.f"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ] {
         if let Ok(local) = chrono::NaiveDateTime::parse_from_str(text, format) {
             return crate::domain::time::ZONE
                 .from_local_datetime(&local)
                 .earliest()
                 .map(|t| t.with_timezone(&chrono::Utc))
-                .with_context(|| format!("{text}: quest'ora non esiste a Roma (cambio dell'ora legale)"));
+                .with_context(|| {
+                    format!("{text}: quest'ora non esiste a Roma (cambio dell'ora legale)")
+                });
         }
     }
     bail!(
@@ -478,7 +484,12 @@ async fn restore(config: &Config, backup: &str, to: Option<&str>) -> anyhow::Res
         println!(
             "Attenzione: {} file indicati dai dati ripristinati non sono nel backup (caricati dopo il backup: recuperarli dalla cartella dei file originale, se disponibile). Primi: {}",
             r.files_missing.len(),
-            r.files_missing.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+            r.files_missing
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
         );
     }
     Ok(())

@@ -200,12 +200,14 @@ pub fn spawn_daily_backup(
                 continue;
             }
             // Woken at least every ten minutes: a clock change or a new day is noticed.
-            tokio::time::sleep(Duration::from_secs(600).min(
-                (due + chrono::Duration::days(1) - now)
-                    .to_std()
-                    .unwrap_or_default()
-                    .max(Duration::from_secs(1)),
-            ))
+            tokio::time::sleep(
+                Duration::from_secs(600).min(
+                    (due + chrono::Duration::days(1) - now)
+                        .to_std()
+                        .unwrap_or_default()
+                        .max(Duration::from_secs(1)),
+                ),
+            )
             .await;
         }
     })
@@ -273,14 +275,23 @@ mod tests {
     fn the_backup_is_due_at_the_hour_in_rome() {
         // 1 December: Rome is UTC+1. 02:00 Rome = 01:00 UTC.
         assert_eq!(last_due(utc(2026, 12, 1, 1, 30), 2), utc(2026, 12, 1, 1, 0));
-        assert_eq!(last_due(utc(2026, 12, 1, 0, 30), 2), utc(2026, 11, 30, 1, 0));
+        assert_eq!(
+            last_due(utc(2026, 12, 1, 0, 30), 2),
+            utc(2026, 11, 30, 1, 0)
+        );
         // July: UTC+2.
         assert_eq!(last_due(utc(2026, 7, 1, 12, 0), 2), utc(2026, 7, 1, 0, 0));
         // 29 March 2026: 02:00 does not exist in Rome; the run is at 03:00 (CEST, 01:00 UTC).
         assert_eq!(last_due(utc(2026, 3, 29, 5, 0), 2), utc(2026, 3, 29, 1, 0));
         // 25 October 2026: 02:00 happens twice; the first (CEST, 00:00 UTC).
-        assert_eq!(last_due(utc(2026, 10, 25, 5, 0), 2), utc(2026, 10, 25, 0, 0));
+        assert_eq!(
+            last_due(utc(2026, 10, 25, 5, 0), 2),
+            utc(2026, 10, 25, 0, 0)
+        );
         // Midnight.
-        assert_eq!(last_due(utc(2026, 12, 1, 10, 0), 0), utc(2026, 11, 30, 23, 0));
+        assert_eq!(
+            last_due(utc(2026, 12, 1, 10, 0), 0),
+            utc(2026, 11, 30, 23, 0)
+        );
     }
 }

@@ -415,13 +415,18 @@ impl EmbeddedPostgres {
         let wal_archive = match &options.wal_archive {
             Some(root) if binaries.major >= 15 => {
                 let dir = prepare_archive(root, &cluster_dir, run_as.as_ref())?;
-                cmd.args(["-c", "archive_mode=on", "-c", "archive_library=basic_archive"])
-                    .arg("-c")
-                    .arg(format!("basic_archive.archive_directory={}", dir.display()))
-                    .args([
-                        "-c",
-                        &format!("archive_timeout={}", options.archive_timeout_seconds),
-                    ]);
+                cmd.args([
+                    "-c",
+                    "archive_mode=on",
+                    "-c",
+                    "archive_library=basic_archive",
+                ])
+                .arg("-c")
+                .arg(format!("basic_archive.archive_directory={}", dir.display()))
+                .args([
+                    "-c",
+                    &format!("archive_timeout={}", options.archive_timeout_seconds),
+                ]);
                 Some(dir)
             }
             Some(_) => {

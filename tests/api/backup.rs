@@ -173,10 +173,9 @@ async fn superuser(data: &Path, running: &Running) -> sqlx::PgConnection {
         .find_map(|l| l.split("(porta ").nth(1))
         .and_then(|p| p.trim_end_matches(')').parse::<u16>().ok())
         .expect("the embedded server's port is printed");
-    let credentials: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(data.join("postgres-credentials.json")).unwrap(),
-    )
-    .unwrap();
+    let credentials: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("postgres-credentials.json")).unwrap())
+            .unwrap();
     let password = credentials["superuser_password"].as_str().unwrap();
     sqlx::PgConnection::connect(&format!(
         "postgres://postgres:{password}@127.0.0.1:{port}/patrocinio"
@@ -232,7 +231,14 @@ async fn serve_backs_up_daily_and_a_restore_reaches_a_point_in_time() {
         "{text}"
     );
     let (_, list) = run(&data, &backups, &["backup", "list"]);
-    let name = list.lines().next().unwrap().split('\t').next().unwrap().to_owned();
+    let name = list
+        .lines()
+        .next()
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
     assert!(list.contains("verificato"), "{list}");
     let descriptor: serde_json::Value =
         serde_json::from_slice(&std::fs::read(backups.join(&name).join("backup.json")).unwrap())
@@ -340,7 +346,10 @@ async fn serve_backs_up_daily_and_a_restore_reaches_a_point_in_time() {
     // exact at its restore point.
     let (out, text) = run(&data, &backups, &["prova-ripristino"]);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("SUPERATA") && !text.contains("[NO]"), "{text}");
+    assert!(
+        text.contains("SUPERATA") && !text.contains("[NO]"),
+        "{text}"
+    );
     let plain = tmp.path().join("al-backup");
     open_dir(&plain);
     let (out, text) = run(&plain, &backups, &["restore", &name]);

@@ -204,10 +204,12 @@ async fn pgbackrest_backs_up_verifies_and_restores_an_external_postgresql() {
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query("INSERT INTO registro SELECT g, 'prima del backup ' || g FROM generate_series(1, 5000) g")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO registro SELECT g, 'prima del backup ' || g FROM generate_series(1, 5000) g",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
 
     backrest(&["stanza-create"]);
     backrest(&["check"]);
@@ -218,10 +220,12 @@ async fn pgbackrest_backs_up_verifies_and_restores_an_external_postgresql() {
     assert!(info.contains("status: ok"), "{info}");
 
     // Written after the backup: only the archived WAL brings these back.
-    sqlx::query("INSERT INTO registro SELECT g, 'dopo il backup ' || g FROM generate_series(5001, 6000) g")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO registro SELECT g, 'dopo il backup ' || g FROM generate_series(5001, 6000) g",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
     sqlx::query("UPDATE registro SET note = note || ' (corretta)' WHERE id % 7 = 0")
         .execute(&mut conn)
         .await
