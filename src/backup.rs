@@ -1,17 +1,26 @@
-//! Backups of the embedded PostgreSQL and of the file store, their restore, and the restore
-//! drill that proves a backup can be used.
+//! Backups of the embedded PostgreSQL and of the file store, their restore (to the backup's
+//! point or to a moment through the archived WAL), and the restore drill that proves a backup
+//! can be used.
 //!
 //! - One folder per backup under the backup folder, named by its UTC start
-//!   (`20261201T040000Z`): `pgdata/` (a plain `pg_basebackup` with the WAL it needs streamed in,
-//!   `--wal-method=stream`, and a SHA-256 manifest), `files/` (a copy of the file store),
-//!   `postgres-credentials.json` (the cluster's passwords, mode 0600) and `backup.json` (the
-//!   descriptor: times, sizes, duration, verification, PostgreSQL version, row counts per Ordine).
-//! - A backup is written under `<name>.incompleto` and renamed only once verified with
-//!   `pg_verifybackup`: a failed or interrupted backup never looks complete (and a leftover
-//!   `.incompleto` folder is removed by the next backup).
+//!   (`20261201T040000Z`): `pgdata/` (a plain `pg_basebackup` of the running cluster with the
+//!   WAL it needs streamed in, `--wal-method=stream`, and a SHA-256 manifest), `wal/` (the WAL
+//!   from the base backup's end to the backup's restore point), `files/` (a copy of the file
+//!   store), `postgres-credentials.json` (the cluster's passwords, mode 0600) and `backup.json`
+//!   (the descriptor: times, sizes, duration, verification, WAL positions, row counts per
+//!   Ordine).
+//! - The backup's point: after the base backup, writers wait for an instant (SHARE locks on the
+//!   tenant tables) while the rows are counted and a named restore point is written; restored
+//!   to it, a copy has exactly those counts, even though the service kept writing meanwhile.
+//! - A backup is written under `<name>.incompleto` and renamed only once verified
+//!   (`pg_verifybackup`, then `pg_waldump` up to the restore point): a failed or interrupted
+//!   backup never looks complete (and a leftover `.incompleto` folder is removed by the next).
 //! - One backup at a time: `.lock` in the backup folder holds the pid of the running one.
 //! - Retention: after each backup, folders older than the retention are deleted, never the
-//!   latest verified one.
+//!   latest verified one, and the archived WAL that no kept backup needs.
+//! - Restores and drills run PostgreSQL's archive recovery with the targets on the command
+//!   line, wait for the promotion (a new timeline, so that later WAL never collides with the
+//!   abandoned history) and leave an ordinary cluster.
 //! - The file store is copied (not hard-linked): a later change to a stored file can never
 //!   alter a backup.
 
@@ -32,7 +41,7 @@ use sqlx::Connection;
 
 use crate::{
     config::Config,
-    db::embedded::{EmbeddedOptions, EmbeddedPostgres, ServerBinaries},
+    db::embedded::{EmbeddedOptions, EmbeddedPostgres, ServerBinaries, ServerHandle},
 };
 
 const DESCRIPTOR: &str = "backup.json";
@@ -59,6 +68,27 @@ pub struct Descriptor {
     /// What `pg_verifybackup` said.
     pub verification: String,
     pub counts: Counts,
+    /// Where the backup stands in the cluster's WAL (absent in backups made before WAL
+    /// archiving: those restore to the end of their base backup).
+    #[serde(default)]
+    pub point: Option<BackupPoint>,
+}
+
+/// A backup's place in its cluster's history.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BackupPoint {
+    /// The cluster's system identifier: its archived WAL is in `<backup dir>/wal/<this>/`.
+    pub system_identifier: String,
+    pub timeline: u32,
+    pub start_lsn: String,
+    /// The end of the base backup: the earliest point a restore can stop at.
+    pub end_lsn: String,
+    /// A moment after `end_lsn`: `--to` may not be earlier.
+    pub consistent_at: DateTime<Utc>,
+    /// The named restore point at which `counts` hold; `restore NAME` stops there.
+    pub restore_point: String,
+    pub restore_point_lsn: String,
+    pub restore_point_at: DateTime<Utc>,
 }
 
 impl Descriptor {
@@ -182,25 +212,49 @@ fn run(mut cmd: Command, what: &str) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// `pg_verifybackup` on a backup's `pgdata`: `Ok(message)` or `Err(what is wrong)`.
-pub fn verify(binaries: &ServerBinaries, backup: &Path) -> Result<String, String> {
+fn bounded(mut text: String) -> String {
+    // A badly damaged backup can list thousands of files.
+    if text.len() > 2000 {
+        let mut cut = 2000;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// `pg_verifybackup` on a backup's `pgdata` (files against the manifest, and the WAL of the
+/// base backup), then, with `point`, `pg_waldump` reads every record of `wal/` from the
+/// backup's end to its restore point (each record's CRC is checked): `Ok(message)` or
+/// `Err(what is wrong)`.
+pub fn verify(
+    binaries: &ServerBinaries,
+    backup: &Path,
+    point: Option<&BackupPoint>,
+) -> Result<String, String> {
     let mut cmd = Command::new(tool(binaries, "pg_verifybackup"));
     cmd.arg(backup.join("pgdata"));
-    match run(cmd, "pg_verifybackup") {
-        Ok(text) => Ok(text.trim().to_owned()),
-        Err(e) => {
-            // Bounded: a badly damaged backup can list thousands of files.
-            let mut text = format!("{e:#}");
-            if text.len() > 2000 {
-                let mut cut = 2000;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
-                text.push('…');
-            }
-            Err(text)
-        }
+    let text = match run(cmd, "pg_verifybackup") {
+        Ok(text) => text.trim().to_owned(),
+        Err(e) => return Err(bounded(format!("{e:#}"))),
+    };
+    let Some(point) = point else {
+        return Ok(text);
+    };
+    let mut cmd = Command::new(tool(binaries, "pg_waldump"));
+    cmd.arg("--path")
+        .arg(backup.join("wal"))
+        .args(["--timeline", &point.timeline.to_string()])
+        .args(["--start", &point.end_lsn, "--end", &point.restore_point_lsn])
+        .arg("--quiet");
+    match run(cmd, "pg_waldump") {
+        Ok(_) => Ok(format!(
+            "{text}; WAL fino al punto di ripristino {} letto e integro",
+            point.restore_point
+        )),
+        Err(e) => Err(bounded(format!("WAL del backup: {e:#}"))),
     }
 }
 
@@ -299,8 +353,8 @@ fn server_binaries(config: &Config) -> anyhow::Result<ServerBinaries> {
     Ok(found[0].clone())
 }
 
-/// Takes a backup of the embedded cluster (which must not be in use by a running `serve`: the
-/// command starts it for itself) and of the file store, verifies it and prunes the old ones.
+/// Takes a backup of the embedded cluster (started for the command: `serve` must not be
+/// running) and of the file store, verifies it and prunes the old ones.
 #[tracing::instrument(name = "esegui il backup", skip_all)]
 pub async fn take(config: &Config, database: &str) -> anyhow::Result<Descriptor> {
     if config.database_url.is_some() {
@@ -308,6 +362,24 @@ pub async fn take(config: &Config, database: &str) -> anyhow::Result<Descriptor>
             "`patrocinio backup` salva il PostgreSQL incorporato: con DATABASE_URL impostato usare pgBackRest (vedere il README)"
         );
     }
+    let server = crate::cli::start_embedded(config).await?;
+    let result = async {
+        crate::cli::provision_embedded(&server).await?;
+        take_live(config, database, &server.handle()).await
+    }
+    .await;
+    tokio::task::spawn_blocking(move || server.stop()).await??;
+    result
+}
+
+/// Takes a backup of a running embedded cluster (the command's own, or `serve`'s while it
+/// serves) and of the file store, verifies it and prunes the old backups and WAL.
+#[tracing::instrument(name = "backup del cluster in esecuzione", skip_all)]
+pub async fn take_live(
+    config: &Config,
+    database: &str,
+    server: &ServerHandle,
+) -> anyhow::Result<Descriptor> {
     let dir = config.backup_dir();
     fs::create_dir_all(&dir).with_context(|| io_context("creazione di", &dir))?;
     let _lock = Lock::take(&dir)?;
@@ -321,12 +393,17 @@ pub async fn take(config: &Config, database: &str) -> anyhow::Result<Descriptor>
     let clock = Instant::now();
     let name = started_at.format("%Y%m%dT%H%M%SZ").to_string();
     let work = dir.join(format!("{name}{INCOMPLETE}"));
-    let result = take_into(config, database, &work, &name, started_at, clock).await;
+    let result = take_into(config, database, server, &work, &name, started_at, clock).await;
     match result {
         Ok(descriptor) => {
             let target = dir.join(&name);
             fs::rename(&work, &target).with_context(|| io_context("rinomina di", &work))?;
             prune(&dir, config.backup_retention_days, Utc::now())?;
+            prune_wal(
+                &dir,
+                &config.wal_archive_dir(),
+                config.backup_retention_days,
+            )?;
             tracing::info!(
                 backup = %name,
                 duration_ms = descriptor.duration_ms,
@@ -341,44 +418,192 @@ pub async fn take(config: &Config, database: &str) -> anyhow::Result<Descriptor>
     }
 }
 
+/// The WAL range of a base backup, from its manifest: (timeline, start LSN, end LSN).
+fn manifest_wal_range(manifest: &Path) -> anyhow::Result<(u32, String, String)> {
+    let text = fs::read_to_string(manifest).context("lettura del manifest del backup")?;
+    let json: serde_json::Value = serde_json::from_str(&text).context("manifest illeggibile")?;
+    let range = json["WAL-Ranges"]
+        .as_array()
+        .and_then(|r| r.last())
+        .context("manifest senza intervallo WAL")?;
+    let timeline = range["Timeline"]
+        .as_u64()
+        .and_then(|t| u32::try_from(t).ok())
+        .context("manifest senza timeline")?;
+    let start = range["Start-LSN"]
+        .as_str()
+        .context("manifest senza Start-LSN")?;
+    let end = range["End-LSN"]
+        .as_str()
+        .context("manifest senza End-LSN")?;
+    Ok((timeline, start.to_owned(), end.to_owned()))
+}
+
+/// Segments of 16 MiB (initdb's default, which the embedded cluster keeps).
+const SEGMENTS_PER_ID: u64 = 0x1_0000_0000 / (16 * 1024 * 1024);
+
+/// `000000010000000A000000FF` → (timeline 1, segment number).
+fn segment_of(name: &str) -> Option<(u32, u64)> {
+    if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let tl = u32::from_str_radix(&name[0..8], 16).ok()?;
+    let log = u64::from_str_radix(&name[8..16], 16).ok()?;
+    let seg = u64::from_str_radix(&name[16..24], 16).ok()?;
+    Some((tl, log * SEGMENTS_PER_ID + seg))
+}
+
+fn segment_name(tl: u32, n: u64) -> String {
+    format!(
+        "{tl:08X}{:08X}{:08X}",
+        n / SEGMENTS_PER_ID,
+        n % SEGMENTS_PER_ID
+    )
+}
+
+/// `0/3000028` → the segment number holding it.
+fn segment_of_lsn(lsn: &str) -> Option<u64> {
+    let (hi, lo) = lsn.split_once('/')?;
+    let value = (u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?;
+    Some(value / (16 * 1024 * 1024))
+}
+
+/// Row counts of every tenant table taken while writers are held off (SHARE locks: reads go
+/// on), and a named restore point written in the same moment: restored to that point, a
+/// copy has exactly these counts. Brief: the locks last the time of the counts.
+async fn counts_at_restore_point(
+    conn: &mut sqlx::PgConnection,
+    restore_point: &str,
+) -> anyhow::Result<(Counts, String, DateTime<Utc>)> {
+    use sqlx::Executor;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.table_name::text FROM information_schema.columns c
+         JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE c.table_schema = 'app' AND c.column_name = 'tenant_id'
+           AND t.table_type = 'BASE TABLE'
+         ORDER BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if tables.is_empty() {
+        bail!("nessuna tabella degli Ordini: eseguire `patrocinio migrate`");
+    }
+    let lock = format!(
+        "LOCK TABLE {} IN SHARE MODE",
+        tables
+            .iter()
+            .map(|t| format!("app.\"{}\"", t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for attempt in 1..=5 {
+        let mut tx = conn.begin().await?;
+        // We, not a user's request, give way: a short deadlock timeout makes this session the
+        // one PostgreSQL cancels if a writer and the locks ever wait on each other.
+        (&mut *tx)
+            .execute("SET LOCAL lock_timeout = '5s'; SET LOCAL deadlock_timeout = '100ms'")
+            .await?;
+        match (&mut *tx).execute(lock.as_str()).await {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("55P03") | Some("40P01")) =>
+            {
+                tx.rollback().await.ok();
+                tracing::warn!(attempt, "tables busy: the backup's counts wait");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                continue;
+            }
+            Err(e) => return Err(e).context("blocco delle tabelle per il conteggio"),
+        }
+        let counts = count_rows(&mut *tx).await?;
+        let (lsn, at): (String, DateTime<Utc>) =
+            sqlx::query_as("SELECT pg_create_restore_point($1)::text, clock_timestamp()")
+                .bind(restore_point)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        return Ok((counts, lsn, at));
+    }
+    bail!(
+        "le tabelle sono rimaste occupate da scritture per tutti i tentativi: backup non eseguito"
+    )
+}
+
 async fn take_into(
     config: &Config,
     database: &str,
+    server: &ServerHandle,
     work: &Path,
     name: &str,
     started_at: DateTime<Utc>,
     clock: Instant,
 ) -> anyhow::Result<Descriptor> {
     fs::create_dir(work).with_context(|| io_context("creazione di", work))?;
-    let server = crate::cli::start_embedded(config).await?;
-    let taken = async {
-        crate::cli::provision_embedded(&server).await?;
-        let mut conn = sqlx::PgConnection::connect(&server.superuser_url(database)).await?;
-        // Nothing else writes while the command holds the cluster: these are the counts at the
-        // backup's point.
-        let counts = count_rows(&mut conn).await?;
-        conn.close().await?;
-        let mut cmd = Command::new(tool(&server.binaries, "pg_basebackup"));
-        cmd.args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
-            .args(["-U", crate::db::embedded::SUPERUSER, "--no-password"])
-            .arg("-D")
-            .arg(work.join("pgdata"))
-            .args(["--format=plain", "--wal-method=stream", "--checkpoint=fast"])
-            .arg("--manifest-checksums=SHA256")
-            .env("PGPASSWORD", &server.credentials().superuser_password);
-        let run_it = tokio::task::spawn_blocking(move || run(cmd, "pg_basebackup"));
-        run_it.await??;
-        anyhow::Ok(counts)
-    }
-    .await;
-    let binaries = server.binaries.clone();
-    let version = server.binaries.version.clone();
-    tokio::task::spawn_blocking(move || server.stop()).await??;
-    let counts = taken?;
+    let Some(archive) = server.wal_archive.clone() else {
+        bail!("l'archiviazione del WAL non è attiva (serve PostgreSQL 15 o successivo)");
+    };
+    let system_identifier = crate::db::embedded::system_identifier(&server.cluster_dir)
+        .context("identificativo del cluster")?
+        .to_string();
 
+    // 1. The base backup, taken while the service runs.
+    let mut cmd = Command::new(tool(&server.binaries, "pg_basebackup"));
+    cmd.args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
+        .args(["-U", crate::db::embedded::SUPERUSER, "--no-password"])
+        .arg("-D")
+        .arg(work.join("pgdata"))
+        .args(["--format=plain", "--wal-method=stream", "--checkpoint=fast"])
+        .arg("--manifest-checksums=SHA256")
+        .env("PGPASSWORD", &server.superuser_password);
+    tokio::task::spawn_blocking(move || run(cmd, "pg_basebackup")).await??;
+    let consistent_at = Utc::now();
+    let (timeline, start_lsn, end_lsn) = manifest_wal_range(&work.join("pgdata/backup_manifest"))?;
+
+    // 2. The counts and the restore point they hold at; then the segment holding it is
+    //    completed and archived, and the WAL from the backup's end to it joins the backup.
+    let restore_point = format!("patrocinio-backup-{name}");
+    let mut conn = sqlx::PgConnection::connect(&server.superuser_url(database)).await?;
+    let (counts, restore_point_lsn, restore_point_at) =
+        counts_at_restore_point(&mut conn, &restore_point).await?;
+    sqlx::query("SELECT pg_switch_wal()")
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    let first = segment_of_lsn(&end_lsn).context("End-LSN")?;
+    let last = segment_of_lsn(&restore_point_lsn).context("LSN del punto di ripristino")?;
+    fs::create_dir(work.join("wal"))?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(300);
+    for n in first..=last {
+        let segment = segment_name(timeline, n);
+        let archived = archive.join(&segment);
+        while !archived.is_file() {
+            if Instant::now() > deadline {
+                bail!(
+                    "il segmento WAL {segment} non è stato archiviato entro 5 minuti (vedere postgres.log)"
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        fs::copy(&archived, work.join("wal").join(&segment))
+            .with_context(|| format!("copia del segmento WAL {segment}"))?;
+    }
+    let point = BackupPoint {
+        system_identifier,
+        timeline,
+        start_lsn,
+        end_lsn,
+        consistent_at,
+        restore_point,
+        restore_point_lsn,
+        restore_point_at,
+    };
+
+    // 3. The file store, the credentials, and the verification of it all.
     let files_dir = config.files_dir();
     let credentials = config.data_dir.join(CREDENTIALS);
     let work_owned = work.to_path_buf();
+    let binaries = server.binaries.clone();
+    let checked = point.clone();
     let verification = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         if files_dir.is_dir() {
             copy_tree(&files_dir, &work_owned.join("files"))
@@ -391,7 +616,7 @@ async fn take_into(
             work_owned.join(CREDENTIALS),
             fs::Permissions::from_mode(0o600),
         )?;
-        Ok(verify(&binaries, &work_owned))
+        Ok(verify(&binaries, &work_owned, Some(&checked)))
     })
     .await??;
     let (verified, verification) = match verification {
@@ -399,19 +624,21 @@ async fn take_into(
         Err(m) => bail!("backup non verificato, scartato: {m}"),
     };
     let (database_bytes, _) = tree_size(&work.join("pgdata"));
+    let (wal_bytes, _) = tree_size(&work.join("wal"));
     let (files_bytes, files_count) = tree_size(&work.join("files"));
     let descriptor = Descriptor {
         name: name.to_owned(),
         started_at,
         finished_at: Utc::now(),
         duration_ms: clock.elapsed().as_millis() as u64,
-        database_bytes,
+        database_bytes: database_bytes + wal_bytes,
         files_bytes,
         files_count,
-        postgres_version: version,
+        postgres_version: server.binaries.version.clone(),
         verified,
         verification,
         counts,
+        point: Some(point),
     };
     let path = work.join(DESCRIPTOR);
     fs::write(&path, serde_json::to_vec_pretty(&descriptor)?)
@@ -441,8 +668,9 @@ pub fn prune(dir: &Path, days: u32, now: DateTime<Utc>) -> anyhow::Result<Vec<St
 
 /// Verifies a backup again (its files may have been damaged since): `Err` if it fails.
 pub fn reverify(config: &Config, which: &str) -> anyhow::Result<String> {
-    let (path, _) = locate(&config.backup_dir(), which)?;
-    verify(&server_binaries(config)?, &path).map_err(|m| anyhow::anyhow!("backup alterato: {m}"))
+    let (path, d) = locate(&config.backup_dir(), which)?;
+    verify(&server_binaries(config)?, &path, d.point.as_ref())
+        .map_err(|m| anyhow::anyhow!("backup alterato: {m}"))
 }
 
 /// Whether a postmaster runs in `cluster` (its `postmaster.pid` names a live process).
@@ -459,17 +687,256 @@ fn live_postmaster(cluster: &Path) -> Option<i32> {
         .then_some(pid)
 }
 
+/// Deletes archived WAL that no kept backup needs: in the archive of a cluster with backups,
+/// the segments (of any timeline) before the oldest kept backup's start; in the archive of a
+/// cluster with none left, the files older than the retention. Timeline history files stay.
+pub fn prune_wal(backup_dir: &Path, archive_root: &Path, days: u32) -> anyhow::Result<usize> {
+    let mut oldest: BTreeMap<String, u64> = BTreeMap::new();
+    for d in list(backup_dir)? {
+        if let Some(p) = &d.point
+            && let Some(n) = segment_of_lsn(&p.start_lsn)
+        {
+            let e = oldest.entry(p.system_identifier.clone()).or_insert(n);
+            *e = (*e).min(n);
+        }
+    }
+    let limit = std::time::Duration::from_secs(u64::from(days) * 86_400);
+    let mut removed = 0;
+    let Ok(clusters) = fs::read_dir(archive_root) else {
+        return Ok(0);
+    };
+    for cluster in clusters.flatten() {
+        let id = cluster.file_name().to_string_lossy().into_owned();
+        let keep_from = oldest.get(&id).copied();
+        let Ok(entries) = fs::read_dir(cluster.path()) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".history") {
+                continue;
+            }
+            let old = match keep_from {
+                // `…partial` and `….backup` files carry their segment's name first.
+                Some(first) => name
+                    .get(..24)
+                    .and_then(segment_of)
+                    .is_some_and(|(_, n)| n < first),
+                None => e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > limit),
+            };
+            if old && fs::remove_file(e.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(segments = removed, "archived WAL pruned");
+    }
+    Ok(removed)
+}
+
+/// Quotes `text` for `/bin/sh`, and doubles `%` (PostgreSQL's `restore_command` substitutes it).
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''").replace('%', "%%"))
+}
+
+/// Where a recovery stops.
+#[derive(Clone, Debug)]
+enum Goal {
+    /// The backup's restore point (or, for a backup without one, the end of its base backup).
+    Backup(Option<String>),
+    Time(DateTime<Utc>),
+}
+
+/// Copies a backup's cluster into `cluster`, ready for recovery: without the manifest, with
+/// the backup's own WAL up to its restore point in `pg_wal`, and `recovery.signal`.
+fn stage_cluster(backup: &Path, cluster: &Path) -> anyhow::Result<()> {
+    copy_tree(&backup.join("pgdata"), cluster).context("copia del cluster")?;
+    fs::set_permissions(cluster, fs::Permissions::from_mode(0o700))?;
+    // A base backup's manifest is not part of a data folder.
+    let _ = fs::remove_file(cluster.join("backup_manifest"));
+    if let Ok(entries) = fs::read_dir(backup.join("wal")) {
+        for e in entries.flatten() {
+            // Complete segments: they replace the base backup's last, partly written one.
+            fs::copy(e.path(), cluster.join("pg_wal").join(e.file_name()))
+                .context("copia del WAL del backup")?;
+        }
+    }
+    fs::write(cluster.join("recovery.signal"), b"").context("recovery.signal")?;
+    Ok(())
+}
+
+/// Starts the staged cluster under `data_root` in archive recovery until `goal` and waits until
+/// it is promoted (a new timeline): the folder is then an ordinary cluster. Returns the running
+/// server (stopped if anything fails) and the time of the last transaction replayed.
+async fn recover(
+    data_root: &Path,
+    bin_dir: Option<PathBuf>,
+    goal: &Goal,
+    restore_from: Option<&Path>,
+    archive_to: Option<PathBuf>,
+    durable: bool,
+) -> anyhow::Result<(EmbeddedPostgres, Option<DateTime<Utc>>)> {
+    let mut options = EmbeddedOptions::new(data_root);
+    options.bin_dir = bin_dir;
+    options.durable = durable;
+    // Hot standby (connections while recovering) needs at least the source's settings: the
+    // default, as `serve` runs the cluster.
+    options.wal_archive = archive_to;
+    options.ready_timeout = std::time::Duration::from_secs(3600);
+    let restore_command = match restore_from {
+        Some(dir) => format!(
+            "cp {} \"%p\"",
+            shell_quote(&format!("{}/", dir.display())) + "%f"
+        ),
+        // Everything needed is in pg_wal: the archive has nothing more to give.
+        None => "false".to_owned(),
+    };
+    let mut settings = vec![
+        ("restore_command".to_owned(), restore_command),
+        ("recovery_target_action".to_owned(), "promote".to_owned()),
+        ("recovery_target_timeline".to_owned(), "current".to_owned()),
+    ];
+    match goal {
+        Goal::Backup(Some(name)) => settings.push(("recovery_target_name".into(), name.clone())),
+        Goal::Backup(None) => settings.push(("recovery_target".into(), "immediate".into())),
+        Goal::Time(t) => settings.push((
+            "recovery_target_time".into(),
+            t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string(),
+        )),
+    }
+    options.settings = settings;
+    let server = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options))
+        .await
+        .context("PostgreSQL in ripristino")?
+        .map_err(|e| anyhow::anyhow!("il ripristino non è partito: {e}"))?;
+    let outcome = async {
+        let deadline = Instant::now() + std::time::Duration::from_secs(6 * 3600);
+        loop {
+            if !server.is_running() {
+                bail!(
+                    "PostgreSQL si è fermato durante il ripristino: {}",
+                    server.log_tail()
+                );
+            }
+            let answer = async {
+                let mut conn =
+                    sqlx::PgConnection::connect(&server.superuser_url("postgres")).await?;
+                let (recovering, last): (bool, Option<DateTime<Utc>>) =
+                    sqlx::query_as("SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp()")
+                        .fetch_one(&mut conn)
+                        .await?;
+                conn.close().await?;
+                anyhow::Ok((recovering, last))
+            }
+            .await;
+            if let Ok((false, last)) = answer {
+                return Ok(last);
+            }
+            if Instant::now() > deadline {
+                bail!("il ripristino non è terminato entro 6 ore");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    .await;
+    match outcome {
+        Ok(reached) => Ok((server, reached)),
+        Err(e) => {
+            tokio::task::spawn_blocking(move || server.stop()).await??;
+            Err(e)
+        }
+    }
+}
+
+/// The latest commit (or abort) in the archived WAL of `timeline` that follows, without a
+/// gap, from segment `from`: a recovery to a later time would run out of WAL before
+/// reaching it. `None`: no transaction there.
+fn last_archived_transaction(
+    binaries: &ServerBinaries,
+    archive: &Path,
+    timeline: u32,
+    from: u64,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let mut numbers: Vec<u64> = fs::read_dir(archive)
+        .with_context(|| io_context("lettura dell'archivio WAL", archive))?
+        .flatten()
+        .filter_map(|e| segment_of(&e.file_name().to_string_lossy()))
+        .filter(|(tl, n)| *tl == timeline && *n >= from)
+        .map(|(_, n)| n)
+        .collect();
+    numbers.sort_unstable();
+    let mut run_end = None;
+    for (i, n) in numbers.iter().enumerate() {
+        if *n != from + i as u64 {
+            break;
+        }
+        run_end = Some(*n);
+    }
+    let Some(run_end) = run_end else {
+        return Ok(None);
+    };
+    // Newest first; a day of writes fits in far fewer segments than this bound.
+    for n in (from..=run_end).rev().take(256) {
+        let mut cmd = Command::new(tool(binaries, "pg_waldump"));
+        cmd.arg("--rmgr=Transaction")
+            .arg(archive.join(segment_name(timeline, n)))
+            .env("TZ", "UTC");
+        // The end of a segment's valid records is reported as an error: what came before counts.
+        let out = cmd.output().context("esecuzione di pg_waldump")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let latest = text
+            .lines()
+            .filter_map(|l| {
+                let desc = l.split("desc: ").nth(1)?;
+                let rest = desc
+                    .strip_prefix("COMMIT ")
+                    .or_else(|| desc.strip_prefix("ABORT "))?;
+                chrono::NaiveDateTime::parse_from_str(rest.get(..26)?, "%Y-%m-%d %H:%M:%S%.f").ok()
+            })
+            .max();
+        if let Some(t) = latest {
+            return Ok(Some(t.and_utc()));
+        }
+    }
+    Ok(None)
+}
+
+/// What `restore` did.
+#[derive(Debug)]
+pub struct Restored {
+    pub cluster: PathBuf,
+    /// The last transaction replayed.
+    pub reached: Option<DateTime<Utc>>,
+    pub duration_ms: u64,
+    /// Rows naming a stored file that the restored file store lacks (or holds different).
+    pub files_missing: Vec<String>,
+}
+
 /// Rebuilds the data folder (`<data dir>/postgres`, its credentials and the file store) from a
-/// backup. Refuses a folder where a server runs or that is not empty.
-#[tracing::instrument(name = "ripristina il backup", skip_all)]
-pub fn restore(config: &Config, which: &str) -> anyhow::Result<PathBuf> {
+/// backup: at the backup's point, or with `to` at that moment (replaying the archived WAL).
+/// Refuses a folder where a server runs or that is not empty, and a moment the backup and
+/// the archive cannot reach.
+#[tracing::instrument(name = "ripristina il backup", skip_all, fields(punto = ?to))]
+pub async fn restore(
+    config: &Config,
+    which: &str,
+    to: Option<DateTime<Utc>>,
+    database: &str,
+) -> anyhow::Result<Restored> {
     if config.database_url.is_some() {
         bail!(
             "`patrocinio restore` ripristina il PostgreSQL incorporato: con DATABASE_URL impostato usare pgBackRest (vedere il README)"
         );
     }
+    let clock = Instant::now();
     let dir = config.backup_dir();
-    let (backup, _) = locate(&dir, which)?;
+    let (backup, descriptor) = locate(&dir, which)?;
     let cluster = config.data_dir.join("postgres");
     if let Some(pid) = live_postmaster(&cluster) {
         bail!(
@@ -492,24 +959,102 @@ pub fn restore(config: &Config, which: &str) -> anyhow::Result<PathBuf> {
     }
     fs::create_dir_all(&dir)?;
     let _lock = Lock::take(&dir)?;
-    verify(&server_binaries(config)?, &backup)
+    let binaries = server_binaries(config)?;
+    verify(&binaries, &backup, descriptor.point.as_ref())
         .map_err(|m| anyhow::anyhow!("backup alterato, nulla è stato ripristinato: {m}"))?;
+    let archive = descriptor
+        .point
+        .as_ref()
+        .map(|p| config.wal_archive_dir().join(&p.system_identifier));
+    let goal = match (to, &descriptor.point) {
+        (None, point) => Goal::Backup(point.as_ref().map(|p| p.restore_point.clone())),
+        (Some(_), None) => bail!(
+            "il backup {} è stato fatto senza archivio del WAL: si può ripristinare solo al suo momento (senza --to)",
+            descriptor.name
+        ),
+        (Some(t), Some(point)) => {
+            let rome = crate::domain::time::format_date_time;
+            if t < point.consistent_at {
+                bail!(
+                    "il momento richiesto ({}) precede la fine del backup {} ({}): scegliere un backup più vecchio o un momento successivo",
+                    rome(t),
+                    descriptor.name,
+                    rome(point.consistent_at)
+                );
+            }
+            let archive = archive.as_deref().context("archivio")?;
+            let from = segment_of_lsn(&point.start_lsn).context("Start-LSN")?;
+            let last = last_archived_transaction(&binaries, archive, point.timeline, from)?;
+            match last {
+                Some(last) if t < last => Goal::Time(t),
+                Some(last) => bail!(
+                    "il momento richiesto ({}) è successivo all'ultima transazione del WAL archiviato ({}): scegliere un momento precedente (il WAL del segmento in corso viene archiviato al più tardi dopo 5 minuti)",
+                    rome(t),
+                    rome(last)
+                ),
+                None => bail!(
+                    "il WAL archiviato dopo il backup {} non contiene transazioni: ripristinare senza --to",
+                    descriptor.name
+                ),
+            }
+        }
+    };
+
     fs::create_dir_all(&config.data_dir)?;
-    let partial = config.data_dir.join(format!("postgres{INCOMPLETE}"));
-    let _ = fs::remove_dir_all(&partial);
-    copy_tree(&backup.join("pgdata"), &partial).context("copia del cluster")?;
-    fs::set_permissions(&partial, fs::Permissions::from_mode(0o700))?;
-    // A base backup's manifest is not part of a data folder.
-    let _ = fs::remove_file(partial.join("backup_manifest"));
-    if cluster.exists() {
-        fs::remove_dir(&cluster).ok();
-    }
-    fs::rename(&partial, &cluster).context("cluster ripristinato")?;
     let credentials = config.data_dir.join(CREDENTIALS);
-    fs::copy(backup.join(CREDENTIALS), &credentials).context("credenziali")?;
-    fs::set_permissions(&credentials, fs::Permissions::from_mode(0o600))?;
-    copy_tree(&backup.join("files"), &files).context("copia dei file")?;
-    Ok(cluster)
+    let result = async {
+        let partial = config.data_dir.join(format!("postgres{INCOMPLETE}"));
+        let _ = fs::remove_dir_all(&partial);
+        stage_cluster(&backup, &partial)?;
+        if cluster.exists() {
+            fs::remove_dir(&cluster).ok();
+        }
+        fs::rename(&partial, &cluster).context("cluster ripristinato")?;
+        fs::copy(backup.join(CREDENTIALS), &credentials).context("credenziali")?;
+        fs::set_permissions(&credentials, fs::Permissions::from_mode(0o600))?;
+        let restore_from = archive.as_deref().filter(|a| a.is_dir());
+        let (server, reached) = recover(
+            &config.data_dir,
+            config.postgres_bin.clone(),
+            &goal,
+            restore_from,
+            Some(config.wal_archive_dir()),
+            true,
+        )
+        .await?;
+        let copied = copy_tree(&backup.join("files"), &files).context("copia dei file");
+        // Files are not point-in-time: rows restored past the backup may name files it lacks.
+        let checked = async {
+            copied?;
+            let mut conn = sqlx::PgConnection::connect(&server.superuser_url(database)).await?;
+            let (_, bad) = check_files(&mut conn, &files).await?;
+            conn.close().await?;
+            anyhow::Ok(bad)
+        }
+        .await;
+        tokio::task::spawn_blocking(move || server.stop()).await??;
+        anyhow::Ok((reached, checked?))
+    }
+    .await;
+    let (reached, files_missing) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            // Nothing half-restored stays behind: the folders were empty before.
+            let _ = fs::remove_dir_all(&cluster);
+            let _ = fs::remove_dir_all(config.data_dir.join(format!("postgres{INCOMPLETE}")));
+            let _ = fs::remove_file(&credentials);
+            let _ = fs::remove_dir_all(&files);
+            return Err(
+                e.context("ripristino non riuscito, la cartella dei dati è stata lasciata vuota")
+            );
+        }
+    };
+    Ok(Restored {
+        cluster,
+        reached,
+        duration_ms: clock.elapsed().as_millis() as u64,
+        files_missing,
+    })
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -610,7 +1155,7 @@ async fn drill_in(
     checks: &mut Vec<Check>,
 ) -> anyhow::Result<()> {
     let binaries = server_binaries(config)?;
-    let verification = verify(&binaries, backup);
+    let verification = verify(&binaries, backup, latest.point.as_ref());
     checks.push(Check {
         name: "verifica del backup (pg_verifybackup)".into(),
         ok: verification.is_ok(),
@@ -622,21 +1167,55 @@ async fn drill_in(
     fs::create_dir_all(scratch)?;
     // The server's user (`postgres` when we are root) must reach the scratch cluster.
     fs::set_permissions(scratch, fs::Permissions::from_mode(0o755))?;
-    let cluster = scratch.join("postgres");
-    copy_tree(&backup.join("pgdata"), &cluster).context("copia del cluster")?;
-    fs::set_permissions(&cluster, fs::Permissions::from_mode(0o700))?;
-    let _ = fs::remove_file(cluster.join("backup_manifest"));
+    // The backup alone, recovered to its restore point (where its counts hold): the archive
+    // is not used, so the drill proves that the backup is self-contained.
+    stage_cluster(backup, &scratch.join("postgres"))?;
     fs::copy(backup.join(CREDENTIALS), scratch.join(CREDENTIALS))?;
-    let mut options = EmbeddedOptions::new(scratch);
-    options.bin_dir = config.postgres_bin.clone();
-    options.durable = false;
-    options.max_connections = 20;
-    let server = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options))
-        .await
-        .context("PostgreSQL di prova")??;
+    let goal = Goal::Backup(latest.point.as_ref().map(|p| p.restore_point.clone()));
+    let (server, _) = recover(
+        scratch,
+        config.postgres_bin.clone(),
+        &goal,
+        None,
+        None,
+        false,
+    )
+    .await
+    .context("PostgreSQL di prova")?;
     let result = drill_checks(&server, database, backup, latest, checks).await;
     tokio::task::spawn_blocking(move || server.stop()).await??;
     result
+}
+
+/// Every stored file named by a row, against the row's SHA-256, in the file store `files`:
+/// how many were checked, and what is wrong (missing, different).
+async fn check_files(
+    conn: &mut sqlx::PgConnection,
+    files: &Path,
+) -> anyhow::Result<(u64, Vec<String>)> {
+    let mut checked = 0u64;
+    let mut bad = Vec::new();
+    for (table, key, hash) in FILE_COLUMNS {
+        let sql = format!("SELECT {key}, {hash} FROM app.{table} WHERE {key} IS NOT NULL");
+        let rows: Vec<(String, String)> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+        for (key, sha) in rows {
+            checked += 1;
+            // Keys are generated by the server, but a row is data: no escaping the folder.
+            if key.split('/').any(|p| p == ".." || p.is_empty()) {
+                bad.push(format!("{key}: chiave non valida"));
+                continue;
+            }
+            match fs::read(files.join(&key)) {
+                Ok(bytes) => {
+                    if hex::encode(Sha256::digest(&bytes)) != sha {
+                        bad.push(format!("{key}: impronta diversa"));
+                    }
+                }
+                Err(_) => bad.push(format!("{key}: file mancante")),
+            }
+        }
+    }
+    Ok((checked, bad))
 }
 
 async fn drill_checks(
@@ -707,29 +1286,7 @@ async fn drill_checks(
     });
 
     // Every stored file against its row's SHA-256.
-    let files = backup.join("files");
-    let mut checked = 0u64;
-    let mut bad = Vec::new();
-    for (table, key, hash) in FILE_COLUMNS {
-        let sql = format!("SELECT {key}, {hash} FROM app.{table} WHERE {key} IS NOT NULL");
-        let rows: Vec<(String, String)> = sqlx::query_as(&sql).fetch_all(&mut conn).await?;
-        for (key, sha) in rows {
-            checked += 1;
-            // Keys are generated by the server, but a row is data: no escaping the folder.
-            if key.split('/').any(|p| p == ".." || p.is_empty()) {
-                bad.push(format!("{key}: chiave non valida"));
-                continue;
-            }
-            match fs::read(files.join(&key)) {
-                Ok(bytes) => {
-                    if hex::encode(Sha256::digest(&bytes)) != sha {
-                        bad.push(format!("{key}: impronta diversa"));
-                    }
-                }
-                Err(_) => bad.push(format!("{key}: file mancante")),
-            }
-        }
-    }
+    let (checked, mut bad) = check_files(&mut conn, &backup.join("files")).await?;
     bad.truncate(20);
     checks.push(Check {
         name: "impronte SHA-256 dei file".into(),
@@ -785,6 +1342,7 @@ mod tests {
             verified,
             verification: String::new(),
             counts: Counts::new(),
+            point: None,
         };
         fs::create_dir_all(dir.join(name)).unwrap();
         fs::write(
@@ -818,6 +1376,68 @@ mod tests {
         fake_backup(tmp.path(), "b", now - day * 150, false);
         assert_eq!(prune(tmp.path(), 90, now).unwrap(), vec!["b"]);
         assert_eq!(list(tmp.path()).unwrap()[0].name, "a");
+    }
+
+    #[test]
+    fn archived_wal_before_the_oldest_kept_backup_is_pruned() {
+        let tmp = tempfile::tempdir().unwrap();
+        let backups = tmp.path().join("backup");
+        let at = Utc::now();
+        fake_backup(&backups, "b1", at, true);
+        let mut d: Descriptor =
+            serde_json::from_slice(&fs::read(backups.join("b1").join(DESCRIPTOR)).unwrap())
+                .unwrap();
+        d.point = Some(BackupPoint {
+            system_identifier: "42".into(),
+            timeline: 2,
+            // Segment 0x105 (log 1, segment 5).
+            start_lsn: "1/5000028".into(),
+            end_lsn: "1/5000100".into(),
+            consistent_at: at,
+            restore_point: "rp".into(),
+            restore_point_lsn: "1/5000200".into(),
+            restore_point_at: at,
+        });
+        fs::write(
+            backups.join("b1").join(DESCRIPTOR),
+            serde_json::to_vec(&d).unwrap(),
+        )
+        .unwrap();
+        let archive = backups.join("wal");
+        let ours = archive.join("42");
+        fs::create_dir_all(&ours).unwrap();
+        for name in [
+            "000000010000000000000FFF",
+            "000000010000000100000004",
+            "000000010000000100000004.partial",
+            "000000020000000100000005",
+            "000000020000000100000006",
+            "00000002.history",
+        ] {
+            fs::write(ours.join(name), b"x").unwrap();
+        }
+        // Another cluster's archive, with no backup left and recent files: kept.
+        let other = archive.join("7");
+        fs::create_dir_all(&other).unwrap();
+        fs::write(other.join("000000010000000000000001"), b"x").unwrap();
+        assert_eq!(prune_wal(&backups, &archive, 90).unwrap(), 3);
+        let mut left: Vec<String> = fs::read_dir(&ours)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec![
+                "00000002.history",
+                "000000020000000100000005",
+                "000000020000000100000006"
+            ]
+        );
+        assert!(other.join("000000010000000000000001").exists());
+        assert_eq!(segment_name(2, 0x105), "000000020000000100000005");
+        assert_eq!(segment_of_lsn("1/5000028"), Some(0x105));
+        assert_eq!(shell_quote("/a b/it's 100%"), "'/a b/it'\\''s 100%%'");
     }
 
     #[test]

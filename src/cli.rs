@@ -77,11 +77,17 @@ enum Command {
         #[command(subcommand)]
         command: Option<BackupCommand>,
     },
-    /// Ricostruisce la cartella dei dati (cluster, credenziali, file) da un backup; rifiuta una
+    /// Ricostruisce la cartella dei dati (cluster, credenziali, file) da un backup, al suo
+    /// momento o, con --to, a un momento successivo ripercorrendo il WAL archiviato; rifiuta una
     /// cartella in uso o non vuota. Poi `patrocinio serve` parte sui dati ripristinati.
     Restore {
         /// Il nome del backup (come in `patrocinio backup list`) o il percorso della sua cartella.
         backup: String,
+        /// Il momento a cui riportare i dati: `2026-12-01T10:15:00Z`, `2026-12-01T11:15:00+01:00`
+        /// oppure `2026-12-01 11:15[:00]` (ora di Roma). Fra la fine del backup e l'ultima
+        /// transazione archiviata.
+        #[arg(long = "to", alias = "al")]
+        to: Option<String>,
     },
     /// Prova di ripristino: ripristina l'ultimo backup verificato in un cluster temporaneo e
     /// controlla righe per Ordine, sicurezza per riga, catene di audit e impronte dei file;
@@ -230,7 +236,7 @@ pub fn main() -> ExitCode {
             Command::Backup {
                 command: Some(BackupCommand::Verifica { backup }),
             } => crate::backup::reverify(&config, &backup).map(|m| println!("Backup integro: {m}")),
-            Command::Restore { backup } => restore(&config, &backup),
+            Command::Restore { backup, to } => restore(&config, &backup, to.as_deref()).await,
             Command::ProvaRipristino => restore_drill(config).await,
             Command::Stato => status(&config),
             Command::Migrate { admin_url } => migrate(config, admin_url).await,
@@ -303,6 +309,8 @@ pub fn main() -> ExitCode {
 pub(crate) async fn start_embedded(config: &Config) -> anyhow::Result<EmbeddedPostgres> {
     let mut options = EmbeddedOptions::new(config.data_dir.clone());
     options.bin_dir = config.postgres_bin.clone();
+    // Every start archives its WAL: a gap in the archive would cut point-in-time restore.
+    options.wal_archive = Some(config.wal_archive_dir());
     let server = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options))
         .await
         .context("embedded PostgreSQL")??;
@@ -326,6 +334,7 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let mut embedded = None;
     // The administrator's URL, for what only the owner role writes (the demo's trusted lists).
     let mut admin_url = config.admin_database_url.clone();
+    let mut daily_backup = None;
     match &config.database_url {
         Some(url) => {
             let mut conn = sqlx::PgConnection::connect(url)
@@ -338,6 +347,7 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
             let server = start_embedded(&config).await?;
             config.database_url = Some(provision_embedded(&server).await?);
             admin_url = Some(server.superuser_url(EMBEDDED_DATABASE));
+            daily_backup = config.backup_hour.map(|hour| (hour, server.handle()));
             println!(
                 "PostgreSQL incorporato {} in {} (porta {})",
                 server.binaries.version,
@@ -368,8 +378,16 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
                 ),
             }
         }
+        let backups = daily_backup.map(|(hour, server)| {
+            crate::jobs::spawn_daily_backup(config.clone(), server, EMBEDDED_DATABASE, hour)
+        });
         println!("Ctrl-C per fermare.");
-        app.run_until(stop).await
+        let served = app.run_until(stop).await;
+        if let Some(backups) = backups {
+            // A backup under way is abandoned: its `.incompleto` folder is removed next time.
+            backups.abort();
+        }
+        served
     }
     .await;
 
@@ -420,12 +438,60 @@ fn backup_list(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn restore(config: &Config, backup: &str) -> anyhow::Result<()> {
-    let cluster = crate::backup::restore(config, backup)?;
+/// `--to`: an instant with its offset, or a wall-clock time in Rome.
+fn parse_moment(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ] {
+        if let Ok(local) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return crate::domain::time::ZONE
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .with_context(|| {
+                    format!("{text}: quest'ora non esiste a Roma (cambio dell'ora legale)")
+                });
+        }
+    }
+    bail!(
+        "momento non valido: {text:?} (ad esempio 2026-12-01 11:15 per l'ora di Roma, oppure 2026-12-01T10:15:00Z)"
+    )
+}
+
+async fn restore(config: &Config, backup: &str, to: Option<&str>) -> anyhow::Result<()> {
+    let to = to.map(parse_moment).transpose()?;
+    let r = crate::backup::restore(config, backup, to, EMBEDDED_DATABASE).await?;
     println!(
-        "Backup {backup} ripristinato in {}: avviare `patrocinio serve`.",
-        cluster.display()
+        "Backup {backup} ripristinato in {} in {} ms{}: avviare `patrocinio serve`.",
+        r.cluster.display(),
+        r.duration_ms,
+        match r.reached {
+            Some(t) => format!(
+                ", ultima transazione ripristinata del {}",
+                crate::domain::time::format_date_time(t)
+            ),
+            None => String::new(),
+        }
     );
+    if !r.files_missing.is_empty() {
+        println!(
+            "Attenzione: {} file indicati dai dati ripristinati non sono nel backup (caricati dopo il backup: recuperarli dalla cartella dei file originale, se disponibile). Primi: {}",
+            r.files_missing.len(),
+            r.files_missing
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
     Ok(())
 }
 
@@ -453,6 +519,24 @@ fn status(config: &Config) -> anyhow::Result<()> {
             }
         ),
         None => println!("Ultimo backup: nessuno in {}", dir.display()),
+    }
+    let scheduled = std::fs::read_to_string(dir.join(crate::jobs::LAST_SCHEDULED_BACKUP))
+        .ok()
+        .and_then(|t| serde_json::from_str::<crate::jobs::ScheduledRun>(&t).ok());
+    match (scheduled, config.backup_hour) {
+        (Some(r), _) => println!(
+            "Ultimo backup giornaliero: {}: {}",
+            r.at.format("%Y-%m-%d %H:%M UTC"),
+            if r.ok {
+                format!("riuscito ({})", r.detail)
+            } else {
+                format!("FALLITO: {}", r.detail)
+            }
+        ),
+        (None, Some(hour)) => println!(
+            "Ultimo backup giornaliero: mai eseguito (programmato alle {hour:02}:00, ora di Roma)"
+        ),
+        (None, None) => println!("Backup giornaliero: disattivato (PATROCINIO_BACKUP_HOUR=no)"),
     }
     let drill = std::fs::read_to_string(dir.join(crate::backup::LAST_DRILL))
         .ok()

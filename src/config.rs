@@ -48,6 +48,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "size of the service's connection pool",
     ),
     (
+        "PATROCINIO_BACKUP_HOUR",
+        "2",
+        "hour (0 to 23, Europe/Rome) of the daily backup that `serve` takes of its embedded PostgreSQL and file store; a run missed while stopped is made up at start; `no` = no daily backup (ignored with DATABASE_URL: use pgBackRest)",
+    ),
+    (
         "PATROCINIO_LOG",
         "info",
         "log filter (tracing EnvFilter syntax)",
@@ -170,6 +175,9 @@ pub struct Config {
     pub backup_dir: Option<PathBuf>,
     /// Backups older than this are pruned (never the latest verified one).
     pub backup_retention_days: u32,
+    /// Hour (Europe/Rome) of the daily backup `serve` takes of the embedded cluster; `None`:
+    /// no daily backup.
+    pub backup_hour: Option<u32>,
     /// The Ordini's electronic seals (`<slug>.pem`, certificate and key), if any.
     pub seal_dir: Option<PathBuf>,
     /// PEM file of the certificates pinned for the EU LOTL's signature.
@@ -213,6 +221,7 @@ impl fmt::Debug for Config {
             .field("files_dir", &self.files_dir)
             .field("backup_dir", &self.backup_dir)
             .field("backup_retention_days", &self.backup_retention_days)
+            .field("backup_hour", &self.backup_hour)
             .field("seal_dir", &self.seal_dir)
             .field("lotl_certs", &self.lotl_certs)
             .field("max_file_bytes", &self.max_file_bytes)
@@ -242,6 +251,7 @@ impl Default for Config {
             files_dir: None,
             backup_dir: None,
             backup_retention_days: 90,
+            backup_hour: Some(2),
             seal_dir: None,
             lotl_certs: None,
             max_file_bytes: 10 * MB,
@@ -338,6 +348,14 @@ impl Config {
                         .context(
                             "PATROCINIO_BACKUP_RETENTION_DAYS must be a number from 1 to 3650",
                         )?
+                }
+                "PATROCINIO_BACKUP_HOUR" => {
+                    config.backup_hour = match value.as_str() {
+                        "no" | "off" | "false" => None,
+                        _ => Some(value.parse().ok().filter(|h| *h < 24).context(
+                            "PATROCINIO_BACKUP_HOUR must be an hour from 0 to 23, or `no`",
+                        )?),
+                    }
                 }
                 "PATROCINIO_SEAL_DIR" => config.seal_dir = Some(PathBuf::from(value)),
                 "PATROCINIO_LOTL_CERTS" => config.lotl_certs = Some(PathBuf::from(value)),
@@ -448,6 +466,11 @@ impl Config {
         })
     }
 
+    /// Where the embedded cluster archives its WAL: `wal/` in the backup folder.
+    pub fn wal_archive_dir(&self) -> PathBuf {
+        self.backup_dir().join("wal")
+    }
+
     /// The URL users reach us at, given the port we actually bound.
     pub fn public_url_for(&self, port: u16) -> String {
         match &self.public_url {
@@ -545,6 +568,7 @@ mod tests {
                 "PATROCINIO_MAIL_RETRY_SECONDS"
                 | "PATROCINIO_PEC_POLL_SECONDS"
                 | "PATROCINIO_MAIL_POLL_SECONDS" => "5",
+                "PATROCINIO_BACKUP_HOUR" => "3",
                 _ => "x",
             };
             let (_, unknown) = Config::from_vars(vars(&[(name, value)])).unwrap();

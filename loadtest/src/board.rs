@@ -222,7 +222,7 @@ const SURNAMES: &[&str] = &[
 
 /// The check character of a personal codice fiscale, as `domain::codice_fiscale::check_char`
 /// computes it, in SQL (session-local: the seeding connection only).
-const CF_FUNCTION: &str = r#"
+pub(crate) const CF_FUNCTION: &str = r#"
 CREATE FUNCTION pg_temp.cf(first15 text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT first15 || chr(65 + (sum(CASE WHEN i % 2 = 1
         THEN (ARRAY[1,0,5,7,9,13,15,17,19,21,2,4,18,20,11,3,6,8,12,14,16,10,22,25,24,23])[v + 1]
@@ -245,7 +245,7 @@ $$;
 /// Writes `per` applications in the Ordine `tenant`, like its demo application (the form,
 /// the PIN's hash), with names, codes, states and dates of their own; protocol numbers
 /// gapless per year in the order of registration, the counters set past them.
-async fn seed_ordine(
+pub(crate) async fn seed_ordine(
     admin: &mut PgConnection,
     tenant: uuid::Uuid,
     per: i32,

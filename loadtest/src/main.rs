@@ -14,7 +14,11 @@
 //!
 //! `loadtest board`: the lists, the search and the export on N Ordini of A applications each
 //! (see `board.rs`).
+//!
+//! `loadtest backup`: backup, restore drill and restore of N Ordini of A applications each with
+//! the release binary's own commands (see `backup.rs`).
 
+mod backup;
 mod board;
 mod fanout;
 mod idle;
@@ -68,6 +72,8 @@ enum Command {
     Idle(idle::Args),
     /// The board, the search and the export on many Ordini with many applications each.
     Board(board::Args),
+    /// Backup, restore drill and restore of many Ordini with many applications each.
+    Backup(backup::Args),
 }
 
 #[derive(Serialize)]
@@ -142,6 +148,13 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
                 .with_context(|| format!("writing {}", json.display()))?;
             idle::print(&report, &json);
+        }
+        Command::Backup(args) => {
+            let json = args.json.clone();
+            let report = backup::run(args).await?;
+            std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            backup::print(&report, &json);
         }
         Command::Mail(args) => {
             let json = args.json.clone();

@@ -10,6 +10,13 @@
 //!   scram-sha-256 passwords and no Unix socket.
 //! - PostgreSQL refuses to run as root: when we are root it runs as the `postgres` system user,
 //!   which is given the cluster folder.
+//! - WAL archiving (`EmbeddedOptions::wal_archive`): `archive_mode=on` with PostgreSQL's own
+//!   `basic_archive` module, which copies each completed WAL segment to a temporary file,
+//!   fsyncs it and renames it into place, succeeds when an identical copy is already there and
+//!   fails (PostgreSQL then keeps the segment and retries) rather than overwrite a different
+//!   one. Segments go into `<archive>/<system identifier>/`: two clusters sharing a backup
+//!   folder never mix their segments, a restored cluster (same identifier, new timeline)
+//!   continues its own lineage.
 //! - The server is our child in its own process group (a terminal's Ctrl-C reaches only us, so we
 //!   stop the web server first and PostgreSQL last); if our process dies, the kernel sends the
 //!   server SIGINT (fast shutdown) through `PR_SET_PDEATHSIG`.
@@ -192,6 +199,16 @@ pub struct EmbeddedOptions {
     /// `false` turns fsync off: for throw-away test clusters only.
     pub durable: bool,
     pub max_connections: u32,
+    /// Archive every completed WAL segment into `<this>/<system identifier>/` (PostgreSQL 15
+    /// or newer: `basic_archive`).
+    pub wal_archive: Option<PathBuf>,
+    /// A completed segment is archived at the latest this long after a change (`archive_timeout`):
+    /// the most a lost data disk can cost when the archive survives.
+    pub archive_timeout_seconds: u32,
+    /// More `-c name=value` settings for this start only (a recovery's targets).
+    pub settings: Vec<(String, String)>,
+    /// How long the start may take before it is abandoned.
+    pub ready_timeout: Duration,
 }
 
 impl EmbeddedOptions {
@@ -201,6 +218,10 @@ impl EmbeddedOptions {
             bin_dir: None,
             durable: true,
             max_connections: 100,
+            wal_archive: None,
+            archive_timeout_seconds: 300,
+            settings: Vec::new(),
+            ready_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -281,6 +302,8 @@ pub struct EmbeddedPostgres {
     pid: Pid,
     child: Arc<ChildState>,
     pub binaries: ServerBinaries,
+    /// Where this cluster's WAL segments are archived, if they are.
+    wal_archive: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for EmbeddedPostgres {
@@ -389,6 +412,35 @@ impl EmbeddedPostgres {
             cmd.args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
                 .args(["-c", "full_page_writes=off"]);
         }
+        let wal_archive = match &options.wal_archive {
+            Some(root) if binaries.major >= 15 => {
+                let dir = prepare_archive(root, &cluster_dir, run_as.as_ref())?;
+                cmd.args([
+                    "-c",
+                    "archive_mode=on",
+                    "-c",
+                    "archive_library=basic_archive",
+                ])
+                .arg("-c")
+                .arg(format!("basic_archive.archive_directory={}", dir.display()))
+                .args([
+                    "-c",
+                    &format!("archive_timeout={}", options.archive_timeout_seconds),
+                ]);
+                Some(dir)
+            }
+            Some(_) => {
+                tracing::warn!(
+                    version = %binaries.version,
+                    "WAL archiving needs PostgreSQL 15 or newer: point-in-time restore is not available"
+                );
+                None
+            }
+            None => None,
+        };
+        for (name, value) in &options.settings {
+            cmd.arg("-c").arg(format!("{name}={value}"));
+        }
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone().map_err(io_err("log"))?)
             .stderr(log)
@@ -405,14 +457,15 @@ impl EmbeddedPostgres {
             pid,
             child,
             binaries,
+            wal_archive,
         };
-        server.wait_until_ready(log_start)?;
+        server.wait_until_ready(log_start, options.ready_timeout)?;
         tracing::info!(port, version = %server.binaries.version, "embedded PostgreSQL ready");
         Ok(server)
     }
 
-    fn wait_until_ready(&self, log_start: u64) -> Result<(), EmbeddedError> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    fn wait_until_ready(&self, log_start: u64, timeout: Duration) -> Result<(), EmbeddedError> {
+        let deadline = Instant::now() + timeout;
         let pid_file = self.cluster_dir.join("postmaster.pid");
         loop {
             if self.child.exited().is_some() {
@@ -435,7 +488,7 @@ impl EmbeddedPostgres {
             if Instant::now() > deadline {
                 let _ = kill(self.pid, Signal::SIGQUIT);
                 return Err(EmbeddedError::Failed {
-                    what: "avvio di PostgreSQL entro 60 secondi",
+                    what: "avvio di PostgreSQL nel tempo previsto",
                     log: log_tail(&self.log_path, log_start),
                 });
             }
@@ -483,6 +536,31 @@ impl EmbeddedPostgres {
         self.child.exited().is_none()
     }
 
+    /// The folder this cluster's WAL segments are archived into (`None`: not archived).
+    pub fn wal_archive(&self) -> Option<&Path> {
+        self.wal_archive.as_deref()
+    }
+
+    pub fn cluster_dir(&self) -> &Path {
+        &self.cluster_dir
+    }
+
+    /// The last lines of the server's log since it started (for an error message).
+    pub fn log_tail(&self) -> String {
+        log_tail(&self.log_path, 0)
+    }
+
+    /// What another task needs to reach the running server as the superuser.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            port: self.port,
+            superuser_password: self.credentials.superuser_password.clone(),
+            binaries: self.binaries.clone(),
+            wal_archive: self.wal_archive.clone(),
+            cluster_dir: self.cluster_dir.clone(),
+        }
+    }
+
     /// Fast shutdown (SIGINT: open transactions are rolled back, data is flushed); immediate
     /// shutdown only if that takes more than 30 seconds.
     pub fn stop(mut self) -> Result<(), EmbeddedError> {
@@ -507,6 +585,76 @@ impl EmbeddedPostgres {
             log: log_tail(&self.log_path, 0),
         })
     }
+}
+
+/// A running embedded server as seen by a task that does not own it (the daily backup).
+#[derive(Clone)]
+pub struct ServerHandle {
+    pub port: u16,
+    pub superuser_password: String,
+    pub binaries: ServerBinaries,
+    pub wal_archive: Option<PathBuf>,
+    pub cluster_dir: PathBuf,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("port", &self.port)
+            .field("wal_archive", &self.wal_archive)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    pub fn superuser_url(&self, database: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
+            self.superuser_password, self.port
+        )
+    }
+}
+
+/// The cluster's system identifier (chosen by initdb, kept by every copy and restore): the
+/// first field of `global/pg_control`, a native-endian 64-bit integer.
+pub fn system_identifier(cluster_dir: &Path) -> io::Result<u64> {
+    let mut bytes = [0u8; 8];
+    fs::File::open(cluster_dir.join("global/pg_control"))?.read_exact(&mut bytes)?;
+    Ok(u64::from_ne_bytes(bytes))
+}
+
+/// `<root>/<system identifier>`, made and given to the server's user; temporary files that a
+/// crash left behind (`basic_archive` names them `archtemp…`) and older than an hour removed.
+fn prepare_archive(
+    root: &Path,
+    cluster_dir: &Path,
+    run_as: Option<&RunAs>,
+) -> Result<PathBuf, EmbeddedError> {
+    let id = system_identifier(cluster_dir).map_err(io_err("lettura di pg_control"))?;
+    let root = std::path::absolute(root).map_err(io_err("cartella dell'archivio WAL"))?;
+    let dir = root.join(id.to_string());
+    fs::create_dir_all(&dir).map_err(io_err(format!("creazione di {}", dir.display())))?;
+    if let Some(user) = run_as {
+        std::os::unix::fs::chown(&dir, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+            .map_err(io_err("assegnazione dell'archivio WAL a postgres"))?;
+        if !traversable_by(&dir.join("x"), user.uid, user.gid) {
+            return Err(EmbeddedError::NotTraversable(root));
+        }
+    }
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+            if old && e.file_name().to_string_lossy().starts_with("archtemp") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(dir)
 }
 
 impl Drop for EmbeddedPostgres {

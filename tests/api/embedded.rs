@@ -15,7 +15,7 @@ use nix::{
 pub(super) struct Running {
     child: Child,
     pub(super) url: String,
-    stdout: Vec<String>,
+    pub(super) stdout: Vec<String>,
 }
 
 pub(super) fn command(data_dir: &std::path::Path) -> Command {
@@ -24,6 +24,9 @@ pub(super) fn command(data_dir: &std::path::Path) -> Command {
         .env("PATROCINIO_DATA_DIR", data_dir)
         .env("PATROCINIO_BIND", "127.0.0.1:0")
         .env("PATROCINIO_LOG", "warn")
+        // No daily backup unless a test asks for one; the WAL archive stays in the test's folder.
+        .env("PATROCINIO_BACKUP_HOUR", "no")
+        .env("PATROCINIO_BACKUP_DIR", data_dir.join("backup"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

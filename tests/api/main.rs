@@ -21,6 +21,7 @@ mod metrics;
 mod oidc;
 mod pages;
 mod pec_receipts;
+mod pgbackrest;
 mod platform;
 mod protocol_days;
 mod public_form;

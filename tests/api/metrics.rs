@@ -226,6 +226,7 @@ async fn the_latest_verified_backup_gives_its_age() {
             verified,
             verification: String::new(),
             counts: Default::default(),
+            point: None,
         };
         std::fs::write(folder.join("backup.json"), serde_json::to_vec(&d).unwrap()).unwrap();
     }
