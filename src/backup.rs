@@ -376,11 +376,23 @@ async fn take_into(
     tokio::task::spawn_blocking(move || server.stop()).await??;
     let counts = taken?;
 
+    // A bucket is downloaded into the backup's `files/`, object by object, through the store.
+    let files_location = config.files_location()?;
+    let bucket = matches!(files_location, crate::storage::Location::S3 { .. });
+    if bucket {
+        let from = crate::storage::Storage::open(&files_location)?;
+        let to = crate::storage::Storage::local(&work.join("files"))?;
+        from.copy_all(&to)
+            .await
+            .with_context(|| format!("copia dei file da {}", from.describe()))?;
+    }
     let files_dir = config.files_dir();
     let credentials = config.data_dir.join(CREDENTIALS);
     let work_owned = work.to_path_buf();
     let verification = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        if files_dir.is_dir() {
+        if bucket {
+            // Downloaded above.
+        } else if files_dir.is_dir() {
             copy_tree(&files_dir, &work_owned.join("files"))
                 .context("copia della cartella dei file")?;
         } else {
@@ -484,7 +496,13 @@ pub fn restore(config: &Config, which: &str) -> anyhow::Result<PathBuf> {
         );
     }
     let files = config.files_dir();
-    if !is_empty_or_absent(&files) {
+    // With a bucket, the database is restored and the bucket left as it is (it is not this
+    // machine's to overwrite); the backup's `files/` can be uploaded with any S3 client.
+    let bucket = matches!(
+        config.files_location()?,
+        crate::storage::Location::S3 { .. }
+    );
+    if !bucket && !is_empty_or_absent(&files) {
         bail!(
             "la cartella dei file {} non è vuota: spostarla altrove prima di ripristinare",
             files.display()
@@ -508,7 +526,13 @@ pub fn restore(config: &Config, which: &str) -> anyhow::Result<PathBuf> {
     let credentials = config.data_dir.join(CREDENTIALS);
     fs::copy(backup.join(CREDENTIALS), &credentials).context("credenziali")?;
     fs::set_permissions(&credentials, fs::Permissions::from_mode(0o600))?;
-    copy_tree(&backup.join("files"), &files).context("copia dei file")?;
+    if bucket {
+        tracing::warn!(
+            "file store on a bucket: left untouched; the backup's files/ folder holds its copy"
+        );
+    } else {
+        copy_tree(&backup.join("files"), &files).context("copia dei file")?;
+    }
     Ok(cluster)
 }
 
@@ -706,8 +730,9 @@ async fn drill_checks(
         },
     });
 
-    // Every stored file against its row's SHA-256.
-    let files = backup.join("files");
+    // Every stored file against its row's SHA-256, read through the store's interface (the
+    // same key-to-file mapping as when the service wrote it).
+    let files = crate::storage::Storage::local(&backup.join("files"))?;
     let mut checked = 0u64;
     let mut bad = Vec::new();
     for (table, key, hash) in FILE_COLUMNS {
@@ -720,7 +745,7 @@ async fn drill_checks(
                 bad.push(format!("{key}: chiave non valida"));
                 continue;
             }
-            match fs::read(files.join(&key)) {
+            match files.get(&key).await {
                 Ok(bytes) => {
                     if hex::encode(Sha256::digest(&bytes)) != sha {
                         bad.push(format!("{key}: impronta diversa"));

@@ -27,6 +27,7 @@ mod register;
 mod review;
 mod robustness;
 mod search;
+mod storage;
 mod signing;
 mod spid;
 mod statistics;
