@@ -371,7 +371,9 @@ impl Config {
                         .parse()
                         .ok()
                         .filter(|n| (1..=720).contains(n))
-                        .context("PATROCINIO_FILES_ORPHAN_HOURS deve essere un numero di ore da 1 a 720")?;
+                        .context(
+                            "PATROCINIO_FILES_ORPHAN_HOURS deve essere un numero di ore da 1 a 720",
+                        )?;
                     config.files_orphan_grace = std::time::Duration::from_secs(hours * 3600);
                 }
                 "PATROCINIO_BACKUP_DIR" => config.backup_dir = Some(PathBuf::from(value)),
@@ -637,18 +639,32 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!format!("{c:?}").contains("segretissimo"));
-        let (c, _) =
-            Config::from_vars(vars(&[("PATROCINIO_FILES_URL", "file:///srv/patrocinio/file")]))
-                .unwrap();
+        let (c, _) = Config::from_vars(vars(&[(
+            "PATROCINIO_FILES_URL",
+            "file:///srv/patrocinio/file",
+        )]))
+        .unwrap();
         assert!(matches!(
             c.files_location().unwrap(),
-            crate::storage::Location::Local(p) if p == PathBuf::from("/srv/patrocinio/file")
+            crate::storage::Location::Local(p) if p == std::path::Path::new("/srv/patrocinio/file")
         ));
         let (c, _) = Config::from_vars(vars(&[("PATROCINIO_FILES_DIR", "/tmp/f")])).unwrap();
-        assert!(matches!(c.files_location().unwrap(), crate::storage::Location::Local(_)));
-        for bad in ["ftp://x", "s3://", "s3://A_B", "s3://bucket/cartella", "file://relativo"] {
+        assert!(matches!(
+            c.files_location().unwrap(),
+            crate::storage::Location::Local(_)
+        ));
+        for bad in [
+            "ftp://x",
+            "s3://",
+            "s3://A_B",
+            "s3://bucket/cartella",
+            "file://relativo",
+        ] {
             let err = Config::from_vars(vars(&[("PATROCINIO_FILES_URL", bad)])).unwrap_err();
-            assert!(err.to_string().contains("PATROCINIO_FILES_URL"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("PATROCINIO_FILES_URL"),
+                "{bad}: {err}"
+            );
         }
         assert!(
             Config::from_vars(vars(&[

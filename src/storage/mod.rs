@@ -20,8 +20,8 @@ use std::{path::Path, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::{Context, bail};
 use futures_util::{StreamExt, stream::BoxStream};
 use object_store::{
-    BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload,
-    RetryConfig, aws::AmazonS3Builder, local::LocalFileSystem, path::Path as Key,
+    BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    aws::AmazonS3Builder, local::LocalFileSystem, path::Path as Key,
 };
 
 /// The largest object read into memory (attachments are at most 1 GiB by configuration;
@@ -89,9 +89,9 @@ impl Location {
             let bucket = bucket.trim_end_matches('/');
             // S3's rules for bucket names; a path after it is not supported.
             let valid = (3..=63).contains(&bucket.len())
-                && bucket
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+                && bucket.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                })
                 && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
             if !valid {

@@ -65,9 +65,9 @@ pub async fn referenced(tx: &mut TenantTx, keys: &[String]) -> anyhow::Result<Ha
 
 /// One sweeper at a time across the instances: a session lock, released when `conn` closes.
 pub async fn try_sweeper_lock(conn: &mut PgConnection) -> anyhow::Result<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended('patrocinio:pulizia-file-orfani', 0))")
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT pg_try_advisory_lock(hashtextextended('patrocinio:pulizia-file-orfani', 0))",
     )
+    .fetch_one(conn)
+    .await?)
 }

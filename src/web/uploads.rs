@@ -344,9 +344,7 @@ pub async fn keep(
     }
     if let Err(e) = storage.put(&key, file.bytes).await {
         if let Some(c) = signature.as_ref().and_then(|s| s.content.as_ref()) {
-            storage
-                .delete_unreferenced([c.storage_key.clone()])
-                .await;
+            storage.delete_unreferenced([c.storage_key.clone()]).await;
         }
         return Err(e);
     }

@@ -37,7 +37,11 @@ fn garage_bin() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
     on_path
-        .or_else(|| cargo_home.map(|h| h.join("bin/garage")).filter(|p| p.is_file()))
+        .or_else(|| {
+            cargo_home
+                .map(|h| h.join("bin/garage"))
+                .filter(|p| p.is_file())
+        })
         .expect("`garage` not found: tests/run installs it (cargo install --locked garage@2.5.0)")
 }
 
@@ -176,7 +180,10 @@ root_domain = ".s3.garage.localhost"
             .build()
             .unwrap();
         for _ in 0..120 {
-            if rt.block_on(storage.put("prova-avvio", b"ok".to_vec())).is_ok() {
+            if rt
+                .block_on(storage.put("prova-avvio", b"ok".to_vec()))
+                .is_ok()
+            {
                 rt.block_on(storage.delete("prova-avvio")).unwrap();
                 return;
             }
@@ -265,10 +272,12 @@ fn files_below(dir: &std::path::Path) -> Vec<PathBuf> {
 /// The attachments' rows of the test's database: (key, SHA-256).
 async fn attachment_rows(app: &TestApp) -> Vec<(String, String)> {
     let mut conn = app.admin_connection().await;
-    sqlx::query_as("SELECT storage_key, sha256 FROM app.attachments ORDER BY created_at, storage_key")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT storage_key, sha256 FROM app.attachments ORDER BY created_at, storage_key",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -361,7 +370,9 @@ async fn a_store_that_is_down_changes_nothing_says_so_and_recovers() {
     register(&app, &seg, submitted_id).await;
     let d = new_draft(&app, SLUG).await;
     fill_until_attachments(&d, &of.o).await;
-    let res = d.upload("documenti_causa", "primo.pdf", minimal_pdf()).await;
+    let res = d
+        .upload("documenti_causa", "primo.pdf", minimal_pdf())
+        .await;
     assert_eq!(res.status(), 200);
     let body = res.text().await.unwrap();
     let link = between(
@@ -382,8 +393,10 @@ async fn a_store_that_is_down_changes_nothing_says_so_and_recovers() {
     assert!(res.headers().contains_key("retry-after"));
     let body = res.text().await.unwrap();
     assert!(
-        body.contains("«secondo.pdf» non è stato salvato: l&#39;archivio dei documenti non risponde")
-            || body.contains("«secondo.pdf» non è stato salvato: l'archivio dei documenti non risponde"),
+        body.contains(
+            "«secondo.pdf» non è stato salvato: l&#39;archivio dei documenti non risponde"
+        ) || body
+            .contains("«secondo.pdf» non è stato salvato: l'archivio dei documenti non risponde"),
         "{body}"
     );
     assert!(body.contains("primo.pdf"), "what was uploaded stays listed");
@@ -508,7 +521,9 @@ async fn the_sweeper_removes_old_orphans_only() {
             .is_some()
     );
     // The named file still downloads.
-    let res = d.upload("documenti_causa", "altro.pdf", minimal_pdf()).await;
+    let res = d
+        .upload("documenti_causa", "altro.pdf", minimal_pdf())
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(attachment_rows(&app).await.len(), 2);
 }

@@ -490,7 +490,10 @@ pub async fn save_settings(
         } else {
             "image/jpeg"
         };
-        replaced = new.logo.replace((key, content_type.into())).map(|(old, _)| old);
+        replaced = new
+            .logo
+            .replace((key, content_type.into()))
+            .map(|(old, _)| old);
     }
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let pec = (!typed.pec.is_empty()).then_some(typed.pec.as_str());

@@ -228,8 +228,7 @@ pub async fn upload(
         integration_request: None,
         form_sha256,
     };
-    let attachment_id = match uploads::keep(&state.storage, &mut tx, &owner, file, checked).await
-    {
+    let attachment_id = match uploads::keep(&state.storage, &mut tx, &owner, file, checked).await {
         Ok(id) => id,
         // The store is down: nothing was recorded; the draft and its answers stay as they were,
         // and the card says why the file is not there.
@@ -296,7 +295,10 @@ pub async fn delete(
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     // Removed after the commit; should the store be down, the sweeper removes them later.
-    state.storage.delete_unreferenced(removed.storage_keys()).await;
+    state
+        .storage
+        .delete_unreferenced(removed.storage_keys())
+        .await;
     let back = if q.torna == "riepilogo" {
         "?torna=riepilogo"
     } else {
