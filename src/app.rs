@@ -36,6 +36,8 @@ pub struct Application {
     seal_dir: Option<std::path::PathBuf>,
     /// Where the Ordini's PEC mailboxes are named (`<slug>.imap`), and how often they are read.
     pec_mailboxes: Option<(std::path::PathBuf, std::time::Duration)>,
+    /// The sweeper of orphan files: their grace period and how often it runs.
+    orphan_sweep: (std::time::Duration, std::time::Duration),
 }
 
 impl Application {
@@ -52,7 +54,8 @@ impl Application {
             .with_context(|| format!("impossibile mettersi in ascolto su {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let url = config.public_url_for(port);
-        let storage = Storage::local(&config.files_dir())?;
+        let storage = Storage::open(&config.files_location()?)?;
+        tracing::info!(store = %storage.describe(), "file store");
         let limiters = Arc::new(Limiters::new(
             config.rate_limits,
             config.trust_forwarded_for,
@@ -110,6 +113,7 @@ impl Application {
             mailer,
             seal_dir: config.seal_dir.clone(),
             pec_mailboxes: config.pec_dir.clone().map(|d| (d, config.pec_poll)),
+            orphan_sweep: (config.files_orphan_grace, config.files_sweep_every),
         })
     }
 
@@ -140,6 +144,9 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let purge = jobs::spawn_draft_purge(self.db.clone(), self.storage.clone());
+        let (grace, every) = self.orphan_sweep;
+        let orphans =
+            crate::storage::sweep::spawn(self.db.clone(), self.storage.clone(), grace, every);
         let registers = jobs::spawn_daily_registers(
             self.db.clone(),
             self.pdf.clone(),
@@ -207,6 +214,7 @@ impl Application {
             receipts.abort();
         }
         purge.abort();
+        orphans.abort();
         registers.abort();
         tax_batches.abort();
         prune.abort();

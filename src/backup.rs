@@ -598,6 +598,17 @@ async fn take_into(
         restore_point_at,
     };
 
+    // A bucket is downloaded into the backup's `files/`, object by object, through the store.
+    let files_location = config.files_location()?;
+    let bucket = matches!(files_location, crate::storage::Location::S3 { .. });
+    if bucket {
+        let from = crate::storage::Storage::open(&files_location)?;
+        let to = crate::storage::Storage::local(&work.join("files"))?;
+        from.copy_all(&to)
+            .await
+            .with_context(|| format!("copia dei file da {}", from.describe()))?;
+    }
+
     // 3. The file store, the credentials, and the verification of it all.
     let files_dir = config.files_dir();
     let credentials = config.data_dir.join(CREDENTIALS);
@@ -605,7 +616,9 @@ async fn take_into(
     let binaries = server.binaries.clone();
     let checked = point.clone();
     let verification = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        if files_dir.is_dir() {
+        if bucket {
+            // Downloaded above.
+        } else if files_dir.is_dir() {
             copy_tree(&files_dir, &work_owned.join("files"))
                 .context("copia della cartella dei file")?;
         } else {
@@ -951,7 +964,13 @@ pub async fn restore(
         );
     }
     let files = config.files_dir();
-    if !is_empty_or_absent(&files) {
+    // With a bucket, the database is restored and the bucket left as it is (it is not this
+    // machine's to overwrite); the backup's `files/` can be uploaded with any S3 client.
+    let bucket = matches!(
+        config.files_location()?,
+        crate::storage::Location::S3 { .. }
+    );
+    if !bucket && !is_empty_or_absent(&files) {
         bail!(
             "la cartella dei file {} non è vuota: spostarla altrove prima di ripristinare",
             files.display()
@@ -1022,10 +1041,17 @@ pub async fn restore(
             true,
         )
         .await?;
-        let copied = copy_tree(&backup.join("files"), &files).context("copia dei file");
-        // Files are not point-in-time: rows restored past the backup may name files it lacks.
+        // With a bucket, the database is restored and the bucket left as it is; the backup's
+        // `files/` holds its copy. Files are not point-in-time: rows restored past the backup
+        // may name files it lacks.
         let checked = async {
-            copied?;
+            if bucket {
+                tracing::warn!(
+                    "file store on a bucket: left untouched; the backup's files/ folder holds its copy"
+                );
+                return anyhow::Ok(Vec::new());
+            }
+            copy_tree(&backup.join("files"), &files).context("copia dei file")?;
             let mut conn = sqlx::PgConnection::connect(&server.superuser_url(database)).await?;
             let (_, bad) = check_files(&mut conn, &files).await?;
             conn.close().await?;
@@ -1043,7 +1069,9 @@ pub async fn restore(
             let _ = fs::remove_dir_all(&cluster);
             let _ = fs::remove_dir_all(config.data_dir.join(format!("postgres{INCOMPLETE}")));
             let _ = fs::remove_file(&credentials);
-            let _ = fs::remove_dir_all(&files);
+            if !bucket {
+                let _ = fs::remove_dir_all(&files);
+            }
             return Err(
                 e.context("ripristino non riuscito, la cartella dei dati è stata lasciata vuota")
             );

@@ -1071,7 +1071,7 @@ async fn trust_refresh(
 }
 
 async fn trust_reverify(config: Config) -> anyhow::Result<()> {
-    let storage = crate::storage::Storage::local(&config.files_dir())?;
+    let storage = crate::storage::Storage::open(&config.files_location()?)?;
     with_database(config, |db| async move {
         for tenant in crate::store::tenants::list(&db).await? {
             let o = crate::reverify::tenant(&db, &storage, tenant.id).await?;

@@ -84,6 +84,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "PEM file of the certificates that may sign the EU List of Trusted Lists (as published in the Official Journal of the EU); `patrocinio fiducia importa` refuses a LOTL signed by any other",
     ),
     (
+        "PATROCINIO_FILES_URL",
+        "(unset)",
+        "where attachments and generated documents are kept: unset or `file:///<folder>` = a local folder (`PATROCINIO_FILES_DIR`); `s3://<bucket>` = an S3-compatible bucket shared by every instance, reached with `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT` (default Amazon), `AWS_REGION` (default `us-east-1`); plain `http://` endpoints only on loopback or with `AWS_ALLOW_HTTP=true`",
+    ),
+    (
+        "PATROCINIO_FILES_ORPHAN_HOURS",
+        "24",
+        "a stored object that no row names is removed once it is this old (1 to 720 hours): what a crash between writing a file and committing its row leaves",
+    ),
+    (
         "PATROCINIO_MAIL_RETRY_SECONDS",
         "60",
         "first wait after a failed sending; it doubles at each attempt (at most 1 hour); after 8 attempts the message is marked undeliverable",
@@ -170,6 +180,14 @@ pub struct Config {
     pub postgres_bin: Option<PathBuf>,
     pub db_max_connections: u32,
     pub files_dir: Option<PathBuf>,
+    /// `PATROCINIO_FILES_URL`: `file:///<folder>` or `s3://<bucket>`; unset = `files_dir()`.
+    pub files_url: Option<String>,
+    /// The S3 client's settings (`AWS_*`), used with an `s3://` files URL.
+    pub s3: crate::storage::S3Settings,
+    /// Objects that no row names are removed once they are this old.
+    pub files_orphan_grace: std::time::Duration,
+    /// How often the sweeper of orphan objects runs (one instance at a time).
+    pub files_sweep_every: std::time::Duration,
     /// Where `patrocinio backup` writes (`PATROCINIO_BACKUP_DIR`, else `<data dir>/../backup`
     /// beside the data folder).
     pub backup_dir: Option<PathBuf>,
@@ -219,6 +237,9 @@ impl fmt::Debug for Config {
             .field("postgres_bin", &self.postgres_bin)
             .field("db_max_connections", &self.db_max_connections)
             .field("files_dir", &self.files_dir)
+            .field("files_url", &self.files_url)
+            .field("s3", &self.s3)
+            .field("files_orphan_grace", &self.files_orphan_grace)
             .field("backup_dir", &self.backup_dir)
             .field("backup_retention_days", &self.backup_retention_days)
             .field("backup_hour", &self.backup_hour)
@@ -249,6 +270,10 @@ impl Default for Config {
             postgres_bin: None,
             db_max_connections: 10,
             files_dir: None,
+            files_url: None,
+            s3: crate::storage::S3Settings::default(),
+            files_orphan_grace: std::time::Duration::from_secs(24 * 3600),
+            files_sweep_every: std::time::Duration::from_secs(3600),
             backup_dir: None,
             backup_retention_days: 90,
             backup_hour: Some(2),
@@ -308,13 +333,30 @@ impl Config {
         let mut config = Self::default();
         let mut unknown = Vec::new();
         for (key, value) in vars {
-            if key != "DATABASE_URL" && !key.starts_with(PREFIX) {
+            if key != "DATABASE_URL" && !key.starts_with(PREFIX) && !key.starts_with("AWS_") {
                 continue;
             }
             let value = value.trim().to_owned();
             let empty = value.is_empty();
             match key.as_str() {
                 _ if empty => {}
+                // The S3 client's standard variables (used only with an `s3://` files URL).
+                "AWS_ACCESS_KEY_ID" => config.s3.access_key_id = Some(value),
+                "AWS_SECRET_ACCESS_KEY" => config.s3.secret_access_key = Some(value),
+                "AWS_SESSION_TOKEN" => config.s3.session_token = Some(value),
+                "AWS_ENDPOINT" | "AWS_ENDPOINT_URL" => config.s3.endpoint = Some(value),
+                "AWS_REGION" => config.s3.region = Some(value),
+                "AWS_DEFAULT_REGION" => {
+                    config.s3.region.get_or_insert(value);
+                }
+                "AWS_ALLOW_HTTP" => {
+                    config.s3.allow_http = match value.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => bail!("AWS_ALLOW_HTTP deve essere true o false"),
+                    }
+                }
+                _ if key.starts_with("AWS_") => {}
                 "DATABASE_URL" => config.database_url = Some(value),
                 "PATROCINIO_ADMIN_DATABASE_URL" => config.admin_database_url = Some(value),
                 "PATROCINIO_BIND" => config.bind = value.parse().with_context(|| {
@@ -338,6 +380,20 @@ impl Config {
                         .context("PATROCINIO_DB_MAX_CONNECTIONS must be a number from 1 to 1000")?
                 }
                 "PATROCINIO_FILES_DIR" => config.files_dir = Some(PathBuf::from(value)),
+                "PATROCINIO_FILES_URL" => {
+                    crate::storage::Location::parse(&value, None)?;
+                    config.files_url = Some(value);
+                }
+                "PATROCINIO_FILES_ORPHAN_HOURS" => {
+                    let hours: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=720).contains(n))
+                        .context(
+                            "PATROCINIO_FILES_ORPHAN_HOURS deve essere un numero di ore da 1 a 720",
+                        )?;
+                    config.files_orphan_grace = std::time::Duration::from_secs(hours * 3600);
+                }
                 "PATROCINIO_BACKUP_DIR" => config.backup_dir = Some(PathBuf::from(value)),
                 "PATROCINIO_BACKUP_RETENTION_DAYS" => {
                     // Bounded: a typo such as 9000000 would keep everything forever.
@@ -443,6 +499,11 @@ impl Config {
             }
         }
         unknown.sort();
+        if config.files_url.is_some() && config.files_dir.is_some() {
+            bail!(
+                "PATROCINIO_FILES_URL e PATROCINIO_FILES_DIR sono entrambe impostate: indicare la cartella dei file in una sola (file:///<cartella>)"
+            );
+        }
         Ok((config, unknown))
     }
 
@@ -451,6 +512,15 @@ impl Config {
         self.files_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("files"))
+    }
+
+    /// Where attachments and generated documents are kept: `PATROCINIO_FILES_URL`, else the
+    /// folder [`Config::files_dir`].
+    pub fn files_location(&self) -> anyhow::Result<crate::storage::Location> {
+        match &self.files_url {
+            Some(url) => crate::storage::Location::parse(url, Some(&self.s3)),
+            None => Ok(crate::storage::Location::Local(self.files_dir())),
+        }
     }
 
     /// Where backups go: `PATROCINIO_BACKUP_DIR`, else `backup/` beside the data folder (not
@@ -569,6 +639,8 @@ mod tests {
                 | "PATROCINIO_PEC_POLL_SECONDS"
                 | "PATROCINIO_MAIL_POLL_SECONDS" => "5",
                 "PATROCINIO_BACKUP_HOUR" => "3",
+                "PATROCINIO_FILES_URL" => "s3://archivio",
+                "PATROCINIO_FILES_ORPHAN_HOURS" => "24",
                 _ => "x",
             };
             let (_, unknown) = Config::from_vars(vars(&[(name, value)])).unwrap();
@@ -587,6 +659,80 @@ mod tests {
         assert_eq!(c.rate_limits.login, 500);
         assert!(Config::from_vars(vars(&[("PATROCINIO_RATE_LIMITS", "tutto=3")])).is_err());
         assert!(Config::from_vars(vars(&[("PATROCINIO_RATE_LIMITS", "invio=0")])).is_err());
+    }
+
+    #[test]
+    fn the_files_url_names_a_folder_or_a_bucket_and_hides_the_secret() {
+        let (c, _) = Config::from_vars(vars(&[
+            ("PATROCINIO_FILES_URL", "s3://patrocinio-file"),
+            ("AWS_ACCESS_KEY_ID", "GK0123"),
+            ("AWS_SECRET_ACCESS_KEY", "segretissimo"),
+            ("AWS_ENDPOINT", "http://127.0.0.1:3900"),
+            ("AWS_REGION", "garage"),
+            ("PATROCINIO_FILES_ORPHAN_HOURS", "48"),
+        ]))
+        .unwrap();
+        assert_eq!(c.files_orphan_grace.as_secs(), 48 * 3600);
+        match c.files_location().unwrap() {
+            crate::storage::Location::S3 { bucket, settings } => {
+                assert_eq!(bucket, "patrocinio-file");
+                assert_eq!(settings.region.as_deref(), Some("garage"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{c:?}").contains("segretissimo"));
+        let (c, _) = Config::from_vars(vars(&[(
+            "PATROCINIO_FILES_URL",
+            "file:///srv/patrocinio/file",
+        )]))
+        .unwrap();
+        assert!(matches!(
+            c.files_location().unwrap(),
+            crate::storage::Location::Local(p) if p == std::path::Path::new("/srv/patrocinio/file")
+        ));
+        let (c, _) = Config::from_vars(vars(&[("PATROCINIO_FILES_DIR", "/tmp/f")])).unwrap();
+        assert!(matches!(
+            c.files_location().unwrap(),
+            crate::storage::Location::Local(_)
+        ));
+        for bad in [
+            "ftp://x",
+            "s3://",
+            "s3://A_B",
+            "s3://bucket/cartella",
+            "file://relativo",
+        ] {
+            let err = Config::from_vars(vars(&[("PATROCINIO_FILES_URL", bad)])).unwrap_err();
+            assert!(
+                err.to_string().contains("PATROCINIO_FILES_URL"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(
+            Config::from_vars(vars(&[
+                ("PATROCINIO_FILES_URL", "s3://archivio"),
+                ("PATROCINIO_FILES_DIR", "/tmp/f"),
+            ]))
+            .is_err()
+        );
+        assert!(Config::from_vars(vars(&[("PATROCINIO_FILES_ORPHAN_HOURS", "0")])).is_err());
+        // Without credentials the bucket is refused when the store is opened.
+        let (c, _) = Config::from_vars(vars(&[("PATROCINIO_FILES_URL", "s3://archivio")])).unwrap();
+        assert!(c.files_location().is_err());
+        // Plain http only on loopback, or when asked for.
+        let remote = [
+            ("PATROCINIO_FILES_URL", "s3://archivio"),
+            ("AWS_ACCESS_KEY_ID", "k"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ENDPOINT", "http://garage:3900"),
+        ];
+        let (c, _) = Config::from_vars(vars(&remote)).unwrap();
+        let err = c.files_location().unwrap_err();
+        assert!(err.to_string().contains("AWS_ALLOW_HTTP"), "{err}");
+        let mut allowed = remote.to_vec();
+        allowed.push(("AWS_ALLOW_HTTP", "true"));
+        let (c, _) = Config::from_vars(vars(&allowed)).unwrap();
+        assert!(c.files_location().is_ok());
     }
 
     #[test]

@@ -33,9 +33,8 @@ pub async fn purge_stale_drafts(
             }
         }
         tx.commit().await?;
-        for key in keys {
-            storage.delete(&key).await?;
-        }
+        // After the commit; what the store does not delete now, the sweeper removes later.
+        storage.delete_unreferenced(keys).await;
     }
     Ok(purged)
 }

@@ -323,7 +323,7 @@ pub async fn record(
     let Some(receipt_id) = kept else {
         // Another instance kept it a moment ago.
         drop(tx);
-        storage.delete(&key).await?;
+        storage.delete_unreferenced([key]).await;
         return Ok(Recorded::Duplicate);
     };
     let actor = audit::Actor::anonymous("Ricevute PEC del gestore");

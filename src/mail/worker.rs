@@ -182,12 +182,15 @@ async fn round(
                 Ok(files) => {
                     messages::build_with_files(mailer, tenant, first, &message_id, from, files)
                 }
-                Err(reason) => Err(reason),
+                // The file store is down: the message waits, untouched, for a later round.
+                Err(Unreadable::Later) => continue,
+                Err(Unreadable::Refused(reason)) => Err(reason),
             }
         } else {
             match attachment(storage, first).await {
                 Ok(file) => messages::build(mailer, tenant, first, &message_id, from, file),
-                Err(reason) => Err(reason),
+                Err(Unreadable::Later) => continue,
+                Err(Unreadable::Refused(reason)) => Err(reason),
             }
         };
         match built {
@@ -260,13 +263,21 @@ async fn send<'a>(
     (rows, message_id, Some(result))
 }
 
+/// Why a message's file is not at hand.
+enum Unreadable {
+    /// The file store cannot be reached now: try again later.
+    Later,
+    /// Missing or changed: the message does not leave (Italian, for the outbox row).
+    Refused(String),
+}
+
 /// The file a transmission carries (named in its payload, checked against the SHA-256 that
 /// its outgoing protocol entry records: what leaves is what was registered). `Err` when the
 /// file is missing or changed: the message does not leave without it.
 async fn attachment(
     storage: &Storage,
     due: &outbox::Due,
-) -> Result<Option<messages::File>, String> {
+) -> Result<Option<messages::File>, Unreadable> {
     let Some(a) = due.payload.get("allegato") else {
         return Ok(None);
     };
@@ -275,13 +286,16 @@ async fn attachment(
 
 /// The files of a periodic batch (`allegati`), each checked against its SHA-256; at most
 /// [`MAX_FILES`] (a batch carries at most 100 delibere and its cover list).
-async fn attachments(storage: &Storage, due: &outbox::Due) -> Result<Vec<messages::File>, String> {
+async fn attachments(
+    storage: &Storage,
+    due: &outbox::Due,
+) -> Result<Vec<messages::File>, Unreadable> {
     let list = due
         .payload
         .get("allegati")
         .and_then(|a| a.as_array())
         .filter(|a| a.len() <= MAX_FILES)
-        .ok_or_else(|| "elenco degli allegati non valido".to_owned())?;
+        .ok_or_else(|| Unreadable::Refused("elenco degli allegati non valido".to_owned()))?;
     let mut files = Vec::with_capacity(list.len());
     for a in list {
         files.push(stored_file(storage, due, a).await?);
@@ -297,7 +311,7 @@ async fn stored_file(
     storage: &Storage,
     due: &outbox::Due,
     a: &serde_json::Value,
-) -> Result<messages::File, String> {
+) -> Result<messages::File, Unreadable> {
     let field = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("");
     let bytes = storage.get(field("chiave")).await.map_err(|e| {
         tracing::warn!(
@@ -305,11 +319,17 @@ async fn stored_file(
             error = format!("{e:#}"),
             "attachment not read"
         );
-        "allegato non leggibile dall'archivio".to_owned()
+        if crate::storage::is_unavailable(&e) {
+            Unreadable::Later
+        } else {
+            Unreadable::Refused("allegato non leggibile dall'archivio".to_owned())
+        }
     })?;
     use sha2::Digest;
     if hex::encode(sha2::Sha256::digest(&bytes)) != field("sha256") {
-        return Err("l'allegato non corrisponde a quello registrato nel protocollo".into());
+        return Err(Unreadable::Refused(
+            "l'allegato non corrisponde a quello registrato nel protocollo".into(),
+        ));
     }
     let kind = match field("tipo") {
         "application/pkcs7-mime" => "application/pkcs7-mime",

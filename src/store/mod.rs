@@ -8,6 +8,7 @@ pub mod cases;
 pub mod council;
 pub mod decisions;
 pub mod events;
+pub mod files;
 pub mod identifications;
 pub mod integrations;
 pub mod lawyers;

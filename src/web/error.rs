@@ -48,13 +48,21 @@ const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 /// operator has promoted the standby).
 const UNAVAILABLE_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Carried in the response's extensions from [`AppError`] to [`render_errors`].
+/// Carried in the response's extensions from [`AppError`] to [`render_errors`], with the
+/// title and text to show when the status's own would not say what happened.
 #[derive(Clone, Debug)]
-struct ErrorMarker;
+struct ErrorMarker(Option<(&'static str, &'static str)>);
+
+/// The file store (folder or bucket) cannot be reached: what the user reads.
+const STORE_DOWN: (&str, &str) = (
+    "Archivio dei documenti non raggiungibile",
+    "L'archivio dei documenti non risponde in questo momento: l'operazione non è stata eseguita e nessun dato è stato modificato. Quanto già salvato resta conservato. Riprovare tra qualche minuto.",
+);
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut retry_after = None;
+        let mut text = None;
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
@@ -73,6 +81,14 @@ impl IntoResponse for AppError {
             // A busy renderer reached through `anyhow` (inside a larger operation).
             AppError::Internal(e) if matches!(e.downcast_ref(), Some(Bounded::Busy)) => {
                 retry_after = Some(BUSY_RETRY.as_secs());
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            // The file store is down: the change was rolled back (its files are written before
+            // its row commits), and the user is told to retry.
+            AppError::Internal(e) if crate::storage::is_unavailable(e) => {
+                tracing::warn!(error = format!("{e:#}"), "file store unreachable");
+                retry_after = Some(60);
+                text = Some(STORE_DOWN);
                 StatusCode::SERVICE_UNAVAILABLE
             }
             // The database away (dead primary, failover under way, standby reached): the
@@ -94,7 +110,7 @@ impl IntoResponse for AppError {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        res.extensions_mut().insert(ErrorMarker);
+        res.extensions_mut().insert(ErrorMarker(text));
         res
     }
 }
@@ -165,8 +181,8 @@ pub fn describe(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
-fn error_body(status: StatusCode, fragment: bool) -> Markup {
-    let (title, text) = describe(status);
+fn error_body(status: StatusCode, fragment: bool, text: Option<(&str, &str)>) -> Markup {
+    let (title, text) = text.unwrap_or_else(|| describe(status));
     let alert = html! {
         div class="alert alert-danger" role="alert" {
             h2 class="h5 alert-heading" { (title) }
@@ -216,7 +232,8 @@ pub async fn render_errors(State(db): State<Db>, req: Request, next: Next) -> Re
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    if is_html && res.extensions().get::<ErrorMarker>().is_none() {
+    let marker = res.extensions().get::<ErrorMarker>().cloned();
+    if is_html && marker.is_none() {
         return res;
     }
     let (mut parts, _) = res.into_parts();
@@ -234,6 +251,6 @@ pub async fn render_errors(State(db): State<Db>, req: Request, next: Next) -> Re
             .headers
             .insert("hx-reswap", HeaderValue::from_static("innerHTML"));
     }
-    let body = error_body(status, htmx).into_string();
+    let body = error_body(status, htmx, marker.and_then(|m| m.0)).into_string();
     Response::from_parts(parts, Body::from(body))
 }

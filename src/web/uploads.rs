@@ -306,8 +306,9 @@ pub struct Owner {
     pub form_sha256: Option<String>,
 }
 
-/// Stores the bytes (and a `.p7m`'s content beside them) and records the attachment in `tx`.
-/// On a database error the stored objects are removed again.
+/// Stores the bytes (and a `.p7m`'s content beside them) and records the attachment in `tx`:
+/// the objects exist before the row that names them commits. On an error the stored objects
+/// are removed again (or, should that fail too, by the sweeper of orphan files).
 pub async fn keep(
     storage: &Storage,
     tx: &mut TenantTx,
@@ -341,7 +342,12 @@ pub async fn keep(
         });
         storage.put(&content_key, content).await?;
     }
-    storage.put(&key, file.bytes).await?;
+    if let Err(e) = storage.put(&key, file.bytes).await {
+        if let Some(c) = signature.as_ref().and_then(|s| s.content.as_ref()) {
+            storage.delete_unreferenced([c.storage_key.clone()]).await;
+        }
+        return Err(e);
+    }
     let inserted = attachments::insert(
         tx,
         attachments::NewAttachment {
@@ -360,10 +366,13 @@ pub async fn keep(
     )
     .await;
     if let Err(e) = inserted {
-        let _ = storage.delete(&key).await;
-        if let Some(c) = signature.as_ref().and_then(|s| s.content.as_ref()) {
-            let _ = storage.delete(&c.storage_key).await;
-        }
+        let content = signature
+            .as_ref()
+            .and_then(|s| s.content.as_ref())
+            .map(|c| c.storage_key.clone());
+        storage
+            .delete_unreferenced(std::iter::once(key).chain(content))
+            .await;
         return Err(e);
     }
     Ok(id)

@@ -32,6 +32,7 @@ mod search;
 mod signing;
 mod spid;
 mod statistics;
+mod storage;
 mod tax_batches;
 mod transmissions;
 mod workflow;

@@ -480,6 +480,8 @@ pub async fn save_settings(
         seal: typed.seal,
         ..tenant.settings.clone()
     };
+    // The new logo is stored before the settings naming it commit; the old one goes after.
+    let mut replaced = None;
     if let (Some(bytes), Some(kind)) = (logo, logo_kind) {
         let key = format!("{}/logo-{}", tenant.id, crate::crypto::random_hex::<8>());
         state.storage.put(&key, bytes).await?;
@@ -488,14 +490,16 @@ pub async fn save_settings(
         } else {
             "image/jpeg"
         };
-        if let Some((old, _)) = new.logo.replace((key, content_type.into())) {
-            let _ = state.storage.delete(&old).await;
-        }
+        replaced = new
+            .logo
+            .replace((key, content_type.into()))
+            .map(|(old, _)| old);
     }
     let mut tx = state.db.tenant_tx(tenant.id).await?;
     let pec = (!typed.pec.is_empty()).then_some(typed.pec.as_str());
     tenants::update(&mut tx, &grant, &typed.name, pec, &new).await?;
     tx.commit().await?;
+    state.storage.delete_unreferenced(replaced).await;
     audit_change(&state, &tenant, &who, "impostazioni_modificate", None).await?;
     // The page shows what was saved (the key just generated, the new logo).
     let saved = CurrentTenant(std::sync::Arc::new(tenants::Tenant {

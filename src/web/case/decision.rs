@@ -151,7 +151,14 @@ pub async fn adopt(
     let data = data(tenant, case, d, &adopted, signer);
     let pdf = docs.pdf.render_bounded(Template::Delibera, data).await?;
     let sha = hex::encode(Sha256::digest(&pdf));
-    let key = format!("{}/{}/delibere/{}.pdf", tenant.id, case.id, d.id);
+    // A fresh key each time (never an object a row already names): see `storage`.
+    let key = format!(
+        "{}/{}/delibere/{}-{}.pdf",
+        tenant.id,
+        case.id,
+        d.id,
+        crate::crypto::random_hex::<8>()
+    );
     let sealed = match (docs.seal_dir, tenant.settings.seal) {
         (Some(dir), true) => seal(tx, dir, &tenant.slug, &pdf).await?,
         _ => None,

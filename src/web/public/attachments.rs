@@ -228,7 +228,34 @@ pub async fn upload(
         integration_request: None,
         form_sha256,
     };
-    let attachment_id = uploads::keep(&state.storage, &mut tx, &owner, file, checked).await?;
+    let attachment_id = match uploads::keep(&state.storage, &mut tx, &owner, file, checked).await {
+        Ok(id) => id,
+        // The store is down: nothing was recorded; the draft and its answers stay as they were,
+        // and the card says why the file is not there.
+        Err(e) if crate::storage::is_unavailable(&e) => {
+            tracing::warn!(application.id = %id, error = format!("{e:#}"), "file store unreachable: upload not kept");
+            let again = RenderStep {
+                step: Step::Attachments,
+                upload: Some(views::UploadOutcome::Refused {
+                    kind: chosen_kind,
+                    issues: vec![issue(
+                        "file",
+                        format!(
+                            "«{display_name}» non è stato salvato: l'archivio dei documenti non risponde in questo momento. I dati dell'istanza e i documenti già caricati sono conservati; riprovare a caricare il file tra qualche minuto."
+                        ),
+                    )],
+                }),
+                back_to_review,
+                ..RenderStep::default()
+            };
+            let mut res = refuse(&state, tx, (&tenant, &row, &form), again).await?;
+            *res.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return Ok(res);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let page = render_step(
         &state,
         &tenant,
@@ -267,9 +294,11 @@ pub async fn delete(
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    for key in removed.storage_keys() {
-        state.storage.delete(&key).await?;
-    }
+    // Removed after the commit; should the store be down, the sweeper removes them later.
+    state
+        .storage
+        .delete_unreferenced(removed.storage_keys())
+        .await;
     let back = if q.torna == "riepilogo" {
         "?torna=riepilogo"
     } else {

@@ -235,7 +235,13 @@ pub async fn upload(
         } else {
             "firmata.pdf"
         };
-        let key = format!("{}/{}/delibere/{}.{ext}", tenant.id, d.application_id, d.id);
+        let key = format!(
+            "{}/{}/delibere/{}-{}.{ext}",
+            tenant.id,
+            d.application_id,
+            d.id,
+            crate::crypto::random_hex::<8>()
+        );
         state.storage.put(&key, file.bytes).await?;
         decisions::mark_signed(&mut tx, d.id, matched.kind, &key, &signature).await?;
         let c = cases::lock(&mut tx, &viewer, d.application_id)

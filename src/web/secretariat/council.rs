@@ -600,7 +600,13 @@ pub async fn write_minutes(
     });
     let pdf = docs.pdf.render_bounded(Template::Verbale, data).await?;
     let sha = hex::encode(Sha256::digest(&pdf));
-    let key = format!("{}/adunanze/{}/verbale.pdf", tenant.id, session.id);
+    // A fresh key each time (never an object a row already names): see `storage`.
+    let key = format!(
+        "{}/adunanze/{}/verbale-{}.pdf",
+        tenant.id,
+        session.id,
+        crate::crypto::random_hex::<8>()
+    );
     docs.storage.put(&key, pdf).await?;
     council::set_minutes(tx, session.id, &key, &sha).await
 }
