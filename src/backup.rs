@@ -515,7 +515,7 @@ async fn counts_at_restore_point(
             }
             Err(e) => return Err(e).context("blocco delle tabelle per il conteggio"),
         }
-        let counts = count_rows(&mut *tx).await?;
+        let counts = count_rows(&mut tx).await?;
         let (lsn, at): (String, DateTime<Utc>) =
             sqlx::query_as("SELECT pg_create_restore_point($1)::text, clock_timestamp()")
                 .bind(restore_point)

@@ -541,10 +541,6 @@ impl EmbeddedPostgres {
         self.wal_archive.as_deref()
     }
 
-    pub fn cluster_dir(&self) -> &Path {
-        &self.cluster_dir
-    }
-
     /// The last lines of the server's log since it started (for an error message).
     pub fn log_tail(&self) -> String {
         log_tail(&self.log_path, 0)
