@@ -84,7 +84,8 @@ impl Cluster {
         let mut options = format!(
             "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
             self.port,
-            log.parent().unwrap().join("sock").display()
+            // The configuration's pg1-socket-path: the folder beside the data directory.
+            self.dir.parent().unwrap().join("sock").display()
         );
         for s in settings {
             options.push_str(" -c ");
