@@ -452,7 +452,7 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
         bail!("concurrency, requests and exports must be positive");
     }
     let work = a.common.work_dir()?;
-    let database = setup::database(&work, a.common.database_url.as_deref()).await?;
+    let database = setup::database(&work, &a.common).await?;
     let files = work.join("files");
 
     // 1. The Ordini with the demo's data, then the applications, set-based.

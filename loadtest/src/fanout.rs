@@ -96,7 +96,7 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
         bail!("at least one socket and one change; 1 to 20 sockets per account");
     }
     let work = a.common.work_dir()?;
-    let database = setup::database(&work, a.common.database_url.as_deref()).await?;
+    let database = setup::database(&work, &a.common).await?;
     let mut admin = PgConnection::connect(&database.admin_url).await?;
 
     let started = Instant::now();

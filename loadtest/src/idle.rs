@@ -58,7 +58,7 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
         bail!("at least one Ordine and one second");
     }
     let work = a.common.work_dir()?;
-    let database = setup::database(&work, a.common.database_url.as_deref()).await?;
+    let database = setup::database(&work, &a.common).await?;
     let files = work.join("files");
     let started = Instant::now();
     let (_, db) = setup::ordini(&database, &files, a.common.tenants).await?;

@@ -37,6 +37,20 @@ pub struct Common {
     /// Ordini.
     #[arg(long, short = 't', default_value_t = 50)]
     pub tenants: usize,
+    /// A setting of the embedded PostgreSQL, `name=value` (repeat for more): for example
+    /// `session_preload_libraries=auto_explain` and `auto_explain.log_min_duration=10ms` put
+    /// the plans of the slow queries in its log.
+    #[arg(long = "pg-setting", value_parser = setting)]
+    pub pg_settings: Vec<(String, String)>,
+}
+
+fn setting(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("«{s}»: atteso nome=valore")),
+    }
 }
 
 impl Common {
@@ -60,13 +74,14 @@ pub struct Database {
 }
 
 /// A fresh database, migrated.
-pub async fn database(work: &Path, database_url: Option<&str>) -> anyhow::Result<Database> {
-    let (embedded, admin_base) = match database_url {
+pub async fn database(work: &Path, common: &Common) -> anyhow::Result<Database> {
+    let (embedded, admin_base) = match common.database_url.as_deref() {
         Some(url) => (None, without_database(url)?),
         None => {
             let mut options = EmbeddedOptions::new(work.join("pg"));
             options.durable = false;
             options.max_connections = 300;
+            options.settings = common.pg_settings.clone();
             let pg =
                 tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options)).await??;
             let base = without_database(&pg.superuser_url("postgres"))?;

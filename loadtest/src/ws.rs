@@ -193,7 +193,7 @@ pub async fn run(a: Args) -> anyhow::Result<Report> {
     let work = a.common.work_dir()?;
 
     // 1. The database.
-    let database = setup::database(&work, a.common.database_url.as_deref()).await?;
+    let database = setup::database(&work, &a.common).await?;
     let mut admin = PgConnection::connect(&database.admin_url).await?;
 
     // 2. The Ordini and their accounts.
@@ -431,9 +431,16 @@ pub async fn log_in(base: &str, slug: &str, acc: &Account) -> anyhow::Result<Ses
         .text()
         .await?;
     let marker = "X-CSRF-Token&quot;:&quot;";
+    // The token as the page carries it (masked afresh on every page: any length of hex).
     let csrf = page
         .find(marker)
-        .map(|i| page[i + marker.len()..i + marker.len() + 64].to_owned())
+        .map(|i| {
+            page[i + marker.len()..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect::<String>()
+        })
+        .filter(|t| !t.is_empty())
         .context("no CSRF token on the landing page")?;
     let cookie = jar
         .cookies(&base.parse()?)
