@@ -26,6 +26,10 @@ pub struct Args {
     /// How long to watch the idle service.
     #[arg(long, default_value_t = 30)]
     seconds: u64,
+    /// How long to wait after start-up before watching (the catch-up jobs of a service that
+    /// starts with many Ordini: yesterday's protocol registers, reminders).
+    #[arg(long, default_value_t = 0)]
+    settle: u64,
     /// Where to write the JSON report.
     #[arg(long, default_value = "loadtest-idle.json")]
     pub json: PathBuf,
@@ -84,7 +88,7 @@ async fn measure(a: &Args, admin: &mut PgConnection, pid: u32) -> anyhow::Result
     if left > 0 {
         bail!("{left} of the demo's e-mails not sent after 5 minutes");
     }
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(5 + a.settle)).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while autovacuum(admin).await? > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
