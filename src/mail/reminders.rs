@@ -19,7 +19,7 @@ use crate::{
         deadline::{Clock, Suspension},
         time,
     },
-    store::{outbox, tenants},
+    store::{cases::SUSPENDED_DAYS, outbox, tenants},
 };
 
 /// Days before a deadline the reminder goes.
@@ -92,16 +92,16 @@ async fn clocks(tx: &mut TenantTx, today: NaiveDate) -> anyhow::Result<u64> {
         i32,
         bool,
     );
-    let open: Vec<Row> = sqlx::query_as(
+    let open: Vec<Row> = sqlx::query_as(&format!(
         "SELECT a.id, a.code, a.state, a.submitted_at, a.protocol_year, a.protocol_number,
-                s.suspended_days, s.suspended_now
-           FROM applications a, app.clock_suspension(a.id) s
+                {SUSPENDED_DAYS}, a.clock_stopped_since IS NOT NULL
+           FROM applications a
           WHERE a.submitted_at IS NOT NULL AND a.decided_at IS NULL
-            AND a.clock_reminded_at IS NULL AND NOT s.suspended_now
+            AND a.clock_reminded_at IS NULL AND a.clock_stopped_since IS NULL
             -- only those that can be two days from the end (the exact count is below)
-            AND a.submitted_at + make_interval(days => s.suspended_days) < now() - interval '7 days'
+            AND a.deadline_key < app.epoch(now() - interval '7 days')
           FOR UPDATE OF a SKIP LOCKED",
-    )
+    ))
     .fetch_all(tx.conn())
     .await?;
     let mut queued = 0;

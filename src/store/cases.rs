@@ -132,7 +132,22 @@ impl Case {
     }
 }
 
-const SELECT: &str = "SELECT a.id, a.code, a.state, a.channel, a.version, a.form, a.submitted_at,
+/// The days the ten-day clock has stood still since the request still waiting was made (up to
+/// today, in Rome), as SQL on `a`; 0 when none waits. The days of the requests answered are
+/// `a.clock_stopped_days`: the triggers of `migrations/20261205000001_board_by_index.sql` keep
+/// both on the row.
+macro_rules! days_stopped_now {
+    () => {
+        "coalesce(greatest(0, (now() AT TIME ZONE 'Europe/Rome')::date - a.clock_stopped_since), 0)"
+    };
+}
+/// Every day the ten-day clock stood still, as SQL on `a`.
+pub const SUSPENDED_DAYS: &str = concat!("(a.clock_stopped_days + ", days_stopped_now!(), ")");
+/// The deadline's sort key: the stored one, moved on by the days of a request still waiting.
+const DEADLINE_KEY: &str = concat!("(a.deadline_key + ", days_stopped_now!(), " * 86400)");
+
+const SELECT: &str = concat!(
+    r#"SELECT a.id, a.code, a.state, a.channel, a.version, a.form, a.submitted_at,
         a.matter, a.filed_by, a.applicant_name, a.applicant_cf, a.counterparty_name, a.rg_number,
         a.judicial_office_id, o.name AS office_name, a.lawyer_id,
         l.surname || ' ' || l.given_name AS lawyer_name, l.codice_fiscale AS lawyer_cf,
@@ -145,13 +160,14 @@ const SELECT: &str = "SELECT a.id, a.code, a.state, a.channel, a.version, a.form
         (SELECT d.number || '/' || d.year FROM decisions d
           WHERE d.application_id = a.id AND d.superseded_at IS NULL AND d.number IS NOT NULL)
             AS delibera,
-        coalesce(s.suspended_days, 0) AS suspended_days,
-        coalesce(s.suspended_now, false) AS suspended_now
+        (a.clock_stopped_days + "#,
+    days_stopped_now!(),
+    r#") AS suspended_days, a.clock_stopped_since IS NOT NULL AS suspended_now
     FROM applications a
     LEFT JOIN judicial_offices o ON o.id = a.judicial_office_id
     LEFT JOIN lawyers l ON l.id = a.lawyer_id
-    LEFT JOIN users r ON r.id = a.rapporteur_id
-    LEFT JOIN LATERAL (SELECT * FROM app.clock_suspension(a.id)) s ON true";
+    LEFT JOIN users r ON r.id = a.rapporteur_id"#
+);
 
 /// One submitted application, if the viewer may see it.
 pub async fn get(tx: &mut TenantTx, viewer: &Viewer<'_>, id: Uuid) -> anyhow::Result<Option<Case>> {
@@ -275,10 +291,7 @@ impl Sort {
     /// order of a keyset page): exact (`numeric`), so that a cursor never skips nor repeats.
     fn key(self) -> &'static str {
         match self {
-            Sort::Deadline => {
-                "(coalesce(extract(epoch FROM a.submitted_at), 0)
-                  + coalesce(s.suspended_days, 0) * 86400)"
-            }
+            Sort::Deadline => DEADLINE_KEY,
             Sort::Newest => "(-coalesce(extract(epoch FROM a.submitted_at), 0))",
             Sort::Oldest => "coalesce(extract(epoch FROM a.submitted_at), 0)",
             Sort::Protocol => {
@@ -290,7 +303,11 @@ impl Sort {
     fn order(self) -> &'static str {
         match self {
             Sort::Deadline => {
-                "a.urgent DESC, a.submitted_at + make_interval(days => coalesce(s.suspended_days, 0)) ASC"
+                concat!(
+                    "a.urgent DESC, (a.deadline_key + ",
+                    days_stopped_now!(),
+                    " * 86400)"
+                )
             }
             Sort::Newest => "a.urgent DESC, a.submitted_at DESC",
             Sort::Oldest => "a.urgent DESC, a.submitted_at ASC",
@@ -447,23 +464,38 @@ pub async fn page(
         case: Case,
     }
     let key = sort.key();
-    // The page's ids first (only the deadline needs the clock's suspensions to sort), then
-    // the full rows of those ids alone: the names, the latest event and the delibera are read
-    // for the fifty rows shown, not for every row that matches.
-    let suspensions = if sort == Sort::Deadline {
-        "LEFT JOIN LATERAL (SELECT * FROM app.clock_suspension(a.id)) s ON true"
+    let filter = filtered(viewer, f);
+    let after_key = |key: &str| {
+        format!(
+            "($12::uuid IS NULL
+              OR (NOT a.urgent, {key}, a.id) > (NOT $10::bool, $11::numeric, $12::uuid))"
+        )
+    };
+    // The page's ids first, then the full rows of those ids alone: the names, the latest event
+    // and the delibera are read for the fifty rows shown, not for every row that matches. By
+    // deadline, the rows whose clock runs come in index order (`applications_deadline`) and the
+    // few whose clock stands still now (their deadline moves with today) are read apart.
+    let ids = if sort == Sort::Deadline {
+        format!(
+            "(SELECT a.id, NOT a.urgent AS later, a.deadline_key AS k FROM applications a
+               WHERE {filter} AND a.clock_stopped_since IS NULL AND {}
+               ORDER BY NOT a.urgent, a.deadline_key, a.id LIMIT $13)
+             UNION ALL
+             (SELECT a.id, NOT a.urgent, {key} FROM applications a
+               WHERE {filter} AND a.clock_stopped_since IS NOT NULL AND {})",
+            after_key("a.deadline_key"),
+            after_key(key),
+        )
     } else {
-        ""
+        format!(
+            "SELECT a.id, NOT a.urgent AS later, {key} AS k FROM applications a
+              WHERE {filter} AND {}",
+            after_key(key)
+        )
     };
     let sql = format!(
-        "WITH page AS (
-             SELECT a.id, NOT a.urgent AS later, {key} AS k
-             FROM applications a {suspensions}
-             WHERE {} AND ($12::uuid IS NULL
-                 OR (NOT a.urgent, {key}, a.id) > (NOT $10::bool, $11::numeric, $12::uuid))
-             ORDER BY NOT a.urgent, {key}, a.id LIMIT $13)
+        "WITH page AS (SELECT id, later, k FROM ({ids}) ids ORDER BY later, k, id LIMIT $13)
          {} JOIN page ON page.id = a.id ORDER BY page.later, page.k, a.id",
-        filtered(viewer, f),
         SELECT.replacen("SELECT ", "SELECT page.k::text AS sort_key, ", 1)
     );
     let mut rows: Vec<Keyed> = bind_filter(sqlx::query_as(&sql), viewer, f)
@@ -543,11 +575,10 @@ pub fn export_sql(viewer: &Viewer<'_>, f: &Filter, sort: Sort) -> String {
                 (SELECT d.number || '/' || d.year FROM decisions d
                   WHERE d.application_id = a.id AND d.superseded_at IS NULL
                     AND d.number IS NOT NULL) AS delibera,
-                coalesce(s.suspended_days, 0) AS suspended_days,
-                coalesce(s.suspended_now, false) AS suspended_now
+                {SUSPENDED_DAYS} AS suspended_days,
+                a.clock_stopped_since IS NOT NULL AS suspended_now
          FROM applications a
          LEFT JOIN users r ON r.id = a.rapporteur_id
-         LEFT JOIN LATERAL (SELECT * FROM app.clock_suspension(a.id)) s ON true
          WHERE {}
          ORDER BY NOT a.urgent, {}, a.id LIMIT $10",
         filtered(viewer, f),
@@ -589,6 +620,9 @@ pub async fn list(
 /// codice fiscale, protocol number) directly; words of names each match a word of the
 /// application that starts with it, or differs from it by one letter (words of four letters or
 /// more), accents and case ignored. Prefix matches rank before near ones, then the newest.
+/// Every key is read by a B-tree index (`search_keys`, kept by a trigger): under row-level
+/// security only leakproof comparisons such as text equality can use one. The ids found are
+/// handed over as one array, so that the applications are read by their primary key.
 pub async fn search(
     tx: &mut TenantTx,
     viewer: &Viewer<'_>,
@@ -597,18 +631,17 @@ pub async fn search(
 ) -> anyhow::Result<Vec<Case>> {
     let (matches, rank) = match query {
         search::Query::Code(_) => ("a.code = $3", "a.submitted_at DESC"),
-        search::Query::CodiceFiscale(_) => {
-            ("a.search_cfs @> ARRAY[$3::text]", "a.submitted_at DESC")
-        }
+        search::Query::CodiceFiscale(_) => (
+            "a.id = ANY(ARRAY(SELECT k.application_id FROM search_keys k
+                              WHERE k.kind = 'cf' AND k.key = $3))",
+            "a.submitted_at DESC",
+        ),
         search::Query::Protocol { .. } => (
             "a.protocol_number = $3::int AND ($4::int IS NULL OR a.protocol_year = $4::int)",
             "a.protocol_year DESC",
         ),
         search::Query::Words(_) => (
-            "NOT EXISTS (SELECT 1 FROM unnest(q.words) w WHERE NOT EXISTS (
-                 SELECT 1 FROM unnest(a.search_words) x
-                  WHERE x LIKE w || '%'
-                     OR (length(w) >= 4 AND ext.levenshtein_less_equal(x, w, 1) <= 1)))",
+            "a.id = ANY(ARRAY(SELECT application_id FROM found))",
             "(SELECT count(*) FROM unnest(q.words) w
                WHERE EXISTS (SELECT 1 FROM unnest(a.search_words) x WHERE x LIKE w || '%')) DESC",
         ),
@@ -621,7 +654,18 @@ pub async fn search(
     };
     Ok(sqlx::query_as(&format!(
         "WITH q AS (SELECT ARRAY(SELECT w FROM regexp_split_to_table(app.fold($3), '[^[:alnum:]]+') w
-                                  WHERE w <> '') AS words)
+                                  WHERE w <> '') AS words),
+         -- Each word of the query matches words of the Ordine's lexicon; an application is
+         -- found when, for every word of the query, one of its keys is one of those.
+         found AS (
+             SELECT k.application_id
+               FROM q, unnest(q.words) WITH ORDINALITY w (w, i)
+               JOIN search_lexicon l ON l.word LIKE w.w || '%'
+                    OR (length(w.w) >= 4 AND length(l.word) BETWEEN length(w.w) - 1 AND length(w.w) + 1
+                        AND ext.levenshtein_less_equal(l.word, w.w, 1) <= 1)
+               JOIN search_keys k ON k.kind = 'n' AND k.key = l.word
+              GROUP BY k.application_id
+             HAVING count(DISTINCT w.i) = (SELECT cardinality(words) FROM q))
          {SELECT}, q
          WHERE a.state <> 'bozza' AND {} AND {matches}
          ORDER BY {rank}, a.submitted_at DESC LIMIT $5",

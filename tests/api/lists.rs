@@ -253,6 +253,21 @@ async fn keyset_pages_give_every_row_once_even_when_rows_arrive_between_page_loa
         ),
     )
     .await;
+    // Two wait for documents asked three days ago: their ten days stand still, so by deadline
+    // they come after every other (filed in the last hours), the earlier filed first.
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO app.integration_requests (tenant_id, application_id, requested_by,
+                 requested_at, due_on, questions)
+             SELECT a.tenant_id, a.id, (SELECT u.id FROM app.users u
+                                          WHERE u.tenant_id = a.tenant_id LIMIT 1),
+                 now() - interval '3 days', current_date + 7, ARRAY['Il contratto']
+             FROM app.applications a WHERE a.id IN ('{}', '{}')",
+            ids[10], ids[20]
+        ),
+    )
+    .await;
     let seg = app.login(&of.secretariat).await;
     for order in ["scadenza", "recenti", "meno_recenti", "protocollo"] {
         let first = format!("/{SLUG}/segreteria?stato=presentata&ordine={order}");
@@ -286,6 +301,13 @@ async fn keyset_pages_give_every_row_once_even_when_rows_arrive_between_page_loa
             seen.iter().all(|id| ids.contains(id) || added.contains(id)),
             "{order}"
         );
+        if order == "scadenza" {
+            assert_eq!(
+                seen[seen.len() - 2..],
+                [ids[20], ids[10]],
+                "the stopped clocks last"
+            );
+        }
         // Remove the arrivals before the next order.
         for id in added {
             sql(

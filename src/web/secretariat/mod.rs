@@ -55,8 +55,9 @@ pub const TITLE: &str = crate::domain::access::Role::Segreteria.area_title();
 
 pub use crate::web::case::list::ListQuery as BoardQuery;
 
-/// The most new filings the board shows at once (the oldest first).
-const INTAKE_SHOWN: i64 = 200;
+/// The most new filings the board shows at once (the oldest first); the rest are one link
+/// away, in the list with its pages.
+const INTAKE_SHOWN: i64 = 50;
 
 pub async fn entry(
     State(state): State<AppState>,
@@ -110,7 +111,10 @@ pub async fn board_sections(
                 @if let Some(intake) = &intake {
                     h2 class="h3" { "Nuove istanze da registrare " span class="badge bg-primary" { (intake.rows.len()) @if intake.next.is_some() { "+" } } }
                     @if intake.next.is_some() {
-                        p class="small" { "Sono mostrate le prime " (INTAKE_SHOWN) ", dalla più vecchia." }
+                        p class="small" {
+                            "Sono mostrate le prime " (INTAKE_SHOWN) ", dalla più vecchia: "
+                            a href=(format!("{base}?stato=presentata&ordine=meno_recenti")) { "tutte le istanze da registrare" } "."
+                        }
                     }
                     (case::case_table(&base, &intake.rows, "Istanze presentate, in attesa di registrazione nel protocollo", "Nessuna istanza in attesa di registrazione.", fresh))
                 } @else {
