@@ -114,32 +114,8 @@ CREATE TABLE app.search_lexicon (
 CALL app.protect_tenant_table('app.search_lexicon');
 GRANT SELECT, INSERT ON app.search_lexicon TO patrocinio_app;
 
--- Words past 200 characters are not kept (no name has one).
-CREATE OR REPLACE FUNCTION app.applications_search() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    members jsonb := coalesce(jsonb_path_query_array(NEW.form, 'lax $.household.members[*]'), '[]');
-BEGIN
-    NEW.search_words := ARRAY(
-        SELECT DISTINCT w FROM regexp_split_to_table(app.fold(concat_ws(' ',
-            NEW.applicant_name,
-            NEW.counterparty_name,
-            (SELECT string_agg(concat_ws(' ', m->>'given_name', m->>'surname'), ' ')
-               FROM jsonb_array_elements(members) m),
-            (SELECT l.surname || ' ' || l.given_name FROM app.lawyers l WHERE l.id = NEW.lawyer_id)
-        )), '[^[:alnum:]]+') w
-        WHERE w <> '' AND length(w) <= 200);
-    NEW.search_cfs := ARRAY(
-        SELECT DISTINCT upper(regexp_replace(c, '\s', '', 'g')) FROM (
-            SELECT NEW.applicant_cf AS c
-            UNION ALL SELECT m->>'codice_fiscale' FROM jsonb_array_elements(members) m
-            UNION ALL SELECT NEW.form #>> '{case,counterparty_cf}'
-        ) x WHERE coalesce(c, '') <> '' AND length(c) <= 200);
-    RETURN NEW;
-END $$;
-
--- The keys and the lexicon follow the words of a submitted application (drafts have none).
+-- The keys and the lexicon follow the words of a submitted application (drafts have none);
+-- a word or code past 200 characters is not a key (no name or codice fiscale has one).
 CREATE FUNCTION app.applications_search_keys() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -152,10 +128,10 @@ BEGIN
         DELETE FROM app.search_keys WHERE application_id = NEW.id;
     END IF;
     INSERT INTO app.search_keys (tenant_id, kind, key, application_id)
-    SELECT NEW.tenant_id, 'n', w, NEW.id FROM unnest(NEW.search_words) w
-    UNION SELECT NEW.tenant_id, 'cf', c, NEW.id FROM unnest(NEW.search_cfs) c;
+    SELECT NEW.tenant_id, 'n', w, NEW.id FROM unnest(NEW.search_words) w WHERE length(w) <= 200
+    UNION SELECT NEW.tenant_id, 'cf', c, NEW.id FROM unnest(NEW.search_cfs) c WHERE length(c) <= 200;
     INSERT INTO app.search_lexicon (tenant_id, word)
-    SELECT NEW.tenant_id, w FROM unnest(NEW.search_words) w
+    SELECT tenant_id, key FROM app.search_keys WHERE application_id = NEW.id AND kind = 'n'
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;

@@ -144,7 +144,11 @@ macro_rules! days_stopped_now {
 /// Every day the ten-day clock stood still, as SQL on `a`.
 pub const SUSPENDED_DAYS: &str = concat!("(a.clock_stopped_days + ", days_stopped_now!(), ")");
 /// The deadline's sort key: the stored one, moved on by the days of a request still waiting.
-const DEADLINE_KEY: &str = concat!("(a.deadline_key + ", days_stopped_now!(), " * 86400)");
+macro_rules! deadline_key {
+    () => {
+        concat!("(a.deadline_key + ", days_stopped_now!(), " * 86400)")
+    };
+}
 
 const SELECT: &str = concat!(
     r#"SELECT a.id, a.code, a.state, a.channel, a.version, a.form, a.submitted_at,
@@ -291,7 +295,7 @@ impl Sort {
     /// order of a keyset page): exact (`numeric`), so that a cursor never skips nor repeats.
     fn key(self) -> &'static str {
         match self {
-            Sort::Deadline => DEADLINE_KEY,
+            Sort::Deadline => deadline_key!(),
             Sort::Newest => "(-coalesce(extract(epoch FROM a.submitted_at), 0))",
             Sort::Oldest => "coalesce(extract(epoch FROM a.submitted_at), 0)",
             Sort::Protocol => {
@@ -302,13 +306,7 @@ impl Sort {
 
     fn order(self) -> &'static str {
         match self {
-            Sort::Deadline => {
-                concat!(
-                    "a.urgent DESC, (a.deadline_key + ",
-                    days_stopped_now!(),
-                    " * 86400)"
-                )
-            }
+            Sort::Deadline => concat!("a.urgent DESC, ", deadline_key!()),
             Sort::Newest => "a.urgent DESC, a.submitted_at DESC",
             Sort::Oldest => "a.urgent DESC, a.submitted_at ASC",
             Sort::Protocol => "a.urgent DESC, a.protocol_year, a.protocol_number",
