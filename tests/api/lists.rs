@@ -269,6 +269,10 @@ async fn keyset_pages_give_every_row_once_even_when_rows_arrive_between_page_loa
     )
     .await;
     let seg = app.login(&of.secretariat).await;
+    // The board shows the oldest 50 filings still to register and links to all of them.
+    let (_, board) = seg.page(&app, &format!("/{SLUG}/segreteria")).await;
+    assert_eq!(listed(&board, "da-acquisire").len(), 50);
+    assert!(board.contains("?stato=presentata&amp;ordine=meno_recenti"));
     for order in ["scadenza", "recenti", "meno_recenti", "protocollo"] {
         let first = format!("/{SLUG}/segreteria?stato=presentata&ordine={order}");
         let mut added = Vec::new();
